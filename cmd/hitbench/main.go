@@ -1,0 +1,312 @@
+// Command hitbench measures the hitcounter server under load beside a
+// baseline in the same run and prints requests/s, p50 and p99 latency and
+// the ratio to the baseline. `make bench` runs it; see docs/benchmarks.md.
+//
+// Load comes from wrk (Debian package wrk), one thread, so that the load
+// generator and the server under test each get one of the machine's cores.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "serve-baseline" {
+		ln, err := net.Listen("tcp", os.Args[2])
+		if err == nil {
+			err = serveBaseline(ln)
+		}
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		os.Exit(1)
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hitbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	serverBin   string
+	duration    time.Duration
+	rounds      int
+	connections int
+	endpoints   []string
+	out         string
+}
+
+func run() error {
+	var o options
+	var endpoints string
+	flag.StringVar(&o.serverBin, "server", "", "path of the built hitcounter server binary (required)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run")
+	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds per side; the median is reported")
+	flag.IntVar(&o.connections, "c", 32, "concurrent connections")
+	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
+	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
+	flag.Parse()
+	o.endpoints = strings.Split(endpoints, ",")
+	if o.serverBin == "" {
+		return errors.New("-server is required")
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed (apt-get install wrk)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+
+	baseAddr, svcAddr := freeAddr(), freeAddr()
+	base, err := startProcess(ctx, "baseline", []string{self, "serve-baseline", baseAddr}, nil, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer base.stop()
+	logFile, err := os.CreateTemp("", "hitbench-server-*.log")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(logFile.Name())
+	defer logFile.Close()
+	_, port, _ := net.SplitHostPort(svcAddr)
+	svc, err := startProcess(ctx, "hitcounter", []string{o.serverBin}, []string{"PORT=" + port, "HOST=127.0.0.1", "STORE=memory"}, logFile)
+	if err != nil {
+		return err
+	}
+	defer svc.stop()
+	for _, addr := range []string{baseAddr, svcAddr} {
+		if err := waitReady(addr); err != nil {
+			return err
+		}
+	}
+	if err := seed(baseAddr, true); err != nil {
+		return fmt.Errorf("seed baseline: %w", err)
+	}
+	if err := seed(svcAddr, false); err != nil {
+		return fmt.Errorf("seed server: %w", err)
+	}
+
+	fmt.Printf("hitbench: %d connections, %d x %s per side, alternating; wrk -t1; server logs every request to %s\n",
+		o.connections, o.rounds, o.duration, logFile.Name())
+	var table strings.Builder
+	fmt.Fprintf(&table, "| endpoint | baseline req/s | server req/s | ratio | baseline p50 / p99 | server p50 / p99 |\n|---|---|---|---|---|---|\n")
+	for _, ep := range o.endpoints {
+		var bs, ss []result
+		for round := range o.rounds {
+			b, err := load(ctx, baseAddr, ep, o)
+			if err != nil {
+				return fmt.Errorf("baseline %s: %w", ep, err)
+			}
+			s, err := load(ctx, svcAddr, ep, o)
+			if err != nil {
+				return fmt.Errorf("server %s: %w", ep, err)
+			}
+			fmt.Printf("  %-9s round %d: baseline %8.0f req/s, server %8.0f req/s (%.2fx)\n", ep, round+1, b.rps, s.rps, s.rps/b.rps)
+			bs, ss = append(bs, b), append(ss, s)
+		}
+		b, s := median(bs), median(ss)
+		fmt.Fprintf(&table, "| %s | %.0f | %.0f | **%.2fx** | %s / %s | %s / %s |\n", ep, b.rps, s.rps, s.rps/b.rps,
+			b.p50, b.p99, s.p50, s.p99)
+	}
+	peak, _ := peakRSS(svc.cmd.Process.Pid)
+	lines, _ := countLines(logFile.Name())
+	fmt.Printf("\n%s\nserver peak RSS (VmHWM): %s; request log lines written: %d\n", table.String(), peak, lines)
+	if o.out != "" {
+		f, err := os.OpenFile(o.out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "%s\nServer peak RSS (VmHWM) after the runs: %s.\n", table.String(), peak)
+	}
+	return nil
+}
+
+// result is one wrk run.
+type result struct {
+	rps      float64
+	p50, p99 string
+	non2xx   int
+}
+
+func median(rs []result) result {
+	slices.SortFunc(rs, func(a, b result) int {
+		switch {
+		case a.rps < b.rps:
+			return -1
+		case a.rps > b.rps:
+			return 1
+		}
+		return 0
+	})
+	return rs[len(rs)/2]
+}
+
+var (
+	rpsRE    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	pctRE    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+(\S+)`)
+	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+)
+
+// load runs wrk against one endpoint of the server at addr.
+func load(ctx context.Context, addr, endpoint string, o options) (result, error) {
+	url := "http://" + addr
+	script := ""
+	switch endpoint {
+	case "increment":
+		url += "/counters/bench/increment"
+		script = `wrk.method = "POST"`
+	case "get":
+		url += "/counters/bench"
+	case "list":
+		url += "/counters?limit=100"
+	default:
+		return result{}, fmt.Errorf("unknown endpoint %q", endpoint)
+	}
+	args := []string{"-t1", "-c" + strconv.Itoa(o.connections), "-d" + o.duration.String(), "--latency"}
+	if script != "" {
+		f, err := os.CreateTemp("", "hitbench-*.lua")
+		if err != nil {
+			return result{}, err
+		}
+		defer os.Remove(f.Name())
+		_, _ = f.WriteString(script + "\n")
+		f.Close()
+		args = append(args, "-s", f.Name())
+	}
+	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	var r result
+	m := rpsRE.FindSubmatch(out)
+	if m == nil {
+		return result{}, fmt.Errorf("wrk output without Requests/sec: %s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, m := range pctRE.FindAllSubmatch(out, -1) {
+		switch string(m[1]) {
+		case "50":
+			r.p50 = string(m[2])
+		case "99":
+			r.p99 = string(m[2])
+		}
+	}
+	if m := non2xxRE.FindSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.Atoi(string(m[1]))
+		return r, fmt.Errorf("%d non-2xx responses: %s", r.non2xx, out)
+	}
+	return r, nil
+}
+
+// seed creates the counter "bench" and 100 more for listing.
+func seed(addr string, baseline bool) error {
+	names := []string{"bench"}
+	for i := range 100 {
+		names = append(names, fmt.Sprintf("c%03d", i))
+	}
+	for _, name := range names {
+		var resp *http.Response
+		var err error
+		if baseline {
+			resp, err = http.Post("http://"+addr+"/counters?name="+name, "", nil)
+		} else {
+			resp, err = http.Post("http://"+addr+"/counters", "application/json", strings.NewReader(`{"name":"`+name+`"}`))
+		}
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("create %s: %s", name, resp.Status)
+		}
+	}
+	return nil
+}
+
+type process struct {
+	cmd *exec.Cmd
+}
+
+func startProcess(ctx context.Context, name string, argv, env []string, out io.Writer) (*process, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	return &process{cmd: cmd}, nil
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(addr string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not start listening", addr)
+}
+
+// peakRSS returns VmHWM from /proc.
+func peakRSS(pid int) (string, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", errors.New("no VmHWM")
+}
+
+func countLines(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return bytes.Count(data, []byte("\n")), nil
+}

@@ -1,0 +1,390 @@
+// Package countertest is the conformance suite every counter.Store
+// implementation must pass: each operation and error, concurrent increments
+// and pagination.
+package countertest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// Run runs the conformance suite. newStore returns an empty store; it is
+// called once per subtest.
+func Run(t *testing.T, newStore func(t *testing.T) counter.Store) {
+	t.Run("Create", func(t *testing.T) { testCreate(t, newStore(t)) })
+	t.Run("Get", func(t *testing.T) { testGet(t, newStore(t)) })
+	t.Run("Increment", func(t *testing.T) { testIncrement(t, newStore(t)) })
+	t.Run("Set", func(t *testing.T) { testSet(t, newStore(t)) })
+	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("ConcurrentIncrements", func(t *testing.T) { testConcurrentIncrements(t, newStore(t)) })
+	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, newStore(t)) })
+	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
+	t.Run("ListDuringChanges", func(t *testing.T) { testListDuringChanges(t, newStore(t)) })
+	t.Run("Ping", func(t *testing.T) {
+		if err := newStore(t).Ping(context.Background()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// wantCode fails t unless err carries the error code want.
+func wantCode(t *testing.T, op string, err error, want string) {
+	t.Helper()
+	if got := counter.ErrorCode(err); got != want {
+		t.Fatalf("%s: error code = %q (err %v), want %q", op, got, err, want)
+	}
+}
+
+func mustCreate(t *testing.T, s counter.Store, name string, count int64) counter.Counter {
+	t.Helper()
+	c, err := s.Create(ctx(t), name, count)
+	if err != nil {
+		t.Fatalf("Create(%q, %d): %v", name, count, err)
+	}
+	return c
+}
+
+func mustGet(t *testing.T, s counter.Store, name string) counter.Counter {
+	t.Helper()
+	c, err := s.Get(ctx(t), name)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", name, err)
+	}
+	return c
+}
+
+func checkTimes(t *testing.T, c counter.Counter, before time.Time) {
+	t.Helper()
+	if c.CreatedAt.Location() != time.UTC || c.UpdatedAt.Location() != time.UTC {
+		t.Errorf("%q: times not UTC: created %v, updated %v", c.Name, c.CreatedAt, c.UpdatedAt)
+	}
+	slack := time.Second // DynamoDB Local and the test clock are the same machine's
+	if c.CreatedAt.Before(before.Add(-slack)) || c.CreatedAt.After(time.Now().Add(slack)) {
+		t.Errorf("%q: created_at %v not near now", c.Name, c.CreatedAt)
+	}
+	if c.UpdatedAt.Before(c.CreatedAt) {
+		t.Errorf("%q: updated_at %v before created_at %v", c.Name, c.UpdatedAt, c.CreatedAt)
+	}
+}
+
+func testCreate(t *testing.T, s counter.Store) {
+	before := time.Now()
+	tests := []struct {
+		name  string
+		count int64
+	}{
+		{"zero", 0},
+		{"ten", 10},
+		{"max", counter.MaxCount},
+		{"A.b_c-9", 3},
+		{"Home", 1}, // names are case-sensitive: distinct from "home"
+		{"home", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCreate(t, s, tt.name, tt.count)
+			if c.Name != tt.name || c.Count != tt.count {
+				t.Errorf("Create = %q %d, want %q %d", c.Name, c.Count, tt.name, tt.count)
+			}
+			checkTimes(t, c, before)
+			if !c.CreatedAt.Equal(c.UpdatedAt) {
+				t.Errorf("new counter: created_at %v != updated_at %v", c.CreatedAt, c.UpdatedAt)
+			}
+			got := mustGet(t, s, tt.name)
+			if got.Count != tt.count || !got.CreatedAt.Equal(c.CreatedAt) || !got.UpdatedAt.Equal(c.UpdatedAt) {
+				t.Errorf("Get after Create = %+v, want %+v", got, c)
+			}
+		})
+	}
+	t.Run("exists", func(t *testing.T) {
+		_, err := s.Create(ctx(t), "ten", 5)
+		wantCode(t, "Create(existing)", err, counter.AlreadyExists)
+		if got := mustGet(t, s, "ten"); got.Count != 10 {
+			t.Errorf("count after failed Create = %d, want 10", got.Count)
+		}
+	})
+}
+
+func testGet(t *testing.T, s counter.Store) {
+	_, err := s.Get(ctx(t), "missing")
+	wantCode(t, "Get(missing)", err, counter.NotFound)
+	mustCreate(t, s, "present", 7)
+	if c := mustGet(t, s, "present"); c.Name != "present" || c.Count != 7 {
+		t.Errorf("Get = %+v, want present/7", c)
+	}
+	_, err = s.Get(ctx(t), "Present")
+	wantCode(t, "Get(other case)", err, counter.NotFound)
+}
+
+func testIncrement(t *testing.T, s counter.Store) {
+	start := mustCreate(t, s, "hits", 10)
+	tests := []struct {
+		name      string
+		counter   string
+		by        int64
+		wantCount int64
+		wantCode  string
+	}{
+		{"by one", "hits", 1, 11, ""},
+		{"by many", "hits", 100, 111, ""},
+		{"negative", "hits", -11, 100, ""},
+		{"down to zero", "hits", -100, 0, ""},
+		{"below zero", "hits", -1, 0, counter.OutOfRange},
+		{"missing", "nope", 1, 0, counter.NotFound},
+		{"missing negative", "nope", -1, 0, counter.NotFound},
+		{"up to max", "hits", counter.MaxCount, counter.MaxCount, ""},
+		{"above max", "hits", 1, counter.MaxCount, counter.OutOfRange},
+		{"far below", "hits", -counter.MaxCount, 0, ""},
+		{"far above after zero", "hits", counter.MaxCount, counter.MaxCount, ""},
+		{"negative max to zero", "hits", -counter.MaxCount, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := s.Increment(ctx(t), tt.counter, tt.by)
+			wantCode(t, "Increment", err, tt.wantCode)
+			if err == nil && (c.Name != tt.counter || c.Count != tt.wantCount) {
+				t.Errorf("Increment = %q %d, want %q %d", c.Name, c.Count, tt.counter, tt.wantCount)
+			}
+			if tt.counter == "hits" {
+				if got := mustGet(t, s, "hits"); got.Count != tt.wantCount {
+					t.Errorf("count after Increment = %d, want %d", got.Count, tt.wantCount)
+				}
+			}
+		})
+	}
+	c := mustGet(t, s, "hits")
+	if !c.CreatedAt.Equal(start.CreatedAt) {
+		t.Errorf("created_at changed by increments: %v -> %v", start.CreatedAt, c.CreatedAt)
+	}
+	if c.UpdatedAt.Before(start.UpdatedAt) {
+		t.Errorf("updated_at went back: %v -> %v", start.UpdatedAt, c.UpdatedAt)
+	}
+	if _, err := s.Get(ctx(t), "nope"); counter.ErrorCode(err) != counter.NotFound {
+		t.Errorf("Increment of a missing counter created it (Get err %v)", err)
+	}
+}
+
+func testSet(t *testing.T, s counter.Store) {
+	before := time.Now()
+	c, created, err := s.Set(ctx(t), "fresh", 5)
+	if err != nil || !created || c.Name != "fresh" || c.Count != 5 {
+		t.Fatalf("Set(new) = %+v, created %v, err %v; want fresh/5 created", c, created, err)
+	}
+	checkTimes(t, c, before)
+	c2, created, err := s.Set(ctx(t), "fresh", 0)
+	if err != nil || created || c2.Count != 0 {
+		t.Fatalf("Set(existing) = %+v, created %v, err %v; want count 0, not created", c2, created, err)
+	}
+	if !c2.CreatedAt.Equal(c.CreatedAt) {
+		t.Errorf("Set changed created_at: %v -> %v", c.CreatedAt, c2.CreatedAt)
+	}
+	if c3, _, err := s.Set(ctx(t), "fresh", counter.MaxCount); err != nil || c3.Count != counter.MaxCount {
+		t.Errorf("Set(max) = %+v, %v", c3, err)
+	}
+	if got := mustGet(t, s, "fresh"); got.Count != counter.MaxCount {
+		t.Errorf("Get after Set = %d, want %d", got.Count, counter.MaxCount)
+	}
+}
+
+func testDelete(t *testing.T, s counter.Store) {
+	wantCode(t, "Delete(missing)", s.Delete(ctx(t), "gone"), counter.NotFound)
+	mustCreate(t, s, "gone", 3)
+	if err := s.Delete(ctx(t), "gone"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	_, err := s.Get(ctx(t), "gone")
+	wantCode(t, "Get(deleted)", err, counter.NotFound)
+	wantCode(t, "Delete(deleted)", s.Delete(ctx(t), "gone"), counter.NotFound)
+	_, err = s.Increment(ctx(t), "gone", 1)
+	wantCode(t, "Increment(deleted)", err, counter.NotFound)
+	if c := mustCreate(t, s, "gone", 1); c.Count != 1 {
+		t.Errorf("re-Create after Delete = %d, want 1", c.Count)
+	}
+}
+
+// testConcurrentIncrements checks that no increment is lost: 64 goroutines
+// of 1000 increments each must end exactly at 64000 (a shorter run under
+// -short, for slow stores).
+func testConcurrentIncrements(t *testing.T, s counter.Store) {
+	workers, each := 64, 1000
+	if testing.Short() {
+		each = 50
+	}
+	mustCreate(t, s, "hot", 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := s.Increment(ctx(t), "hot", 1); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Increment: %v", err)
+	}
+	if got, want := mustGet(t, s, "hot").Count, int64(workers*each); got != want {
+		t.Fatalf("count after %d x %d concurrent increments = %d, want %d", workers, each, got, want)
+	}
+}
+
+// testConcurrentCreate checks that exactly one of many racing creates wins.
+func testConcurrentCreate(t *testing.T, s counter.Store) {
+	const racers = 16
+	var wg sync.WaitGroup
+	results := make(chan error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			_, err := s.Create(ctx(t), "contested", int64(i))
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	wins := 0
+	for err := range results {
+		switch counter.ErrorCode(err) {
+		case "":
+			wins++
+		case counter.AlreadyExists:
+		default:
+			t.Errorf("Create: unexpected error %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d racing creates succeeded, want 1", wins, racers)
+	}
+}
+
+// walk lists every page with the given limit and returns the names seen.
+func walk(t *testing.T, s counter.Store, limit int, between func(page int)) []counter.Counter {
+	t.Helper()
+	var all []counter.Counter
+	cursor := ""
+	for page := 0; ; page++ {
+		p, err := s.List(ctx(t), counter.ListOptions{Limit: limit, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("List(limit %d, page %d): %v", limit, page, err)
+		}
+		if len(p.Counters) > limit {
+			t.Fatalf("List(limit %d) returned %d counters", limit, len(p.Counters))
+		}
+		all = append(all, p.Counters...)
+		if p.NextCursor == "" {
+			return all
+		}
+		if page > 10000 {
+			t.Fatalf("List(limit %d) did not end after %d pages", limit, page)
+		}
+		cursor = p.NextCursor
+		if between != nil {
+			between(page)
+		}
+	}
+}
+
+func testList(t *testing.T, s counter.Store) {
+	p, err := s.List(ctx(t), counter.ListOptions{Limit: 10})
+	if err != nil || len(p.Counters) != 0 || p.NextCursor != "" {
+		t.Fatalf("List(empty) = %+v, %v; want no counters, no cursor", p, err)
+	}
+	const n = 25
+	want := make(map[string]int64, n)
+	for i := range n {
+		name := fmt.Sprintf("c%03d", i)
+		mustCreate(t, s, name, int64(i))
+		want[name] = int64(i)
+	}
+	for _, limit := range []int{1, 7, 25, 1000} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			seen := make(map[string]bool, n)
+			for _, c := range walk(t, s, limit, nil) {
+				if seen[c.Name] {
+					t.Errorf("counter %q listed twice", c.Name)
+				}
+				seen[c.Name] = true
+				if w, ok := want[c.Name]; !ok || c.Count != w {
+					t.Errorf("listed %q count %d, want present with %d", c.Name, c.Count, w)
+				}
+				if c.CreatedAt.IsZero() || c.UpdatedAt.IsZero() {
+					t.Errorf("listed %q without timestamps", c.Name)
+				}
+			}
+			if len(seen) != n {
+				t.Errorf("listed %d distinct counters, want %d", len(seen), n)
+			}
+		})
+	}
+	for name, cursor := range map[string]string{
+		"garbage":   "not a cursor!",
+		"base64":    "aGVsbG8",
+		"truncated": truncate(t, s),
+		"json":      "eyJwayI6MX0",
+	} {
+		t.Run("cursor "+name, func(t *testing.T) {
+			_, err := s.List(ctx(t), counter.ListOptions{Limit: 5, Cursor: cursor})
+			wantCode(t, "List(bad cursor)", err, counter.InvalidRequest)
+		})
+	}
+}
+
+// truncate returns a real cursor cut in half.
+func truncate(t *testing.T, s counter.Store) string {
+	t.Helper()
+	p, err := s.List(ctx(t), counter.ListOptions{Limit: 1})
+	if err != nil || p.NextCursor == "" {
+		t.Fatalf("List(limit 1) = %+v, %v; want a cursor", p, err)
+	}
+	return p.NextCursor[:len(p.NextCursor)/2]
+}
+
+// testListDuringChanges checks that a walk visits every counter that exists
+// for the whole walk exactly once, while others are created and deleted.
+func testListDuringChanges(t *testing.T, s counter.Store) {
+	const n = 30
+	for i := range n {
+		mustCreate(t, s, fmt.Sprintf("stable%02d", i), 1)
+		mustCreate(t, s, fmt.Sprintf("doomed%02d", i), 1)
+	}
+	for _, limit := range []int{1, 7} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			seen := map[string]int{}
+			for _, c := range walk(t, s, limit, func(page int) {
+				if page >= n {
+					return // a bounded number of changes, so the walk ends
+				}
+				_ = s.Delete(ctx(t), fmt.Sprintf("doomed%02d", page)) // it may be gone already
+				mustCreate(t, s, fmt.Sprintf("new%d-%04d", limit, page), 1)
+			}) {
+				seen[c.Name]++
+			}
+			for i := range n {
+				name := fmt.Sprintf("stable%02d", i)
+				if seen[name] != 1 {
+					t.Errorf("stable counter %q seen %d times, want 1", name, seen[name])
+				}
+			}
+			for name, k := range seen {
+				if k != 1 {
+					t.Errorf("counter %q seen %d times", name, k)
+				}
+			}
+		})
+	}
+}

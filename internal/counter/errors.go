@@ -1,0 +1,103 @@
+package counter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Error codes: the one vocabulary of failures, shared by stores, the HTTP
+// layer and clients (they appear verbatim in JSON error bodies).
+const (
+	InvalidName      = "invalid_name"
+	InvalidRequest   = "invalid_request"
+	NotFound         = "not_found"
+	AlreadyExists    = "already_exists"
+	OutOfRange       = "out_of_range"
+	Unavailable      = "unavailable"
+	Unauthorized     = "unauthorized"
+	RateLimited      = "rate_limited"
+	MethodNotAllowed = "method_not_allowed"
+	PayloadTooLarge  = "payload_too_large"
+	Internal         = "internal"
+)
+
+// Error is a failure with a code from the list above and a message that is
+// safe to show to a client. Causes that are not safe to show are wrapped in
+// Err and reach only the logs.
+type Error struct {
+	Code    string
+	Message string
+	Err     error // optional cause, never shown to clients
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain; Unavailable
+// for a context deadline (the store was too slow); Internal for any other
+// non-nil error; "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Unavailable
+	}
+	return Internal
+}
+
+// ErrorMessage returns the client-safe message of the first *Error in err's
+// chain, or a generic message for anything else.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "the counter store did not answer in time"
+	}
+	return "internal error"
+}
+
+// NotFoundError reports that the named counter does not exist.
+func NotFoundError(name string) *Error {
+	return Errorf(NotFound, "counter %q does not exist", name)
+}
+
+// AlreadyExistsError reports that the named counter exists already.
+func AlreadyExistsError(name string) *Error {
+	return Errorf(AlreadyExists, "counter %q already exists", name)
+}
+
+// OutOfRangeError reports that an increment would take the count outside 0..MaxCount.
+func OutOfRangeError(name string, count, by int64) *Error {
+	return Errorf(OutOfRange, "incrementing counter %q (count %d) by %d would leave the range 0..%d", name, count, by, MaxCount)
+}
+
+// UnavailableError reports that the store cannot be reached; cause goes to the logs.
+func UnavailableError(cause error) *Error {
+	return &Error{Code: Unavailable, Message: "the counter store is unavailable, retry later", Err: cause}
+}
+
+// InvalidCursorError reports a list cursor the store did not issue.
+func InvalidCursorError() *Error {
+	return Errorf(InvalidRequest, "cursor is not valid")
+}

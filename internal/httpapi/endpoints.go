@@ -1,0 +1,253 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// storeContext bounds the store work of one request.
+func (h *handler) storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if h.timeout <= 0 {
+		return r.Context(), noCancel
+	}
+	return context.WithTimeout(r.Context(), h.timeout)
+}
+
+func noCancel() {}
+
+// pathName returns the validated {name} of the request path.
+func pathName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	return name, counter.ValidateName(name)
+}
+
+func (h *handler) writeCounter(w http.ResponseWriter, status int, c counter.Counter) {
+	writeBody(w, status, appendCounter(getBuf(), c))
+}
+
+func setLocation(w http.ResponseWriter, name string) {
+	w.Header()["Location"] = []string{"/counters/" + name}
+}
+
+// health answers GET /health.
+func (h *handler) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	if err := h.store.Ping(ctx); err != nil {
+		code := counter.ErrorCode(err)
+		if code != counter.Unavailable {
+			h.writeError(w, r, err)
+			return
+		}
+		h.log.WarnContext(r.Context(), "health check failed", "cause", err.Error())
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		b := append(getBuf(), `{"status":"unavailable","error":{"code":"unavailable","message":`...)
+		b = appendString(b, counter.ErrorMessage(err))
+		writeBody(w, http.StatusServiceUnavailable, append(b, "}}"...))
+		return
+	}
+	writeBody(w, http.StatusOK, append(getBuf(), `{"status":"ok"}`...))
+}
+
+// createRequest is the body of POST /counters.
+type createRequest struct {
+	Name  *string         `json:"name"`
+	Count json.RawMessage `json:"count"`
+}
+
+// create answers POST /counters.
+func (h *handler) create(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if req.Name == nil {
+		h.writeError(w, r, counter.Errorf(counter.InvalidName, "field \"name\" is required"))
+		return
+	}
+	if err := counter.ValidateName(*req.Name); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	count, _, err := parseInt("count", req.Count)
+	if err == nil {
+		err = counter.ValidateCount(count)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	c, err := h.store.Create(ctx, *req.Name, count)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	setLocation(w, c.Name)
+	h.writeCounter(w, http.StatusCreated, c)
+}
+
+// maxCursorLength bounds list cursors before any work is done.
+const maxCursorLength = 2048
+
+// list answers GET /counters?limit=&cursor=.
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts := counter.ListOptions{Limit: counter.DefaultListLimit, Cursor: q.Get("cursor")}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > counter.MaxListLimit {
+			h.writeError(w, r, counter.Errorf(counter.InvalidRequest, "limit must be an integer from 1 to %d", counter.MaxListLimit))
+			return
+		}
+		opts.Limit = n
+	}
+	if len(opts.Cursor) > maxCursorLength {
+		h.writeError(w, r, counter.InvalidCursorError())
+		return
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	page, err := h.store.List(ctx, opts)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	b := append(getBuf(), `{"counters":[`...)
+	for i, c := range page.Counters {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCounter(b, c)
+	}
+	b = append(b, ']')
+	if page.NextCursor != "" {
+		b = append(b, `,"next_cursor":`...)
+		b = appendString(b, page.NextCursor)
+	}
+	writeBody(w, http.StatusOK, append(b, '}'))
+}
+
+// get answers GET /counters/{name}.
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	name, err := pathName(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	c, err := h.store.Get(ctx, name)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeCounter(w, http.StatusOK, c)
+}
+
+// setRequest is the body of PUT /counters/{name}.
+type setRequest struct {
+	Count json.RawMessage `json:"count"`
+}
+
+// set answers PUT /counters/{name}.
+func (h *handler) set(w http.ResponseWriter, r *http.Request) {
+	name, err := pathName(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var req setRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	count, present, err := parseInt("count", req.Count)
+	if err == nil && !present {
+		err = counter.Errorf(counter.InvalidRequest, "field \"count\" is required")
+	}
+	if err == nil {
+		err = counter.ValidateCount(count)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	c, created, err := h.store.Set(ctx, name, count)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		setLocation(w, c.Name)
+	}
+	h.writeCounter(w, status, c)
+}
+
+// incrementRequest is the optional body of POST /counters/{name}/increment.
+type incrementRequest struct {
+	By json.RawMessage `json:"by"`
+}
+
+// increment answers POST /counters/{name}/increment.
+func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
+	name, err := pathName(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	by := int64(1)
+	if r.ContentLength != 0 { // -1 (unknown) or more: there may be a body
+		var req incrementRequest
+		switch err := decodeBody(w, r, &req, true); err {
+		case nil:
+			v, present, err := parseInt("by", req.By)
+			if err == nil && present {
+				by, err = v, counter.ValidateIncrement(v)
+			}
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+		case io.EOF: // empty body: the default
+		default:
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	c, err := h.store.Increment(ctx, name, by)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeCounter(w, http.StatusOK, c)
+}
+
+// delete answers DELETE /counters/{name}.
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
+	name, err := pathName(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	if err := h.store.Delete(ctx, name); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,125 @@
+// Package server is the standalone hitcounter server: configuration from the
+// environment, the store, the HTTP API, request logging and graceful
+// shutdown. cmd/hitcounter only delegates to it, and end-to-end tests reuse it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/app"
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/jsonlog"
+)
+
+// Config is the standalone server's configuration.
+type Config struct {
+	App app.Config
+	// Addr is the listen address; PORT sets its port (default 3000).
+	Addr string
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// ConfigFromEnv reads the configuration through getenv.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	appCfg, err := app.ConfigFromEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	port := getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return Config{}, fmt.Errorf("PORT=%q: want a port number", port)
+	}
+	return Config{App: appCfg, Addr: net.JoinHostPort(getenv("HOST"), port), ShutdownTimeout: 10 * time.Second}, nil
+}
+
+// Main is a configured server. Create it with New, then Run it.
+type Main struct {
+	cfg      Config
+	store    counter.Store
+	log      *slog.Logger
+	logOut   *flushWriter
+	listener net.Listener
+	srv      *http.Server
+}
+
+// New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
+func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
+	fw := newFlushWriter(logOut, 100*time.Millisecond)
+	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
+	store, err := app.OpenStore(ctx, cfg.App)
+	if err != nil {
+		fw.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fw.Close()
+		return nil, err
+	}
+	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln}
+	m.srv = &http.Server{
+		Handler:           httpapi.New(store, httpapi.Options{Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return m, nil
+}
+
+// URL is the server's base URL, e.g. http://127.0.0.1:3000.
+func (m *Main) URL() string {
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := "127.0.0.1"
+	if !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish (up to ShutdownTimeout) and
+// flushes the log.
+func (m *Main) Run(ctx context.Context) error {
+	m.log.Info("listening", "url", m.URL(), "store", m.cfg.App.Store)
+	errc := make(chan error, 1)
+	go func() { errc <- m.srv.Serve(m.listener) }()
+	select {
+	case err := <-errc:
+		m.logOut.Close()
+		return err
+	case <-ctx.Done():
+	}
+	m.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
+	defer cancel()
+	err := m.srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	m.log.Info("stopped")
+	m.logOut.Close()
+	return err
+}
+
+// Close stops the server at once, for tests and failed starts.
+func (m *Main) Close() error {
+	err := m.srv.Close()
+	m.logOut.Close()
+	return err
+}
