@@ -1,0 +1,290 @@
+package dynamostore
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// Client is the part of *dynamodb.Client that Store uses.
+type Client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+var (
+	_ counter.Store = (*Store)(nil)
+	_ Client        = (*dynamodb.Client)(nil)
+)
+
+// Attribute names and key prefixes; docs/dynamodb.md describes the schema.
+const (
+	attrPK        = "pk"         // S, partition key: counterPrefix + name
+	attrName      = "name"       // S, the counter's name
+	attrCount     = "count"      // N, 0..counter.MaxCount
+	attrCreatedAt = "created_at" // N, Unix milliseconds UTC
+	attrUpdatedAt = "updated_at" // N, Unix milliseconds UTC
+
+	// counterPrefix starts the key of every counter item. Other item kinds
+	// (hot-counter shards, idempotency records) get other prefixes.
+	counterPrefix = "c#"
+	// pingKey is the key Ping reads: it never holds a counter.
+	pingKey = "health#ping"
+)
+
+// Store is a counter.Store on one DynamoDB table. It is safe for concurrent
+// use. Build it with New.
+type Store struct {
+	client Client
+	table  *string
+	now    func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of the system clock.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// New returns a Store on the table, using client (a *dynamodb.Client built
+// once and shared).
+func New(client Client, table string, opts ...Option) *Store {
+	s := &Store{client: client, table: aws.String(table), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// timestamp returns the current time, UTC, in milliseconds.
+func (s *Store) timestamp() int64 { return s.now().UnixMilli() }
+
+// Expressions, attribute names and values shared read-only by every request.
+var (
+	condNotExists = aws.String("attribute_not_exists(#pk)")
+	condExists    = aws.String("attribute_exists(#pk)")
+	// A comparison with a missing attribute is false, so this also fails
+	// when the counter does not exist.
+	condIncrement   = aws.String("#c BETWEEN :lo AND :hi")
+	updateIncrement = aws.String("SET #u = :now ADD #c :by")
+	updateSet       = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now)")
+	scanFilter      = aws.String("begins_with(#pk, :prefix)")
+	scanNames       = map[string]string{"#pk": attrPK}
+	incrementNames  = map[string]string{"#c": attrCount, "#u": attrUpdatedAt}
+	createNames     = map[string]string{"#pk": attrPK}
+	setNames        = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt}
+	prefixValue     = map[string]types.AttributeValue{":prefix": &types.AttributeValueMemberS{Value: counterPrefix}}
+)
+
+func key(name string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: counterPrefix + name}}
+}
+
+func number(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// Create implements counter.Store with one conditional PutItem.
+func (s *Store) Create(ctx context.Context, name string, count int64) (counter.Counter, error) {
+	now := s.timestamp()
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: s.table,
+		Item: map[string]types.AttributeValue{
+			attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + name},
+			attrName:      &types.AttributeValueMemberS{Value: name},
+			attrCount:     number(count),
+			attrCreatedAt: number(now),
+			attrUpdatedAt: number(now),
+		},
+		ConditionExpression:      condNotExists,
+		ExpressionAttributeNames: createNames,
+	})
+	if err != nil {
+		if conditionFailed(err) != nil {
+			return counter.Counter{}, wrap("create", name, counter.AlreadyExistsError(name))
+		}
+		return counter.Counter{}, wrap("create", name, translate(err))
+	}
+	t := time.UnixMilli(now).UTC()
+	return counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}, nil
+}
+
+// Get implements counter.Store with one strongly consistent GetItem.
+func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      s.table,
+		Key:            key(name),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return counter.Counter{}, wrap("get", name, translate(err))
+	}
+	if len(out.Item) == 0 {
+		return counter.Counter{}, wrap("get", name, counter.NotFoundError(name))
+	}
+	c, err := decode(out.Item)
+	if err != nil {
+		return counter.Counter{}, wrap("get", name, err)
+	}
+	return c, nil
+}
+
+// Increment implements counter.Store with one UpdateItem that adds by under
+// the condition that the counter exists and the result stays in
+// 0..counter.MaxCount. It runs with a retryer that never resends a request
+// DynamoDB may have applied (see NoAmbiguousRetry).
+func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
+	if err := counter.ValidateIncrement(by); err != nil {
+		return counter.Counter{}, wrap("increment", name, err) // and nothing below overflows
+	}
+	// The count before the change must lie in lo..hi for the result to lie
+	// in 0..MaxCount.
+	lo, hi := max(0, -by), min(counter.MaxCount, counter.MaxCount-by)
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                s.table,
+		Key:                      key(name),
+		UpdateExpression:         updateIncrement,
+		ConditionExpression:      condIncrement,
+		ExpressionAttributeNames: incrementNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":by":  number(by),
+			":lo":  number(lo),
+			":hi":  number(hi),
+			":now": number(s.timestamp()),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}, noAmbiguousRetry)
+	if err != nil {
+		if ccf := conditionFailed(err); ccf != nil {
+			if len(ccf.Item) == 0 {
+				return counter.Counter{}, wrap("increment", name, counter.NotFoundError(name))
+			}
+			old, derr := decode(ccf.Item)
+			if derr != nil {
+				return counter.Counter{}, wrap("increment", name, derr)
+			}
+			return counter.Counter{}, wrap("increment", name, counter.OutOfRangeError(name, old.Count, by))
+		}
+		return counter.Counter{}, wrap("increment", name, translate(err))
+	}
+	c, err := decode(out.Attributes)
+	if err != nil {
+		return counter.Counter{}, wrap("increment", name, err)
+	}
+	return c, nil
+}
+
+// Set implements counter.Store with one UpdateItem that keeps created_at
+// if the counter exists; the old item it returns tells whether it did.
+func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Counter, bool, error) {
+	now := s.timestamp()
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                s.table,
+		Key:                      key(name),
+		UpdateExpression:         updateSet,
+		ExpressionAttributeNames: setNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":name":  &types.AttributeValueMemberS{Value: name},
+			":count": number(count),
+			":now":   number(now),
+		},
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return counter.Counter{}, false, wrap("set", name, translate(err))
+	}
+	t := time.UnixMilli(now).UTC()
+	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
+	if len(out.Attributes) == 0 {
+		return c, true, nil
+	}
+	old, err := decode(out.Attributes)
+	if err != nil {
+		return counter.Counter{}, false, wrap("set", name, err)
+	}
+	c.CreatedAt = old.CreatedAt
+	return c, false, nil
+}
+
+// Delete implements counter.Store with one conditional DeleteItem.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                s.table,
+		Key:                      key(name),
+		ConditionExpression:      condExists,
+		ExpressionAttributeNames: createNames,
+	})
+	if err != nil {
+		if conditionFailed(err) != nil {
+			return wrap("delete", name, counter.NotFoundError(name))
+		}
+		return wrap("delete", name, translate(err))
+	}
+	return nil
+}
+
+// List implements counter.Store with one strongly consistent Scan page.
+// Counters come in DynamoDB's hash order. Items that are not counters are
+// filtered out, so a page may hold fewer than Limit counters and still have
+// a NextCursor.
+func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Page, error) {
+	start, err := decodeCursor(opts.Cursor)
+	if err != nil {
+		return counter.Page{}, wrap("list", "", err)
+	}
+	limit := opts.Limit
+	if limit <= 0 || limit > counter.MaxListLimit {
+		limit = counter.DefaultListLimit
+	}
+	out, err := s.client.Scan(ctx, &dynamodb.ScanInput{
+		TableName:                 s.table,
+		Limit:                     aws.Int32(int32(limit)),
+		ExclusiveStartKey:         start,
+		ConsistentRead:            aws.Bool(true),
+		FilterExpression:          scanFilter,
+		ExpressionAttributeNames:  scanNames,
+		ExpressionAttributeValues: prefixValue,
+	})
+	if err != nil {
+		return counter.Page{}, wrap("list", "", translate(err))
+	}
+	page := counter.Page{Counters: make([]counter.Counter, 0, len(out.Items))}
+	for _, item := range out.Items {
+		c, err := decode(item)
+		if err != nil {
+			return counter.Page{}, wrap("list", "", err)
+		}
+		page.Counters = append(page.Counters, c)
+	}
+	if len(out.LastEvaluatedKey) > 0 {
+		if page.NextCursor, err = encodeCursor(out.LastEvaluatedKey); err != nil {
+			return counter.Page{}, wrap("list", "", err)
+		}
+	}
+	return page, nil
+}
+
+// Ping implements counter.Store with one GetItem of a key that never holds a
+// counter: it needs no permission beyond what Get needs.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table,
+		Key:       map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: pingKey}},
+	})
+	if err != nil {
+		return wrap("ping", "", counter.UnavailableError(err))
+	}
+	return nil
+}

