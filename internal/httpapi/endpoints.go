@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -54,24 +55,22 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusOK, append(getBuf(), `{"status":"ok"}`...))
 }
 
-// createRequest is the body of POST /counters.
+// createRequest is the body of POST /counters. Fields stay raw JSON so
+// that the endpoint, not encoding/json, decides what is acceptable.
 type createRequest struct {
-	Name  *string         `json:"name"`
+	Name  json.RawMessage `json:"name"`
 	Count json.RawMessage `json:"count"`
 }
 
 // create answers POST /counters.
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
-	if err := decodeBody(w, r, &req, false); err != nil {
+	if err := decodeBody(w, r, &req, false, "name", "count"); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if req.Name == nil {
-		h.writeError(w, r, counter.Errorf(counter.InvalidName, "field \"name\" is required"))
-		return
-	}
-	if err := counter.ValidateName(*req.Name); err != nil {
+	name, err := parseName(req.Name)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -85,7 +84,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.storeContext(r)
 	defer cancel()
-	c, err := h.store.Create(ctx, *req.Name, count)
+	c, err := h.store.Create(ctx, name, count)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -99,7 +98,11 @@ const maxCursorLength = 2048
 
 // list answers GET /counters?limit=&cursor=.
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.writeError(w, r, counter.Errorf(counter.InvalidRequest, "the query string is not valid"))
+		return
+	}
 	opts := counter.ListOptions{Limit: counter.DefaultListLimit, Cursor: q.Get("cursor")}
 	if v, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(v[0])
@@ -165,7 +168,7 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req setRequest
-	if err := decodeBody(w, r, &req, false); err != nil {
+	if err := decodeBody(w, r, &req, false, "count"); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -210,7 +213,7 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 	by := int64(1)
 	if r.ContentLength != 0 { // -1 (unknown) or more: there may be a body
 		var req incrementRequest
-		switch err := decodeBody(w, r, &req, true); err {
+		switch err := decodeBody(w, r, &req, true, "by"); err {
 		case nil:
 			v, present, err := parseInt("by", req.By)
 			if err == nil && present {

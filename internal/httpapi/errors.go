@@ -40,10 +40,12 @@ const retryAfterSeconds = "1"
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := counter.ErrorCode(err)
 	msg := counter.ErrorMessage(err)
-	if code == counter.Internal {
-		msg = "internal error"
-	}
 	status := StatusFor(code)
+	if status == http.StatusInternalServerError {
+		// Internal, or a code outside the vocabulary: clients see neither
+		// the code nor the message.
+		code, msg = counter.Internal, "internal error"
+	}
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
@@ -59,8 +61,12 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeBody(w, status, appendError(getBuf(), code, msg))
 }
 
-// WriteError answers with a JSON error of the given code and message; it is
-// for middleware outside this package (API keys, rate limits).
+// WriteError answers with a JSON error of the given code and message, for
+// handlers outside this package that speak the same vocabulary. A code
+// outside it is answered as a generic internal error.
 func WriteError(w http.ResponseWriter, code, message string) {
+	if _, ok := statusByCode[code]; !ok || code == counter.Internal {
+		code, message = counter.Internal, "internal error"
+	}
 	writeBody(w, StatusFor(code), appendError(getBuf(), code, message))
 }

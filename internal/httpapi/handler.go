@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,22 @@ type Options struct {
 	// answer in time makes the request a 503. Zero sets no deadline of its
 	// own (for stores that never block, like the in-memory one).
 	Timeout time.Duration
+	// APIKeys, when not empty, are the keys that admin routes (create, set,
+	// delete, list) require in the X-Api-Key header; a request without a
+	// valid one is 401. Other routes stay open.
+	APIKeys []string
+	// CORSOrigins are the origins browsers may call the API from ("*" for
+	// any); empty disables CORS headers.
+	CORSOrigins []string
+	// RateLimiter, when set, limits each client (by remote IP): a request
+	// over the limit is 429 with Retry-After, before any other work.
+	RateLimiter RateLimiter
+}
+
+// RateLimiter decides whether a client may make a request now; if not, it
+// says how long to wait. *ratelimit.Limiter implements it.
+type RateLimiter interface {
+	Allow(client string, now time.Time) (ok bool, retryAfter time.Duration)
 }
 
 // handler serves the API; its methods are the endpoints.
@@ -30,13 +47,18 @@ type handler struct {
 	store   counter.Store
 	log     *slog.Logger
 	timeout time.Duration
+	// named lists the served paths that hold {name}, so that a request
+	// shaped like one of them but with a name that is not one (empty,
+	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
+	named []namedPath
+	keys  *apiKeys // nil: admin routes are open
 }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: newAPIKeys(opts.APIKeys)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -62,7 +84,6 @@ func New(store counter.Store, opts Options) http.Handler {
 	// (not ServeMux's plain-text defaults) answers a wrong method.
 	byPath := map[string]*pathMethods{}
 	var paths []string
-	namedPath := false
 	for _, rt := range Routes {
 		if !enabled(rt.Name) {
 			continue
@@ -72,21 +93,29 @@ func New(store counter.Store, opts Options) http.Handler {
 			pm = &pathMethods{h: h}
 			byPath[rt.Path] = pm
 			paths = append(paths, rt.Path)
+			if prefix, suffix, ok := strings.Cut(rt.Path, "{name}"); ok {
+				h.named = append(h.named, namedPath{prefix: prefix, suffix: suffix, pm: pm})
+			}
 		}
-		pm.add(rt.Method, endpoints[rt.Name])
-		namedPath = namedPath || strings.Contains(rt.Path, "{name}")
+		endpoint := endpoints[rt.Name]
+		if rt.Admin && h.keys != nil {
+			endpoint = h.requireKey(endpoint)
+		}
+		pm.add(rt.Method, endpoint)
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
 		mux.Handle(p, byPath[p])
 	}
-	if namedPath {
-		// Anything else under /counters/ has a name that is not one: an
-		// empty name, or one holding a '/' (percent-encoded or not).
-		mux.HandleFunc("/counters/{rest...}", h.badName)
+	mux.HandleFunc("/", h.unrouted)
+	var root http.Handler = cleanPath(h, mux)
+	if c := newCORS(opts.CORSOrigins); c != nil {
+		root = c.wrap(root)
 	}
-	mux.HandleFunc("/", h.notFound)
-	return h.logRequests(h.recover(cleanPath(h, mux)))
+	if opts.RateLimiter != nil {
+		root = h.limitRate(opts.RateLimiter, root)
+	}
+	return h.logRequests(h.recover(root))
 }
 
 // pathMethods dispatches one path on the request method.
@@ -118,16 +147,54 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 	h.writeError(w, r, counter.Errorf(counter.NotFound, "no route for %s %s", r.Method, truncated(r.URL.Path)))
 }
 
-func (h *handler) badName(w http.ResponseWriter, r *http.Request) {
-	h.writeError(w, r, counter.ValidateName(""))
+// namedPath is a served path prefix + "{name}" + suffix, and its methods.
+type namedPath struct {
+	prefix, suffix string
+	pm             *pathMethods
+}
+
+// name returns what stands for {name} in the escaped path p, if p has the
+// shape of np.
+func (np namedPath) name(p string) (string, bool) {
+	if len(p) < len(np.prefix)+len(np.suffix) || !strings.HasPrefix(p, np.prefix) || !strings.HasSuffix(p, np.suffix) {
+		return "", false
+	}
+	return p[len(np.prefix) : len(p)-len(np.suffix)], true
+}
+
+// unrouted answers a request that no served route matches. If it has the
+// shape of a served path whose {name} is one path segment (a dot segment,
+// which ServeMux would not route), it is that path's: 400 invalid_name for
+// a method it serves, 405 otherwise. If {name} is empty or holds a '/', it
+// is 400 invalid_name where a path of that shape serves the method. Anything
+// else, including the routes a subset does not serve, is 404.
+func (h *handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	for _, np := range h.named {
+		if name, ok := np.name(p); ok && name != "" && !strings.Contains(name, "/") {
+			if slices.Contains(np.pm.methods, r.Method) {
+				h.writeError(w, r, counter.ValidateName(""))
+			} else {
+				np.pm.ServeHTTP(w, r) // no method matches: 405 with Allow
+			}
+			return
+		}
+	}
+	for _, np := range h.named {
+		if _, ok := np.name(p); ok && slices.Contains(np.pm.methods, r.Method) {
+			h.writeError(w, r, counter.ValidateName(""))
+			return
+		}
+	}
+	h.notFound(w, r)
 }
 
 // cleanPath answers paths that ServeMux would redirect (with an HTML body)
-// as unknown routes instead.
+// itself, as unrouted requests.
 func cleanPath(h *handler, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isCleanPath(r.URL.Path) {
-			h.notFound(w, r)
+			h.unrouted(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -82,10 +82,11 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decodeBody decodes the JSON request body into v, whatever its Content-Type:
-// exactly one JSON value, no unknown fields, at most MaxBodyBytes. It
-// returns an InvalidRequest or PayloadTooLarge error; optional reports an
-// empty body as io.EOF instead of an error.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+// at most MaxBodyBytes holding exactly one JSON object whose member names
+// are among names, matched exactly (encoding/json alone would take "Count"
+// for "count"). It returns an InvalidRequest or PayloadTooLarge error;
+// optional reports an empty body as io.EOF instead of an error.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool, names ...string) error {
 	if r.ContentLength > MaxBodyBytes {
 		return tooLarge()
 	}
@@ -97,11 +98,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		}
 		return counter.Errorf(counter.InvalidRequest, "could not read the request body")
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
 		if optional {
 			return io.EOF
 		}
 		return counter.Errorf(counter.InvalidRequest, "a JSON request body is required")
+	}
+	if data[0] != '{' { // null, in particular, would decode into v as nothing
+		return counter.Errorf(counter.InvalidRequest, "the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -111,7 +116,105 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if _, err := dec.Token(); err != io.EOF {
 		return counter.Errorf(counter.InvalidRequest, "the request body must hold exactly one JSON value")
 	}
+	if key, ok := unknownKey(data, names); ok {
+		return counter.Errorf(counter.InvalidRequest, "the request body has an unknown field %q", truncated(key))
+	}
 	return nil
+}
+
+// unknownKey returns the first member name of the JSON object data that is
+// not exactly one of names. data must be one valid JSON object, as
+// encoding/json has just decoded it; the scan allocates only for a name
+// with escapes.
+func unknownKey(data []byte, names []string) (string, bool) {
+	i := skipSpace(data, 1) // after '{'
+	for i < len(data) && data[i] != '}' {
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+		end := skipString(data, i)
+		if data[i] != '"' || end-1 < i+1 {
+			return "", true // not valid JSON after all
+		}
+		raw := data[i+1 : end-1]
+		var unescaped string
+		escaped := bytes.IndexByte(raw, '\\') >= 0
+		if escaped && json.Unmarshal(data[i:end], &unescaped) != nil {
+			return "", true
+		}
+		known := false
+		for _, n := range names {
+			if escaped && unescaped == n || !escaped && string(raw) == n { // no allocation
+				known = true
+				break
+			}
+		}
+		if !known && escaped {
+			return unescaped, true
+		}
+		if !known {
+			return string(raw), true
+		}
+		i = skipSpace(data, end)
+		i = skipSpace(data, i+1) // after ':'
+		i = skipSpace(data, skipValue(data, i))
+	}
+	return "", false
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the JSON string that starts at i.
+func skipString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(data)
+}
+
+// skipValue returns the index after the JSON value that starts at i.
+func skipValue(data []byte, i int) int {
+	if i >= len(data) {
+		return i
+	}
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				i = skipString(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default: // a number, true, false or null
+		for i < len(data) && data[i] != ',' && data[i] != '}' && data[i] != ']' &&
+			data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r' {
+			i++
+		}
+		return i
+	}
 }
 
 func tooLarge() error {
@@ -126,10 +229,7 @@ func invalidJSON(err error) error {
 	case errors.As(err, &syn):
 		return counter.Errorf(counter.InvalidRequest, "the request body is not valid JSON (at byte %d)", syn.Offset)
 	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return counter.Errorf(counter.InvalidRequest, "the request body must be a JSON object")
-		}
-		return counter.Errorf(counter.InvalidRequest, "field %q must be %s", typ.Field, jsonKind(typ.Type.Kind().String()))
+		return counter.Errorf(counter.InvalidRequest, "the request body must be a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return counter.Errorf(counter.InvalidRequest, "the request body is truncated JSON")
 	default:
@@ -139,19 +239,25 @@ func invalidJSON(err error) error {
 	}
 }
 
-func jsonKind(kind string) string {
-	switch kind {
-	case "string", "ptr":
-		return "a string"
+// parseName reads the JSON string field "name": absent or null is an
+// InvalidName error, anything but a string an InvalidRequest error, and a
+// string that is not a valid name an InvalidName error.
+func parseName(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", counter.Errorf(counter.InvalidName, "field \"name\" is required")
 	}
-	return "a number"
+	var name string
+	if raw[0] != '"' || json.Unmarshal(raw, &name) != nil {
+		return "", counter.Errorf(counter.InvalidRequest, "field \"name\" must be a string")
+	}
+	return name, counter.ValidateName(name)
 }
 
-// parseInt reads a JSON integer field. present is false for an absent or
-// null field; anything but an integer literal within ±MaxCount (a string, a
+// parseInt reads a JSON integer field. present is false for an absent
+// field; anything but an integer literal within ±MaxCount (null, a string, a
 // fraction, an exponent, a huge number) is an InvalidRequest error.
 func parseInt(field string, raw json.RawMessage) (v int64, present bool, err error) {
-	if len(raw) == 0 || string(raw) == "null" {
+	if len(raw) == 0 {
 		return 0, false, nil
 	}
 	v, err = strconv.ParseInt(string(raw), 10, 64)

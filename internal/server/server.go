@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
 )
 
 // Config is the standalone server's configuration.
@@ -27,6 +29,13 @@ type Config struct {
 	Addr string
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
+	// APIKeys protect the admin routes (API_KEYS, comma-separated); none
+	// leaves them open.
+	APIKeys []string
+	// RateLimit is each client's average requests/s (RATE_LIMIT; 0 is off)
+	// and RateBurst its burst (RATE_LIMIT_BURST, default twice the rate).
+	RateLimit float64
+	RateBurst int
 }
 
 // ConfigFromEnv reads the configuration through getenv.
@@ -42,7 +51,24 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return Config{}, fmt.Errorf("PORT=%q: want a port number", port)
 	}
-	return Config{App: appCfg, Addr: net.JoinHostPort(getenv("HOST"), port), ShutdownTimeout: 10 * time.Second}, nil
+	cfg := Config{
+		App:             appCfg,
+		Addr:            net.JoinHostPort(getenv("HOST"), port),
+		ShutdownTimeout: 10 * time.Second,
+		APIKeys:         app.SplitList(getenv("API_KEYS")),
+	}
+	if v := getenv("RATE_LIMIT"); v != "" {
+		if cfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || cfg.RateLimit < 0 {
+			return Config{}, fmt.Errorf("RATE_LIMIT=%q: want requests per second per client (0 for none)", v)
+		}
+		cfg.RateBurst = int(2 * cfg.RateLimit)
+	}
+	if v := getenv("RATE_LIMIT_BURST"); v != "" {
+		if cfg.RateBurst, err = strconv.Atoi(v); err != nil || cfg.RateBurst < 1 {
+			return Config{}, fmt.Errorf("RATE_LIMIT_BURST=%q: want a positive integer", v)
+		}
+	}
+	return cfg, nil
 }
 
 // Main is a configured server. Create it with New, then Run it.
@@ -70,8 +96,17 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		return nil, err
 	}
 	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln}
+	opts := httpapi.Options{
+		Logger:      log,
+		Timeout:     cfg.App.RequestTimeout,
+		APIKeys:     cfg.APIKeys,
+		CORSOrigins: cfg.App.CORSOrigins,
+	}
+	if cfg.RateLimit > 0 {
+		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
+	}
 	m.srv = &http.Server{
-		Handler:           httpapi.New(store, httpapi.Options{Logger: log}),
+		Handler:           httpapi.New(store, opts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -96,7 +131,11 @@ func (m *Main) URL() string {
 // accepting, lets requests in flight finish (up to ShutdownTimeout) and
 // flushes the log.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "url", m.URL(), "store", m.cfg.App.Store)
+	m.log.Info("listening", "url", m.URL(), "store", m.cfg.App.Store,
+		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.App.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit)
+	if len(m.cfg.APIKeys) == 0 {
+		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.listener) }()
 	select {

@@ -1,0 +1,193 @@
+package apitest_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/apitest"
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/memstore"
+)
+
+func TestRun(t *testing.T) {
+	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{}))
+	t.Cleanup(srv.Close)
+	// A base URL with a trailing slash and a fixed prefix work too.
+	apitest.Run(t, srv.URL+"/", apitest.Options{Prefix: "fixed-", Workers: 4, IncrementsPerWorker: 10})
+}
+
+func TestRunCleansUp(t *testing.T) {
+	store := memstore.New()
+	srv := httptest.NewServer(httpapi.New(store, httpapi.Options{}))
+	t.Cleanup(srv.Close)
+	if _, err := store.Create(t.Context(), "someone-elses", 7); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("suite", func(t *testing.T) { apitest.Run(t, srv.URL) })
+	page, err := store.List(t.Context(), counter.ListOptions{Limit: counter.MaxListLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Counters) != 1 || page.Counters[0].Name != "someone-elses" || page.Counters[0].Count != 7 {
+		t.Errorf("after the suite, got counters %+v, want only someone-elses at 7", page.Counters)
+	}
+}
+
+// brokenServers are servers that each break one part of the contract; the
+// suite must fail against every one of them.
+var brokenServers = map[string]func() http.Handler{
+	"no Location on 201": func() http.Handler {
+		return rewriteHeaders(httpapi.New(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+			h.Del("Location")
+		})
+	},
+	"text/plain errors": func() http.Handler {
+		return rewriteHeaders(httpapi.New(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+			if status >= 400 {
+				h.Set("Content-Type", "text/plain")
+			}
+		})
+	},
+	"no Allow on 405": func() http.Handler {
+		return rewriteHeaders(httpapi.New(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+			h.Del("Allow")
+		})
+	},
+	"lost increments": func() http.Handler {
+		return httpapi.New(&lossyStore{Store: memstore.New()}, httpapi.Options{})
+	},
+	"out_of_range changes the count": func() http.Handler {
+		return httpapi.New(&clampingStore{Store: memstore.New()}, httpapi.Options{})
+	},
+	"list skips counters": func() http.Handler {
+		return httpapi.New(&skippingStore{Store: memstore.New()}, httpapi.Options{})
+	},
+	"bodies not parsed as text/plain": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Content-Type") != "application/json" && r.ContentLength > 0 {
+				httpapi.WriteError(w, counter.InvalidRequest, "want JSON")
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	},
+}
+
+// brokenServerFailures is what the suite must report for each broken server.
+var brokenServerFailures = map[string]string{
+	"no Location on 201":              `response header "Location" missing`,
+	"text/plain errors":               `Content-Type "text/plain", want application/json`,
+	"no Allow on 405":                 `response header "Allow" missing`,
+	"lost increments":                 "want 1600",
+	"out_of_range changes the count":  "got count 0, want 2",
+	"list skips counters":             "seen 0 times, want once",
+	"bodies not parsed as text/plain": `"want JSON"}}, want 201`,
+}
+
+// TestRunFailsOnBrokenServers checks that the suite can fail: it runs it,
+// in a child process, against each broken server and wants it to fail.
+func TestRunFailsOnBrokenServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite in child processes")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range brokenServers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), exe, "-test.run=^TestBrokenServerChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "APITEST_BROKEN_SERVER="+name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed against a server with %s; want it to fail. Output:\n%s", name, out)
+			}
+			want := brokenServerFailures[name]
+			if !strings.Contains(string(out), "--- FAIL: TestBrokenServerChild") || want == "" || !strings.Contains(string(out), want) {
+				t.Fatalf("the suite did not report %q: %v\n%s", want, err, out)
+			}
+		})
+	}
+}
+
+// TestBrokenServerChild runs the suite against the broken server named by
+// APITEST_BROKEN_SERVER; it is a child of TestRunFailsOnBrokenServers.
+func TestBrokenServerChild(t *testing.T) {
+	name := os.Getenv("APITEST_BROKEN_SERVER")
+	if name == "" {
+		t.Skip("only run by TestRunFailsOnBrokenServers")
+	}
+	srv := httptest.NewServer(brokenServers[name]())
+	t.Cleanup(srv.Close)
+	apitest.Run(t, srv.URL)
+}
+
+// rewriteHeaders lets edit change the headers of every response just
+// before they are written.
+func rewriteHeaders(next http.Handler, edit func(status int, h http.Header)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&headerEditor{ResponseWriter: w, edit: edit}, r)
+	})
+}
+
+type headerEditor struct {
+	http.ResponseWriter
+	edit func(status int, h http.Header)
+}
+
+func (he *headerEditor) WriteHeader(status int) {
+	he.edit(status, he.Header())
+	he.ResponseWriter.WriteHeader(status)
+}
+
+// lossyStore drops every 100th increment while answering as if it had
+// counted it.
+type lossyStore struct {
+	counter.Store
+	n atomic.Int64
+}
+
+func (s *lossyStore) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
+	if s.n.Add(1)%100 == 0 {
+		c, err := s.Get(ctx, name)
+		c.Count += by
+		return c, err
+	}
+	return s.Store.Increment(ctx, name, by)
+}
+
+// clampingStore sets the count to the nearest bound before reporting an
+// increment out of range.
+type clampingStore struct{ counter.Store }
+
+func (s *clampingStore) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
+	c, err := s.Store.Increment(ctx, name, by)
+	if counter.ErrorCode(err) == counter.OutOfRange {
+		bound := int64(0)
+		if by > 0 {
+			bound = counter.MaxCount
+		}
+		_, _, _ = s.Set(ctx, name, bound)
+	}
+	return c, err
+}
+
+// skippingStore drops the first counter of every page after the first.
+type skippingStore struct{ counter.Store }
+
+func (s *skippingStore) List(ctx context.Context, opts counter.ListOptions) (counter.Page, error) {
+	p, err := s.Store.List(ctx, opts)
+	if err == nil && opts.Cursor != "" && len(p.Counters) > 0 {
+		p.Counters = p.Counters[1:]
+	}
+	return p, err
+}

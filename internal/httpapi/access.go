@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// APIKeyHeader is the header that carries an API key, as API Gateway reads it.
+const APIKeyHeader = "X-Api-Key"
+
+// apiKeys checks keys in constant time: each configured key is kept as its
+// SHA-256, the presented key is hashed, and every digest is compared, so
+// neither the length nor the content of a key leaks through timing.
+type apiKeys struct {
+	digests [][sha256.Size]byte
+}
+
+func newAPIKeys(keys []string) *apiKeys {
+	var k apiKeys
+	for _, key := range keys {
+		if key = strings.TrimSpace(key); key != "" {
+			k.digests = append(k.digests, sha256.Sum256([]byte(key)))
+		}
+	}
+	if len(k.digests) == 0 {
+		return nil
+	}
+	return &k
+}
+
+func (k *apiKeys) valid(presented string) bool {
+	d := sha256.Sum256([]byte(presented))
+	ok := 0
+	for i := range k.digests {
+		ok |= subtle.ConstantTimeCompare(d[:], k.digests[i][:])
+	}
+	return ok == 1 && presented != ""
+}
+
+// requireKey wraps an admin endpoint: without a valid key it is 401.
+func (h *handler) requireKey(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.keys.valid(r.Header.Get(APIKeyHeader)) {
+			h.writeError(w, r, counter.Errorf(counter.Unauthorized, "this route needs a valid API key in the %s header", APIKeyHeader))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// cors answers preflight requests and marks responses readable by the
+// allowed origins. The allowed methods and headers are the API's own.
+type cors struct {
+	any     bool
+	origins map[string]bool
+}
+
+func newCORS(origins []string) *cors {
+	c := &cors{origins: map[string]bool{}}
+	for _, o := range origins {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		switch o {
+		case "":
+		case "*":
+			c.any = true
+		default:
+			c.origins[o] = true
+		}
+	}
+	if !c.any && len(c.origins) == 0 {
+		return nil
+	}
+	return c
+}
+
+const (
+	corsMethods       = "GET, POST, PUT, DELETE, OPTIONS"
+	corsHeaders       = "Content-Type, X-Api-Key"
+	corsExpose        = "Location, Retry-After"
+	corsMaxAgeSeconds = 600
+)
+
+func (c *cors) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		hdr := w.Header()
+		hdr.Add("Vary", "Origin")
+		allowed := c.any || c.origins[origin]
+		if allowed {
+			if c.any {
+				hdr.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				hdr.Set("Access-Control-Allow-Origin", origin)
+			}
+			hdr.Set("Access-Control-Expose-Headers", corsExpose)
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			// A preflight: answered here, never by an endpoint.
+			if allowed {
+				hdr.Set("Access-Control-Allow-Methods", corsMethods)
+				hdr.Set("Access-Control-Allow-Headers", corsHeaders)
+				hdr.Set("Access-Control-Max-Age", strconv.Itoa(corsMaxAgeSeconds))
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitRate answers 429 rate_limited, with Retry-After, to a client (by
+// remote IP) over its rate, before any other work is done.
+func (h *handler) limitRate(l RateLimiter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			client = r.RemoteAddr
+		}
+		if ok, wait := l.Allow(client, time.Now()); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			h.writeError(w, r, counter.Errorf(counter.RateLimited, "too many requests from this client; retry later"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

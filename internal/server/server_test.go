@@ -1,0 +1,343 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/server"
+)
+
+// env returns a getenv over a map.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, c server.Config)
+		wantErr string
+	}{
+		{name: "defaults", env: nil, check: func(t *testing.T, c server.Config) {
+			if c.Addr != ":3000" || c.App.Store != "memory" || c.RateLimit != 0 || len(c.APIKeys) != 0 || c.App.RequestTimeout != 0 {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{name: "port", env: map[string]string{"PORT": "8080", "HOST": "127.0.0.1"}, check: func(t *testing.T, c server.Config) {
+			if c.Addr != "127.0.0.1:8080" {
+				t.Errorf("Addr = %q, want 127.0.0.1:8080", c.Addr)
+			}
+		}},
+		{name: "keys and origins", env: map[string]string{"API_KEYS": " a, b ,,", "CORS_ALLOWED_ORIGINS": "https://x.example,*"}, check: func(t *testing.T, c server.Config) {
+			if strings.Join(c.APIKeys, "|") != "a|b" || strings.Join(c.App.CORSOrigins, "|") != "https://x.example|*" {
+				t.Errorf("APIKeys %q, CORSOrigins %q", c.APIKeys, c.App.CORSOrigins)
+			}
+		}},
+		{name: "rate limit", env: map[string]string{"RATE_LIMIT": "10"}, check: func(t *testing.T, c server.Config) {
+			if c.RateLimit != 10 || c.RateBurst != 20 {
+				t.Errorf("rate %v burst %d, want 10 and 20", c.RateLimit, c.RateBurst)
+			}
+		}},
+		{name: "timeout", env: map[string]string{"REQUEST_TIMEOUT": "250ms"}, check: func(t *testing.T, c server.Config) {
+			if c.App.RequestTimeout != 250*time.Millisecond {
+				t.Errorf("RequestTimeout = %v", c.App.RequestTimeout)
+			}
+		}},
+		{name: "bad port", env: map[string]string{"PORT": "http"}, wantErr: "PORT"},
+		{name: "bad store", env: map[string]string{"STORE": "redis"}, wantErr: "STORE"},
+		{name: "bad rate", env: map[string]string{"RATE_LIMIT": "-1"}, wantErr: "RATE_LIMIT"},
+		{name: "bad burst", env: map[string]string{"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "0"}, wantErr: "RATE_LIMIT_BURST"},
+		{name: "bad timeout", env: map[string]string{"REQUEST_TIMEOUT": "soon"}, wantErr: "REQUEST_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := server.ConfigFromEnv(env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs a server with the given environment until the test ends; it
+// returns the base URL, the log, and a function that stops the server and
+// returns Run's error.
+func start(t *testing.T, environ map[string]string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	e := map[string]string{"PORT": "0", "HOST": "127.0.0.1"}
+	for k, v := range environ {
+		e[k] = v
+	}
+	cfg, err := server.ConfigFromEnv(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	m, err := server.New(context.Background(), cfg, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return m.URL(), logs, stop
+}
+
+func do(t *testing.T, method, url, body string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func errorCode(t *testing.T, body string) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("body %q is not a JSON error: %v", body, err)
+	}
+	return e.Error.Code
+}
+
+func TestAPIKeys(t *testing.T) {
+	url, logs, stop := start(t, map[string]string{"API_KEYS": "secret-one,secret-two"})
+	tests := []struct {
+		name, method, path, body, key string
+		want                          int
+	}{
+		{"create without key", "POST", "/counters", `{"name":"k"}`, "", 401},
+		{"create with wrong key", "POST", "/counters", `{"name":"k"}`, "secret-three", 401},
+		{"create with a key's prefix", "POST", "/counters", `{"name":"k"}`, "secret", 401},
+		{"create with key", "POST", "/counters", `{"name":"k"}`, "secret-two", 201},
+		{"list without key", "GET", "/counters", "", "", 401},
+		{"list with key", "GET", "/counters", "", "secret-one", 200},
+		{"set without key", "PUT", "/counters/k", `{"count":3}`, "", 401},
+		{"delete without key", "DELETE", "/counters/k", "", "", 401},
+		{"get is open", "GET", "/counters/k", "", "", 200},
+		{"increment is open", "POST", "/counters/k/increment", "", "", 200},
+		{"health is open", "GET", "/health", "", "", 200},
+		{"delete with key", "DELETE", "/counters/k", "", "secret-one", 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tt.key != "" {
+				hdr["X-Api-Key"] = tt.key
+			}
+			resp, body := do(t, tt.method, url+tt.path, tt.body, hdr)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status = %d (%s), want %d", resp.StatusCode, body, tt.want)
+			}
+			if tt.want == 401 && errorCode(t, body) != "unauthorized" {
+				t.Errorf("code = %q, want unauthorized", errorCode(t, body))
+			}
+		})
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "secret-") {
+		t.Errorf("an API key reached the log:\n%s", logs.String())
+	}
+}
+
+func TestOpenAdminRoutesAreAnnounced(t *testing.T) {
+	_, logs, stop := start(t, nil)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "API_KEYS is not set"); n != 1 {
+		t.Errorf("warning about open admin routes logged %d times, want 1:\n%s", n, logs.String())
+	}
+}
+
+func TestCORS(t *testing.T) {
+	url, _, _ := start(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://site.example"})
+	tests := []struct {
+		name, method, origin, wantAllow string
+		preflight                       bool
+		wantStatus                      int
+	}{
+		{"preflight allowed", "OPTIONS", "https://site.example", "https://site.example", true, 204},
+		{"preflight other origin", "OPTIONS", "https://evil.example", "", true, 204},
+		{"simple allowed", "GET", "https://site.example", "https://site.example", false, 200},
+		{"simple other origin", "GET", "https://evil.example", "", false, 200},
+		{"no origin", "GET", "", "", false, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tt.origin != "" {
+				hdr["Origin"] = tt.origin
+			}
+			if tt.preflight {
+				hdr["Access-Control-Request-Method"] = "POST"
+			}
+			resp, body := do(t, tt.method, url+"/health", "", hdr)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d (%s), want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.wantAllow {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tt.wantAllow)
+			}
+			if tt.preflight && tt.wantAllow != "" && !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "X-Api-Key") {
+				t.Errorf("preflight Allow-Headers = %q, want X-Api-Key among them", resp.Header.Get("Access-Control-Allow-Headers"))
+			}
+		})
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	url, _, _ := start(t, map[string]string{"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "3"})
+	var codes []int
+	for range 5 {
+		resp, body := do(t, "GET", url+"/health", "", nil)
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 {
+			if errorCode(t, body) != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("429 without rate_limited code or Retry-After: %s %v", body, resp.Header)
+			}
+		}
+	}
+	// The test's five requests come within well under a second: the burst
+	// of three passes, the rest wait for tokens at one per second.
+	want := []int{200, 200, 200, 429, 429}
+	for i := range want {
+		if codes[i] != want[i] {
+			t.Fatalf("statuses = %v, want %v", codes, want)
+		}
+	}
+}
+
+func TestOneLogLinePerRequest(t *testing.T) {
+	url, logs, stop := start(t, nil)
+	for _, path := range []string{"/health", "/counters/nope", "/nowhere"} {
+		do(t, "GET", url+path, "", nil)
+	}
+	do(t, "POST", url+"/counters", `{"name":"logged"}`, nil)
+	if err := stop(); err != nil { // flushes the log
+		t.Fatal(err)
+	}
+	var requests int
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == "request" {
+			requests++
+			for _, key := range []string{"method", "path", "status", "duration_ms"} {
+				if _, ok := rec[key]; !ok {
+					t.Errorf("request line lacks %q: %s", key, line)
+				}
+			}
+		}
+	}
+	if requests != 4 {
+		t.Errorf("%d request lines for 4 requests:\n%s", requests, logs.String())
+	}
+}
+
+// TestGracefulShutdown checks that a request in flight when shutdown starts
+// is answered, and that the server then stops.
+func TestGracefulShutdown(t *testing.T) {
+	url, _, stop := start(t, nil)
+	// A request whose body is still on its way: "Expect: 100-continue"
+	// makes the server say when the handler has started reading it.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"name":"late"}`
+	fmt.Fprintf(conn, "POST /counters HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("want 100 Continue, got %q (%v)", line, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil { // the blank line after it
+		t.Fatal(err)
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("server stopped with a request in flight (err %v)", err)
+	case <-time.After(200 * time.Millisecond): // shutdown is waiting for the request
+	}
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("in-flight request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("in-flight request got %d, want 201", resp.StatusCode)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Run = %v, want nil after a graceful shutdown", err)
+	}
+	if _, err := http.Get(url + "/health"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+}
