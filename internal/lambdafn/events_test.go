@@ -1,0 +1,90 @@
+package lambdafn_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/lambdafn"
+	"github.com/hitcounter/hitcounter/internal/memstore"
+)
+
+// TestEventFixtures feeds each events/<route>.json (the fixtures for
+// `sam local invoke -e`) to that route's handler in-process, as Lambda would.
+func TestEventFixtures(t *testing.T) {
+	tests := map[string]struct {
+		wantStatus int
+		wantBody   string // a fragment of the body
+	}{
+		httpapi.RouteHealth:    {http.StatusOK, `"status":"ok"`},
+		httpapi.RouteCreate:    {http.StatusCreated, `"count":10`},
+		httpapi.RouteList:      {http.StatusOK, `"name":"home"`},
+		httpapi.RouteGet:       {http.StatusOK, `"count":5`},
+		httpapi.RouteSet:       {http.StatusOK, `"count":42`},
+		httpapi.RouteIncrement: {http.StatusOK, `"count":6`},
+		httpapi.RouteDelete:    {http.StatusNoContent, ""},
+	}
+	if len(tests) != len(httpapi.Routes) {
+		t.Fatalf("%d cases for %d routes", len(tests), len(httpapi.Routes))
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			route, _ := httpapi.RouteNamed(name)
+			event := loadEvent(t, name)
+			if event.HTTPMethod != route.Method || event.Resource != route.Path {
+				t.Errorf("event is %s %s, route is %s %s", event.HTTPMethod, event.Resource, route.Method, route.Path)
+			}
+			if event.RequestContext.Stage != "Prod" {
+				t.Errorf("stage %q, want Prod", event.RequestContext.Stage)
+			}
+			store := memstore.New()
+			if name != httpapi.RouteCreate {
+				if _, err := store.Create(context.Background(), "home", 5); err != nil {
+					t.Fatal(err)
+				}
+			}
+			handler := lambdafn.Adapt(httpapi.New(store, httpapi.Options{Routes: []string{name}}))
+			resp, err := handler(context.Background(), event)
+			if err != nil {
+				t.Fatalf("handler: %v", err)
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status %d, want %d; body %s", resp.StatusCode, tc.wantStatus, resp.Body)
+			}
+			if !strings.Contains(resp.Body, tc.wantBody) {
+				t.Errorf("body %s, want it to contain %s", resp.Body, tc.wantBody)
+			}
+			if ct := contentType(resp); resp.Body != "" && !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+		})
+	}
+}
+
+// contentType reads Content-Type from either header map of a proxy response.
+func contentType(resp events.APIGatewayProxyResponse) string {
+	if ct := http.Header(resp.MultiValueHeaders).Get("Content-Type"); ct != "" {
+		return ct
+	}
+	return resp.Headers["Content-Type"]
+}
+
+func loadEvent(t *testing.T, name string) events.APIGatewayProxyRequest {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var event events.APIGatewayProxyRequest
+	if err := json.Unmarshal(data, &event); err != nil {
+		t.Fatalf("%s.json: %v", name, err)
+	}
+	return event
+}

@@ -1,0 +1,118 @@
+package lambdafn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/hitcounter/hitcounter/internal/app"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/jsonlog"
+)
+
+// initTimeout bounds the wiring done at init (opening the store).
+const initTimeout = 5 * time.Second
+
+// ProxyHandler is what a function hands to lambda.Start: a REST API (v1)
+// proxy event in, a proxy response out.
+type ProxyHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// Adapt serves h as a ProxyHandler through aws-lambda-go-api-proxy; the API
+// Gateway request context is on each request's context.
+func Adapt(h http.Handler) ProxyHandler {
+	return httpadapter.New(h).ProxyWithContext
+}
+
+// New builds the handler of the named route (an httpapi.Route* constant)
+// from the configuration getenv reads: the store (see app.ConfigFromEnv) and
+// the browser origins allowed by CORS_ALLOWED_ORIGINS. logger receives the
+// request log; nil discards it.
+func New(ctx context.Context, route string, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
+	if _, ok := httpapi.RouteNamed(route); !ok {
+		return nil, fmt.Errorf("lambdafn: unknown route %q", route)
+	}
+	cfg, err := app.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("lambdafn: config: %w", err)
+	}
+	store, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("lambdafn: open store: %w", err)
+	}
+	h := httpapi.New(store, httpapi.Options{
+		Routes:      []string{route},
+		Logger:      logger,
+		Timeout:     cfg.RequestTimeout,
+		CORSOrigins: cfg.CORSOrigins,
+	})
+	return Adapt(h), nil
+}
+
+// Run wires the named route from the process environment and serves Lambda
+// invocations until the process ends. It returns only if the function cannot
+// start: it has then logged the cause and reported it to the Lambda Runtime
+// API as an init error, so Lambda fails the invocation once with that
+// message instead of restarting a crashing runtime; main should exit with a
+// non-zero status.
+func Run(route string) error {
+	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("route", route)
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	h, err := New(ctx, route, os.Getenv, logger)
+	cancel()
+	if err != nil {
+		logger.Error("init failed", "err", err)
+		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+			defer cancel()
+			if rerr := ReportInitError(ctx, http.DefaultClient, api, err); rerr != nil {
+				logger.Error("reporting the init error failed", "err", rerr)
+			}
+		}
+		return err
+	}
+	lambda.Start(h)
+	return nil // not reached: lambda.Start does not return
+}
+
+// InitErrorType is the errorType of the init errors Run reports.
+const InitErrorType = "Runtime.InitError"
+
+// ReportInitError posts cause to the init error endpoint of the Lambda
+// Runtime API at runtimeAPI (host:port, the AWS_LAMBDA_RUNTIME_API
+// variable), as a custom runtime must when it cannot initialize.
+func ReportInitError(ctx context.Context, client *http.Client, runtimeAPI string, cause error) error {
+	body, err := json.Marshal(struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}{cause.Error(), InitErrorType})
+	if err != nil {
+		return err
+	}
+	url := "http://" + runtimeAPI + "/2018-06-01/runtime/init/error"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("lambdafn: report init error: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Lambda-Runtime-Function-Error-Type", InitErrorType)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("lambdafn: report init error: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("lambdafn: report init error: runtime API answered %s", resp.Status)
+	}
+	return nil
+}

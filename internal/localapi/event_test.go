@@ -1,0 +1,134 @@
+package localapi
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestRouteMatch(t *testing.T) {
+	tests := map[string]struct {
+		route, path string
+		want        map[string]string // nil: no match
+	}{
+		"literal":              {"/health", "/health", map[string]string{}},
+		"literal mismatch":     {"/health", "/healthz", nil},
+		"param":                {"/counters/{name}", "/counters/home", map[string]string{"name": "home"}},
+		"param decoded":        {"/counters/{name}", "/counters/a%2Fb", map[string]string{"name": "a/b"}},
+		"param is one segment": {"/counters/{name}", "/counters/a/b", nil},
+		"empty param":          {"/counters/{name}", "/counters/", nil},
+		"too short":            {"/counters/{name}/increment", "/counters/home", nil},
+		"nested":               {"/counters/{name}/increment", "/counters/home/increment", map[string]string{"name": "home"}},
+		"greedy":               {"/files/{proxy+}", "/files/a/b", map[string]string{"proxy": "a/b"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := newRoute("GET", tc.route, "F", false).match(tc.path)
+			if ok != (tc.want != nil) || (ok && !maps.Equal(got, tc.want)) {
+				t.Errorf("match(%q) = %v, %v; want %v", tc.path, got, ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestProxyEvent(t *testing.T) {
+	tests := map[string]struct {
+		body       string
+		wantBody   string
+		wantBase64 bool
+	}{
+		"json body":   {`{"by":2}`, `{"by":2}`, false},
+		"no body":     {"", "", false},
+		"binary body": {"\xff\x00", "/wA=", true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/counters/home/increment?x=1&x=2", strings.NewReader(tc.body))
+			r.Header.Add("X-Multi", "a")
+			r.Header.Add("X-Multi", "b")
+			rt := newRoute("POST", "/counters/{name}/increment", "IncrementFunction", false)
+			params, _ := rt.match(r.URL.EscapedPath())
+			ev, err := proxyEvent(r, rt, params, "Prod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checks := map[string][2]string{
+				"resource":    {ev.Resource, "/counters/{name}/increment"},
+				"path":        {ev.Path, "/counters/home/increment"},
+				"method":      {ev.HTTPMethod, "POST"},
+				"name":        {ev.PathParameters["name"], "home"},
+				"query":       {ev.QueryStringParameters["x"], "2"},
+				"multi query": {strings.Join(ev.MultiValueQueryStringParameters["x"], ","), "1,2"},
+				"header":      {ev.Headers["X-Multi"], "b"},
+				"multi":       {strings.Join(ev.MultiValueHeaders["X-Multi"], ","), "a,b"},
+				"stage":       {ev.RequestContext.Stage, "Prod"},
+				"source ip":   {ev.RequestContext.Identity.SourceIP, "192.0.2.1"},
+				"body":        {ev.Body, tc.wantBody},
+			}
+			for what, c := range checks {
+				if c[0] != c[1] {
+					t.Errorf("%s = %q, want %q", what, c[0], c[1])
+				}
+			}
+			if ev.IsBase64Encoded != tc.wantBase64 {
+				t.Errorf("isBase64Encoded = %v", ev.IsBase64Encoded)
+			}
+			if len(ev.RequestContext.RequestID) != 36 {
+				t.Errorf("requestId %q", ev.RequestContext.RequestID)
+			}
+		})
+	}
+}
+
+func TestWriteProxyResponse(t *testing.T) {
+	tests := map[string]struct {
+		payload    string
+		wantErr    bool
+		wantStatus int
+		wantBody   string
+		wantHeader string // X-A
+	}{
+		"plain":      {`{"statusCode":201,"headers":{"X-A":"1"},"body":"{}"}`, false, 201, "{}", "1"},
+		"multi wins": {`{"statusCode":200,"headers":{"X-A":"1"},"multiValueHeaders":{"X-A":["2","3"]},"body":""}`, false, 200, "", "2"},
+		"base64":     {`{"statusCode":200,"body":"aGk=","isBase64Encoded":true}`, false, 200, "hi", ""},
+		"no status":  {`{"body":"x"}`, true, 0, "", ""},
+		"not json":   {`nope`, true, 0, "", ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			err := writeProxyResponse(rec, []byte(tc.payload))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if rec.Code != tc.wantStatus || rec.Body.String() != tc.wantBody || rec.Header().Get("X-A") != tc.wantHeader {
+				t.Errorf("got %d %q X-A=%q", rec.Code, rec.Body.String(), rec.Header().Get("X-A"))
+			}
+		})
+	}
+}
+
+func TestIsErrorObject(t *testing.T) {
+	tests := map[string]struct {
+		payload string
+		want    bool
+	}{
+		"error":    {`{"errorMessage":"boom","errorType":"X"}`, true},
+		"response": {`{"statusCode":200,"body":"{\"errorMessage\":1}"}`, false},
+		"other":    {`[]`, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := isErrorObject([]byte(tc.payload)); got != tc.want {
+				t.Errorf("got %v", got)
+			}
+		})
+	}
+}
+
+var _ http.Handler = (*Stack)(nil)

@@ -1,0 +1,280 @@
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RIEModule and RIEVersion pin the Lambda Runtime Interface Emulator that
+// InstallRIE installs.
+const (
+	RIEModule  = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
+	RIEVersion = "v0.0.0-20261030222936-bef5c4ba774d"
+)
+
+// InstallRIE returns the path of the pinned aws-lambda-rie binary under
+// cacheDir, installing it with `go install` first if it is missing.
+func InstallRIE(ctx context.Context, cacheDir string) (string, error) {
+	bin := filepath.Join(cacheDir, "rie-"+RIEVersion)
+	path := filepath.Join(bin, "aws-lambda-rie")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	cmd := exec.CommandContext(ctx, "go", "install", RIEModule+"@"+RIEVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+bin, "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("localapi: go install %s@%s: %w\n%s", RIEModule, RIEVersion, err, out)
+	}
+	return path, nil
+}
+
+// errInstanceDied reports that an emulator process ended; the pool replaces it.
+var errInstanceDied = errors.New("emulator process exited")
+
+// instance is one aws-lambda-rie process running one bootstrap. It takes one
+// invocation at a time (the emulator fails on concurrent ones).
+type instance struct {
+	url  string // the invoke URL
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+// startInstance starts rie running bootstrap with env, both listening on
+// free loopback ports, and waits until the emulator accepts connections.
+func startInstance(ctx context.Context, rie, bootstrap string, env []string, log io.Writer) (*instance, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	invokeAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	cmd := exec.Command(rie,
+		"--runtime-interface-emulator-address", invokeAddr,
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
+		bootstrap)
+	cmd.Env = env
+	cmd.Stdout = log
+	cmd.Stderr = log
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("localapi: start %s: %w", rie, err)
+	}
+	in := &instance{
+		url:  "http://" + invokeAddr + "/2015-03-31/functions/function/invocations",
+		cmd:  cmd,
+		done: make(chan struct{}),
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(in.done)
+	}()
+	if err := waitListening(ctx, invokeAddr, in.done); err != nil {
+		in.stop()
+		return nil, fmt.Errorf("localapi: emulator for %s: %w", bootstrap, err)
+	}
+	return in, nil
+}
+
+// invoke sends one event and returns the emulator's answer: the function's
+// response, or its error object ({"errorMessage","errorType"}), with
+// functionError set in that case.
+func (in *instance) invoke(ctx context.Context, client *http.Client, payload []byte) (body []byte, functionError bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, false, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		select {
+		case <-in.done:
+			return nil, false, errInstanceDied
+		default:
+			return nil, false, err
+		}
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, false, err
+	}
+	// A function error comes back as 200 with an error object; an init
+	// error (the runtime reported one, or exited) as 502 with one.
+	functionError = resp.Header.Get("X-Amz-Function-Error") != "" || isErrorObject(body)
+	if resp.StatusCode != http.StatusOK && !functionError {
+		return nil, false, fmt.Errorf("emulator answered %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	return body, functionError, nil
+}
+
+// alive reports whether the process is still running.
+func (in *instance) alive() bool {
+	select {
+	case <-in.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop ends the emulator and the runtime it started: SIGTERM to the
+// process group, SIGKILL if it has not exited within a second.
+func (in *instance) stop() {
+	if !in.alive() {
+		return
+	}
+	pgid := in.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-in.done:
+	case <-time.After(time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-in.done
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL) // the bootstrap, if it outlived the emulator
+}
+
+// pool holds the idle instances of one function and starts replacements
+// for the ones that die.
+type pool struct {
+	name string
+	idle chan *instance
+	// start launches a new instance.
+	start func(ctx context.Context) (*instance, error)
+
+	mu  sync.Mutex
+	all map[*instance]bool
+}
+
+func newPool(ctx context.Context, name string, size int, start func(context.Context) (*instance, error)) (*pool, error) {
+	p := &pool{name: name, idle: make(chan *instance, size), start: start, all: map[*instance]bool{}}
+	for range size {
+		in, err := p.launch(ctx)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.idle <- in
+	}
+	return p, nil
+}
+
+func (p *pool) launch(ctx context.Context) (*instance, error) {
+	in, err := p.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.all[in] = true
+	p.mu.Unlock()
+	return in, nil
+}
+
+// invoke runs payload on an idle instance, waiting for one if all are busy
+// (requests queue, as they would for a function at its concurrency limit).
+func (p *pool) invoke(ctx context.Context, client *http.Client, payload []byte) ([]byte, bool, error) {
+	var in *instance
+	select {
+	case in = <-p.idle:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	if !in.alive() {
+		p.forget(in)
+		var err error
+		if in, err = p.launch(ctx); err != nil {
+			p.idle <- deadInstance() // keep the pool's size; the next caller retries
+			return nil, false, err
+		}
+	}
+	body, fnErr, err := in.invoke(ctx, client, payload)
+	if err != nil && !in.alive() {
+		// The runtime crashed (e.g. os.Exit in the function): replace it.
+		p.forget(in)
+		if fresh, lerr := p.launch(context.WithoutCancel(ctx)); lerr == nil {
+			in = fresh
+		} else {
+			in = deadInstance()
+		}
+	}
+	p.idle <- in
+	return body, fnErr, err
+}
+
+func (p *pool) forget(in *instance) {
+	in.stop()
+	p.mu.Lock()
+	delete(p.all, in)
+	p.mu.Unlock()
+}
+
+// close stops every instance of the pool.
+func (p *pool) close() {
+	p.mu.Lock()
+	all := p.all
+	p.all = map[*instance]bool{}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for in := range all {
+		wg.Go(in.stop)
+	}
+	wg.Wait()
+}
+
+// deadInstance is a placeholder for an instance that could not be started.
+func deadInstance() *instance {
+	done := make(chan struct{})
+	close(done)
+	return &instance{done: done}
+}
+
+// waitListening polls addr until it accepts a TCP connection, the process
+// exits (exited is closed) or ctx ends.
+func waitListening(ctx context.Context, addr string, exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("exited before listening")
+		case <-ctx.Done():
+			return fmt.Errorf("not listening on %s: %w", addr, ctx.Err())
+		case <-time.After(5 * time.Millisecond): // nothing to wait on but the port
+		}
+	}
+}
+
+// freePorts returns n distinct free loopback ports.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("localapi: free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,451 @@
+package localapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/samtemplate"
+)
+
+// Options configure a Stack. The zero value serves the repository around
+// the working directory on 127.0.0.1:3000 with a fresh DynamoDB Local.
+type Options struct {
+	// Dir is the repository root (go.mod, template.yaml, functions/); ""
+	// means FindModuleRoot(".").
+	Dir string
+	// Addr is the listen address; "" means 127.0.0.1:3000. Use
+	// 127.0.0.1:0 for a free port (see Stack.URL).
+	Addr string
+	// CacheDir holds the emulator and the built bootstraps; "" means
+	// Dir/.cache.
+	CacheDir string
+	// APIKeys are the keys accepted in x-api-key on the routes whose
+	// template events set Auth.ApiKeyRequired; none leaves them open.
+	APIKeys []string
+	// TemplateParams override template parameters (e.g. RequireApiKeys).
+	TemplateParams map[string]any
+	// PoolSize is the number of emulator processes per function, that is
+	// how many requests one function serves at once; 0 means 2.
+	PoolSize int
+	// DynamoDBEndpoint is a running DynamoDB (Local) to use; "" starts
+	// DynamoDB Local, stopped by Close.
+	DynamoDBEndpoint string
+	// TableName is the counters table, created if missing; "" means hitcounter.
+	TableName string
+	// AllowedOrigins is what CORS allows (the template's AllowedOrigins):
+	// the functions get it as CORS_ALLOWED_ORIGINS and preflight requests
+	// are answered with it; "" means "*".
+	AllowedOrigins string
+	// Env holds extra environment variables for every function, overriding
+	// the ones the stack sets.
+	Env map[string]string
+	// Stage is the API Gateway stage in the events; "" means Prod.
+	Stage string
+	// FunctionLog receives the output of the emulators and the functions;
+	// nil discards it.
+	FunctionLog io.Writer
+	// Logger receives the stack's own log, one line per request; nil
+	// discards it.
+	Logger *slog.Logger
+}
+
+// Stack is a running local API: DynamoDB Local, the functions under the
+// emulator and the HTTP server in front of them.
+type Stack struct {
+	opts     Options
+	routes   []route
+	pools    map[string]*pool // by function logical ID
+	client   *http.Client
+	ln       net.Listener
+	srv      *http.Server
+	dynamo   *dynamolocal.Server // nil if not ours
+	buildDir string
+	logger   *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start builds and starts everything, and serves the API until Close.
+// On error, whatever it had started is stopped.
+func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	s = &Stack{
+		opts:   opts,
+		pools:  map[string]*pool{},
+		logger: opts.Logger,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	tmpl, err := samtemplate.Load(filepath.Join(opts.Dir, "template.yaml"), opts.TemplateParams)
+	if err != nil {
+		return nil, err
+	}
+	var pkgDirs []string
+	for _, f := range tmpl.Functions {
+		pkgDirs = append(pkgDirs, f.CodeURI)
+		for _, r := range f.Routes {
+			s.routes = append(s.routes, newRoute(r.Method, r.Path, f.LogicalID, r.APIKeyRequired))
+		}
+	}
+	if len(s.routes) == 0 {
+		return nil, errors.New("localapi: template.yaml has no Api events")
+	}
+
+	// Build, install the emulator and start DynamoDB Local at the same time.
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	if s.buildDir, err = os.MkdirTemp(opts.CacheDir, "localapi-bin-"); err != nil {
+		return nil, err
+	}
+	var (
+		wg                      sync.WaitGroup
+		bins                    map[string]string
+		rie, endpoint           string
+		buildErr, rieErr, dbErr error
+	)
+	wg.Go(func() { bins, buildErr = BuildBootstraps(ctx, opts.Dir, s.buildDir, pkgDirs) })
+	wg.Go(func() { rie, rieErr = InstallRIE(ctx, opts.CacheDir) })
+	wg.Go(func() { endpoint, dbErr = s.startDynamoDB(ctx) })
+	wg.Wait()
+	if err := errors.Join(buildErr, rieErr, dbErr); err != nil {
+		return nil, err
+	}
+
+	env := functionEnv(opts, endpoint, globalTimeout(tmpl))
+	var mu sync.Mutex
+	errs := make([]error, len(tmpl.Functions))
+	for i, f := range tmpl.Functions {
+		fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME="+f.LogicalID)
+		bootstrap := bins[f.CodeURI]
+		wg.Go(func() {
+			p, err := newPool(ctx, f.LogicalID, opts.PoolSize, func(ctx context.Context) (*instance, error) {
+				return startInstance(ctx, rie, bootstrap, fenv, opts.FunctionLog)
+			})
+			errs[i] = err
+			if err == nil {
+				mu.Lock()
+				s.pools[f.LogicalID] = p
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	if s.ln, err = net.Listen("tcp", opts.Addr); err != nil {
+		return nil, fmt.Errorf("localapi: %w", err)
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(s.ln) }()
+
+	if len(opts.APIKeys) == 0 && s.keyedRoutes() > 0 {
+		s.logger.Warn("API_KEYS is not set: the routes that require an API key in template.yaml are open", "routes", s.keyedRoutes())
+	}
+	s.logger.Info("local API listening", "url", s.URL(), "functions", len(s.pools), "routes", len(s.routes), "dynamodb", endpoint, "table", opts.TableName)
+	return s, nil
+}
+
+func (o *Options) defaults() error {
+	if o.Dir == "" {
+		dir, err := FindModuleRoot(".")
+		if err != nil {
+			return err
+		}
+		o.Dir = dir
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:3000"
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = filepath.Join(o.Dir, ".cache")
+	}
+	if o.PoolSize <= 0 {
+		o.PoolSize = 2
+	}
+	if o.TableName == "" {
+		o.TableName = "hitcounter"
+	}
+	if o.AllowedOrigins == "" {
+		o.AllowedOrigins = "*"
+	}
+	if o.Stage == "" {
+		o.Stage = "Prod"
+	}
+	if o.FunctionLog == nil {
+		o.FunctionLog = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// startDynamoDB starts DynamoDB Local unless an endpoint is given, and
+// creates the table.
+func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
+	endpoint := s.opts.DynamoDBEndpoint
+	if endpoint == "" {
+		srv, err := dynamolocal.Start(ctx, dynamolocal.Options{})
+		if err != nil {
+			return "", err
+		}
+		s.dynamo = srv
+		endpoint = srv.Endpoint()
+	}
+	if err := dynamostore.CreateTable(ctx, dynamolocal.NewClient(endpoint), s.opts.TableName); err != nil {
+		return "", err
+	}
+	return endpoint, nil
+}
+
+// functionEnv is the environment of every emulator and function: what the
+// template's Globals set, pointed at the local DynamoDB.
+func functionEnv(o Options, endpoint string, timeout int) []string {
+	vars := map[string]string{
+		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
+		"TZ":                              "UTC",
+		"STORE":                           "dynamodb",
+		"TABLE_NAME":                      o.TableName,
+		"CORS_ALLOWED_ORIGINS":            o.AllowedOrigins,
+		"AWS_REGION":                      "us-east-1",
+		"AWS_DEFAULT_REGION":              "us-east-1",
+		"AWS_ENDPOINT_URL_DYNAMODB":       endpoint,
+		"AWS_ACCESS_KEY_ID":               "local",
+		"AWS_SECRET_ACCESS_KEY":           "local",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(timeout),
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
+	}
+	for k, v := range o.Env {
+		vars[k] = v
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
+}
+
+// globalTimeout is the template's Globals.Function.Timeout, or 5.
+func globalTimeout(t *samtemplate.Template) int {
+	globals, _ := t.Raw["Globals"].(map[string]any)
+	fn, _ := globals["Function"].(map[string]any)
+	if v, ok := fn["Timeout"].(float64); ok && v > 0 {
+		return int(v)
+	}
+	return 5
+}
+
+// URL returns the API's base URL, e.g. http://127.0.0.1:3000.
+func (s *Stack) URL() string {
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close stops the HTTP server, every emulator and function, and DynamoDB
+// Local if the stack started it. It is safe to call more than once.
+func (s *Stack) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, s.srv.Shutdown(ctx))
+			cancel()
+		}
+		var wg sync.WaitGroup
+		for _, p := range s.pools {
+			wg.Go(p.close)
+		}
+		wg.Wait()
+		if s.dynamo != nil {
+			errs = append(errs, s.dynamo.Stop())
+		}
+		if s.buildDir != "" {
+			errs = append(errs, os.RemoveAll(s.buildDir))
+		}
+		s.client.CloseIdleConnections()
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+func (s *Stack) keyedRoutes() int {
+	n := 0
+	for _, r := range s.routes {
+		if r.apiKeyRequired {
+			n++
+		}
+	}
+	return n
+}
+
+// ServeHTTP routes r as API Gateway would and invokes the function.
+func (s *Stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	fn := s.serve(rec, r)
+	s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "function", fn, "status", rec.status, "ms", float64(time.Since(start).Microseconds())/1000)
+}
+
+// serve answers r and returns the function that served it, if any.
+func (s *Stack) serve(w http.ResponseWriter, r *http.Request) string {
+	path := r.URL.EscapedPath()
+	var allowed []string
+	for _, rt := range s.routes {
+		params, ok := rt.match(path)
+		if !ok {
+			continue
+		}
+		if rt.method != r.Method {
+			allowed = append(allowed, rt.method)
+			continue
+		}
+		if rt.apiKeyRequired && !s.validKey(r.Header.Get("x-api-key")) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid API key is required in the x-api-key header")
+			return ""
+		}
+		s.invoke(w, r, rt, params)
+		return rt.function
+	}
+	switch {
+	case len(allowed) > 0 && isPreflight(r):
+		s.preflight(w, allowed)
+	case len(allowed) > 0:
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", ")))
+	default:
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	}
+	return ""
+}
+
+// validKey compares key with every configured key in constant time. With no
+// keys configured every request passes.
+func (s *Stack) validKey(key string) bool {
+	if len(s.opts.APIKeys) == 0 {
+		return true
+	}
+	ok := 0
+	for _, k := range s.opts.APIKeys {
+		ok |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
+	}
+	return ok == 1
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// preflight answers a CORS preflight request as the template's Cors setting
+// makes API Gateway do (a mock integration).
+func (s *Stack) preflight(w http.ResponseWriter, methods []string) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", s.opts.AllowedOrigins)
+	h.Set("Access-Control-Allow-Methods", strings.Join(append(methods, http.MethodOptions), ","))
+	h.Set("Access-Control-Allow-Headers", "Content-Type,X-Api-Key")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusOK)
+}
+
+// invoke sends r to the function of rt and writes its response. Failures
+// are answered as API Gateway answers them: 502 for a function error or a
+// malformed response, 504 when the function takes too long.
+func (s *Stack) invoke(w http.ResponseWriter, r *http.Request, rt route, params map[string]string) {
+	ev, err := proxyEvent(r, rt, params, s.opts.Stage)
+	if errors.Is(err, errPayloadTooLarge) {
+		writeGatewayError(w, http.StatusRequestEntityTooLarge, "Request Too Long")
+		return
+	}
+	if err != nil {
+		writeGatewayError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		writeGatewayError(w, http.StatusInternalServerError, "Internal server error")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 29*time.Second) // API Gateway's integration timeout
+	defer cancel()
+	out, fnErr, err := s.pools[rt.function].invoke(ctx, s.client, payload)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		writeGatewayError(w, http.StatusGatewayTimeout, "Endpoint request timed out")
+	case err != nil:
+		s.logger.Error("invoke failed", "function", rt.function, "err", err)
+		writeGatewayError(w, http.StatusBadGateway, "Internal server error")
+	case fnErr:
+		s.logger.Error("function error", "function", rt.function, "error", string(out))
+		writeGatewayError(w, http.StatusBadGateway, "Internal server error")
+	default:
+		if err := writeProxyResponse(w, out); err != nil {
+			s.logger.Error("bad function response", "function", rt.function, "err", err)
+			writeGatewayError(w, http.StatusBadGateway, "Internal server error")
+		}
+	}
+}
+
+// writeError writes an error in the service's JSON format, for what the
+// local gateway answers itself (unknown route, wrong method, missing key).
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// writeGatewayError writes an error as API Gateway does: {"message": ...}.
+func writeGatewayError(w http.ResponseWriter, status int, message string) {
+	body, _ := json.Marshal(map[string]string{"message": message})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-ErrorType", "InternalServerErrorException")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}

@@ -1,0 +1,213 @@
+package localapi_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/apitest"
+	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+	"github.com/hitcounter/hitcounter/internal/localapi"
+)
+
+const testKey = "local-test-key-0123456789"
+
+// startStack starts the whole local API (real bootstraps under the real
+// emulator, the shared DynamoDB Local) with its own table, closed when the
+// test ends.
+func startStack(t *testing.T, opts localapi.Options) *localapi.Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local, builds every function and runs it under the emulator")
+	}
+	opts.Addr = "127.0.0.1:0"
+	opts.DynamoDBEndpoint = dynamolocal.ForTest(t).Endpoint()
+	opts.TableName = "localapi-" + randomHex(t)
+	if opts.PoolSize == 0 {
+		opts.PoolSize = 4
+	}
+	if testing.Verbose() {
+		opts.FunctionLog = os.Stderr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := localapi.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func randomHex(t *testing.T) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func do(t *testing.T, method, url, key, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(data)}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &r.body); err != nil {
+			t.Errorf("%s %s: body is not a JSON object: %s", method, url, data)
+		}
+	}
+	return r
+}
+
+// TestStackEndToEnd runs requests through the local API: real Lambda
+// binaries under the emulator, DynamoDB Local behind them.
+func TestStackEndToEnd(t *testing.T) {
+	s := startStack(t, localapi.Options{APIKeys: []string{"other-key", testKey}})
+	u := s.URL()
+
+	steps := []struct {
+		name, method, path, key, body string
+		wantStatus                    int
+		want                          string // a fragment of the body
+	}{
+		{"health", "GET", "/health", "", "", 200, `"status":"ok"`},
+		{"create without key", "POST", "/counters", "", `{"name":"home"}`, 401, `"unauthorized"`},
+		{"create with a wrong key", "POST", "/counters", "nope", `{"name":"home"}`, 401, `"unauthorized"`},
+		{"create", "POST", "/counters", testKey, `{"name":"home","count":10}`, 201, `"count":10`},
+		{"create again", "POST", "/counters", testKey, `{"name":"home"}`, 409, `"already_exists"`},
+		{"get", "GET", "/counters/home", "", "", 200, `"count":10`},
+		{"get missing", "GET", "/counters/nope", "", "", 404, `"not_found"`},
+		{"get bad name", "GET", "/counters/a%2Fb", "", "", 400, `"invalid_name"`},
+		{"increment", "POST", "/counters/home/increment", "", "", 200, `"count":11`},
+		{"increment by", "POST", "/counters/home/increment", "", `{"by":-1}`, 200, `"count":10`},
+		{"set", "PUT", "/counters/home", testKey, `{"count":0}`, 200, `"count":0`},
+		{"set creates", "PUT", "/counters/other", testKey, `{"count":3}`, 201, `"count":3`},
+		{"list without key", "GET", "/counters", "", "", 401, `"unauthorized"`},
+		{"list", "GET", "/counters?limit=10", testKey, "", 200, `"name":"other"`},
+		{"delete", "DELETE", "/counters/other", testKey, "", 204, ""},
+		{"delete again", "DELETE", "/counters/other", testKey, "", 404, `"not_found"`},
+		{"unknown path", "GET", "/nope", "", "", 404, `"not_found"`},
+		{"wrong method", "PATCH", "/counters/home", "", "", 405, `"method_not_allowed"`},
+	}
+	for _, st := range steps {
+		r := do(t, st.method, u+st.path, st.key, st.body)
+		if r.status != st.wantStatus || !strings.Contains(r.raw, st.want) {
+			t.Errorf("%s: %s %s: %d %s; want %d with %s", st.name, st.method, st.path, r.status, r.raw, st.wantStatus, st.want)
+		}
+	}
+	if r := do(t, "PATCH", u+"/counters/home", "", ""); r.header.Get("Allow") == "" {
+		t.Errorf("405 without an Allow header")
+	}
+
+	// 50 concurrent increments through 4 emulators end exact.
+	const n = 50
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for range n {
+		wg.Go(func() {
+			resp, err := http.Post(u+"/counters/home/increment", "application/json", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		if st != 200 {
+			t.Errorf("concurrent increment: status %d", st)
+		}
+	}
+	if r := do(t, "GET", u+"/counters/home", "", ""); r.body["count"] != float64(n) {
+		t.Errorf("after %d concurrent increments from 0: %s", n, r.raw)
+	}
+
+	// CORS: the functions add the header, the gateway answers preflight.
+	req, _ := http.NewRequest("GET", u+"/health", nil)
+	req.Header.Set("Origin", "https://example.com")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin %q, want *", got)
+	}
+	req, _ = http.NewRequest("OPTIONS", u+"/counters/home", nil)
+	req.Header.Set("Origin", "https://example.com")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestStackFunctionError checks that a function that fails becomes a 502
+// as API Gateway answers it.
+func TestStackFunctionError(t *testing.T) {
+	s := startStack(t, localapi.Options{PoolSize: 1, Env: map[string]string{"STORE": "bogus"}})
+	r := do(t, "GET", s.URL()+"/health", "", "")
+	if r.status != http.StatusBadGateway || r.body["message"] != "Internal server error" {
+		t.Errorf("got %d %s, want 502 {\"message\":\"Internal server error\"}", r.status, r.raw)
+	}
+}
+
+// TestStackOpenWithoutKeys: without API keys the admin routes are open.
+func TestStackOpenWithoutKeys(t *testing.T) {
+	s := startStack(t, localapi.Options{PoolSize: 1})
+	name := "open-" + randomHex(t)
+	if r := do(t, "POST", s.URL()+"/counters", "", fmt.Sprintf(`{"name":%q}`, name)); r.status != 201 {
+		t.Errorf("create without keys configured: %d %s", r.status, r.raw)
+	}
+}
+
+// TestStackContract runs the HTTP contract suite (internal/apitest) through
+// the local API: real binaries, real DynamoDB Local.
+func TestStackContract(t *testing.T) {
+	s := startStack(t, localapi.Options{APIKeys: []string{testKey}})
+	apitest.Run(t, s.URL(), apitest.Options{APIKey: testKey, Gateway: true})
+}

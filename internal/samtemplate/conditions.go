@@ -1,0 +1,152 @@
+package samtemplate
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// pseudoDefaults are the values pseudo parameters take unless overridden.
+var pseudoDefaults = map[string]any{
+	"AWS::Region":    "us-east-1",
+	"AWS::AccountId": "123456789012",
+	"AWS::StackName": "hitcounter",
+	"AWS::Partition": "aws",
+}
+
+// resolveConditions replaces each entry of raw's Conditions section with its
+// boolean value under params (goformation's own condition evaluation
+// replaces every resource that has a Condition attribute by a boolean).
+func resolveConditions(raw map[string]any, params map[string]any) error {
+	conds, _ := raw["Conditions"].(map[string]any)
+	if len(conds) == 0 {
+		return nil
+	}
+	e := evaluator{raw: raw, params: params, done: map[string]bool{}, busy: map[string]bool{}}
+	values := map[string]any{}
+	for name := range conds {
+		v, err := e.condition(name)
+		if err != nil {
+			return err
+		}
+		values[name] = v
+	}
+	raw["Conditions"] = values
+	return nil
+}
+
+type evaluator struct {
+	raw    map[string]any
+	params map[string]any
+	done   map[string]bool
+	busy   map[string]bool
+}
+
+func (e *evaluator) condition(name string) (bool, error) {
+	if v, ok := e.done[name]; ok {
+		return v, nil
+	}
+	if e.busy[name] {
+		return false, fmt.Errorf("condition %s refers to itself", name)
+	}
+	e.busy[name] = true
+	conds, _ := e.raw["Conditions"].(map[string]any)
+	expr, ok := conds[name]
+	if !ok {
+		return false, fmt.Errorf("no condition %s", name)
+	}
+	v, err := e.boolean(expr)
+	if err != nil {
+		return false, fmt.Errorf("condition %s: %w", name, err)
+	}
+	e.done[name] = v
+	return v, nil
+}
+
+func (e *evaluator) boolean(expr any) (bool, error) {
+	m, ok := expr.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false, fmt.Errorf("not a condition function: %v", expr)
+	}
+	for fn, arg := range m {
+		args, _ := arg.([]any)
+		switch fn {
+		case "Condition":
+			name, _ := arg.(string)
+			return e.condition(name)
+		case "Fn::Not":
+			if len(args) != 1 {
+				return false, fmt.Errorf("Fn::Not takes one condition")
+			}
+			v, err := e.boolean(args[0])
+			return !v, err
+		case "Fn::And", "Fn::Or":
+			and := fn == "Fn::And"
+			for _, a := range args {
+				v, err := e.boolean(a)
+				if err != nil {
+					return false, err
+				}
+				if v != and {
+					return v, nil
+				}
+			}
+			return and, nil
+		case "Fn::Equals":
+			if len(args) != 2 {
+				return false, fmt.Errorf("Fn::Equals takes two values")
+			}
+			a, err := e.value(args[0])
+			if err != nil {
+				return false, err
+			}
+			b, err := e.value(args[1])
+			if err != nil {
+				return false, err
+			}
+			return fmt.Sprint(a) == fmt.Sprint(b), nil
+		}
+		return false, fmt.Errorf("unsupported condition function %s", fn)
+	}
+	panic("unreachable")
+}
+
+// value resolves a literal or a Ref to a parameter.
+func (e *evaluator) value(v any) (any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v, nil
+	}
+	name, ok := m["Ref"].(string)
+	if !ok || len(m) != 1 {
+		return nil, fmt.Errorf("unsupported value in a condition: %v", v)
+	}
+	if p, ok := e.params[name]; ok {
+		return p, nil
+	}
+	if p, ok := pseudoDefaults[name]; ok {
+		return p, nil
+	}
+	params, _ := e.raw["Parameters"].(map[string]any)
+	p, ok := params[name].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("no parameter %s (Ref in a condition)", name)
+	}
+	def, ok := p["Default"]
+	if !ok {
+		return nil, fmt.Errorf("parameter %s has no default and no value", name)
+	}
+	return def, nil
+}
+
+// deepCopy copies a decoded JSON value.
+func deepCopy(v map[string]any) map[string]any {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // decoded JSON always encodes
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		panic(fmt.Sprint("samtemplate: copy: ", err))
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+// Package samtemplate reads the parts of the AWS SAM template (template.yaml)
+// that the service's tools need: each function, its code directory, its API
+// Gateway routes and whether they require an API key, and the IAM actions its
+// inline policies grant. It is for tools and tests (it pulls in goformation),
+// never for the Lambda binaries.
+package samtemplate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/intrinsics"
+)
+
+// Template is the serverless part of a SAM template.
+type Template struct {
+	// Functions are the AWS::Serverless::Function resources, by logical ID.
+	Functions []Function
+	// Raw is the whole template with its intrinsic functions unresolved
+	// (long form, e.g. {"Ref": "X"}), for checks beyond the functions.
+	Raw map[string]any
+}
+
+// Function is one AWS::Serverless::Function.
+type Function struct {
+	LogicalID string
+	// CodeURI is the function's CodeUri, relative to the template's directory.
+	CodeURI string
+	// Routes are its Api events.
+	Routes []Route
+	// Actions are the IAM actions its inline policy statements allow, sorted.
+	Actions []string
+	// Metadata is the resource's Metadata (BuildMethod and so on).
+	Metadata map[string]any
+}
+
+// Route is one Api event of a function: an API Gateway method.
+type Route struct {
+	Event  string // the event's name in the template
+	Method string // upper case, e.g. GET
+	// Path is the API Gateway path, e.g. /counters/{name}.
+	Path string
+	// APIKeyRequired reports whether API Gateway demands an x-api-key.
+	APIKeyRequired bool
+}
+
+// Load reads the template at path. Parameters absent from params take their
+// default values; conditions are evaluated with them.
+func Load(path string, params map[string]any) (*Template, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("samtemplate: %w", err)
+	}
+	t, err := Parse(data, params)
+	if err != nil {
+		return nil, fmt.Errorf("samtemplate: %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Parse reads a YAML template; see Load.
+func Parse(data []byte, params map[string]any) (*Template, error) {
+	rawJSON, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		return nil, err
+	}
+	raw, err := decodeJSONObject(rawJSON)
+	if err != nil {
+		return nil, err
+	}
+	resolved := deepCopy(raw)
+	if err := resolveConditions(resolved, params); err != nil {
+		return nil, err
+	}
+	resolvedJSON, err := json.Marshal(resolved)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := goformation.ParseJSONWithOptions(resolvedJSON, &intrinsics.ProcessorOptions{ParameterOverrides: params})
+	if err != nil {
+		return nil, err
+	}
+	t := &Template{Raw: raw}
+	fns := cf.GetAllServerlessFunctionResources()
+	ids := make([]string, 0, len(fns))
+	for id := range fns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		f, err := function(id, cf, raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		t.Functions = append(t.Functions, f)
+	}
+	return t, nil
+}
+
+// Function returns the function with the given logical ID.
+func (t *Template) Function(logicalID string) (Function, bool) {
+	for _, f := range t.Functions {
+		if f.LogicalID == logicalID {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+func function(id string, cf *cloudformation.Template, raw map[string]any) (Function, error) {
+	sf, err := cf.GetServerlessFunctionWithName(id)
+	if err != nil {
+		return Function{}, err
+	}
+	f := Function{LogicalID: id, Metadata: sf.AWSCloudFormationMetadata}
+	if sf.CodeUri == nil || sf.CodeUri.String == nil {
+		return Function{}, fmt.Errorf("CodeUri is not a local path")
+	}
+	f.CodeURI = *sf.CodeUri.String
+	names := make([]string, 0, len(sf.Events))
+	for name := range sf.Events {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ev := sf.Events[name]
+		if ev.Type != "Api" {
+			continue
+		}
+		if ev.Properties == nil || ev.Properties.ApiEvent == nil {
+			return Function{}, fmt.Errorf("event %s: Api event without Path and Method", name)
+		}
+		api := ev.Properties.ApiEvent
+		r := Route{Event: name, Method: strings.ToUpper(api.Method), Path: api.Path}
+		if api.Auth != nil && api.Auth.ApiKeyRequired != nil {
+			r.APIKeyRequired = *api.Auth.ApiKeyRequired
+		}
+		f.Routes = append(f.Routes, r)
+	}
+	actions, err := policyActions(raw, id)
+	if err != nil {
+		return Function{}, err
+	}
+	f.Actions = actions
+	slices.Sort(f.Actions)
+	f.Actions = slices.Compact(f.Actions)
+	return f, nil
+}
+
+// policyActions returns the actions the Allow statements of a function's
+// Policies grant. Only inline policy documents are accepted: a managed
+// policy or a SAM policy template would hide what the function may do.
+func policyActions(raw map[string]any, id string) ([]string, error) {
+	resources, _ := raw["Resources"].(map[string]any)
+	res, _ := resources[id].(map[string]any)
+	props, _ := res["Properties"].(map[string]any)
+	var docs []any
+	switch p := props["Policies"].(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		docs = p
+	default:
+		docs = []any{p}
+	}
+	var actions []string
+	for i, d := range docs {
+		doc, ok := d.(map[string]any)
+		statements, ok2 := doc["Statement"].([]any)
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("policy %d: not an inline policy document with a Statement list", i)
+		}
+		for _, st := range statements {
+			actions = append(actions, statementActions(st)...)
+		}
+	}
+	return actions, nil
+}
+
+// statementActions returns the actions an Allow statement grants.
+func statementActions(st any) []string {
+	m, ok := st.(map[string]any)
+	if !ok || m["Effect"] != "Allow" {
+		return nil
+	}
+	switch a := m["Action"].(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, v := range a {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,389 @@
+package samtemplate_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/samtemplate"
+)
+
+const root = "../.."
+
+func load(t *testing.T, params map[string]any) *samtemplate.Template {
+	t.Helper()
+	tmpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tmpl.Functions) == 0 {
+		t.Fatal("no functions in template.yaml")
+	}
+	return tmpl
+}
+
+// servedRoute returns the httpapi route a function's main package serves:
+// the httpapi.Route* constant it passes to lambdafn.Run.
+func servedRoute(t *testing.T, codeURI string) httpapi.Route {
+	t.Helper()
+	dir := filepath.Join(root, codeURI)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%s: %v", codeURI, err)
+	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", codeURI, err)
+		}
+		if f.Name.Name != "main" {
+			t.Fatalf("%s: package %s, want main", codeURI, f.Name.Name)
+		}
+		files = append(files, f)
+	}
+	if len(files) == 0 {
+		t.Fatalf("%s: no Go files", codeURI)
+	}
+	constants := routeConstants(t)
+	var names []string
+	hasMain := false
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncDecl:
+				if n.Name.Name == "main" && n.Recv == nil {
+					hasMain = true
+				}
+			case *ast.SelectorExpr:
+				if x, ok := n.X.(*ast.Ident); ok && x.Name == "httpapi" && strings.HasPrefix(n.Sel.Name, "Route") {
+					names = append(names, constants[n.Sel.Name])
+				}
+			}
+			return true
+		})
+	}
+	if !hasMain {
+		t.Fatalf("%s: no func main", codeURI)
+	}
+	if len(names) != 1 {
+		t.Fatalf("%s: refers to %d httpapi.Route* constants, want 1", codeURI, len(names))
+	}
+	r, ok := httpapi.RouteNamed(names[0])
+	if !ok {
+		t.Fatalf("%s: unknown route %q", codeURI, names[0])
+	}
+	return r
+}
+
+// routeConstants maps each httpapi.Route* constant to its value.
+func routeConstants(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, "internal/httpapi/routes.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok {
+			for i, name := range vs.Names {
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					out[name.Name], _ = strconv.Unquote(lit.Value)
+				}
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// TestRoutesMatchCode: each function's CodeUri is a main package serving one
+// route, and the template's Api event of that function is that route; all
+// together they are every route of the API, once.
+func TestRoutesMatchCode(t *testing.T) {
+	tmpl := load(t, nil)
+	served := map[string]string{} // route name -> function
+	for _, f := range tmpl.Functions {
+		t.Run(f.LogicalID, func(t *testing.T) {
+			r := servedRoute(t, f.CodeURI)
+			if prev, dup := served[r.Name]; dup {
+				t.Errorf("route %s served by %s and %s", r.Name, prev, f.LogicalID)
+			}
+			served[r.Name] = f.LogicalID
+			if len(f.Routes) != 1 {
+				t.Fatalf("%d Api events, want 1", len(f.Routes))
+			}
+			if got := f.Routes[0]; got.Method != r.Method || got.Path != r.Path {
+				t.Errorf("template routes %s %s to it, code serves %s %s", got.Method, got.Path, r.Method, r.Path)
+			}
+		})
+	}
+	for _, r := range httpapi.Routes {
+		if _, ok := served[r.Name]; !ok {
+			t.Errorf("route %s (%s %s) has no function", r.Name, r.Method, r.Path)
+		}
+	}
+}
+
+// TestAPIKeysOnAdminRoutes: the routes that require an API key are exactly
+// the admin routes, unless the RequireApiKeys parameter turns keys off.
+func TestAPIKeysOnAdminRoutes(t *testing.T) {
+	tests := map[string]struct {
+		params map[string]any
+		want   func(httpapi.Route) bool
+	}{
+		"default (keys required)": {nil, func(r httpapi.Route) bool { return r.Admin }},
+		"RequireApiKeys=false":    {map[string]any{"RequireApiKeys": "false"}, func(httpapi.Route) bool { return false }},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got, want []string
+			for _, f := range load(t, tc.params).Functions {
+				for _, r := range f.Routes {
+					if r.APIKeyRequired {
+						got = append(got, r.Method+" "+r.Path)
+					}
+				}
+			}
+			for _, r := range httpapi.Routes {
+				if tc.want(r) {
+					want = append(want, r.Method+" "+r.Path)
+				}
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("routes requiring a key: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestLeastPrivilege: each function may call only the DynamoDB actions its
+// store operation uses (internal/dynamostore), on the counters table only.
+func TestLeastPrivilege(t *testing.T) {
+	want := map[string][]string{
+		httpapi.RouteHealth:    {"dynamodb:GetItem"}, // Ping reads a key that never exists
+		httpapi.RouteCreate:    {"dynamodb:PutItem"},
+		httpapi.RouteList:      {"dynamodb:Scan"},
+		httpapi.RouteGet:       {"dynamodb:GetItem"},
+		httpapi.RouteSet:       {"dynamodb:UpdateItem"},
+		httpapi.RouteIncrement: {"dynamodb:UpdateItem"},
+		httpapi.RouteDelete:    {"dynamodb:DeleteItem"},
+	}
+	tmpl := load(t, nil)
+	for _, f := range tmpl.Functions {
+		t.Run(f.LogicalID, func(t *testing.T) {
+			r := servedRoute(t, f.CodeURI)
+			if !slices.Equal(f.Actions, want[r.Name]) {
+				t.Errorf("allowed actions %q, want %q", f.Actions, want[r.Name])
+			}
+			for _, st := range statements(t, tmpl, f.LogicalID) {
+				if refs := references(st["Resource"]); len(refs) != 1 || refs[0] != "CountersTable.Arn" {
+					t.Errorf("statement on %v, want only !GetAtt CountersTable.Arn", st["Resource"])
+				}
+			}
+		})
+	}
+}
+
+func statements(t *testing.T, tmpl *samtemplate.Template, id string) []map[string]any {
+	t.Helper()
+	props := resource(t, tmpl, id)["Properties"].(map[string]any)
+	var out []map[string]any
+	for _, doc := range props["Policies"].([]any) {
+		for _, st := range doc.(map[string]any)["Statement"].([]any) {
+			out = append(out, st.(map[string]any))
+		}
+	}
+	return out
+}
+
+func resource(t *testing.T, tmpl *samtemplate.Template, id string) map[string]any {
+	t.Helper()
+	res, ok := tmpl.Raw["Resources"].(map[string]any)[id].(map[string]any)
+	if !ok {
+		t.Fatalf("no resource %s", id)
+	}
+	return res
+}
+
+// TestAlarms: every alarm refers only to things that exist, notifies the
+// alarm topic, and every function has its Errors and Throttles alarms.
+func TestAlarms(t *testing.T) {
+	tmpl := load(t, nil)
+	resources := tmpl.Raw["Resources"].(map[string]any)
+	params := tmpl.Raw["Parameters"].(map[string]any)
+	conds := tmpl.Raw["Conditions"].(map[string]any)
+	covered := map[string]bool{} // "<function> <metric>"
+	alarms := 0
+	for id, r := range resources {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		t.Run(id, func(t *testing.T) {
+			if c, ok := res["Condition"].(string); ok && conds[c] == nil {
+				t.Errorf("condition %s does not exist", c)
+			}
+			for _, ref := range references(res) {
+				name, attr, _ := strings.Cut(ref, ".")
+				target, isResource := resources[name].(map[string]any)
+				_, isParam := params[name]
+				switch {
+				case strings.HasPrefix(name, "AWS::"):
+				case isParam && attr == "":
+				case isResource && attr == "Stage" && target["Type"] == "AWS::Serverless::Api":
+				case isResource && attr == "":
+				case isResource && attr != "" && target["Type"] != "AWS::Serverless::Api":
+				default:
+					t.Errorf("refers to %s, which does not exist", ref)
+				}
+			}
+			props := res["Properties"].(map[string]any)
+			if actions, _ := props["AlarmActions"].([]any); len(actions) == 0 || !slices.Contains(references(actions), "AlarmTopic") {
+				t.Errorf("AlarmActions %v, want !Ref AlarmTopic", props["AlarmActions"])
+			}
+			if props["Namespace"] == "AWS/Lambda" {
+				for _, d := range props["Dimensions"].([]any) {
+					if refs := references(d); len(refs) == 1 {
+						covered[refs[0]+" "+props["MetricName"].(string)] = true
+					}
+				}
+			}
+		})
+	}
+	if alarms == 0 {
+		t.Fatal("no alarms")
+	}
+	for _, f := range tmpl.Functions {
+		for _, metric := range []string{"Errors", "Throttles"} {
+			if !covered[f.LogicalID+" "+metric] {
+				t.Errorf("%s has no %s alarm", f.LogicalID, metric)
+			}
+		}
+	}
+}
+
+var subRef = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
+
+// references lists what v refers to: Ref X, Fn::GetAtt [X, Attr] as
+// "X.Attr", and ${X} in Fn::Sub.
+func references(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			switch k {
+			case "Ref":
+				out = append(out, x.(string))
+			case "Fn::GetAtt": // [X, Attr], or "X.Attr" from the short form
+				if parts, ok := x.([]any); ok && len(parts) == 2 {
+					out = append(out, parts[0].(string)+"."+parts[1].(string))
+				} else if s, ok := x.(string); ok {
+					out = append(out, s)
+				}
+			case "Fn::Sub":
+				s, _ := x.(string)
+				for _, m := range subRef.FindAllStringSubmatch(s, -1) {
+					out = append(out, m[1])
+				}
+			default:
+				out = append(out, references(x)...)
+			}
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, references(x)...)
+		}
+	}
+	return out
+}
+
+// TestGlobalsAndTable pins the settings issue 4 asks for.
+func TestGlobalsAndTable(t *testing.T) {
+	tmpl := load(t, nil)
+	fn := tmpl.Raw["Globals"].(map[string]any)["Function"].(map[string]any)
+	checks := map[string]struct{ got, want any }{
+		"Runtime":       {fn["Runtime"], "provided.al2023"},
+		"Architectures": {fn["Architectures"], []any{"arm64"}},
+		"Handler":       {fn["Handler"], "bootstrap"},
+		"LogFormat":     {fn["LoggingConfig"].(map[string]any)["LogFormat"], "JSON"},
+		"STORE":         {fn["Environment"].(map[string]any)["Variables"].(map[string]any)["STORE"], "dynamodb"},
+	}
+	table := resource(t, tmpl, "CountersTable")
+	tp := table["Properties"].(map[string]any)
+	checks["DeletionPolicy"] = struct{ got, want any }{table["DeletionPolicy"], "Retain"}
+	checks["UpdateReplacePolicy"] = struct{ got, want any }{table["UpdateReplacePolicy"], "Retain"}
+	checks["BillingMode"] = struct{ got, want any }{tp["BillingMode"], "PAY_PER_REQUEST"}
+	checks["PITR"] = struct{ got, want any }{tp["PointInTimeRecoverySpecification"].(map[string]any)["PointInTimeRecoveryEnabled"], true}
+	checks["KeySchema"] = struct{ got, want any }{tp["KeySchema"], []any{map[string]any{"AttributeName": "pk", "KeyType": "HASH"}}}
+	for name, c := range checks {
+		if !equalJSON(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", name, c.got, c.want)
+		}
+	}
+	if m, ok := fn["MemorySize"].(float64); !ok || m < 128 || m > 256 {
+		t.Errorf("MemorySize %v, want 128..256", fn["MemorySize"])
+	}
+}
+
+func equalJSON(a, b any) bool {
+	return strings.TrimSpace(sprintJSON(a)) == strings.TrimSpace(sprintJSON(b))
+}
+
+// TestBuildTargets: each function is built by `make build-<LogicalId>` from
+// the repository root, and mk/lambda.mk defines that target for its CodeUri.
+func TestBuildTargets(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(root, "mk", "lambda.mk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range load(t, nil).Functions {
+		t.Run(f.LogicalID, func(t *testing.T) {
+			for k, want := range map[string]string{"BuildMethod": "makefile", "ProjectRootDirectory": ".", "ContextPath": "."} {
+				if f.Metadata[k] != want {
+					t.Errorf("Metadata.%s = %v, want %s", k, f.Metadata[k], want)
+				}
+			}
+			target := "lambda_sam_target," + f.LogicalID + "," + filepath.Base(f.CodeURI) + ")"
+			if !strings.Contains(string(mk), target) {
+				t.Errorf("mk/lambda.mk has no build-%s target building %s", f.LogicalID, f.CodeURI)
+			}
+		})
+	}
+}
+
+// TestCfnLint runs scripts/cfn-lint.sh (npm cfn-lint@1.9.7, installed on
+// first use): references to missing resources and misspelled properties.
+func TestCfnLint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs and runs the npm cfn-lint")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not on PATH", tool)
+		}
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "cfn-lint.sh"), filepath.Join(root, "template.yaml"))
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("cfn-lint: %v", err)
+	}
+}
