@@ -107,17 +107,25 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 			attrCreatedAt: number(now),
 			attrUpdatedAt: number(now),
 		},
-		ConditionExpression:      condNotExists,
-		ExpressionAttributeNames: createNames,
+		ConditionExpression:                 condNotExists,
+		ExpressionAttributeNames:            createNames,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	t := time.UnixMilli(now).UTC()
+	created := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
 	if err != nil {
-		if conditionFailed(err) != nil {
+		if ccf := conditionFailed(err); ccf != nil {
+			// The SDK may have retried a PutItem whose first attempt was
+			// applied but not acknowledged: then the item in the way is
+			// exactly the one this call wrote, and the create succeeded.
+			if old, derr := decode(ccf.Item); derr == nil && old.Count == count && old.CreatedAt.Equal(t) && old.UpdatedAt.Equal(t) {
+				return created, nil
+			}
 			return counter.Counter{}, wrap("create", name, counter.AlreadyExistsError(name))
 		}
 		return counter.Counter{}, wrap("create", name, translate(err))
 	}
-	t := time.UnixMilli(now).UTC()
-	return counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}, nil
+	return created, nil
 }
 
 // Get implements counter.Store with one strongly consistent GetItem.
