@@ -48,8 +48,9 @@ func Errorf(code, format string, args ...any) *Error {
 }
 
 // ErrorCode returns the code of the first *Error in err's chain; Unavailable
-// for a context deadline (the store was too slow); Internal for any other
-// non-nil error; "" for nil.
+// for a context deadline (the store was too slow) or cancellation (the work
+// was cut short, not wrong); Internal for any other non-nil error; "" for
+// nil.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
@@ -58,7 +59,7 @@ func ErrorCode(err error) string {
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return Unavailable
 	}
 	return Internal
@@ -73,6 +74,9 @@ func ErrorMessage(err error) string {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "the counter store did not answer in time"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "the request was cancelled before the counter store answered"
 	}
 	return "internal error"
 }

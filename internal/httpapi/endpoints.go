@@ -11,12 +11,18 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// storeContext bounds the store work of one request.
+// storeContext bounds the store work of one request by the handler's
+// timeout, and only by it: a client that goes away does not cut a store
+// call short. net/http cancels a request's context when its client
+// half-closes the connection after sending it (golang/go#18527), and such a
+// client still waits for its answer; a write that is started is finished
+// and answered, within the timeout, whatever the client does meanwhile.
 func (h *handler) storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(r.Context())
 	if h.timeout <= 0 {
-		return r.Context(), noCancel
+		return ctx, noCancel
 	}
-	return context.WithTimeout(r.Context(), h.timeout)
+	return context.WithTimeout(ctx, h.timeout)
 }
 
 func noCancel() {}

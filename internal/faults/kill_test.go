@@ -1,0 +1,153 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+)
+
+// TestKillMidLoad kills DynamoDB Local (file-backed) with SIGKILL in the
+// middle of a concurrent increment load on the standalone server, keeps it
+// down for a while, and starts it again on the same port, while the load
+// goes on against the same server instance.
+//
+// Every request must end within its deadline with a 200 counter or a clean
+// 503 unavailable with Retry-After. No acknowledged increment may be lost or
+// counted twice: the final count lies between the number of 200s and that
+// plus the number of 503s (whose write may have committed before the store
+// died), and no two 200s returned the same count. Health goes 503 while the
+// store is down and 200 again after, without restarting the server.
+func TestKillMidLoad(t *testing.T) {
+	const (
+		requestTimeout = time.Second
+		workers        = 16
+		name           = "hits"
+	)
+	// The margin absorbs scheduling delays on a busy 2-core machine with
+	// the race detector and a JVM starting; a hang still fails.
+	clientTimeout := requestTimeout + 2*time.Second
+	before, down, after := 1500*time.Millisecond, 2500*time.Millisecond, 1500*time.Millisecond
+	if testing.Short() {
+		before, down, after = 700*time.Millisecond, 2*time.Second, 700*time.Millisecond
+	}
+
+	db := dynamolocal.StartForTest(t, dynamolocal.Options{DBPath: t.TempDir()})
+	const table = "faults-kill-mid-load"
+	srv := startServer(t, dynamoEnv(db.Endpoint(), table, requestTimeout))
+	if r := mustCall(t, http.MethodPost, srv.URL+"/counters", `{"name":"`+name+`"}`); r.status != http.StatusCreated {
+		t.Fatalf("create counter: got %v, want 201", r)
+	}
+
+	l := startLoad(t, srv.URL+"/counters/"+name+"/increment", workers, clientTimeout, 50*time.Millisecond)
+	<-time.After(before) // the load's first window: the store is up
+	if l.acked.Load() == 0 {
+		t.Fatalf("no increment acknowledged in %v before the kill", before)
+	}
+
+	killAt := time.Now()
+	if err := db.Kill(); err != nil {
+		t.Fatalf("kill DynamoDB Local: %v", err)
+	}
+	healthDownAt := awaitHealth(t, srv.URL, http.StatusServiceUnavailable, down)
+	<-time.After(time.Until(killAt.Add(down))) // the second window: the store is down
+
+	restartAt := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := db.Start(ctx); err != nil {
+		t.Fatalf("start DynamoDB Local again: %v", err)
+	}
+	startedAt := time.Now()
+	healthUpAt := awaitHealth(t, srv.URL, http.StatusOK, 30*time.Second)
+	<-time.After(after) // the third window: the store is back
+	outcomes := l.finish()
+
+	ty := newTally(name, outcomes)
+	ty.failures.check(t, "increments")
+	okBefore, _ := countIn(outcomes, func(o outcome) bool { return o.end.Before(killAt) })
+	_, unavailableDown := countIn(outcomes, func(o outcome) bool { return o.start.After(killAt) && o.end.Before(restartAt) })
+	okAfter, _ := countIn(outcomes, func(o outcome) bool { return o.start.After(healthUpAt) })
+
+	final, err := decodeCounter(mustCall(t, http.MethodGet, srv.URL+"/counters/"+name, ""), name)
+	if err != nil {
+		t.Fatalf("read the counter after recovery: %v", err)
+	}
+
+	t.Logf("sent %d increments: %d acknowledged (200), %d unavailable (503); final count %d", len(outcomes), ty.acked, ty.unavailable, final.Count)
+	t.Logf("acknowledged before the kill %d, after recovery %d; 503s while down %d; max latency %v",
+		okBefore, okAfter, unavailableDown, ty.maxLatency.Round(time.Millisecond))
+	t.Logf("health 503 %v after the kill; DynamoDB Local restarted in %v; health 200 %v after it was up",
+		healthDownAt.Sub(killAt).Round(time.Millisecond), startedAt.Sub(restartAt).Round(time.Millisecond), healthUpAt.Sub(startedAt).Round(time.Millisecond))
+	fmt.Printf("faults: kill-mid-load acknowledged=%d unavailable=%d unavailable_while_down=%d final=%d sent=%d max_latency_ms=%d\n",
+		ty.acked, ty.unavailable, unavailableDown, final.Count, len(outcomes), ty.maxLatency.Milliseconds())
+
+	if got, lo, hi := final.Count, int64(ty.acked), int64(ty.acked+ty.unavailable); got < lo || got > hi {
+		t.Errorf("final count %d: want from %d (acknowledged) to %d (acknowledged + unavailable)", got, lo, hi)
+	}
+	// Tighter: a 503 that began after the kill and ended before the
+	// restart never reached a live DynamoDB, so its write cannot be in
+	// the count.
+	if got, hi := final.Count, int64(ty.acked+ty.unavailable-unavailableDown); got > hi {
+		t.Errorf("final count %d: want at most %d (acknowledged + the %d unavailable that may have reached DynamoDB)", got, hi, ty.unavailable-unavailableDown)
+	}
+	if dup := ty.duplicates(); len(dup) > 0 {
+		t.Errorf("counts returned by more than one 200: %v", dup[:min(len(dup), 10)])
+	}
+	if m := ty.maxCount(); m > final.Count {
+		t.Errorf("a 200 returned count %d, above the final count %d: an acknowledged increment was lost", m, final.Count)
+	}
+	if ty.maxLatency > clientTimeout {
+		t.Errorf("a request took %v, want at most %v", ty.maxLatency, clientTimeout)
+	}
+	// The load must have covered each window, or the test proves nothing.
+	if okBefore == 0 || unavailableDown == 0 || okAfter == 0 {
+		t.Errorf("got %d acknowledged before the kill, %d unavailable while down, %d acknowledged after recovery; want some of each",
+			okBefore, unavailableDown, okAfter)
+	}
+	checkOnlyCounter(t, db.Endpoint(), table, name, final.Count)
+}
+
+// checkOnlyCounter reads the table straight from DynamoDB: it must hold one
+// item, the counter name with the given count and both timestamps.
+func checkOnlyCounter(t *testing.T, endpoint, table, name string, count int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := dynamolocal.NewClient(endpoint).Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("scan %s: %v", table, err)
+	}
+	if len(out.Items) != 1 {
+		t.Fatalf("table %s holds %d items, want 1 (the counter): %v", table, len(out.Items), out.Items)
+	}
+	item := out.Items[0]
+	want := map[string]string{"pk": "c#" + name, "name": name, "count": fmt.Sprint(count)}
+	for attr, v := range want {
+		var got string
+		switch a := item[attr].(type) {
+		case *types.AttributeValueMemberS:
+			got = a.Value
+		case *types.AttributeValueMemberN:
+			got = a.Value
+		}
+		if got != v {
+			t.Errorf("item attribute %s = %q, want %q", attr, got, v)
+		}
+	}
+	for _, attr := range []string{"created_at", "updated_at"} {
+		if _, ok := item[attr].(*types.AttributeValueMemberN); !ok {
+			t.Errorf("item has no number %s: %v", attr, item)
+		}
+	}
+	if len(item) != 5 {
+		t.Errorf("item has %d attributes, want 5 (pk, name, count, created_at, updated_at): %v", len(item), item)
+	}
+}
