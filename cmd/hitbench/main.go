@@ -58,6 +58,7 @@ func run() error {
 	flag.IntVar(&o.connections, "c", 32, "concurrent connections")
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
+	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop")
 	flag.Parse()
 	o.endpoints = strings.Split(endpoints, ",")
 	if o.serverBin == "" {
@@ -71,6 +72,18 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
+	if *suite == "dynamodb" {
+		report := io.Discard
+		if o.out != "" {
+			f, err := os.OpenFile(o.out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			report = f
+		}
+		return benchDynamoDB(ctx, o, report)
+	}
 
 	baseAddr, svcAddr := freeAddr(), freeAddr()
 	base, err := startProcess(ctx, "baseline", []string{self, "serve-baseline", baseAddr}, nil, io.Discard)
@@ -105,24 +118,28 @@ func run() error {
 	fmt.Printf("hitbench: %d connections, %d x %s per side, alternating; wrk -t1; server logs every request to %s\n",
 		o.connections, o.rounds, o.duration, logFile.Name())
 	var table strings.Builder
-	fmt.Fprintf(&table, "| endpoint | baseline req/s | server req/s | ratio | baseline p50 / p99 | server p50 / p99 |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&table, "| endpoint | baseline req/s | server req/s | ratio (median of rounds) | CPU/request ratio | baseline p50 / p99 | server p50 / p99 |\n|---|---|---|---|---|---|---|\n")
 	for _, ep := range o.endpoints {
 		var bs, ss []result
+		var ratios, cpuRatios []float64
 		for round := range o.rounds {
-			b, err := load(ctx, baseAddr, ep, o)
+			b, err := loadMeasured(ctx, base, baseAddr, ep, o)
 			if err != nil {
 				return fmt.Errorf("baseline %s: %w", ep, err)
 			}
-			s, err := load(ctx, svcAddr, ep, o)
+			s, err := loadMeasured(ctx, svc, svcAddr, ep, o)
 			if err != nil {
 				return fmt.Errorf("server %s: %w", ep, err)
 			}
-			fmt.Printf("  %-9s round %d: baseline %8.0f req/s, server %8.0f req/s (%.2fx)\n", ep, round+1, b.rps, s.rps, s.rps/b.rps)
+			fmt.Printf("  %-9s round %d: baseline %8.0f req/s (%5.1f µs CPU/req), server %8.0f req/s (%5.1f µs CPU/req): %.2fx\n",
+				ep, round+1, b.rps, b.cpuPerReq, s.rps, s.cpuPerReq, s.rps/b.rps)
 			bs, ss = append(bs, b), append(ss, s)
+			ratios = append(ratios, s.rps/b.rps)
+			cpuRatios = append(cpuRatios, b.cpuPerReq/s.cpuPerReq)
 		}
 		b, s := median(bs), median(ss)
-		fmt.Fprintf(&table, "| %s | %.0f | %.0f | **%.2fx** | %s / %s | %s / %s |\n", ep, b.rps, s.rps, s.rps/b.rps,
-			b.p50, b.p99, s.p50, s.p99)
+		fmt.Fprintf(&table, "| %s | %.0f | %.0f | **%.2fx** | %.2fx | %s / %s | %s / %s |\n", ep, b.rps, s.rps, medianOf(ratios),
+			medianOf(cpuRatios), b.p50, b.p99, s.p50, s.p99)
 	}
 	peak, _ := peakRSS(svc.cmd.Process.Pid)
 	lines, _ := countLines(logFile.Name())
@@ -140,9 +157,46 @@ func run() error {
 
 // result is one wrk run.
 type result struct {
-	rps      float64
-	p50, p99 string
-	non2xx   int
+	rps       float64
+	p50, p99  string
+	non2xx    int
+	cpuPerReq float64 // server CPU time (user+system) per request, µs
+}
+
+// loadMeasured runs load and also measures the CPU time the server process
+// p spent per request: steadier than requests/s on a shared machine.
+func loadMeasured(ctx context.Context, p *process, addr, endpoint string, o options) (result, error) {
+	before, err := cpuTime(p.cmd.Process.Pid)
+	if err != nil {
+		return result{}, err
+	}
+	r, err := load(ctx, addr, endpoint, o)
+	if err != nil {
+		return r, err
+	}
+	after, err := cpuTime(p.cmd.Process.Pid)
+	if err != nil {
+		return result{}, err
+	}
+	r.cpuPerReq = (after - before).Seconds() * 1e6 / (r.rps * o.duration.Seconds())
+	return r, nil
+}
+
+// cpuTime returns the user+system CPU time of a process, from /proc.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command (which may hold spaces) start after ")".
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
 func median(rs []result) result {
@@ -176,6 +230,9 @@ func load(ctx context.Context, addr, endpoint string, o options) (result, error)
 		url += "/counters/bench"
 	case "list":
 		url += "/counters?limit=100"
+	case "increment-server":
+		url += "/counters/server/increment"
+		script = `wrk.method = "POST"`
 	default:
 		return result{}, fmt.Errorf("unknown endpoint %q", endpoint)
 	}

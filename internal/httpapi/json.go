@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -44,10 +45,31 @@ func appendCounter(b []byte, c counter.Counter) []byte {
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, c.Count, 10)
 	b = append(b, `,"created_at":"`...)
-	b = c.CreatedAt.UTC().AppendFormat(b, timeLayout)
+	b = appendTime(b, c.CreatedAt)
 	b = append(b, `","updated_at":"`...)
-	b = c.UpdatedAt.UTC().AppendFormat(b, timeLayout)
+	b = appendTime(b, c.UpdatedAt)
 	return append(b, `"}`...)
+}
+
+// appendTime appends t in UTC as RFC 3339 with milliseconds, the layout
+// timeLayout, without AppendFormat's layout parsing: it is on every
+// response that carries a counter.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // appendError appends {"error":{"code":...,"message":...}}.

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# make bench: every benchmark beside its baseline, measured in one run on
+# this machine, with the ratios printed. Results are also written to
+# .cache/bench/latest.md; docs/benchmarks.md records a reviewed run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-3}
+out=.cache/bench
+mkdir -p "$out"
+report="$out/latest.md"
+: >"$report"
+
+if ! command -v wrk >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "bench: installing wrk (apt-get install wrk)"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+	else
+		echo "bench: the load generator wrk is missing: install it (apt-get install wrk)" >&2
+		exit 1
+	fi
+fi
+
+echo "== Go benchmarks: increment path (in-process, no network)"
+go test -run '^$' -bench 'Increment' -benchmem -count 3 \
+	./internal/memstore ./internal/httpapi ./internal/jsonlog ./internal/dynamostore | tee "$out/go-bench.txt"
+
+echo
+echo "== Standalone server (memory store, request log on) vs a bare net/http handler, under wrk"
+go build -o "$out/hitcounter" ./cmd/hitcounter
+go build -o "$out/hitbench" ./cmd/hitbench
+{
+	echo "## Standalone server, memory store, vs bare net/http ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
+	echo
+} >>"$report"
+"$out/hitbench" -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report"
+
+echo
+echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, same table, same concurrency"
+{
+	echo
+	echo "## DynamoDB Local: store and server vs a raw SDK UpdateItem loop"
+	echo
+} >>"$report"
+"$out/hitbench" -suite dynamodb -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -c 16 -out "$report"
+echo
+echo "== Lambda: the real bootstraps vs a hello-world aws-lambda-go bootstrap under the same Runtime Interface Emulator"
+go test -run '^$' -bench 'ColdStart|WarmInvoke' -benchtime 30x -count 3 ./internal/localapi | tee "$out/lambda-bench.txt"
+{
+	echo
+	echo "## Lambda under the Runtime Interface Emulator (host build), vs hello world"
+	echo
+	echo '| measure | hello world | get (memory) | get (as on AWS) | get (DynamoDB Local) |'
+	echo '|---|---|---|---|---|'
+	awk '
+		/^BenchmarkColdStart\// { split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); init[a[2]] += $5; cold[a[2]] += $3/1e6; nc[a[2]]++ }
+		/^BenchmarkWarmInvoke\// { split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); warm[a[2]] += $3/1e6; nw[a[2]]++ }
+		function avg(s, n) { return n ? sprintf("%.2f ms", s / n) : "-" }
+		function ratio(s, n, b, m) { return (n && m) ? sprintf(" (%.2fx)", (s / n) / (b / m)) : "" }
+		END {
+			h = "hello"
+			printf "| init (INIT REPORT) | %s | %s%s | %s%s | %s%s |\n", avg(init[h], nc[h]),
+				avg(init["get-memory"], nc["get-memory"]), ratio(init["get-memory"], nc["get-memory"], init[h], nc[h]),
+				avg(init["get-as-on-aws"], nc["get-as-on-aws"]), ratio(init["get-as-on-aws"], nc["get-as-on-aws"], init[h], nc[h]),
+				avg(init["get-dynamodb"], nc["get-dynamodb"]), ratio(init["get-dynamodb"], nc["get-dynamodb"], init[h], nc[h])
+			printf "| emulator start to first answer | %s | %s | %s | %s |\n", avg(cold[h], nc[h]),
+				avg(cold["get-memory"], nc["get-memory"]), avg(cold["get-as-on-aws"], nc["get-as-on-aws"]), avg(cold["get-dynamodb"], nc["get-dynamodb"])
+			printf "| warm invoke | %s | %s%s | - | %s |\n", avg(warm[h], nw[h]),
+				avg(warm["get-memory"], nw["get-memory"]), ratio(warm["get-memory"], nw["get-memory"], warm[h], nw[h]),
+				avg(warm["get-dynamodb"], nw["get-dynamodb"])
+		}' "$out/lambda-bench.txt"
+	echo
+	echo "Function binaries (linux/arm64, make build):"
+	echo
+	echo '```'
+	make --no-print-directory build 2>&1 | grep bytes
+	echo '```'
+} | tee -a "$report"
+
+echo
+echo "bench: report written to $report"
