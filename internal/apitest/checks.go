@@ -366,7 +366,12 @@ func (s *suite) testList(t *testing.T) {
 		"cursor punctuation":      "cursor=%21%21%21",
 		"cursor very long":        "cursor=" + strings.Repeat("A", 4096),
 		"cursor with limit":       "limit=5&cursor=zzzz",
-		"bad percent-encoding":    "cursor=%zz",
+	}
+	if !s.opts.Gateway {
+		// Behind a gateway the query string is decoded by the gateway,
+		// which drops or rejects what it cannot decode before the
+		// service sees it.
+		bad["bad percent-encoding"] = "cursor=%zz"
 	}
 	for test, query := range bad {
 		t.Run(test, func(t *testing.T) {
