@@ -18,9 +18,11 @@ import (
 const benchConcurrency = 16
 
 // BenchmarkIncrement compares Store.Increment with a bare SDK UpdateItem
-// ADD loop, on the same DynamoDB Local, table, counter and concurrency, and
-// reports the ratio of their throughputs (store/raw, on the store lines,
-// against the raw-sdk run just before; with -v also as a log line).
+// ADD loop, on the same DynamoDB Local, table, counter and concurrency. Its
+// steady figure is the client CPU per increment (client-cpu-µs/op): the
+// throughput of DynamoDB Local keeps rising as its JVM warms, which favors
+// whichever sub-benchmark runs second, so the throughput comparison that
+// make bench reports comes from cmd/hitbench, which interleaves the sides.
 func BenchmarkIncrement(b *testing.B) {
 	client, table := newTable(b)
 	s := dynamostore.New(client, table)
@@ -76,16 +78,13 @@ func BenchmarkIncrement(b *testing.B) {
 			rate := float64(b.N) / b.Elapsed().Seconds()
 			b.ReportMetric(rate, "incr/s")
 			rates[name] = rate
-			if raw := rates["raw-sdk"]; name != "raw-sdk" && raw > 0 {
-				b.ReportMetric(rate/raw, "store/raw")
-			}
 		})
 	}
 	run("raw-sdk", func() error { _, err := client.UpdateItem(ctx, rawInput); return err })
 	run("store", func() error { _, err := s.Increment(ctx, "bench", 1); return err })
 	if raw, store := rates["raw-sdk"], rates["store"]; raw > 0 && store > 0 {
-		b.Logf("%d goroutines: raw-sdk %.0f incr/s, store %.0f incr/s: store/raw = %.3f (store %.1f%% slower)",
-			parallelism*runtime.GOMAXPROCS(0), raw, store, store/raw, 100*(1-store/raw))
+		b.Logf("%d goroutines: raw-sdk %.0f incr/s, store %.0f incr/s (run in that order; see cmd/hitbench for an interleaved comparison)",
+			parallelism*runtime.GOMAXPROCS(0), raw, store)
 	}
 }
 
