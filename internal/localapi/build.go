@@ -11,14 +11,13 @@ import (
 
 // BuildBootstraps builds the main packages in pkgDirs (relative to the
 // module root dir, e.g. functions/get) for the host with one `go build`, as
-// the Lambda binaries are built (static, -tags lambda.norpc, -trimpath,
-// -s -w), and
-// returns the path of each binary in outDir, by package directory.
+// the Lambda binaries are built (static, -tags
+// lambda.norpc,nethttpomithttp2, -trimpath, -s -w), and returns the path of each binary in outDir, by package directory.
 func BuildBootstraps(ctx context.Context, dir, outDir string, pkgDirs []string) (map[string]string, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("localapi: build: %w", err)
 	}
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", outDir + string(filepath.Separator)}
+	args := []string{"build", "-tags", "lambda.norpc,nethttpomithttp2", "-trimpath", "-ldflags", "-s -w", "-o", outDir + string(filepath.Separator)}
 	bins := map[string]string{}
 	seen := map[string]bool{}
 	for _, d := range pkgDirs {
