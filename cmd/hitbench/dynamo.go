@@ -108,7 +108,7 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 	// half the duration each (ABCDDCBA): DynamoDB Local's throughput drifts
 	// as its JVM warms and collects, and the mirrored order cancels a
 	// linear drift between the paths.
-	half := o.duration / 2
+	half := max(time.Second, (o.duration / 2).Truncate(time.Second)) // wrk takes whole seconds
 	sides := []string{"raw", "same", "store", "server"}
 	ops := map[string]float64{}  // operations done, per side, all rounds
 	secs := map[string]float64{} // seconds measured, per side, all rounds

@@ -236,7 +236,7 @@ func load(ctx context.Context, addr, endpoint string, o options) (result, error)
 	default:
 		return result{}, fmt.Errorf("unknown endpoint %q", endpoint)
 	}
-	args := []string{"-t1", "-c" + strconv.Itoa(o.connections), "-d" + o.duration.String(), "--latency"}
+	args := []string{"-t1", "-c" + strconv.Itoa(o.connections), "-d" + strconv.Itoa(max(1, int(o.duration.Seconds()))) + "s", "--latency"}
 	if script != "" {
 		f, err := os.CreateTemp("", "hitbench-*.lua")
 		if err != nil {
