@@ -43,6 +43,13 @@ type Config struct {
 	// CORS headers.
 	CORSOrigins []string
 
+	// Credentials, when set, supplies the AWS credentials instead of the
+	// environment variables: the standalone server sets it to the SDK's
+	// default chain (profiles, SSO, container and instance roles). Lambda
+	// functions leave it nil: Lambda puts the credentials in the
+	// environment, and the full chain would add about 2 MB to each binary.
+	Credentials aws.CredentialsProvider
+
 	// creds are AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 	// AWS_SESSION_TOKEN; behind a pointer, so that a printed Config shows
 	// an address, not the secrets.
@@ -126,15 +133,20 @@ func (cfg Config) checkDynamoDB() error {
 			errs = append(errs, fmt.Errorf("AWS_ENDPOINT_URL_DYNAMODB=%q: want a URL such as http://127.0.0.1:8000", cfg.Endpoint))
 		}
 	}
-	if !cfg.localEndpoint() {
-		if cfg.Region == "" {
-			errs = append(errs, errors.New("STORE=dynamodb needs AWS_REGION"))
-		}
-		if c := cfg.credentials(); c.accessKeyID == "" || c.secretAccessKey == "" {
-			errs = append(errs, errors.New("STORE=dynamodb needs AWS credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them; elsewhere try: eval \"$(aws configure export-credentials --format env)\")"))
-		}
+	if !cfg.localEndpoint() && cfg.Region == "" {
+		errs = append(errs, errors.New("STORE=dynamodb needs AWS_REGION"))
 	}
 	return errors.Join(errs...)
+}
+
+// NeedsCredentials reports whether cfg is for DynamoDB in AWS with neither
+// credentials in the environment nor a Credentials provider.
+func (cfg Config) NeedsCredentials() bool {
+	if cfg.Store != "dynamodb" || cfg.localEndpoint() || cfg.Credentials != nil {
+		return false
+	}
+	c := cfg.credentials()
+	return c.accessKeyID == "" || c.secretAccessKey == ""
 }
 
 // localEndpoint reports whether Endpoint is a loopback address, such as
@@ -177,6 +189,9 @@ func openDynamoDB(ctx context.Context, cfg Config) (counter.Store, error) {
 	if err := cfg.checkDynamoDB(); err != nil {
 		return nil, err
 	}
+	if cfg.NeedsCredentials() {
+		return nil, errors.New("STORE=dynamodb needs AWS credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them; the standalone server also reads the SDK's default chain: profiles, SSO, instance roles)")
+	}
 	client := NewDynamoDBClient(cfg)
 	if cfg.localEndpoint() {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -205,10 +220,14 @@ func NewDynamoDBClient(cfg Config) *dynamodb.Client {
 			region = "us-east-1"
 		}
 	}
+	var provider aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(
+		creds.accessKeyID, creds.secretAccessKey, creds.sessionToken)
+	if cfg.Credentials != nil && cfg.credentials().accessKeyID == "" {
+		provider = aws.NewCredentialsCache(cfg.Credentials)
+	}
 	opts := dynamodb.Options{
-		Region: region,
-		Credentials: credentials.NewStaticCredentialsProvider(
-			creds.accessKeyID, creds.secretAccessKey, creds.sessionToken),
+		Region:                          region,
+		Credentials:                     provider,
 		DisableValidateResponseChecksum: local,
 	}
 	if cfg.Endpoint != "" {

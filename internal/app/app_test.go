@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/dynamolocal"
 )
@@ -55,14 +58,9 @@ func TestConfigFromEnv(t *testing.T) {
 			env:  with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL", "http://127.0.0.1:8000"),
 			want: app.Config{Store: "dynamodb", TableName: "hits", Endpoint: "http://127.0.0.1:8000"},
 		},
-		"missing table":       {env: with(awsCreds, "STORE", "dynamodb", "AWS_REGION", "eu-west-1"), wantErr: "TABLE_NAME"},
-		"missing region":      {env: with(awsCreds, "STORE", "dynamodb", "TABLE_NAME", "hits"), wantErr: "AWS_REGION"},
-		"missing credentials": {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1"), wantErr: "AWS_ACCESS_KEY_ID"},
-		"remote endpoint needs credentials": {
-			env:     with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1", "AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.example.com"),
-			wantErr: "AWS_ACCESS_KEY_ID",
-		},
-		"bad endpoint": {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL_DYNAMODB", "localhost"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"missing table":  {env: with(awsCreds, "STORE", "dynamodb", "AWS_REGION", "eu-west-1"), wantErr: "TABLE_NAME"},
+		"missing region": {env: with(awsCreds, "STORE", "dynamodb", "TABLE_NAME", "hits"), wantErr: "AWS_REGION"},
+		"bad endpoint":   {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL_DYNAMODB", "localhost"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -78,6 +76,48 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			if got.Store != tc.want.Store || got.TableName != tc.want.TableName || got.Region != tc.want.Region || got.Endpoint != tc.want.Endpoint {
 				t.Errorf("config = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenStoreNeedsCredentials(t *testing.T) {
+	tests := map[string]struct {
+		env      map[string]string
+		provider aws.CredentialsProvider
+		wantErr  string
+	}{
+		"none":            {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1"), wantErr: "AWS_ACCESS_KEY_ID"},
+		"remote endpoint": {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1", "AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.example.com"), wantErr: "AWS_ACCESS_KEY_ID"},
+		"environment":     {env: with(awsCreds, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1")},
+		"provider": {
+			env:      with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1"),
+			provider: credentials.NewStaticCredentialsProvider("AKIDPROVIDER", "secret", ""),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := app.ConfigFromEnv(env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Credentials = tc.provider
+			if got, want := cfg.NeedsCredentials(), tc.wantErr != ""; got != want {
+				t.Errorf("NeedsCredentials = %v, want %v", got, want)
+			}
+			_, err = app.OpenStore(context.Background(), cfg) // no network call against AWS
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("OpenStore: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("OpenStore err = %v, want one mentioning %q", err, tc.wantErr)
+			}
+			if tc.provider != nil {
+				opts := app.NewDynamoDBClient(cfg).Options()
+				creds, err := opts.Credentials.Retrieve(context.Background())
+				if err != nil || creds.AccessKeyID != "AKIDPROVIDER" {
+					t.Errorf("credentials = %+v, %v; want the provider's", creds, err)
+				}
 			}
 		})
 	}

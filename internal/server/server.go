@@ -85,7 +85,12 @@ type Main struct {
 func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 	fw := newFlushWriter(logOut, 100*time.Millisecond)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	store, err := app.OpenStore(ctx, cfg.App)
+	appCfg, err := defaultCredentials(ctx, cfg.App)
+	if err != nil {
+		fw.Close()
+		return nil, err
+	}
+	store, err := app.OpenStore(ctx, appCfg)
 	if err != nil {
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)

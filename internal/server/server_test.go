@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -340,5 +341,45 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := http.Get(url + "/health"); err == nil {
 		t.Error("server still answers after shutdown")
+	}
+}
+
+// TestDefaultCredentialChain checks that, with no credentials in the
+// environment, the server takes them from the SDK's default chain: here a
+// shared credentials file named by AWS_SHARED_CREDENTIALS_FILE.
+func TestDefaultCredentialChain(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/credentials"
+	if err := os.WriteFile(file, []byte("[default]\naws_access_key_id = AKIDFROMFILE\naws_secret_access_key = secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	// The server makes no network call at start against AWS, so this
+	// starts without one; requests would go to DynamoDB in eu-west-1.
+	_, _, stop := start(t, map[string]string{"STORE": "dynamodb", "TABLE_NAME": "hits", "AWS_REGION": "eu-west-1"})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without any credentials, it fails at start and says what to do.
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := server.ConfigFromEnv(env(map[string]string{"PORT": "0", "HOST": "127.0.0.1", "STORE": "dynamodb", "TABLE_NAME": "hits", "AWS_REGION": "eu-west-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := server.New(context.Background(), cfg, io.Discard)
+	if err == nil {
+		m.Close()
+		t.Fatal("server started without any AWS credentials")
+	}
+	if !strings.Contains(err.Error(), "AWS credentials") {
+		t.Errorf("err = %v, want one about AWS credentials", err)
 	}
 }
