@@ -169,30 +169,28 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 // Stop ends the server with SIGTERM (SIGKILL after 5 s) and waits for it to
 // exit. It does nothing if the server is not running.
 func (s *Server) Stop() error {
-	if s.external {
-		return errExternal
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.proc
-	if p == nil {
-		return nil
-	}
-	s.proc = nil
-	if err := s.signal(p, syscall.SIGTERM); err != nil {
-		return err
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(5 * time.Second):
-		return s.signal(p, syscall.SIGKILL)
-	}
+	return s.end(func(p *process) error {
+		if err := s.signal(p, syscall.SIGTERM); err != nil {
+			return err
+		}
+		select {
+		case <-p.done:
+			return nil
+		case <-time.After(5 * time.Second):
+			return s.signal(p, syscall.SIGKILL)
+		}
+	})
 }
 
 // Kill ends the server at once with SIGKILL, as a crash would, and waits for
 // it to exit. It does nothing if the server is not running.
 func (s *Server) Kill() error {
+	return s.end(func(p *process) error { return s.signal(p, syscall.SIGKILL) })
+}
+
+// end takes the running process, if any, and ends it with stop, holding the
+// lock throughout so that no Start overlaps a process still exiting.
+func (s *Server) end(stop func(*process) error) error {
 	if s.external {
 		return errExternal
 	}
@@ -203,7 +201,7 @@ func (s *Server) Kill() error {
 		return nil
 	}
 	s.proc = nil
-	return s.signal(p, syscall.SIGKILL)
+	return stop(p)
 }
 
 // Restart stops the server and starts it again on the same port. With
