@@ -4,7 +4,7 @@
 #                              $(LAMBDA_BIN)/<name>/bootstrap, with each binary's size
 #   make build-<LogicalId>     one function into $(ARTIFACTS_DIR)/bootstrap, for
 #                              `sam build` (template.yaml: Metadata BuildMethod: makefile)
-#   make local                 the Docker-free `sam local start-api` (cmd/hitcounter-local)
+#   make local                 the Docker-free `sam local start-api` (tools/cmd/hitcounter-local)
 #
 # Variables: LAMBDA_FUNCTIONS (the function names), LAMBDA_BIN (output dir),
 # LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
@@ -50,4 +50,4 @@ $(eval $(call lambda_sam_target,DeleteFunction,delete))
 $(eval $(call lambda_sam_target,HealthFunction,health))
 
 local: deps
-	go run ./cmd/hitcounter-local
+	go run ./tools/cmd/hitcounter-local

@@ -29,7 +29,7 @@ go test -run '^$' -bench 'Increment' -benchmem -count 3 \
 echo
 echo "== Standalone server (memory store, request log on) vs a bare net/http handler, under wrk"
 go build -o "$out/hitcounter" ./cmd/hitcounter
-go build -o "$out/hitbench" ./cmd/hitbench
+go build -o "$out/hitbench" ./tools/cmd/hitbench
 {
 	echo "## Standalone server, memory store, vs bare net/http ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
 	echo
@@ -46,7 +46,7 @@ echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, 
 "$out/hitbench" -suite dynamodb -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -c 16 -out "$report"
 echo
 echo "== Lambda: the real bootstraps vs a hello-world aws-lambda-go bootstrap under the same Runtime Interface Emulator"
-go test -run '^$' -bench 'ColdStart|WarmInvoke' -benchtime 30x -count 3 ./internal/localapi | tee "$out/lambda-bench.txt"
+go test -run '^$' -bench 'ColdStart|WarmInvoke' -benchtime 30x -count 3 ./tools/localapi | tee "$out/lambda-bench.txt"
 {
 	echo
 	echo "## Lambda under the Runtime Interface Emulator (host build), vs hello world"

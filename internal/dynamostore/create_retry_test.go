@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // TestCreateAppliedButUnacknowledged: the first PutItem reaches the real

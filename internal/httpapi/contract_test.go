@@ -8,10 +8,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/internal/server"
+	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
 // TestContract runs the HTTP contract suite against the handler on a

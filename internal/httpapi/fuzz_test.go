@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
 // contractStatuses are the statuses the contract allows the handler on a

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
+	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
 // result is what a handler answered to one request.

@@ -10,9 +10,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
 // TestOpenAPIRoutes checks that the OpenAPI document has exactly the

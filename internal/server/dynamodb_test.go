@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/apitest"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // TestKillMidLoad kills DynamoDB Local (file-backed) with SIGKILL in the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 func TestMain(m *testing.M) {
@@ -27,7 +27,7 @@ var built struct {
 	dir       string
 	root      string
 	rie       string
-	bootstrap map[string]string // by package dir: functions/get, internal/localapi/testdata/hello
+	bootstrap map[string]string // by package dir: functions/get, tools/localapi/testdata/hello
 	err       error
 }
 
@@ -48,7 +48,7 @@ func testBinaries(tb testing.TB) (root, rie string, bootstraps map[string]string
 			return
 		}
 		built.bootstrap, built.err = BuildBootstraps(ctx, built.root, built.dir, []string{
-			"internal/localapi/testdata/hello", "functions/get", "functions/health",
+			"tools/localapi/testdata/hello", "functions/get", "functions/health",
 		})
 	})
 	if built.err != nil {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // benchTargets are the bootstraps the emulator benchmarks compare: the
@@ -27,7 +27,7 @@ func benchTargets(b *testing.B) map[string]struct {
 		bootstrap string
 		env       []string
 	}{
-		"hello":        {bins["internal/localapi/testdata/hello"], baseEnv},
+		"hello":        {bins["tools/localapi/testdata/hello"], baseEnv},
 		"get-memory":   {bins["functions/get"], append(baseEnv, "STORE=memory")},
 		"get-dynamodb": {bins["functions/get"], append(baseEnv, "STORE=dynamodb", "TABLE_NAME=bench", "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_DYNAMODB="+dynamo)},
 		// Configured as on AWS: the init builds the DynamoDB client and

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
-	"github.com/hitcounter/hitcounter/internal/localapi"
+	"github.com/hitcounter/hitcounter/tools/apitest"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/localapi"
 )
 
 const testKey = "local-test-key-0123456789"
@@ -205,7 +205,7 @@ func TestStackOpenWithoutKeys(t *testing.T) {
 	}
 }
 
-// TestStackContract runs the HTTP contract suite (internal/apitest) through
+// TestStackContract runs the HTTP contract suite (tools/apitest) through
 // the local API: real binaries, real DynamoDB Local.
 func TestStackContract(t *testing.T) {
 	s := startStack(t, localapi.Options{APIKeys: []string{testKey}})

@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // delayProxy stands between the server and DynamoDB Local and delays

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hitcounter/hitcounter/internal/apitest"
+	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
 func TestValidator(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/hitcounter/hitcounter/internal/httpapi"
-	"github.com/hitcounter/hitcounter/internal/samtemplate"
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
 const root = "../.."

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/server"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // syncBuffer is a log sink safe for concurrent use.

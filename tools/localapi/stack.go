@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/dynamolocal"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
-	"github.com/hitcounter/hitcounter/internal/samtemplate"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
 // Options configure a Stack. The zero value serves the repository around

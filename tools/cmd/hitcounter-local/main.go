@@ -19,7 +19,7 @@ import (
 	"syscall"
 
 	"github.com/hitcounter/hitcounter/internal/app"
-	"github.com/hitcounter/hitcounter/internal/localapi"
+	"github.com/hitcounter/hitcounter/tools/localapi"
 )
 
 func main() {
