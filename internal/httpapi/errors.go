@@ -46,6 +46,16 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		// the code nor the message.
 		code, msg = counter.Internal, "internal error"
 	}
+	h.logError(r, err, status)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	writeBody(w, status, appendError(getBuf(), code, msg))
+}
+
+// logError logs the cause of an error answered with status, if it is an
+// internal error or a store fault; clients never see it.
+func (h *handler) logError(r *http.Request, err error, status int) {
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
@@ -55,10 +65,6 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case status == http.StatusServiceUnavailable:
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable", slog.String("path", r.URL.Path), slog.String("cause", err.Error()))
 	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", retryAfterSeconds)
-	}
-	writeBody(w, status, appendError(getBuf(), code, msg))
 }
 
 // WriteError answers with a JSON error of the given code and message, for

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/web"
 )
 
 // MaxBodyBytes bounds every request body; a larger one is 413.
@@ -34,6 +35,10 @@ type Options struct {
 	// RateLimiter, when set, limits each client (by remote IP): a request
 	// over the limit is 429 with Retry-After, before any other work.
 	RateLimiter RateLimiter
+	// HitCreates lets GET /counters/{name}/hit.svg create a missing
+	// counter (at 1) instead of answering 404: anyone who can reach the
+	// API can then create counters.
+	HitCreates bool
 }
 
 // RateLimiter decides whether a client may make a request now; if not, it
@@ -52,13 +57,15 @@ type handler struct {
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
 	named []namedPath
 	keys  *apiKeys // nil: admin routes are open
+	// hitCreates: see Options.HitCreates.
+	hitCreates bool
 }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: newAPIKeys(opts.APIKeys)}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: newAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -70,6 +77,15 @@ func New(store counter.Store, opts Options) http.Handler {
 		RouteSet:       h.set,
 		RouteIncrement: h.increment,
 		RouteDelete:    h.delete,
+
+		RouteBadge:   h.badgeSVG,
+		RouteHit:     h.hitSVG,
+		RouteShields: h.shieldsJSON,
+
+		RouteDashboard:       h.serveAsset(web.Dashboard),
+		RouteDashboardScript: h.serveAsset(web.DashboardScript),
+		RouteDashboardStyle:  h.serveAsset(web.DashboardStyle),
+		RouteEmbed:           h.serveAsset(web.Embed),
 	}
 	enabled := func(name string) bool { return true }
 	if opts.Routes != nil {
@@ -105,7 +121,11 @@ func New(store counter.Store, opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
-		mux.Handle(p, byPath[p])
+		pattern := p
+		if p == "/" {
+			pattern = "/{$}" // the root only: "/" alone matches every path
+		}
+		mux.Handle(pattern, byPath[p])
 	}
 	mux.HandleFunc("/", h.unrouted)
 	var root http.Handler = cleanPath(h, mux)

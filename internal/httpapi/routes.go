@@ -2,7 +2,8 @@ package httpapi
 
 import "net/http"
 
-// Route names: each Lambda function serves exactly one of them.
+// Route names: each Lambda function serves one of them, or a few that
+// belong together (the badges, the web files).
 const (
 	RouteHealth    = "health"
 	RouteCreate    = "create"
@@ -31,6 +32,13 @@ var Routes = []Route{
 	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true},
 	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment"},
 	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true},
+	{Name: RouteBadge, Method: http.MethodGet, Path: "/counters/{name}/badge.svg"},
+	{Name: RouteHit, Method: http.MethodGet, Path: "/counters/{name}/hit.svg"},
+	{Name: RouteShields, Method: http.MethodGet, Path: "/counters/{name}/shields.json"},
+	{Name: RouteDashboard, Method: http.MethodGet, Path: "/"},
+	{Name: RouteDashboardScript, Method: http.MethodGet, Path: "/dashboard.js"},
+	{Name: RouteDashboardStyle, Method: http.MethodGet, Path: "/dashboard.css"},
+	{Name: RouteEmbed, Method: http.MethodGet, Path: "/embed.js"},
 }
 
 // RouteNamed returns the route with the given name.
