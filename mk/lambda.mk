@@ -9,7 +9,8 @@
 # Variables: LAMBDA_FUNCTIONS (the function names), LAMBDA_BIN (output dir),
 # LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
 
-LAMBDA_FUNCTIONS ?= create get list set increment delete health
+LAMBDA_FUNCTIONS ?= create get list set increment delete health \
+                    badge hit shields dashboard dashboard-script dashboard-style embed
 LAMBDA_BIN       ?= bin
 LAMBDA_MAX_BYTES ?= 8000000
 # lambda.norpc drops aws-lambda-go's legacy RPC mode (not used by
@@ -48,6 +49,13 @@ $(eval $(call lambda_sam_target,SetFunction,set))
 $(eval $(call lambda_sam_target,IncrementFunction,increment))
 $(eval $(call lambda_sam_target,DeleteFunction,delete))
 $(eval $(call lambda_sam_target,HealthFunction,health))
+$(eval $(call lambda_sam_target,BadgeFunction,badge))
+$(eval $(call lambda_sam_target,HitFunction,hit))
+$(eval $(call lambda_sam_target,ShieldsFunction,shields))
+$(eval $(call lambda_sam_target,DashboardFunction,dashboard))
+$(eval $(call lambda_sam_target,DashboardScriptFunction,dashboard-script))
+$(eval $(call lambda_sam_target,DashboardStyleFunction,dashboard-style))
+$(eval $(call lambda_sam_target,EmbedFunction,embed))
 
 local: deps
 	go run ./tools/cmd/hitcounter-local

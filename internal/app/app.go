@@ -42,6 +42,10 @@ type Config struct {
 	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any); none disables
 	// CORS headers.
 	CORSOrigins []string
+	// HitCreates lets GET /counters/{name}/hit.svg create a missing counter
+	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
+	// image can then create counters.
+	HitCreates bool
 
 	// Credentials, when set, supplies the AWS credentials instead of the
 	// environment variables: the standalone server sets it to the SDK's
@@ -104,6 +108,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		cfg.RequestTimeout = d
 	}
 	cfg.CORSOrigins = SplitList(getenv("CORS_ALLOWED_ORIGINS"))
+	switch v := getenv("HIT_CREATES_COUNTERS"); v {
+	case "", "false":
+	case "true":
+		cfg.HitCreates = true
+	default:
+		return Config{}, fmt.Errorf("HIT_CREATES_COUNTERS=%q: want true or false", v)
+	}
 	return cfg, nil
 }
 

@@ -58,9 +58,12 @@ func TestConfigFromEnv(t *testing.T) {
 			env:  with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL", "http://127.0.0.1:8000"),
 			want: app.Config{Store: "dynamodb", TableName: "hits", Endpoint: "http://127.0.0.1:8000"},
 		},
-		"missing table":  {env: with(awsCreds, "STORE", "dynamodb", "AWS_REGION", "eu-west-1"), wantErr: "TABLE_NAME"},
-		"missing region": {env: with(awsCreds, "STORE", "dynamodb", "TABLE_NAME", "hits"), wantErr: "AWS_REGION"},
-		"bad endpoint":   {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL_DYNAMODB", "localhost"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"missing table":   {env: with(awsCreds, "STORE", "dynamodb", "AWS_REGION", "eu-west-1"), wantErr: "TABLE_NAME"},
+		"missing region":  {env: with(awsCreds, "STORE", "dynamodb", "TABLE_NAME", "hits"), wantErr: "AWS_REGION"},
+		"bad endpoint":    {env: with(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL_DYNAMODB", "localhost"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"hit creates":     {env: with(nil, "HIT_CREATES_COUNTERS", "true"), want: app.Config{Store: "memory", HitCreates: true}},
+		"hit creates off": {env: with(nil, "HIT_CREATES_COUNTERS", "false"), want: app.Config{Store: "memory"}},
+		"hit creates bad": {env: with(nil, "HIT_CREATES_COUNTERS", "yes"), wantErr: "HIT_CREATES_COUNTERS"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -74,7 +77,7 @@ func TestConfigFromEnv(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
-			if got.Store != tc.want.Store || got.TableName != tc.want.TableName || got.Region != tc.want.Region || got.Endpoint != tc.want.Endpoint {
+			if got.Store != tc.want.Store || got.TableName != tc.want.TableName || got.Region != tc.want.Region || got.Endpoint != tc.want.Endpoint || got.HitCreates != tc.want.HitCreates {
 				t.Errorf("config = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -11,18 +11,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// Badge routes: images and shields.io endpoints for web pages and READMEs.
-const (
-	// RouteBadge is GET /counters/{name}/badge.svg: the count as an SVG badge.
-	RouteBadge = "badge"
-	// RouteHit is GET /counters/{name}/hit.svg: counts one hit, then draws
-	// the new count (for <img> tags and Markdown images, which only GET).
-	RouteHit = "hit"
-	// RouteShields is GET /counters/{name}/shields.json: the count in
-	// shields.io's endpoint-badge schema.
-	RouteShields = "shields"
-)
-
 // Headers of every badge response. Image proxies (GitHub's camo among them)
 // and browsers must fetch a badge on each view: it is never stored, and it
 // has expired already. A badge is an SVG document served from the API's

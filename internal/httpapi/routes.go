@@ -14,6 +14,31 @@ const (
 	RouteDelete    = "delete"
 )
 
+// Badge routes: images and shields.io endpoints for web pages and READMEs.
+const (
+	// RouteBadge is GET /counters/{name}/badge.svg: the count as an SVG badge.
+	RouteBadge = "badge"
+	// RouteHit is GET /counters/{name}/hit.svg: counts one hit, then draws
+	// the new count (for <img> tags and Markdown images, which only GET).
+	RouteHit = "hit"
+	// RouteShields is GET /counters/{name}/shields.json: the count in
+	// shields.io's endpoint-badge schema.
+	RouteShields = "shields"
+)
+
+// Web routes: the dashboard and the embed script, files embedded in the
+// binary (internal/web).
+const (
+	// RouteDashboard is GET /: the dashboard page.
+	RouteDashboard = "dashboard"
+	// RouteDashboardScript is GET /dashboard.js: the dashboard's script.
+	RouteDashboardScript = "dashboard-script"
+	// RouteDashboardStyle is GET /dashboard.css: the dashboard's style sheet.
+	RouteDashboardStyle = "dashboard-style"
+	// RouteEmbed is GET /embed.js: the one-line page-view counter.
+	RouteEmbed = "embed"
+)
+
 // Route is one endpoint of the API: a method and a Go 1.22 ServeMux path.
 type Route struct {
 	Name   string // one of the Route* constants

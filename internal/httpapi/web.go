@@ -8,19 +8,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/web"
 )
 
-// Web routes: the dashboard and the embed script, files embedded in the
-// binary (internal/web).
-const (
-	// RouteDashboard is GET /: the dashboard page.
-	RouteDashboard = "dashboard"
-	// RouteDashboardScript is GET /dashboard.js: the dashboard's script.
-	RouteDashboardScript = "dashboard-script"
-	// RouteDashboardStyle is GET /dashboard.css: the dashboard's style sheet.
-	RouteDashboardStyle = "dashboard-style"
-	// RouteEmbed is GET /embed.js: the one-line page-view counter.
-	RouteEmbed = "embed"
-)
-
 // dashboardCSP lets the dashboard run only its own script and style sheet
 // (no inline code), talk only to its own origin, and never be framed.
 const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +

@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		Timeout:     cfg.App.RequestTimeout,
 		APIKeys:     cfg.APIKeys,
 		CORSOrigins: cfg.App.CORSOrigins,
+		HitCreates:  cfg.App.HitCreates,
 	}
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
