@@ -24,7 +24,7 @@ LAMBDA_GOENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 build: $(addprefix build-lambda-,$(LAMBDA_FUNCTIONS))
 	@for f in $(LAMBDA_FUNCTIONS); do \
 		size=$$(wc -c < $(LAMBDA_BIN)/$$f/bootstrap); \
-		printf '%-10s %9d bytes  %s\n' $$f $$size $(LAMBDA_BIN)/$$f/bootstrap; \
+		printf '%-16s %9d bytes  %s\n' $$f $$size $(LAMBDA_BIN)/$$f/bootstrap; \
 		if [ $$size -gt $(LAMBDA_MAX_BYTES) ]; then \
 			echo "$$f: bootstrap is larger than $(LAMBDA_MAX_BYTES) bytes" >&2; exit 1; \
 		fi; \
