@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
-	"github.com/hitcounter/hitcounter/internal/web"
 )
 
 // MaxBodyBytes bounds every request body; a larger one is 413.
@@ -82,10 +81,10 @@ func New(store counter.Store, opts Options) http.Handler {
 		RouteHit:     h.hitSVG,
 		RouteShields: h.shieldsJSON,
 
-		RouteDashboard:       h.serveAsset(web.Dashboard),
-		RouteDashboardScript: h.serveAsset(web.DashboardScript),
-		RouteDashboardStyle:  h.serveAsset(web.DashboardStyle),
-		RouteEmbed:           h.serveAsset(web.Embed),
+		RouteDashboard:       h.dashboard,
+		RouteDashboardScript: h.dashboardScript,
+		RouteDashboardStyle:  h.dashboardStyle,
+		RouteEmbed:           h.embedScript,
 	}
 	enabled := func(name string) bool { return true }
 	if opts.Routes != nil {
