@@ -72,6 +72,31 @@ func TestStandaloneServer(t *testing.T) {
 	t.Run("embed", func(t *testing.T) { checkEmbed(t, tab, api) })
 	t.Run("badges", func(t *testing.T) { checkBadges(t, tab, api) })
 
+	// An API that serves embed.js and then fails: the page must stay as it was.
+	for name, fail := range map[string]http.HandlerFunc{
+		"503": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", "*") // as the service's own 503s
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"message":"Service Unavailable"}`, http.StatusServiceUnavailable)
+		},
+		"connection closed": func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		},
+	} {
+		down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/embed.js" {
+				proxy.ServeHTTP(w, r)
+				return
+			}
+			fail(w, r)
+		}))
+		t.Cleanup(down.Close)
+		t.Run("embed with the API down: "+name, func(t *testing.T) { checkEmbedDown(t, tab, down.URL+"/") })
+	}
+
 	// API Gateway serves the stage under a prefix: every URL must be relative.
 	prod := httptest.NewServer(http.StripPrefix("/Prod", proxy))
 	t.Cleanup(prod.Close)
@@ -342,6 +367,56 @@ func checkEmbed(t *testing.T, tab *browser.Tab, api string) {
 	}
 	wantNoProblems(t, tab, before, func(m chromedp.ConsoleMessage) bool {
 		return m.Source == "network" && strings.Contains(m.URL, "/counters/missing-"+name+"/increment")
+	})
+}
+
+// checkEmbedDown loads a page whose embed's API fails, and checks that the
+// page is left as it was, with nothing thrown.
+func checkEmbedDown(t *testing.T, tab *browser.Tab, api string) {
+	page := `<!doctype html><html lang="en"><head><title>embed, API down</title></head><body>
+<p id="views">unchanged</p>
+<script async src="` + api + `embed.js" data-counter="home" data-target="views"></script>
+<p id="inline">unchanged<script async src="` + api + `embed.js" data-counter="home"></script></p>
+</body></html>`
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, page)
+	}))
+	defer site.Close()
+	before := len(tab.Problems())
+	ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(site.URL)); err != nil {
+		t.Fatal(err)
+	}
+	// The failed increments are reported by the browser: wait for both.
+	increment := api + "counters/home/increment"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		failed := 0
+		for _, m := range tab.Problems()[before:] {
+			if m.Source == "network" && m.URL == increment {
+				failed++
+			}
+		}
+		if failed >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the increments did not fail within 20 s (console: %v)", tab.Problems()[before:])
+		}
+		time.Sleep(50 * time.Millisecond) // console messages arrive on their own: poll
+	}
+	got, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[[]string](`[document.getElementById('views').innerHTML, document.getElementById('inline').textContent, String(document.querySelectorAll('.hitcounter-count').length)]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != "unchanged" || got[1] != "unchanged" || got[2] != "0" {
+		t.Errorf("page after the API failed: %q, want it unchanged", got)
+	}
+	wantNoProblems(t, tab, before, func(m chromedp.ConsoleMessage) bool {
+		// The browser's own reports of the failed requests.
+		return m.URL == increment || strings.Contains(m.Text, increment)
 	})
 }
 
