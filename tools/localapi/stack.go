@@ -219,7 +219,7 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 		s.dynamo = srv
 		endpoint = srv.Endpoint()
 	}
-	if err := dynamostore.CreateTable(ctx, dynamolocal.NewClient(endpoint), s.opts.TableName); err != nil {
+	if err := dynamostore.CreateTable(ctx, dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), s.opts.TableName); err != nil {
 		return "", err
 	}
 	return endpoint, nil
