@@ -2,6 +2,11 @@
 // from the environment into one Config that the standalone server and every
 // Lambda function share (each uses what applies to it), and the store it
 // names.
+//
+// Adding a setting is a change here: a field on Config with its doc, one
+// line in FromEnv reading it with the environment method of its kind
+// (duration, port, list, ...; they name the variable in their errors), its
+// cases in TestFromEnv, and a row in README.md's Configuration table.
 package config
 
 import (
