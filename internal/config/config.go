@@ -141,6 +141,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		case envCreds != nil:
 			cfg.DynamoDB.Credentials = envCreds
 		case client.Local():
+			// none: dynamostore.NewClient gives DynamoDB Local dummy ones
 		case chain != nil:
 			cfg.DynamoDB.Credentials = chain(client.Region)
 		default:

@@ -94,9 +94,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		logger: opts.Logger,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
 	}
+	stack := s // the returns below set s to nil
 	defer func() {
 		if err != nil {
-			s.Close()
+			stack.Close()
 		}
 	}()
 
