@@ -44,7 +44,8 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 $(STATICCHECK):
-	GOBIN=$(GOBIN_TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@echo "first run: installing staticcheck $(STATICCHECK_VERSION) into .cache/bin" >&2
+	@GOBIN=$(GOBIN_TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## bench: Go benchmarks, then the servers under load beside their baselines
 bench: deps
