@@ -49,5 +49,7 @@ $(eval $(call lambda_sam_target,IncrementFunction,increment))
 $(eval $(call lambda_sam_target,DeleteFunction,delete))
 $(eval $(call lambda_sam_target,HealthFunction,health))
 
+# Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.
 local: deps
-	go run ./tools/cmd/hitcounter-local
+	@scripts/build-once.sh hitcounter-local ./tools/cmd/hitcounter-local
+	@exec .cache/bin/hitcounter-local
