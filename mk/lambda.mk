@@ -57,5 +57,7 @@ $(eval $(call lambda_sam_target,DashboardScriptFunction,dashboard-script))
 $(eval $(call lambda_sam_target,DashboardStyleFunction,dashboard-style))
 $(eval $(call lambda_sam_target,EmbedFunction,embed))
 
+# Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.
 local: deps
-	go run ./tools/cmd/hitcounter-local
+	@scripts/build-once.sh hitcounter-local ./tools/cmd/hitcounter-local
+	@exec .cache/bin/hitcounter-local

@@ -15,82 +15,34 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/app"
-	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 )
 
-// Config is the standalone server's configuration.
-type Config struct {
-	App app.Config
-	// Addr is the listen address; PORT sets its port (default 3000).
-	Addr string
-	// ShutdownTimeout bounds the graceful shutdown.
-	ShutdownTimeout time.Duration
-	// APIKeys protect the admin routes (API_KEYS, comma-separated); none
-	// leaves them open.
-	APIKeys []string
-	// RateLimit is each client's average requests/s (RATE_LIMIT; 0 is off)
-	// and RateBurst its burst (RATE_LIMIT_BURST, default twice the rate).
-	RateLimit float64
-	RateBurst int
-}
-
-// ConfigFromEnv reads the configuration through getenv.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	appCfg, err := app.ConfigFromEnv(getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	port := getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return Config{}, fmt.Errorf("PORT=%q: want a port number", port)
-	}
-	cfg := Config{
-		App:             appCfg,
-		Addr:            net.JoinHostPort(getenv("HOST"), port),
-		ShutdownTimeout: 10 * time.Second,
-		APIKeys:         app.SplitList(getenv("API_KEYS")),
-	}
-	if v := getenv("RATE_LIMIT"); v != "" {
-		if cfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || cfg.RateLimit < 0 {
-			return Config{}, fmt.Errorf("RATE_LIMIT=%q: want requests per second per client (0 for none)", v)
-		}
-		cfg.RateBurst = int(2 * cfg.RateLimit)
-	}
-	if v := getenv("RATE_LIMIT_BURST"); v != "" {
-		if cfg.RateBurst, err = strconv.Atoi(v); err != nil || cfg.RateBurst < 1 {
-			return Config{}, fmt.Errorf("RATE_LIMIT_BURST=%q: want a positive integer", v)
-		}
-	}
-	return cfg, nil
+// ConfigFromEnv reads the configuration through getenv, as config.FromEnv
+// does, with the SDK's default credentials chain for a server without
+// credentials in its environment.
+func ConfigFromEnv(getenv func(string) string) (config.Config, error) {
+	return config.FromEnv(getenv, defaultChain)
 }
 
 // Main is a configured server. Create it with New, then Run it.
 type Main struct {
-	cfg      Config
-	store    counter.Store
+	cfg      config.Config
 	log      *slog.Logger
 	logOut   *flushWriter
 	listener net.Listener
 	srv      *http.Server
+	conns    openConns
 }
 
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
-func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
+func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
 	fw := newFlushWriter(logOut, 100*time.Millisecond)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	appCfg, err := defaultCredentials(ctx, cfg.App)
-	if err != nil {
-		fw.Close()
-		return nil, err
-	}
-	store, err := app.OpenStore(ctx, appCfg)
+	store, err := config.OpenStore(ctx, cfg)
 	if err != nil {
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)
@@ -100,13 +52,13 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		fw.Close()
 		return nil, err
 	}
-	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln}
+	m := &Main{cfg: cfg, log: log, logOut: fw, listener: ln}
 	opts := httpapi.Options{
 		Logger:      log,
-		Timeout:     cfg.App.RequestTimeout,
+		Timeout:     cfg.RequestTimeout,
 		APIKeys:     cfg.APIKeys,
-		CORSOrigins: cfg.App.CORSOrigins,
-		HitCreates:  cfg.App.HitCreates,
+		CORSOrigins: cfg.CORSOrigins,
+		HitCreates:  cfg.HitCreates,
 	}
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
@@ -123,6 +75,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         m.conns.track,
 	}
 	return m, nil
 }
@@ -138,11 +91,13 @@ func (m *Main) URL() string {
 }
 
 // Run serves until ctx is done, then shuts down gracefully: it stops
-// accepting, lets requests in flight finish (up to ShutdownTimeout) and
-// flushes the log.
+// accepting, lets requests in flight finish (up to ShutdownTimeout, then
+// closes what is still open and logs how many connections it cut off) and
+// flushes the log. It returns nil after a stop asked for through ctx,
+// whether or not the grace period ran out; an error if serving failed.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "url", m.URL(), "store", m.cfg.App.Store,
-		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.App.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit)
+	m.log.Info("listening", "url", m.URL(), "store", m.cfg.Store,
+		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit)
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
@@ -154,10 +109,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	m.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
-	defer cancel()
-	err := m.srv.Shutdown(sctx)
+	err := m.shutdown()
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

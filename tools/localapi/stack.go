@@ -94,9 +94,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		logger: opts.Logger,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
 	}
+	stack := s // the returns below set s to nil
 	defer func() {
 		if err != nil {
-			s.Close()
+			stack.Close()
 		}
 	}()
 
@@ -219,7 +220,7 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 		s.dynamo = srv
 		endpoint = srv.Endpoint()
 	}
-	if err := dynamostore.CreateTable(ctx, dynamolocal.NewClient(endpoint), s.opts.TableName); err != nil {
+	if err := dynamostore.CreateTable(ctx, dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), s.opts.TableName); err != nil {
 		return "", err
 	}
 	return endpoint, nil
