@@ -167,6 +167,22 @@ type errorJSON struct {
 	} `json:"error"`
 }
 
+// expectError sends req and checks that the answer is the JSON error
+// status/code; for requests a gateway may answer itself, under
+// Options.Gateway, any 4xx will do.
+func (s *suite) expectError(t *testing.T, req request, status int, code string) response {
+	t.Helper()
+	r := s.do(t, req)
+	if s.opts.Gateway && req.gatewayMayAnswer {
+		if r.status < 400 || r.status > 499 {
+			t.Errorf("%s %s: got %v, want a 4xx", req.method, req.target, r)
+		}
+		return r
+	}
+	wantError(t, r, status, code)
+	return r
+}
+
 // decode decodes a response body strictly into v.
 func decode(t *testing.T, r response, v any) {
 	t.Helper()
