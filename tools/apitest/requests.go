@@ -109,9 +109,18 @@ func (s *suite) testBodies(t *testing.T) {
 		"unterminated":       `{{others}"{field}`,
 		"comment":            `{{valid} /* hi */}`,
 		"duplicate with bad": `{{valid},"{field}":-1.5}`,
+		// A member given twice, even with the same value: a proxy or a
+		// validator that reads the first would see another request than
+		// the one a last-wins decoder applies.
+		"duplicate field":      `{{valid},"{field}":1}`,
+		"duplicate last wider": `{{others}"{field}":1,"{field}":1000000}`,
+		"duplicate escaped":    `{{valid},"\u00{hex}{rest}":1}`,
 	}
 	body := func(format, field, others, valid, caps string) string {
-		return strings.NewReplacer("{field}", field, "{others}", others, "{valid}", valid, "{caps}", caps).Replace(format)
+		// {hex}{rest} is field with its first letter escaped as \u00XX.
+		hex := fmt.Sprintf("%02x", field[0])
+		return strings.NewReplacer("{field}", field, "{others}", others, "{valid}", valid, "{caps}", caps,
+			"{hex}", hex, "{rest}", field[1:]).Replace(format)
 	}
 	t.Run("create", func(t *testing.T) {
 		for test, format := range merge(common, map[string]string{
@@ -120,6 +129,7 @@ func (s *suite) testBodies(t *testing.T) {
 			"name not string": `{"name":5}`,
 			"name array":      `{"name":["a"]}`,
 			"name object":     `{"name":{}}`,
+			"duplicate name":  `{{others}{others}"count":1}`,
 			"empty body":      ``,
 			"whitespace body": " \n ",
 		}) {
