@@ -114,10 +114,13 @@ func appendString(b []byte, s string) []byte {
 // checks the syntax; the walk itself matches member names exactly
 // (json.Unmarshal would take "Count" for "count") and refuses a member
 // given twice (json.Unmarshal lets the last one win, so a proxy reading the
-// first would see another request than the one applied). In
-// BenchmarkIncrementHandler/api-by (the body {"by":1}) this walk costs
-// about what the hand-written key scanner it replaced did; see the commit
-// that introduced it for the figures.
+// first would see another request than the one applied). It replaced a
+// hand-written key scanner at no measurable cost: in
+// BenchmarkIncrementHandler/api-by (an increment with the body {"by":1}),
+// medians of 6 interleaved runs on a shared 2-core machine were 21.3 µs
+// (walk) against 22.6 µs (scanner) at -cpu 1, and 28.1 against 25.1 µs in
+// parallel, within the run-to-run spread (±30%); 26 allocations against 19.
+// The increment without a body, the one make bench loads, decodes nothing.
 func decodeBody(w http.ResponseWriter, r *http.Request, optional bool, names ...string) ([]json.RawMessage, error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
