@@ -35,6 +35,9 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 	if err := ctx.Err(); err != nil {
 		return counter.Counter{}, err
 	}
+	if err := validate(name, counter.ValidateCount(count)); err != nil {
+		return counter.Counter{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.counters[name]; ok {
@@ -51,6 +54,9 @@ func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	if err := ctx.Err(); err != nil {
 		return counter.Counter{}, err
 	}
+	if err := counter.ValidateName(name); err != nil {
+		return counter.Counter{}, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c, ok := s.counters[name]
@@ -63,6 +69,9 @@ func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 // Increment implements counter.Store.
 func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
 	if err := ctx.Err(); err != nil {
+		return counter.Counter{}, err
+	}
+	if err := validate(name, counter.ValidateIncrement(by)); err != nil {
 		return counter.Counter{}, err
 	}
 	s.mu.Lock()
@@ -85,6 +94,9 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 	if err := ctx.Err(); err != nil {
 		return counter.Counter{}, false, err
 	}
+	if err := validate(name, counter.ValidateCount(count)); err != nil {
+		return counter.Counter{}, false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now()
@@ -103,6 +115,9 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := counter.ValidateName(name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.counters[name]; !ok {
@@ -110,6 +125,15 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	delete(s.counters, name)
 	return nil
+}
+
+// validate returns the name's error if it is not valid, else argErr: the
+// name is checked first, as counter.Store says.
+func validate(name string, argErr error) error {
+	if err := counter.ValidateName(name); err != nil {
+		return err
+	}
+	return argErr
 }
 
 // cursorPrefix marks cursors this store issued.
