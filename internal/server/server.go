@@ -83,7 +83,7 @@ type Main struct {
 
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
 func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
-	fw := newFlushWriter(logOut, 100*time.Millisecond)
+	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
 	appCfg, err := defaultCredentials(ctx, cfg.App)
 	if err != nil {
