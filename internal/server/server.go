@@ -36,6 +36,10 @@ type Config struct {
 	// and RateBurst its burst (RATE_LIMIT_BURST, default twice the rate).
 	RateLimit float64
 	RateBurst int
+	// MaxConnections caps the open client connections (MAX_CONNECTIONS;
+	// default DefaultMaxConnections); at the cap the longest idle one is
+	// closed to make room, and new clients wait to be accepted.
+	MaxConnections int
 }
 
 // ConfigFromEnv reads the configuration through getenv.
@@ -68,6 +72,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("RATE_LIMIT_BURST=%q: want a positive integer", v)
 		}
 	}
+	cfg.MaxConnections = DefaultMaxConnections()
+	if v := getenv("MAX_CONNECTIONS"); v != "" {
+		if cfg.MaxConnections, err = strconv.Atoi(v); err != nil || cfg.MaxConnections < 1 {
+			return Config{}, fmt.Errorf("MAX_CONNECTIONS=%q: want a positive number of connections", v)
+		}
+	}
 	return cfg, nil
 }
 
@@ -78,6 +88,7 @@ type Main struct {
 	log      *slog.Logger
 	logOut   *flushWriter
 	listener net.Listener
+	conns    *connLimiter
 	srv      *http.Server
 }
 
@@ -100,7 +111,11 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		fw.Close()
 		return nil, err
 	}
-	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln}
+	if cfg.MaxConnections < 1 {
+		cfg.MaxConnections = DefaultMaxConnections()
+	}
+	conns := newConnLimiter(cfg.MaxConnections)
+	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: conns.Listener(ln), conns: conns}
 	opts := httpapi.Options{
 		Logger:      log,
 		Timeout:     cfg.App.RequestTimeout,
@@ -122,6 +137,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         conns.ConnState,
 	}
 	return m, nil
 }
@@ -141,7 +157,7 @@ func (m *Main) URL() string {
 // flushes the log.
 func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("listening", "url", m.URL(), "store", m.cfg.App.Store,
-		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.App.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit)
+		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.App.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit, "max_connections", m.cfg.MaxConnections)
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
@@ -160,7 +176,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
-	m.log.Info("stopped")
+	_, shed := m.conns.counts()
+	m.log.Info("stopped", "idle_connections_shed", shed)
 	m.logOut.Close()
 	return err
 }
