@@ -18,10 +18,9 @@ const (
 	// logFlushInterval is how often buffered lines are written at most
 	// apart: one write system call per batch instead of per request line.
 	logFlushInterval = 100 * time.Millisecond
-	// logFlushBytes wakes the flusher early when this much is waiting.
-	logFlushBytes = 64 << 10
 	// logMaxPending is how much may wait for a log reader that does not
-	// keep up (about 6,000 request lines); lines beyond it are dropped.
+	// keep up (about 6,000 request lines); lines beyond it are dropped. A
+	// sixteenth of it (64 KiB) waiting wakes the flusher early.
 	logMaxPending = 1 << 20
 	// logCloseWait bounds how long Close waits for the last lines to be
 	// written: a log reader that stopped reading must not hold up exit.
