@@ -93,6 +93,10 @@ type Config struct {
 	// ShutdownTimeout is the grace period for requests in flight when the
 	// server stops (SHUTDOWN_TIMEOUT, default DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// MaxConnections caps the server's open client connections
+	// (MAX_CONNECTIONS, a positive whole number); 0, the default, lets the
+	// server derive the cap from its descriptor limit.
+	MaxConnections int
 }
 
 // CredentialsChain returns the AWS credentials provider to use, for the
@@ -120,6 +124,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		RateLimit:       e.rate("RATE_LIMIT"),
 		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
 		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
+		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
 	}
 	cfg.RateBurst = e.burst("RATE_LIMIT_BURST", cfg.RateLimit)
 	defaultTimeout := time.Duration(0)
@@ -239,6 +244,20 @@ func (e *environment) port(name string) int {
 	if err != nil || n < 0 || n > 65535 {
 		e.invalid(name, v, "a port number, 0 to 65535 (0 picks a free one)")
 		return DefaultPort
+	}
+	return n
+}
+
+// positive reads an optional whole number of at least 1; unset is 0.
+func (e *environment) positive(name, want string) int {
+	v := e.getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		e.invalid(name, v, want)
+		return 0
 	}
 	return n
 }

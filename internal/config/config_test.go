@@ -144,6 +144,10 @@ func TestFromEnv(t *testing.T) {
 		"SHUTDOWN_TIMEOUT 0":        {env: vars(nil, "SHUTDOWN_TIMEOUT", "0s"), check: wantField(func(c config.Config) any { return c.ShutdownTimeout }, time.Duration(0))},
 		"SHUTDOWN_TIMEOUT soon":     {env: vars(nil, "SHUTDOWN_TIMEOUT", "soon"), wantErr: `SHUTDOWN_TIMEOUT="soon"`},
 		"SHUTDOWN_TIMEOUT negative": {env: vars(nil, "SHUTDOWN_TIMEOUT", "-5s"), wantErr: "SHUTDOWN_TIMEOUT"},
+		"MAX_CONNECTIONS":           {env: vars(nil, "MAX_CONNECTIONS", "500"), check: wantField(func(c config.Config) any { return c.MaxConnections }, 500)},
+		"MAX_CONNECTIONS unset":     {env: vars(nil), check: wantField(func(c config.Config) any { return c.MaxConnections }, 0)},
+		"MAX_CONNECTIONS 0":         {env: vars(nil, "MAX_CONNECTIONS", "0"), wantErr: `MAX_CONNECTIONS="0"`},
+		"MAX_CONNECTIONS many":      {env: vars(nil, "MAX_CONNECTIONS", "lots"), wantErr: "MAX_CONNECTIONS"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

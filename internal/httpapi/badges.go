@@ -61,7 +61,12 @@ func (h *handler) shieldsJSON(w http.ResponseWriter, r *http.Request) {
 
 // hitSVG answers GET /counters/{name}/hit.svg: it adds one to the counter
 // (creating it at 1 if it is missing and h.hitCreates) and draws the result.
+// HEAD, which link checkers send, counts nothing: it answers as badge.svg.
 func (h *handler) hitSVG(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		h.serveBadge(w, r, formatSVG, h.store.Get)
+		return
+	}
 	h.serveBadge(w, r, formatSVG, h.hit)
 }
 
@@ -105,7 +110,7 @@ func (h *handler) serveBadge(w http.ResponseWriter, r *http.Request, format badg
 		}
 	}
 	code := counter.ErrorCode(err)
-	status := StatusFor(code)
+	status := statusFor(code)
 	h.logError(r, err, status)
 	msg, ok := badgeMessages[code]
 	color := badge.ErrorColor

@@ -131,6 +131,26 @@ func TestBadges(t *testing.T) {
 	}
 }
 
+func TestHitHeadCountsNothing(t *testing.T) {
+	store := memstore.New()
+	if _, err := store.Create(t.Context(), "x", 9); err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.New(store, httpapi.Options{HitCreates: true})
+	for _, target := range []string{"/counters/x/hit.svg", "/counters/missing/hit.svg"} {
+		res := serve(t, h, "HEAD", target, "")
+		if len(res.body) != 0 || res.header.Get("Content-Type") != svgType {
+			t.Errorf("HEAD %s: got %d with %d bytes, Content-Type %q; want no body and an SVG type", target, res.status, len(res.body), res.header.Get("Content-Type"))
+		}
+	}
+	if c, err := store.Get(t.Context(), "x"); err != nil || c.Count != 9 {
+		t.Errorf("after HEAD: got %d, %v; want 9", c.Count, err)
+	}
+	if _, err := store.Get(t.Context(), "missing"); counter.ErrorCode(err) != counter.NotFound {
+		t.Errorf("HEAD created a counter: %v", err)
+	}
+}
+
 func TestBadgeStoreFailures(t *testing.T) {
 	tests := map[string]struct {
 		err         error

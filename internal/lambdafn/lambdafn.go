@@ -11,9 +11,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
@@ -22,16 +20,6 @@ import (
 
 // initTimeout bounds the wiring done at init (opening the store).
 const initTimeout = 5 * time.Second
-
-// ProxyHandler is what a function hands to lambda.Start: a REST API (v1)
-// proxy event in, a proxy response out.
-type ProxyHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
-
-// Adapt serves h as a ProxyHandler through aws-lambda-go-api-proxy; the API
-// Gateway request context is on each request's context.
-func Adapt(h http.Handler) ProxyHandler {
-	return httpadapter.New(h).ProxyWithContext
-}
 
 // New builds the handler of the named route (an httpapi.Route* constant)
 // from the configuration getenv reads (config.FromEnv, without the SDK's
@@ -58,7 +46,7 @@ func New(ctx context.Context, route string, getenv func(string) string, logger *
 		CORSOrigins: cfg.CORSOrigins,
 		HitCreates:  cfg.HitCreates,
 	})
-	return Adapt(h), nil
+	return adapt(h, logger), nil
 }
 
 // Run wires the named route from the process environment and serves Lambda

@@ -34,13 +34,14 @@ type Main struct {
 	log      *slog.Logger
 	logOut   *flushWriter
 	listener net.Listener
+	limiter  *connLimiter
 	srv      *http.Server
 	conns    openConns
 }
 
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
-	fw := newFlushWriter(logOut, 100*time.Millisecond)
+	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
 	store, err := config.OpenStore(ctx, cfg)
 	if err != nil {
@@ -52,7 +53,12 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		fw.Close()
 		return nil, err
 	}
-	m := &Main{cfg: cfg, log: log, logOut: fw, listener: ln}
+	maxConns := cfg.MaxConnections
+	if maxConns < 1 {
+		maxConns = DefaultMaxConnections()
+	}
+	limiter := newConnLimiter(maxConns)
+	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter}
 	opts := httpapi.Options{
 		Logger:      log,
 		Timeout:     cfg.RequestTimeout,
@@ -75,7 +81,10 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ConnState:         m.conns.track,
+		ConnState: func(c net.Conn, state http.ConnState) {
+			limiter.ConnState(c, state)
+			m.conns.track(c, state)
+		},
 	}
 	return m, nil
 }
@@ -97,7 +106,7 @@ func (m *Main) URL() string {
 // whether or not the grace period ran out; an error if serving failed.
 func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("listening", "url", m.URL(), "store", m.cfg.Store,
-		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit)
+		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
@@ -113,7 +122,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
-	m.log.Info("stopped")
+	_, shed := m.limiter.counts()
+	m.log.Info("stopped", "idle_connections_shed", shed)
 	m.logOut.Close()
 	return err
 }

@@ -90,7 +90,8 @@ func (v *Validator) Document() *openapi3.T { return v.doc }
 // operation documents, its headers and body must match the schemas, a
 // response with a body must be JSON with Content-Type application/json
 // unless the operation documents another media type for it (SVG, HTML), and
-// one the document gives no content (204) must have no body.
+// one the document gives no content (204) must have no body. An answer to
+// HEAD must have no body; its status and headers are checked as documented.
 func (v *Validator) Validate(ctx context.Context, method, target string, status int, header http.Header, body []byte) error {
 	u, err := url.ParseRequestURI(target) // "//x" is a path here, not a host
 	if err != nil {
@@ -99,6 +100,9 @@ func (v *Validator) Validate(ctx context.Context, method, target string, status 
 	req := &http.Request{Method: method, URL: u, Host: "localhost", Header: http.Header{}}
 	req = req.WithContext(ctx)
 
+	if method == http.MethodHead && len(body) > 0 {
+		return fmt.Errorf("HEAD %s: %d has a body %q; an answer to HEAD has none", target, status, truncate(body))
+	}
 	// A body is JSON, unless the operation documents another media type
 	// for the status (badges, web files): then only that type is checked.
 	var mediaType string
@@ -131,12 +135,20 @@ func (v *Validator) Validate(ctx context.Context, method, target string, status 
 	if otherType && (resp == nil || resp.Value == nil || resp.Value.Content.Get(mediaType) == nil) {
 		return fmt.Errorf("%s %s: %d with a body has Content-Type %q, want application/json", method, target, status, header.Get("Content-Type"))
 	}
+	if method == http.MethodHead {
+		// openapi3filter validates nothing of an answer to HEAD; the route
+		// found is HEAD's, so what the request's method says no longer
+		// matters.
+		req = req.Clone(ctx)
+		req.Method = http.MethodGet
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
 		Header:                 header,
 		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, ExcludeResponseBody: otherType},
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
+			ExcludeResponseBody: method == http.MethodHead || otherType},
 	}
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
 		return fmt.Errorf("%s %s: %d %q does not match the OpenAPI document: %w", method, target, status, truncate(body), err)
