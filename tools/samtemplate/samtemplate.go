@@ -78,6 +78,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err := resolveConditions(resolved, params); err != nil {
 		return nil, err
 	}
+	withoutUnparsable(resolved)
 	resolvedJSON, err := json.Marshal(resolved)
 	if err != nil {
 		return nil, err
@@ -101,6 +102,19 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 		t.Functions = append(t.Functions, f)
 	}
 	return t, nil
+}
+
+// withoutUnparsable drops, from the copy goformation parses, the properties
+// goformation v7 cannot parse (an Api's GatewayResponses: it expects a
+// string). They stay in Raw; GatewayResponses reads them from there.
+func withoutUnparsable(resolved map[string]any) {
+	resources, _ := resolved["Resources"].(map[string]any)
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		if props, ok := res["Properties"].(map[string]any); ok && res["Type"] == "AWS::Serverless::Api" {
+			delete(props, "GatewayResponses")
+		}
+	}
 }
 
 // Function returns the function with the given logical ID.
