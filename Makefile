@@ -28,13 +28,14 @@ test: deps
 test-short:
 	$(GO) test -race -count=1 -short ./...
 
-## lint: gofmt, go vet, staticcheck and a go mod tidy check
+## lint: gofmt, go vet, staticcheck, a go mod tidy check, and Redocly's lint of docs/openapi.yaml
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	@scripts/tidy-check.sh
+	@scripts/redocly-lint.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
