@@ -25,6 +25,8 @@ type Template struct {
 	// Raw is the whole template with its intrinsic functions unresolved
 	// (long form, e.g. {"Ref": "X"}), for checks beyond the functions.
 	Raw map[string]any
+
+	params map[string]any // as given to Parse
 }
 
 // Function is one AWS::Serverless::Function.
@@ -87,7 +89,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Template{Raw: raw}
+	t := &Template{Raw: raw, params: params}
 	fns := cf.GetAllServerlessFunctionResources()
 	ids := make([]string, 0, len(fns))
 	for id := range fns {
