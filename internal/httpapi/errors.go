@@ -11,17 +11,18 @@ import (
 
 // statusByCode is the one table that maps error codes to HTTP statuses.
 var statusByCode = map[string]int{
-	counter.InvalidName:      http.StatusBadRequest,
-	counter.InvalidRequest:   http.StatusBadRequest,
-	counter.NotFound:         http.StatusNotFound,
-	counter.AlreadyExists:    http.StatusConflict,
-	counter.OutOfRange:       http.StatusConflict,
-	counter.Unavailable:      http.StatusServiceUnavailable,
-	counter.Unauthorized:     http.StatusUnauthorized,
-	counter.RateLimited:      http.StatusTooManyRequests,
-	counter.MethodNotAllowed: http.StatusMethodNotAllowed,
-	counter.PayloadTooLarge:  http.StatusRequestEntityTooLarge,
-	counter.Internal:         http.StatusInternalServerError,
+	counter.InvalidName:          http.StatusBadRequest,
+	counter.InvalidRequest:       http.StatusBadRequest,
+	counter.NotFound:             http.StatusNotFound,
+	counter.AlreadyExists:        http.StatusConflict,
+	counter.OutOfRange:           http.StatusConflict,
+	counter.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+	counter.Unavailable:          http.StatusServiceUnavailable,
+	counter.Unauthorized:         http.StatusUnauthorized,
+	counter.RateLimited:          http.StatusTooManyRequests,
+	counter.MethodNotAllowed:     http.StatusMethodNotAllowed,
+	counter.PayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	counter.Internal:             http.StatusInternalServerError,
 }
 
 // StatusFor returns the HTTP status for an error code (500 for unknown ones).

@@ -98,6 +98,9 @@ func New(store counter.Store, opts Options) http.Handler {
 			}
 		}
 		endpoint := endpoints[rt.Name]
+		if rt.Write {
+			endpoint = h.idempotent(endpoint)
+		}
 		if rt.Admin && h.keys != nil {
 			endpoint = h.requireKey(endpoint)
 		}

@@ -20,17 +20,20 @@ type Route struct {
 	Path   string // e.g. "/counters/{name}"
 	// Admin routes are the ones API keys protect: create, set, delete, list.
 	Admin bool
+	// Write routes change a counter; they accept an Idempotency-Key, and
+	// their endpoint applies its change through handler.write.
+	Write bool
 }
 
 // Routes lists every endpoint of the API, in a stable order.
 var Routes = []Route{
 	{Name: RouteHealth, Method: http.MethodGet, Path: "/health"},
-	{Name: RouteCreate, Method: http.MethodPost, Path: "/counters", Admin: true},
+	{Name: RouteCreate, Method: http.MethodPost, Path: "/counters", Admin: true, Write: true},
 	{Name: RouteList, Method: http.MethodGet, Path: "/counters", Admin: true},
 	{Name: RouteGet, Method: http.MethodGet, Path: "/counters/{name}"},
-	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true},
-	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment"},
-	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true},
+	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true, Write: true},
+	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", Write: true},
+	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, Write: true},
 }
 
 // RouteNamed returns the route with the given name.

@@ -31,6 +31,8 @@ type request struct {
 	// is sent instead of the suite's.
 	noKey  bool
 	apiKey string
+	// header holds more request headers (Idempotency-Key).
+	header http.Header
 	// gatewayMayAnswer marks requests an API gateway may answer itself
 	// (unknown paths, unserved methods) when Options.Gateway is set.
 	gatewayMayAnswer bool
@@ -85,6 +87,9 @@ func (s *suite) send(ctx context.Context, req request) (response, error) {
 	}
 	if req.contentType != "" {
 		hr.Header.Set("Content-Type", req.contentType)
+	}
+	for k, v := range req.header {
+		hr.Header[k] = v
 	}
 	switch {
 	case req.apiKey != "":

@@ -69,6 +69,13 @@ var brokenServers = map[string]func() http.Handler{
 	"list skips counters": func() http.Handler {
 		return httpapi.New(&skippingStore{Store: memstore.New()}, httpapi.Options{})
 	},
+	"idempotency keys ignored": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del("Idempotency-Key")
+			api.ServeHTTP(w, r)
+		})
+	},
 	"bodies not parsed as text/plain": func() http.Handler {
 		api := httpapi.New(memstore.New(), httpapi.Options{})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +97,7 @@ var brokenServerFailures = map[string]string{
 	"out_of_range changes the count":  "got count 0, want 2",
 	"list skips counters":             "seen 0 times, want once",
 	"bodies not parsed as text/plain": `"want JSON"}}, want 201`,
+	"idempotency keys ignored":        `replay got Idempotent-Replayed "", want "true"`,
 }
 
 // TestRunFailsOnBrokenServers checks that the suite can fail: it runs it,
