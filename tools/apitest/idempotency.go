@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Idempotency headers.
@@ -213,6 +214,7 @@ func (s *suite) testKeyedConcurrentRepeats(t *testing.T) {
 				if errs[i] != nil || answers[i].status != http.StatusServiceUnavailable {
 					return
 				}
+				time.Sleep(100 * time.Millisecond)
 			}
 		})
 	}
