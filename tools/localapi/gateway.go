@@ -151,7 +151,7 @@ func (s *Stack) preflight(w http.ResponseWriter, methods []string) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", s.opts.AllowedOrigins)
 	h.Set("Access-Control-Allow-Methods", strings.Join(append(methods, http.MethodOptions), ","))
-	h.Set("Access-Control-Allow-Headers", "Content-Type,X-Api-Key")
+	h.Set("Access-Control-Allow-Headers", "Content-Type,X-Api-Key,Idempotency-Key")
 	h.Set("Access-Control-Max-Age", strconv.Itoa(600))
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
