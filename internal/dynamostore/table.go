@@ -15,13 +15,17 @@ import (
 type TableClient interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
 var _ TableClient = (*dynamodb.Client)(nil)
 
 // CreateTable creates the counter table (partition key pk, a string; on-demand
-// capacity) unless it exists, and waits until it is active. It is meant for
-// tests and local development; production tables come from the SAM template.
+// capacity) unless it exists, waits until it is active, and enables TTL on
+// expires_at (idempotency records; DynamoDB Local accepts the setting and
+// never deletes, which the store does not rely on). It is meant for tests
+// and local development; production tables come from the SAM template.
 func CreateTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
@@ -43,7 +47,7 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 			return fmt.Errorf("dynamodb: describe table %q: %w", table, err)
 		}
 		if out.Table != nil && out.Table.TableStatus == types.TableStatusActive {
-			return nil
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -51,4 +55,23 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 		case <-time.After(100 * time.Millisecond): // DynamoDB has no change notification
 		}
 	}
+	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("dynamodb: describe TTL of table %q: %w", table, err)
+	}
+	if d := ttl.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == attrExpiresAt &&
+		(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(attrExpiresAt),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb: enable TTL on table %q: %w", table, err)
+	}
+	return nil
 }

@@ -329,8 +329,8 @@ func dynamoTarget(r *http.Request) string {
 }
 
 // hangingDynamoDB is a loopback endpoint that answers the table set-up the
-// server does at start (CreateTable, DescribeTable: the table exists and is
-// active) and then never answers anything else: each such request hangs
+// server does at start (CreateTable, DescribeTable, DescribeTimeToLive: the
+// table exists, is active and has TTL) and then never answers anything else: each such request hangs
 // until its client gives up or the test ends. It returns the endpoint URL.
 func hangingDynamoDB(t *testing.T) string {
 	t.Helper()
@@ -345,6 +345,9 @@ func hangingDynamoDB(t *testing.T) string {
 		case "DescribeTable":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			io.WriteString(w, `{"Table":{"TableName":"hang","TableStatus":"ACTIVE"}}`)
+		case "DescribeTimeToLive":
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			io.WriteString(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)
 		default:
 			select {
 			case <-r.Context().Done():
