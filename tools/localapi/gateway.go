@@ -2,7 +2,6 @@ package localapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -78,9 +77,9 @@ func gatewayResponses(tmpl *samtemplate.Template) (map[string]samtemplate.Gatewa
 // ServeHTTP routes r as API Gateway would and invokes the function.
 func (s *Stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &httpapi.StatusRecorder{ResponseWriter: w}
 	fn := s.serve(rec, r)
-	s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "function", fn, "status", rec.status, "ms", float64(time.Since(start).Microseconds())/1000)
+	s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "function", fn, "status", rec.Status, "ms", float64(time.Since(start).Microseconds())/1000)
 }
 
 // serve answers r and returns the function that served it, if any.
@@ -127,17 +126,12 @@ func (s *Stack) answer(w http.ResponseWriter, typ string) {
 	_, _ = w.Write([]byte(resp.Body))
 }
 
-// validKey compares key with every configured key in constant time. With no
-// keys configured every request passes.
+// validKey reports whether key is one of the configured keys, compared as
+// the service compares them (httpapi.APIKeys: SHA-256 digests in constant
+// time, so neither a key's content nor its length leaks). With no keys
+// configured every request passes.
 func (s *Stack) validKey(key string) bool {
-	if len(s.opts.APIKeys) == 0 {
-		return true
-	}
-	ok := 0
-	for _, k := range s.opts.APIKeys {
-		ok |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-	}
-	return ok == 1
+	return s.keys.Len() == 0 || s.keys.Valid(key)
 }
 
 // isPreflight reports whether r is a CORS preflight request.
@@ -199,23 +193,4 @@ func (s *Stack) invoke(w http.ResponseWriter, r *http.Request, rt route, params 
 			s.answer(w, default5XX)
 		}
 	}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
@@ -67,6 +68,7 @@ type Options struct {
 type Stack struct {
 	opts      Options
 	routes    []route
+	keys      httpapi.APIKeys                        // Options.APIKeys, as the service checks them
 	responses map[string]samtemplate.GatewayResponse // API Gateway's own answers, by type
 	pools     map[string]*pool                       // by function logical ID
 	client    *http.Client
@@ -88,6 +90,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s = &Stack{
 		opts:   opts,
+		keys:   httpapi.NewAPIKeys(opts.APIKeys),
 		pools:  map[string]*pool{},
 		logger: opts.Logger,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
