@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ func serveAsset(w http.ResponseWriter, r *http.Request, a web.Asset) {
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(a.Body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(a.Body)
+	_, _ = io.WriteString(w, a.Body)
 }
 
 // etagMatches reports whether an If-None-Match header value holds etag
