@@ -100,6 +100,10 @@ func TestFromEnv(t *testing.T) {
 
 		"CORS_ALLOWED_ORIGINS": {env: vars(nil, "CORS_ALLOWED_ORIGINS", " https://x.example, *,http://localhost:8080 "),
 			check: wantField(func(c config.Config) any { return strings.Join(c.CORSOrigins, "|") }, "https://x.example|*|http://localhost:8080")},
+		"HIT_CREATES_COUNTERS true":           {env: vars(nil, "HIT_CREATES_COUNTERS", "true"), check: wantField(func(c config.Config) any { return c.HitCreates }, true)},
+		"HIT_CREATES_COUNTERS false":          {env: vars(nil, "HIT_CREATES_COUNTERS", "false"), check: wantField(func(c config.Config) any { return c.HitCreates }, false)},
+		"HIT_CREATES_COUNTERS unset":          {env: nil, check: wantField(func(c config.Config) any { return c.HitCreates }, false)},
+		"HIT_CREATES_COUNTERS other":          {env: vars(nil, "HIT_CREATES_COUNTERS", "yes"), wantErr: `HIT_CREATES_COUNTERS="yes"`},
 		"CORS_ALLOWED_ORIGINS comma only":     {env: vars(nil, "CORS_ALLOWED_ORIGINS", ","), wantErr: "CORS_ALLOWED_ORIGINS"},
 		"CORS_ALLOWED_ORIGINS with path":      {env: vars(nil, "CORS_ALLOWED_ORIGINS", "https://x.example/"), wantErr: "CORS_ALLOWED_ORIGINS"},
 		"CORS_ALLOWED_ORIGINS without scheme": {env: vars(nil, "CORS_ALLOWED_ORIGINS", "x.example"), wantErr: "CORS_ALLOWED_ORIGINS"},

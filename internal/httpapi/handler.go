@@ -34,6 +34,10 @@ type Options struct {
 	// RateLimiter, when set, limits each client (by remote IP): a request
 	// over the limit is 429 with Retry-After, before any other work.
 	RateLimiter RateLimiter
+	// HitCreates lets GET /counters/{name}/hit.svg create a missing
+	// counter (at 1) instead of answering 404: anyone who can reach the
+	// API can then create counters.
+	HitCreates bool
 }
 
 // RateLimiter decides whether a client may make a request now; if not, it
@@ -52,13 +56,15 @@ type handler struct {
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
 	named []namedPath
 	keys  APIKeys // none: admin routes are open
+	// hitCreates: see Options.HitCreates.
+	hitCreates bool
 }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys)}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -92,7 +98,11 @@ func New(store counter.Store, opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
-		mux.Handle(p, byPath[p])
+		pattern := p
+		if p == "/" {
+			pattern = "/{$}" // the root only: "/" alone matches every path
+		}
+		mux.Handle(pattern, byPath[p])
 	}
 	mux.HandleFunc("/", h.unrouted)
 	var root http.Handler = cleanPath(h, mux)

@@ -64,6 +64,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		Timeout:     cfg.RequestTimeout,
 		APIKeys:     cfg.APIKeys,
 		CORSOrigins: cfg.CORSOrigins,
+		HitCreates:  cfg.HitCreates,
 	}
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
