@@ -193,9 +193,7 @@ func TestClientDisconnectDynamoDB(t *testing.T) {
 	db := dynamolocal.StartForTest(t, dynamolocal.Options{})
 	proxy := newDelayProxy(t, db.Endpoint(), maxDelay)
 	srv := startServer(t, dynamoEnv(proxy.srv.URL, table, 5*time.Second))
-	if r := mustCall(t, http.MethodPost, srv.URL+"/counters", `{"name":"`+name+`"}`); r.status != http.StatusCreated {
-		t.Fatalf("create counter: got %v, want 201", r)
-	}
+	createCounter(t, srv.URL, name)
 
 	outcomes := cancelLoad(t, srv.URL+"/counters/"+name+"/increment", workers, n, maxWait)
 	answered, canceled := splitCanceled(t, outcomes)

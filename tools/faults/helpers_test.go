@@ -148,6 +148,27 @@ func mustCall(t *testing.T, method, url, body string) response {
 	return r
 }
 
+// createCounter creates the counter a test loads, through the server under
+// test. A DynamoDB Local that has just started (a cold JVM) may miss the
+// short request timeout these tests set, so a 503 is retried, and a 409 then
+// means an earlier try was applied: the test's subject is what follows.
+func createCounter(t *testing.T, baseURL, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := mustCall(t, http.MethodPost, baseURL+"/counters", `{"name":"`+name+`"}`)
+		switch {
+		case r.status == http.StatusCreated, r.status == http.StatusConflict && strings.Contains(string(r.body), "already_exists"):
+			return
+		case r.status == http.StatusServiceUnavailable && time.Now().Before(deadline):
+			time.Sleep(200 * time.Millisecond) // nothing signals a store that warmed up
+			continue
+		default:
+			t.Fatalf("create counter %q: got %v, want 201", name, r)
+		}
+	}
+}
+
 // newClient returns a client with its own connection pool whose every
 // request is bounded by timeout.
 func newClient(t *testing.T, timeout time.Duration) *http.Client {

@@ -43,15 +43,13 @@ func TestKillMidLoad(t *testing.T) {
 	db := dynamolocal.StartForTest(t, dynamolocal.Options{DBPath: t.TempDir()})
 	const table = "faults-kill-mid-load"
 	srv := startServer(t, dynamoEnv(db.Endpoint(), table, requestTimeout))
-	if r := mustCall(t, http.MethodPost, srv.URL+"/counters", `{"name":"`+name+`"}`); r.status != http.StatusCreated {
-		t.Fatalf("create counter: got %v, want 201", r)
-	}
+	createCounter(t, srv.URL, name)
 
 	l := startLoad(t, srv.URL+"/counters/"+name+"/increment", workers, clientTimeout, 50*time.Millisecond)
-	<-time.After(before) // the load's first window: the store is up
-	if l.acked.Load() == 0 {
-		t.Fatalf("no increment acknowledged in %v before the kill", before)
-	}
+	// The load's first window: the store is up. It lasts until some
+	// increments were acknowledged, however slowly a fresh DynamoDB Local
+	// warms up on a busy machine.
+	awaitAcked(t, l, 0, before)
 
 	killAt := time.Now()
 	if err := db.Kill(); err != nil {
@@ -68,7 +66,10 @@ func TestKillMidLoad(t *testing.T) {
 	}
 	startedAt := time.Now()
 	healthUpAt := awaitHealth(t, srv.URL, http.StatusOK, 30*time.Second)
-	<-time.After(after) // the third window: the store is back
+	// The third window: the store is back. It lasts until increments sent
+	// after the recovery were acknowledged too.
+	awaitAcked(t, l, l.acked.Load(), after)
+	<-time.After(after)
 	outcomes := l.finish()
 
 	ty := newTally(name, outcomes)
@@ -77,10 +78,7 @@ func TestKillMidLoad(t *testing.T) {
 	_, unavailableDown := countIn(outcomes, func(o outcome) bool { return o.start.After(killAt) && o.end.Before(restartAt) })
 	okAfter, _ := countIn(outcomes, func(o outcome) bool { return o.start.After(healthUpAt) })
 
-	final, err := decodeCounter(mustCall(t, http.MethodGet, srv.URL+"/counters/"+name, ""), name)
-	if err != nil {
-		t.Fatalf("read the counter after recovery: %v", err)
-	}
+	final := settledCounter(t, srv.URL, name)
 
 	t.Logf("sent %d increments: %d acknowledged (200), %d unavailable (503); final count %d", len(outcomes), ty.acked, ty.unavailable, final.Count)
 	t.Logf("acknowledged before the kill %d, after recovery %d; 503s while down %d; max latency %v",
@@ -151,4 +149,42 @@ func checkOnlyCounter(t *testing.T, endpoint, table, name string, count int64) {
 	if len(item) != 5 {
 		t.Errorf("item has %d attributes, want 5 (pk, name, count, created_at, updated_at): %v", len(item), item)
 	}
+}
+
+// awaitAcked waits at least min, and until the load has more than since
+// acknowledged increments (at most a minute, then it fails t).
+func awaitAcked(t *testing.T, l *load, since int64, min time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for l.acked.Load() <= since || time.Since(start) < min {
+		if time.Since(start) > time.Minute {
+			t.Fatalf("no increment acknowledged in %v", time.Since(start).Round(time.Millisecond))
+		}
+		time.Sleep(20 * time.Millisecond) // the load gives no signal per answer
+	}
+}
+
+// settledCounter reads the counter once it has stopped changing: a request
+// the server gave up on (its 503) may still sit in DynamoDB Local's queue
+// and be applied after the load has ended. Two reads a second apart that
+// agree end the wait (at most 30 s).
+func settledCounter(t *testing.T, baseURL, name string) apiCounter {
+	t.Helper()
+	read := func() apiCounter {
+		c, err := decodeCounter(mustCall(t, http.MethodGet, baseURL+"/counters/"+name, ""), name)
+		if err != nil {
+			t.Fatalf("read the counter after recovery: %v", err)
+		}
+		return c
+	}
+	last := read()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(time.Second) // DynamoDB Local says nothing when its queue is empty
+		c := read()
+		if c.Count == last.Count {
+			return c
+		}
+		last = c
+	}
+	return last
 }
