@@ -21,11 +21,25 @@ type Store struct {
 	mu       sync.RWMutex
 	counters map[string]*counter.Counter
 	now      func() time.Time
+	history  map[string]*history // hits over time, by counter name (stats.go)
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of the system
+// clock (it is truncated to the millisecond, as the system clock is).
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = func() time.Time { return now().UTC().Truncate(time.Millisecond) } }
 }
 
 // New returns an empty Store.
-func New() *Store {
-	return &Store{counters: make(map[string]*counter.Counter), now: now}
+func New(opts ...Option) *Store {
+	s := &Store{counters: make(map[string]*counter.Counter), now: now, history: make(map[string]*history)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
@@ -77,6 +91,7 @@ func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.C
 	}
 	c.Count = n
 	c.UpdatedAt = s.now()
+	s.recordHits(name, by, c.UpdatedAt)
 	return *c, nil
 }
 
@@ -109,6 +124,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		return counter.NotFoundError(name)
 	}
 	delete(s.counters, name)
+	delete(s.history, name)
 	return nil
 }
 
