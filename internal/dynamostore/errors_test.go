@@ -45,6 +45,10 @@ func (c failingClient) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynam
 	return nil, c.err
 }
 
+func (c failingClient) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return nil, c.err
+}
+
 // httpError wraps err as the SDK does for an HTTP answer with status.
 func httpError(status int, err error) error {
 	re := &smithyhttp.ResponseError{Response: &smithyhttp.Response{}, Err: err}

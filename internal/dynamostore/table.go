@@ -15,13 +15,19 @@ import (
 type TableClient interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
 }
 
 var _ TableClient = (*dynamodb.Client)(nil)
 
+// streamSpec is the counter table's stream: the aggregator of hits over time
+// reads the old and new image of every change.
+var streamSpec = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}
+
 // CreateTable creates the counter table (partition key pk, a string; on-demand
-// capacity) unless it exists, and waits until it is active. It is meant for
-// tests and local development; production tables come from the SAM template.
+// capacity; a stream of new and old images) unless it exists, and waits until
+// it is active. It is meant for tests and local development; production
+// tables come from the SAM template.
 func CreateTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
@@ -31,23 +37,57 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
 		},
-		BillingMode: types.BillingModePayPerRequest,
+		BillingMode:         types.BillingModePayPerRequest,
+		StreamSpecification: streamSpec,
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamodb: create table %q: %w", table, err)
 	}
+	_, err = waitActive(ctx, client, table)
+	return err
+}
+
+// StreamARN returns the ARN of the counter table's stream, turning the
+// stream on first (and waiting until the table is active again) if the
+// table has none, as a table created before streams were used. Like
+// CreateTable, it is meant for tests and local development.
+func StreamARN(ctx context.Context, client TableClient, table string) (string, error) {
+	desc, err := waitActive(ctx, client, table)
+	if err != nil {
+		return "", err
+	}
+	if s := desc.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) && desc.LatestStreamArn != nil {
+		if s.StreamViewType != types.StreamViewTypeNewAndOldImages {
+			return "", fmt.Errorf("dynamodb: table %q: its stream has %s, the aggregator needs %s", table, s.StreamViewType, types.StreamViewTypeNewAndOldImages)
+		}
+		return *desc.LatestStreamArn, nil
+	}
+	if _, err := client.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(table), StreamSpecification: streamSpec}); err != nil {
+		return "", fmt.Errorf("dynamodb: turn on the stream of table %q: %w", table, err)
+	}
+	if desc, err = waitActive(ctx, client, table); err != nil {
+		return "", err
+	}
+	if desc.LatestStreamArn == nil {
+		return "", fmt.Errorf("dynamodb: table %q has no stream after turning it on", table)
+	}
+	return *desc.LatestStreamArn, nil
+}
+
+// waitActive waits until the table is active and returns its description.
+func waitActive(ctx context.Context, client TableClient, table string) (*types.TableDescription, error) {
 	for {
 		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 		if err != nil {
-			return fmt.Errorf("dynamodb: describe table %q: %w", table, err)
+			return nil, fmt.Errorf("dynamodb: describe table %q: %w", table, err)
 		}
 		if out.Table != nil && out.Table.TableStatus == types.TableStatusActive {
-			return nil
+			return out.Table, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("dynamodb: table %q not active: %w", table, ctx.Err())
+			return nil, fmt.Errorf("dynamodb: table %q not active: %w", table, ctx.Err())
 		case <-time.After(100 * time.Millisecond): // DynamoDB has no change notification
 		}
 	}

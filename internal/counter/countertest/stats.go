@@ -228,7 +228,7 @@ func testStatsInvalid(t *testing.T, h StatsHarness) {
 			counter.InvalidRequest},
 		"centuries": {"v", counter.StatsQuery{Period: counter.Day, From: time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC), To: statsEpoch},
 			counter.InvalidRequest},
-		"missing counter": {"nope", counter.StatsQuery{Period: counter.Day}, counter.NotFound},
+		"missing counter":     {"nope", counter.StatsQuery{Period: counter.Day}, counter.NotFound},
 		"missing and invalid": {"nope", counter.StatsQuery{Period: "week"}, counter.InvalidRequest},
 		"1000 hours":          {"v", counter.StatsQuery{Period: counter.Hour, From: statsEpoch.Add(-999 * time.Hour), To: statsEpoch}, ""},
 		"same hour":           {"v", counter.StatsQuery{Period: counter.Hour, From: statsEpoch.Add(59 * time.Minute), To: statsEpoch}, ""},
