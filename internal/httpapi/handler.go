@@ -44,9 +44,12 @@ type RateLimiter interface {
 
 // handler serves the API; its methods are the endpoints.
 type handler struct {
-	store   counter.Store
-	log     *slog.Logger
-	timeout time.Duration
+	store counter.Store
+	// statsStore is store as a counter.StatsStore; nil if it is not one,
+	// and then the stats route is not served.
+	statsStore counter.StatsStore
+	log        *slog.Logger
+	timeout    time.Duration
 	// named lists the served paths that hold {name}, so that a request
 	// shaped like one of them but with a name that is not one (empty,
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
@@ -59,6 +62,7 @@ type handler struct {
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: newAPIKeys(opts.APIKeys)}
+	h.statsStore, _ = store.(counter.StatsStore)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -70,6 +74,7 @@ func New(store counter.Store, opts Options) http.Handler {
 		RouteSet:       h.set,
 		RouteIncrement: h.increment,
 		RouteDelete:    h.delete,
+		RouteStats:     h.stats,
 	}
 	enabled := func(name string) bool { return true }
 	if opts.Routes != nil {
@@ -85,7 +90,7 @@ func New(store counter.Store, opts Options) http.Handler {
 	byPath := map[string]*pathMethods{}
 	var paths []string
 	for _, rt := range Routes {
-		if !enabled(rt.Name) {
+		if !enabled(rt.Name) || rt.Name == RouteStats && h.statsStore == nil {
 			continue
 		}
 		pm := byPath[rt.Path]
@@ -180,13 +185,32 @@ func (h *handler) unrouted(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, np := range h.named {
-		if _, ok := np.name(p); ok && slices.Contains(np.pm.methods, r.Method) {
-			h.writeError(w, r, counter.ValidateName(""))
-			return
+	if !routeOfAPI(p) { // a route this subset does not serve is 404, below
+		for _, np := range h.named {
+			if _, ok := np.name(p); ok && slices.Contains(np.pm.methods, r.Method) {
+				h.writeError(w, r, counter.ValidateName(""))
+				return
+			}
 		}
 	}
 	h.notFound(w, r)
+}
+
+// routeOfAPI reports whether the escaped path p is the path of one of the
+// API's routes with a one-segment {name}, such as /counters/x/stats, which
+// /counters/{name} would otherwise claim as a name holding a '/'.
+func routeOfAPI(p string) bool {
+	for _, rt := range Routes {
+		prefix, suffix, ok := strings.Cut(rt.Path, "{name}")
+		if !ok || suffix == "" {
+			continue
+		}
+		np := namedPath{prefix: prefix, suffix: suffix}
+		if name, ok := np.name(p); ok && name != "" && !strings.Contains(name, "/") {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanPath answers paths that ServeMux would redirect (with an HTML body)

@@ -195,6 +195,7 @@ func TestOpenAPIStatuses(t *testing.T) {
 		httpapi.RouteSet:       {"200", "201", "400", "401", "413", "429", "500", "503"},
 		httpapi.RouteIncrement: {"200", "400", "404", "409", "413", "429", "500", "503"},
 		httpapi.RouteDelete:    {"204", "400", "401", "404", "429", "500", "503"},
+		httpapi.RouteStats:     {"200", "400", "404", "429", "500", "503"},
 	}
 	for _, rt := range httpapi.Routes {
 		t.Run(rt.Name, func(t *testing.T) {

@@ -11,6 +11,7 @@ const (
 	RouteSet       = "set"
 	RouteIncrement = "increment"
 	RouteDelete    = "delete"
+	RouteStats     = "stats"
 )
 
 // Route is one endpoint of the API: a method and a Go 1.22 ServeMux path.
@@ -31,6 +32,7 @@ var Routes = []Route{
 	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true},
 	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment"},
 	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true},
+	{Name: RouteStats, Method: http.MethodGet, Path: "/counters/{name}/stats"},
 }
 
 // RouteNamed returns the route with the given name.
