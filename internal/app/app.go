@@ -26,6 +26,9 @@ type Config struct {
 	Store string
 	// TableName is the DynamoDB table (TABLE_NAME), required for dynamodb.
 	TableName string
+	// StatsTableName is the DynamoDB table of hits over time
+	// (STATS_TABLE_NAME, default TABLE_NAME + "-stats").
+	StatsTableName string
 	// Region is the AWS region (AWS_REGION, else AWS_DEFAULT_REGION);
 	// required for dynamodb unless Endpoint is local.
 	Region string
@@ -73,10 +76,11 @@ func (cfg Config) credentials() awsCredentials {
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in mains).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
-		Store:     getenv("STORE"),
-		TableName: getenv("TABLE_NAME"),
-		Region:    firstNonEmpty(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION")),
-		Endpoint:  firstNonEmpty(getenv("AWS_ENDPOINT_URL_DYNAMODB"), getenv("AWS_ENDPOINT_URL")),
+		Store:          getenv("STORE"),
+		TableName:      getenv("TABLE_NAME"),
+		StatsTableName: firstNonEmpty(getenv("STATS_TABLE_NAME"), statsTableDefault(getenv("TABLE_NAME"))),
+		Region:         firstNonEmpty(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION")),
+		Endpoint:       firstNonEmpty(getenv("AWS_ENDPOINT_URL_DYNAMODB"), getenv("AWS_ENDPOINT_URL")),
 		creds: &awsCredentials{
 			accessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
 			secretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
@@ -199,8 +203,11 @@ func openDynamoDB(ctx context.Context, cfg Config) (counter.Store, error) {
 		if err := dynamostore.CreateTable(ctx, client, cfg.TableName); err != nil {
 			return nil, fmt.Errorf("local table: %w", err)
 		}
+		if err := dynamostore.CreateStatsTable(ctx, client, cfg.StatsTableName); err != nil {
+			return nil, fmt.Errorf("local stats table: %w", err)
+		}
 	}
-	return dynamostore.New(client, cfg.TableName), nil
+	return dynamostore.New(client, cfg.TableName, dynamostore.WithStatsTable(cfg.StatsTableName)), nil
 }
 
 // NewDynamoDBClient builds a DynamoDB client from cfg the way Lambda expects

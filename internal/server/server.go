@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/app"
@@ -20,6 +21,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
 // Config is the standalone server's configuration.
@@ -79,6 +81,13 @@ type Main struct {
 	logOut   *flushWriter
 	listener net.Listener
 	srv      *http.Server
+	// aggregation feeds the table's stream to the stats aggregator on
+	// DynamoDB Local; nil otherwise.
+	aggregation *streampoll.Poller
+	aggCtx      context.Context // the aggregation runs until it ends
+	stopAgg     context.CancelFunc
+	aggOnce     sync.Once     // starts the aggregation, or marks it never to start
+	aggDone     chan struct{} // closed when the aggregation has stopped
 }
 
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
@@ -95,12 +104,20 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	var aggregation *streampoll.Poller
+	if appCfg.LocalAggregation() {
+		if aggregation, err = app.OpenLocalAggregation(ctx, appCfg, log); err != nil {
+			fw.Close()
+			return nil, fmt.Errorf("stats aggregation: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fw.Close()
 		return nil, err
 	}
-	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln}
+	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln, aggregation: aggregation, aggDone: make(chan struct{})}
+	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
 	opts := httpapi.Options{
 		Logger:      log,
 		Timeout:     cfg.App.RequestTimeout,
@@ -145,10 +162,21 @@ func (m *Main) Run(ctx context.Context) error {
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
+	if m.aggregation != nil {
+		// Hits over time follow the table's stream, as the aggregate
+		// function does in AWS.
+		m.aggOnce.Do(func() {
+			go func() {
+				defer close(m.aggDone)
+				_ = m.aggregation.Run(m.aggCtx) // returns when stopped
+			}()
+		})
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.listener) }()
 	select {
 	case err := <-errc:
+		m.stopAggregation()
 		m.logOut.Close()
 		return err
 	case <-ctx.Done():
@@ -160,14 +188,23 @@ func (m *Main) Run(ctx context.Context) error {
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	m.stopAggregation()
 	m.log.Info("stopped")
 	m.logOut.Close()
 	return err
 }
 
+// stopAggregation stops the stats aggregation, if it runs, and waits for it.
+func (m *Main) stopAggregation() {
+	m.stopAgg()
+	m.aggOnce.Do(func() { close(m.aggDone) }) // never started
+	<-m.aggDone
+}
+
 // Close stops the server at once, for tests and failed starts.
 func (m *Main) Close() error {
 	err := m.srv.Close()
+	m.stopAggregation()
 	m.logOut.Close()
 	return err
 }
