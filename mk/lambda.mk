@@ -9,7 +9,7 @@
 # Variables: LAMBDA_FUNCTIONS (the function names), LAMBDA_BIN (output dir),
 # LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
 
-LAMBDA_FUNCTIONS ?= create get list set increment delete health
+LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate
 LAMBDA_BIN       ?= bin
 LAMBDA_MAX_BYTES ?= 8000000
 # lambda.norpc drops aws-lambda-go's legacy RPC mode (not used by
@@ -48,6 +48,8 @@ $(eval $(call lambda_sam_target,SetFunction,set))
 $(eval $(call lambda_sam_target,IncrementFunction,increment))
 $(eval $(call lambda_sam_target,DeleteFunction,delete))
 $(eval $(call lambda_sam_target,HealthFunction,health))
+$(eval $(call lambda_sam_target,StatsFunction,stats))
+$(eval $(call lambda_sam_target,AggregateFunction,aggregate))
 
 local: deps
 	go run ./tools/cmd/hitcounter-local

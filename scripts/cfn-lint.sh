@@ -39,6 +39,11 @@ const KNOWN_STALE_SPEC = [
   /^Resources > \w+ > Properties > Cors > MaxAge: Expecting an integer, got "'\d+'"$/,
   // Api event Auth (ApiKeyRequired, SAM 2019).
   /^Resources > \w+Function > Properties > Events > \w+ > Properties > Auth: Auth is not a valid property of AWS::Serverless::Function.ApiEvent$/,
+  // DynamoDB stream event settings of the event source mapping (SAM 2019-2021;
+  // this linter checks a DynamoDB event against its old Kinesis event shape).
+  /^Resources > \w+Function > Properties > Events > \w+ > Properties > (MaximumBatchingWindowInSeconds|ParallelizationFactor|FunctionResponseTypes|BisectBatchOnFunctionError|MaximumRetryAttempts|MaximumRecordAgeInSeconds|DestinationConfig): \1 is not a valid property of AWS::Serverless::Function.KinesisEvent$/,
+  // SQS queue SqsManagedSseEnabled (CloudFormation 2022).
+  /^Resources > \w+ > Properties > SqsManagedSseEnabled: SqsManagedSseEnabled is not a valid property of AWS::SQS::Queue$/,
 ];
 
 const result = validateFile(template);

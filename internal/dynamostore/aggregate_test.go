@@ -2,9 +2,13 @@ package dynamostore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -427,5 +431,54 @@ func TestAggregateRemove(t *testing.T) {
 	lambda(t, s.records[len(s.records)-1:], 100, handle)
 	if n := countItems(); n != 0 {
 		t.Errorf("%d buckets after the delete, want 0", n)
+	}
+}
+
+// TestAggregateEventFixture feeds events/aggregate.json (the fixture of the
+// aggregate function: a create, an increment by 3, a set, an increment by
+// -1 and an idempotency record) to the aggregator, twice.
+func TestAggregateEventFixture(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "events", "aggregate.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var event events.DynamoDBEvent
+	if err := json.Unmarshal(data, &event); err != nil {
+		t.Fatalf("events/aggregate.json: %v", err)
+	}
+	h := newAggHarness(t)
+	created := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	h.clock.Set(created)
+	if _, err := h.store.Create(testContext(t), "home", 5); err != nil {
+		t.Fatal(err)
+	}
+	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
+	for range 2 {
+		resp, err := agg.Handle(testContext(t), event)
+		if err != nil || len(resp.BatchItemFailures) > 0 {
+			t.Fatalf("Handle = %+v, %v", resp, err)
+		}
+	}
+	tests := map[string]struct {
+		q    counter.StatsQuery
+		want []int64
+	}{
+		"hours": {counter.StatsQuery{Period: counter.Hour, From: created, To: created.Add(time.Hour)}, []int64{3, -1}},
+		"day":   {counter.StatsQuery{Period: counter.Day, From: created, To: created}, []int64{2}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			points, err := h.store.Stats(testContext(t), "home", tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, p := range points {
+				got = append(got, p.Hits)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("hits %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
