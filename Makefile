@@ -13,8 +13,11 @@ export PORT
 all: lint test
 
 ## run: serve the API on http://localhost:$(PORT) with the in-memory store
+# Built, then exec'd (not `go run`, which exits 1 when interrupted), so that
+# Ctrl-C ends with the server's own clean stop and no make error.
 run:
-	$(GO) run ./cmd/hitcounter
+	@GO=$(GO) scripts/build-once.sh hitcounter ./cmd/hitcounter
+	@exec .cache/bin/hitcounter
 
 ## deps: install what the tests need (Java for DynamoDB Local) if missing
 deps:
@@ -22,6 +25,7 @@ deps:
 
 ## test: every test, with the race detector, including DynamoDB Local and the real Lambda binaries
 test: deps
+	@ls -d .cache/rie-* >/dev/null 2>&1 || echo "first run: go test compiles everything and installs the Lambda Runtime Interface Emulator and the npm cfn-lint into .cache/ (a few minutes; later runs are faster)" >&2
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## test-short: the fast subset (shorter concurrency runs)
@@ -40,7 +44,8 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 $(STATICCHECK):
-	GOBIN=$(GOBIN_TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@echo "first run: installing staticcheck $(STATICCHECK_VERSION) into .cache/bin" >&2
+	@GOBIN=$(GOBIN_TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## bench: Go benchmarks, then the servers under load beside their baselines
 bench: deps

@@ -51,5 +51,7 @@ $(eval $(call lambda_sam_target,HealthFunction,health))
 $(eval $(call lambda_sam_target,StatsFunction,stats))
 $(eval $(call lambda_sam_target,AggregateFunction,aggregate))
 
+# Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.
 local: deps
-	go run ./tools/cmd/hitcounter-local
+	@scripts/build-once.sh hitcounter-local ./tools/cmd/hitcounter-local
+	@exec .cache/bin/hitcounter-local

@@ -37,6 +37,15 @@ go build -o "$out/hitbench" ./tools/cmd/hitbench
 "$out/hitbench" -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report"
 
 echo
+echo "== Standalone server, 200,000 counters: increments alone vs while 4 clients loop on GET /counters?limit=1"
+{
+	echo
+	echo "## Standalone server, 200,000 counters: increments alone and while clients list"
+	echo
+} >>"$report"
+"$out/hitbench" -suite listing -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report"
+
+echo
 echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, same table, same concurrency"
 {
 	echo

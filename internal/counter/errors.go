@@ -6,20 +6,17 @@ import (
 	"fmt"
 )
 
-// Error codes: the one vocabulary of failures, shared by stores, the HTTP
-// layer and clients (they appear verbatim in JSON error bodies).
+// Error codes: everything a Store can say went wrong. Clients see them
+// verbatim in JSON error bodies; the HTTP layer adds the few codes of its
+// own (a missing API key, a rate limit, a wrong method, a body too large).
 const (
-	InvalidName      = "invalid_name"
-	InvalidRequest   = "invalid_request"
-	NotFound         = "not_found"
-	AlreadyExists    = "already_exists"
-	OutOfRange       = "out_of_range"
-	Unavailable      = "unavailable"
-	Unauthorized     = "unauthorized"
-	RateLimited      = "rate_limited"
-	MethodNotAllowed = "method_not_allowed"
-	PayloadTooLarge  = "payload_too_large"
-	Internal         = "internal"
+	InvalidName    = "invalid_name"
+	InvalidRequest = "invalid_request"
+	NotFound       = "not_found"
+	AlreadyExists  = "already_exists"
+	OutOfRange     = "out_of_range"
+	Unavailable    = "unavailable"
+	Internal       = "internal"
 )
 
 // Error is a failure with a code from the list above and a message that is

@@ -53,7 +53,7 @@ func TestCreateAppliedButUnacknowledged(t *testing.T) {
 	}))
 	t.Cleanup(proxy.Close)
 
-	store := dynamostore.New(dynamolocal.NewClient(proxy.URL, fastRetries), table)
+	store := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: proxy.URL}, fastRetries), table)
 	c, err := store.Create(testContext(t), "retried", 7)
 	if err != nil {
 		t.Fatalf("Create after an unacknowledged success = %v, want success", err)

@@ -31,7 +31,7 @@ var tables atomic.Int64
 // client for it and its name.
 func newTable(tb testing.TB) (*dynamodb.Client, string) {
 	tb.Helper()
-	client := dynamolocal.NewClient(dynamolocal.ForTest(tb).Endpoint())
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(tb).Endpoint()})
 	name := fmt.Sprintf("t%d-%s", tables.Add(1), strings.Map(func(r rune) rune {
 		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.' {
 			return r

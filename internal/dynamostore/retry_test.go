@@ -64,7 +64,7 @@ func newFakeDynamoDB(t *testing.T, answer func(w http.ResponseWriter, r *http.Re
 func (f *fakeDynamoDB) count(op string) int64 { return f.counts[op].Load() }
 
 func (f *fakeDynamoDB) store() *dynamostore.Store {
-	return dynamostore.New(dynamolocal.NewClient(f.srv.URL, fastRetries), "table")
+	return dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: f.srv.URL}, fastRetries), "table")
 }
 
 // dropConnection closes the connection after the request was read: the
@@ -178,7 +178,7 @@ func TestIncrementIsRetriedWhenConnectFails(t *testing.T) {
 	endpoint := "http://" + l.Addr().String()
 	l.Close() // nothing listens there now: connection refused
 	hc := &countingHTTPClient{}
-	client := dynamolocal.NewClient(endpoint, fastRetries, func(o *dynamodb.Options) { o.HTTPClient = hc })
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}, fastRetries, func(o *dynamodb.Options) { o.HTTPClient = hc })
 	_, err = dynamostore.New(client, "table").Increment(testContext(t), "hits", 1)
 	if code := counter.ErrorCode(err); code != counter.Unavailable {
 		t.Errorf("code = %q (err %v), want %q", code, err, counter.Unavailable)
@@ -221,7 +221,7 @@ func TestDeadlineOnHangingEndpoint(t *testing.T) {
 // every operation then fails as Unavailable.
 func TestDynamoDBLocalDown(t *testing.T) {
 	srv := dynamolocal.StartForTest(t, dynamolocal.Options{})
-	client := dynamolocal.NewClient(srv.Endpoint(), fastRetries)
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: srv.Endpoint()}, fastRetries)
 	if err := dynamostore.CreateTable(testContext(t), client, "down"); err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func BenchmarkStatsLag(b *testing.B) {
 	if _, err := s.Create(ctx, "lag", 0); err != nil {
 		b.Fatal(err)
 	}
-	poller := streampoll.New(dynamolocal.NewStreamsClient(dynamolocal.ForTest(b).Endpoint()), arn,
+	poller := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(b).Endpoint()}), arn,
 		dynamostore.NewAggregator(client, stats, nil).Handle, streampoll.Options{})
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -26,7 +26,7 @@ func TestStatsConformance(t *testing.T) {
 			t.Fatalf("StreamARN: %v", err)
 		}
 		agg := dynamostore.NewAggregator(client, stats, nil)
-		poller := streampoll.New(dynamolocal.NewStreamsClient(dynamolocal.ForTest(t).Endpoint()), arn, agg.Handle,
+		poller := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(t).Endpoint()}), arn, agg.Handle,
 			streampoll.Options{RetryDelay: 10 * time.Millisecond})
 		clock := countertest.NewClock(time.Now())
 		return countertest.StatsHarness{

@@ -102,8 +102,21 @@ func number(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
+// validate returns the name's error if it is not valid, else argErr: the
+// name is checked first, as counter.Store says. Nothing invalid reaches
+// DynamoDB.
+func validate(name string, argErr error) error {
+	if err := counter.ValidateName(name); err != nil {
+		return err
+	}
+	return argErr
+}
+
 // Create implements counter.Store with one conditional PutItem.
 func (s *Store) Create(ctx context.Context, name string, count int64) (counter.Counter, error) {
+	if err := validate(name, counter.ValidateCount(count)); err != nil {
+		return counter.Counter{}, wrap("create", name, err)
+	}
 	now := s.timestamp()
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: s.table,
@@ -137,6 +150,9 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 
 // Get implements counter.Store with one strongly consistent GetItem.
 func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
+	if err := counter.ValidateName(name); err != nil {
+		return counter.Counter{}, wrap("get", name, err)
+	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      s.table,
 		Key:            key(name),
@@ -160,7 +176,7 @@ func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 // 0..counter.MaxCount. It runs with a retryer that never resends a request
 // DynamoDB may have applied (see NoAmbiguousRetry).
 func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
-	if err := counter.ValidateIncrement(by); err != nil {
+	if err := validate(name, counter.ValidateIncrement(by)); err != nil {
 		return counter.Counter{}, wrap("increment", name, err) // and nothing below overflows
 	}
 	// The count before the change must lie in lo..hi for the result to lie
@@ -204,6 +220,9 @@ func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.C
 // Set implements counter.Store with one UpdateItem that keeps created_at
 // if the counter exists; the old item it returns tells whether it did.
 func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Counter, bool, error) {
+	if err := validate(name, counter.ValidateCount(count)); err != nil {
+		return counter.Counter{}, false, wrap("set", name, err)
+	}
 	now := s.timestamp()
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                s.table,
@@ -236,6 +255,9 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 
 // Delete implements counter.Store with one conditional DeleteItem.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := counter.ValidateName(name); err != nil {
+		return wrap("delete", name, err)
+	}
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                s.table,
 		Key:                      key(name),

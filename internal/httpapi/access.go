@@ -9,34 +9,36 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
 // APIKeyHeader is the header that carries an API key, as API Gateway reads it.
 const APIKeyHeader = "X-Api-Key"
 
-// apiKeys checks keys in constant time: each configured key is kept as its
-// SHA-256, the presented key is hashed, and every digest is compared, so
-// neither the length nor the content of a key leaks through timing.
-type apiKeys struct {
+// APIKeys checks API keys in constant time: each configured key is kept as
+// its SHA-256, a presented key is hashed, and every digest is compared, so
+// neither the length nor the content of a key leaks through timing. The
+// zero value holds no key. It is safe for concurrent use.
+type APIKeys struct {
 	digests [][sha256.Size]byte
 }
 
-func newAPIKeys(keys []string) *apiKeys {
-	var k apiKeys
+// NewAPIKeys returns the checker of keys; surrounding spaces are trimmed and
+// empty keys skipped.
+func NewAPIKeys(keys []string) APIKeys {
+	var k APIKeys
 	for _, key := range keys {
 		if key = strings.TrimSpace(key); key != "" {
 			k.digests = append(k.digests, sha256.Sum256([]byte(key)))
 		}
 	}
-	if len(k.digests) == 0 {
-		return nil
-	}
-	return &k
+	return k
 }
 
-func (k *apiKeys) valid(presented string) bool {
+// Len returns the number of keys; with none, nothing is valid.
+func (k APIKeys) Len() int { return len(k.digests) }
+
+// Valid reports whether presented is one of the keys.
+func (k APIKeys) Valid(presented string) bool {
 	d := sha256.Sum256([]byte(presented))
 	ok := 0
 	for i := range k.digests {
@@ -48,8 +50,8 @@ func (k *apiKeys) valid(presented string) bool {
 // requireKey wraps an admin endpoint: without a valid key it is 401.
 func (h *handler) requireKey(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.keys.valid(r.Header.Get(APIKeyHeader)) {
-			h.writeError(w, r, counter.Errorf(counter.Unauthorized, "this route needs a valid API key in the %s header", APIKeyHeader))
+		if !h.keys.Valid(r.Header.Get(APIKeyHeader)) {
+			h.writeError(w, r, requestErrorf(Unauthorized, "this route needs a valid API key in the %s header", APIKeyHeader))
 			return
 		}
 		next(w, r)
@@ -88,15 +90,19 @@ const (
 	corsMaxAgeSeconds = 600
 )
 
+// wrap marks every answer to an allowed origin, whatever answers it, and
+// answers preflights. Every answer varies on Origin, even to a request
+// without one: a shared cache must not serve an answer without CORS
+// headers to a browser that sends an Origin, nor the reverse.
 func (c *cors) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Add("Vary", "Origin")
 		origin := r.Header.Get("Origin")
 		if origin == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		hdr := w.Header()
-		hdr.Add("Vary", "Origin")
 		allowed := c.any || c.origins[origin]
 		if allowed {
 			if c.any {
@@ -130,7 +136,7 @@ func (h *handler) limitRate(l RateLimiter, next http.Handler) http.Handler {
 		}
 		if ok, wait := l.Allow(client, time.Now()); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-			h.writeError(w, r, counter.Errorf(counter.RateLimited, "too many requests from this client; retry later"))
+			h.writeError(w, r, requestErrorf(RateLimited, "too many requests from this client; retry later"))
 			return
 		}
 		next.ServeHTTP(w, r)

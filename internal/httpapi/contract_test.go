@@ -10,23 +10,52 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/server"
 	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
+// testOrigin is the browser origin the contract runs allow.
+const testOrigin = "https://app.example"
+
 // TestContract runs the HTTP contract suite against the handler on a
-// memory store, over real HTTP.
+// memory store, over real HTTP, with CORS allowing testOrigin.
 func TestContract(t *testing.T) {
-	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{}))
+	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{testOrigin}}))
 	t.Cleanup(srv.Close)
-	apitest.Run(t, srv.URL)
+	apitest.Run(t, srv.URL, apitest.Options{Origin: testOrigin})
+}
+
+// TestContractRateLimited runs the rate-limit part of the contract against
+// the handler with a tight limit and CORS.
+func TestContractRateLimited(t *testing.T) {
+	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{
+		CORSOrigins: []string{testOrigin},
+		RateLimiter: ratelimit.New(1, 3),
+	}))
+	t.Cleanup(srv.Close)
+	apitest.RunRateLimited(t, srv.URL, apitest.Options{Origin: testOrigin})
 }
 
 // TestContractStandaloneServer runs the HTTP contract suite against the
 // standalone server (internal/server) as `make run` starts it, on a free
 // port.
 func TestContractStandaloneServer(t *testing.T) {
-	env := map[string]string{"PORT": "0", "HOST": "127.0.0.1"}
+	apitest.Run(t, startServer(t, map[string]string{}))
+}
+
+// TestContractStandaloneServerRateLimited runs the rate-limit part of the
+// contract against the standalone server with a tight limit and CORS.
+func TestContractStandaloneServerRateLimited(t *testing.T) {
+	url := startServer(t, map[string]string{"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "3", "CORS_ALLOWED_ORIGINS": testOrigin})
+	apitest.RunRateLimited(t, url, apitest.Options{Origin: testOrigin})
+}
+
+// startServer starts the standalone server on a free loopback port with the
+// settings env adds, and returns its URL; it stops when the test ends.
+func startServer(t *testing.T, env map[string]string) string {
+	t.Helper()
+	env["PORT"], env["HOST"] = "0", "127.0.0.1"
 	cfg, err := server.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -45,5 +74,5 @@ func TestContractStandaloneServer(t *testing.T) {
 			t.Errorf("Run: got %v, want nil after a graceful shutdown", err)
 		}
 	})
-	apitest.Run(t, m.URL())
+	return m.URL()
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -61,29 +60,20 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusOK, append(getBuf(), `{"status":"ok"}`...))
 }
 
-// createRequest is the body of POST /counters. Fields stay raw JSON so
-// that the endpoint, not encoding/json, decides what is acceptable.
-type createRequest struct {
-	Name  json.RawMessage `json:"name"`
-	Count json.RawMessage `json:"count"`
-}
-
-// create answers POST /counters.
+// create answers POST /counters, whose body is {"name": ..., "count": ...}
+// (count optional).
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
-	var req createRequest
-	if err := decodeBody(w, r, &req, false, "name", "count"); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	name, err := parseName(req.Name)
+	body, err := decodeBody(w, r, false, "name", "count")
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	count, _, err := parseInt("count", req.Count)
-	if err == nil {
-		err = counter.ValidateCount(count)
+	name, err := parseName(body[0])
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
+	count, _, err := parseCount(body[1])
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -161,29 +151,21 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	h.writeCounter(w, http.StatusOK, c)
 }
 
-// setRequest is the body of PUT /counters/{name}.
-type setRequest struct {
-	Count json.RawMessage `json:"count"`
-}
-
-// set answers PUT /counters/{name}.
+// set answers PUT /counters/{name}, whose body is {"count": ...}.
 func (h *handler) set(w http.ResponseWriter, r *http.Request) {
 	name, err := pathName(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	var req setRequest
-	if err := decodeBody(w, r, &req, false, "count"); err != nil {
+	body, err := decodeBody(w, r, false, "count")
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	count, present, err := parseInt("count", req.Count)
+	count, present, err := parseCount(body[0])
 	if err == nil && !present {
 		err = counter.Errorf(counter.InvalidRequest, "field \"count\" is required")
-	}
-	if err == nil {
-		err = counter.ValidateCount(count)
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -204,12 +186,8 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) {
 	h.writeCounter(w, status, c)
 }
 
-// incrementRequest is the optional body of POST /counters/{name}/increment.
-type incrementRequest struct {
-	By json.RawMessage `json:"by"`
-}
-
-// increment answers POST /counters/{name}/increment.
+// increment answers POST /counters/{name}/increment, whose body, optional,
+// is {"by": ...}.
 func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 	name, err := pathName(r)
 	if err != nil {
@@ -218,19 +196,11 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 	}
 	by := int64(1)
 	if r.ContentLength != 0 { // -1 (unknown) or more: there may be a body
-		var req incrementRequest
-		switch err := decodeBody(w, r, &req, true, "by"); err {
-		case nil:
-			v, present, err := parseInt("by", req.By)
-			if err == nil && present {
-				by, err = v, counter.ValidateIncrement(v)
-			}
-			if err != nil {
-				h.writeError(w, r, err)
-				return
-			}
-		case io.EOF: // empty body: the default
-		default:
+		body, err := decodeBody(w, r, true, "by")
+		if err == nil {
+			by, err = parseBy(body[0])
+		}
+		if err != nil && err != io.EOF { // io.EOF: an empty body, the default
 			h.writeError(w, r, err)
 			return
 		}

@@ -3,50 +3,72 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
+// Error codes of the HTTP layer: failures of a request that no store can
+// report. The store's codes are counter's (counter.NotFound and others).
+const (
+	Unauthorized     = "unauthorized"
+	RateLimited      = "rate_limited"
+	MethodNotAllowed = "method_not_allowed"
+	PayloadTooLarge  = "payload_too_large"
+)
+
 // statusByCode is the one table that maps error codes to HTTP statuses.
 var statusByCode = map[string]int{
-	counter.InvalidName:      http.StatusBadRequest,
-	counter.InvalidRequest:   http.StatusBadRequest,
-	counter.NotFound:         http.StatusNotFound,
-	counter.AlreadyExists:    http.StatusConflict,
-	counter.OutOfRange:       http.StatusConflict,
-	counter.Unavailable:      http.StatusServiceUnavailable,
-	counter.Unauthorized:     http.StatusUnauthorized,
-	counter.RateLimited:      http.StatusTooManyRequests,
-	counter.MethodNotAllowed: http.StatusMethodNotAllowed,
-	counter.PayloadTooLarge:  http.StatusRequestEntityTooLarge,
-	counter.Internal:         http.StatusInternalServerError,
+	counter.InvalidName:    http.StatusBadRequest,
+	counter.InvalidRequest: http.StatusBadRequest,
+	counter.NotFound:       http.StatusNotFound,
+	counter.AlreadyExists:  http.StatusConflict,
+	counter.OutOfRange:     http.StatusConflict,
+	counter.Unavailable:    http.StatusServiceUnavailable,
+	counter.Internal:       http.StatusInternalServerError,
+	Unauthorized:           http.StatusUnauthorized,
+	RateLimited:            http.StatusTooManyRequests,
+	MethodNotAllowed:       http.StatusMethodNotAllowed,
+	PayloadTooLarge:        http.StatusRequestEntityTooLarge,
 }
 
-// StatusFor returns the HTTP status for an error code (500 for unknown ones).
-func StatusFor(code string) int {
+// statusFor returns the HTTP status for an error code (500 for unknown ones).
+func statusFor(code string) int {
 	if s, ok := statusByCode[code]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
 }
 
+// WWWAuthenticate is the challenge of every 401: the API key scheme, in
+// the header API Gateway reads (RFC 9110, section 11.6.1).
+const WWWAuthenticate = `ApiKey realm="hitcounter", header="` + APIKeyHeader + `"`
+
 // retryAfterSeconds is what a 503 tells clients to wait.
 const retryAfterSeconds = "1"
+
+// requestError is a failure of the HTTP layer itself, with one of its codes
+// and a message safe to show.
+type requestError struct{ code, message string }
+
+func (e *requestError) Error() string { return e.code + ": " + e.message }
+
+func requestErrorf(code, format string, args ...any) error {
+	return &requestError{code: code, message: fmt.Sprintf(format, args...)}
+}
 
 // writeError answers with err as a JSON error. Only internal errors and
 // store faults are logged with their cause; clients never see it.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := counter.ErrorCode(err)
-	msg := counter.ErrorMessage(err)
-	status := StatusFor(code)
-	if status == http.StatusInternalServerError {
-		// Internal, or a code outside the vocabulary: clients see neither
-		// the code nor the message.
-		code, msg = counter.Internal, "internal error"
+	var code, msg string
+	if re, ok := errors.AsType[*requestError](err); ok {
+		code, msg = re.code, re.message
+	} else {
+		code, msg = counter.ErrorCode(err), counter.ErrorMessage(err)
 	}
-	switch {
+	switch status := statusFor(code); {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "client gone", slog.String("path", r.URL.Path))
@@ -55,18 +77,30 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case status == http.StatusServiceUnavailable:
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable", slog.String("path", r.URL.Path), slog.String("cause", err.Error()))
 	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", retryAfterSeconds)
-	}
-	writeBody(w, status, appendError(getBuf(), code, msg))
+	WriteError(w, code, msg)
 }
 
-// WriteError answers with a JSON error of the given code and message, for
-// handlers outside this package that speak the same vocabulary. A code
-// outside it is answered as a generic internal error.
+// WriteError answers with a JSON error of the given code (counter's or this
+// package's) and message, with the status the code maps to and the headers
+// that status needs: WWW-Authenticate on 401, Retry-After on 503 unless
+// already set. A code outside the vocabulary, and Internal, are answered as
+// a generic internal error whatever the message. It is the one error writer
+// of the service; the local gateway (tools/localapi) uses it for the
+// answers it gives itself.
 func WriteError(w http.ResponseWriter, code, message string) {
-	if _, ok := statusByCode[code]; !ok || code == counter.Internal {
-		code, message = counter.Internal, "internal error"
+	status, ok := statusByCode[code]
+	if !ok || status == http.StatusInternalServerError {
+		// Clients see neither an unknown code nor an internal message.
+		code, message, status = counter.Internal, "internal error", http.StatusInternalServerError
 	}
-	writeBody(w, StatusFor(code), appendError(getBuf(), code, message))
+	hdr := w.Header()
+	switch status {
+	case http.StatusUnauthorized:
+		hdr.Set("WWW-Authenticate", WWWAuthenticate)
+	case http.StatusServiceUnavailable:
+		if hdr.Get("Retry-After") == "" {
+			hdr.Set("Retry-After", retryAfterSeconds)
+		}
+	}
+	writeBody(w, status, appendError(getBuf(), code, message))
 }

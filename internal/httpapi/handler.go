@@ -54,27 +54,17 @@ type handler struct {
 	// shaped like one of them but with a name that is not one (empty,
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
 	named []namedPath
-	keys  *apiKeys // nil: admin routes are open
+	keys  APIKeys // none: admin routes are open
 }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: newAPIKeys(opts.APIKeys)}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys)}
 	h.statsStore, _ = store.(counter.StatsStore)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
-	}
-	endpoints := map[string]http.HandlerFunc{
-		RouteHealth:    h.health,
-		RouteCreate:    h.create,
-		RouteList:      h.list,
-		RouteGet:       h.get,
-		RouteSet:       h.set,
-		RouteIncrement: h.increment,
-		RouteDelete:    h.delete,
-		RouteStats:     h.stats,
 	}
 	enabled := func(name string) bool { return true }
 	if opts.Routes != nil {
@@ -102,11 +92,7 @@ func New(store counter.Store, opts Options) http.Handler {
 				h.named = append(h.named, namedPath{prefix: prefix, suffix: suffix, pm: pm})
 			}
 		}
-		endpoint := endpoints[rt.Name]
-		if rt.Admin && h.keys != nil {
-			endpoint = h.requireKey(endpoint)
-		}
-		pm.add(rt.Method, endpoint)
+		pm.add(rt.Method, h.endpoint(rt))
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
@@ -114,19 +100,33 @@ func New(store counter.Store, opts Options) http.Handler {
 	}
 	mux.HandleFunc("/", h.unrouted)
 	var root http.Handler = cleanPath(h, mux)
-	if c := newCORS(opts.CORSOrigins); c != nil {
-		root = c.wrap(root)
-	}
 	if opts.RateLimiter != nil {
 		root = h.limitRate(opts.RateLimiter, root)
 	}
-	return h.logRequests(h.recover(root))
+	// CORS is outside the rate limit, so that a browser can read a 429 and
+	// its Retry-After; preflights cost no store work and are not limited.
+	if c := newCORS(opts.CORSOrigins); c != nil {
+		root = c.wrap(root)
+	}
+	return h.logRequests(h.recover(withoutHeadBodies(root)))
 }
 
-// pathMethods dispatches one path on the request method.
+// endpoint returns the handler of one route with what wraps that route
+// alone: the API key check of an admin route.
+func (h *handler) endpoint(rt Route) http.HandlerFunc {
+	serve := rt.serve
+	next := func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) }
+	if rt.Admin && h.keys.Len() > 0 {
+		next = h.requireKey(next)
+	}
+	return next
+}
+
+// pathMethods dispatches one path on the request method. Where it serves
+// GET it serves HEAD too, with GET's handler.
 type pathMethods struct {
 	h        *handler
-	methods  []string
+	methods  []string // as served, HEAD after GET
 	handlers []http.HandlerFunc
 	allow    string
 }
@@ -134,6 +134,10 @@ type pathMethods struct {
 func (pm *pathMethods) add(method string, f http.HandlerFunc) {
 	pm.methods = append(pm.methods, method)
 	pm.handlers = append(pm.handlers, f)
+	if method == http.MethodGet {
+		pm.methods = append(pm.methods, http.MethodHead)
+		pm.handlers = append(pm.handlers, f) // New drops the body of every HEAD answer
+	}
 	pm.allow = strings.Join(pm.methods, ", ")
 }
 
@@ -145,8 +149,28 @@ func (pm *pathMethods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Allow", pm.allow)
-	pm.h.writeError(w, r, counter.Errorf(counter.MethodNotAllowed, "method %s is not allowed here; allowed: %s", r.Method, pm.allow))
+	pm.h.writeError(w, r, requestErrorf(MethodNotAllowed, "method %s is not allowed here; allowed: %s", r.Method, pm.allow))
 }
+
+// withoutHeadBodies answers HEAD requests without a body, keeping every
+// header (Content-Length included). net/http drops the body of an answer to
+// HEAD itself, but other hosts (the Lambda adapter) do not.
+func withoutHeadBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w = headWriter{w}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headWriter keeps the headers and status of an answer and drops its body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 	h.writeError(w, r, counter.Errorf(counter.NotFound, "no route for %s %s", r.Method, truncated(r.URL.Path)))

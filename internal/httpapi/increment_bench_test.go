@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,9 +59,15 @@ func bareIncrement() http.Handler {
 	return mux
 }
 
+// reusableBody is a request body that can be read again after Reset.
+type reusableBody struct{ bytes.Reader }
+
+func (*reusableBody) Close() error { return nil }
+
 // BenchmarkIncrementHandler compares the API's increment path (routing,
 // validation, the memory store, JSON, and a JSON request log line) with the
-// bare baseline, in-process and without the network.
+// bare baseline, in-process and without the network. "api-by" sends the
+// body {"by":1}, so it also measures request decoding.
 func BenchmarkIncrementHandler(b *testing.B) {
 	store := memstore.New()
 	if _, err := store.Create(b.Context(), "bench", 0); err != nil {
@@ -71,15 +78,25 @@ func BenchmarkIncrementHandler(b *testing.B) {
 		"api":       httpapi.New(store, httpapi.Options{Logger: slog.New(jsonlog.New(io.Discard, nil))}),
 		"api-nolog": httpapi.New(store, httpapi.Options{}),
 	}
-	for _, name := range []string{"baseline", "api", "api-nolog"} {
+	handlers["api-by"] = handlers["api"]
+	for _, name := range []string{"baseline", "api", "api-nolog", "api-by"} {
 		h := handlers[name]
+		var payload []byte
+		if name == "api-by" {
+			payload = []byte(`{"by":1}`)
+		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				req := httptest.NewRequest(http.MethodPost, "/counters/bench/increment", nil)
+				body := &reusableBody{}
 				w := &discardResponseWriter{h: http.Header{}}
 				for pb.Next() {
 					clear(w.h)
+					if payload != nil {
+						body.Reset(payload)
+						req.Body, req.ContentLength = body, int64(len(payload))
+					}
 					h.ServeHTTP(w, req)
 					if w.status != http.StatusOK {
 						b.Fatalf("status %d", w.status)

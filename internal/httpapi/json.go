@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -103,169 +104,102 @@ func appendString(b []byte, s string) []byte {
 	return append(b, enc...)
 }
 
-// decodeBody decodes the JSON request body into v, whatever its Content-Type:
-// at most MaxBodyBytes holding exactly one JSON object whose member names
-// are among names, matched exactly (encoding/json alone would take "Count"
-// for "count"). It returns an InvalidRequest or PayloadTooLarge error;
-// optional reports an empty body as io.EOF instead of an error.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool, names ...string) error {
+// decodeBody reads the JSON request body, whatever its Content-Type: at
+// most MaxBodyBytes holding exactly one JSON object whose members are among
+// names, each at most once. It returns the raw value of each member at the
+// index of its name, nil where it is absent. Its errors are InvalidRequest
+// or PayloadTooLarge; optional reports an empty body as io.EOF instead.
+//
+// The object is walked token by token with encoding/json's Decoder, which
+// checks the syntax; the walk itself matches member names exactly
+// (json.Unmarshal would take "Count" for "count") and refuses a member
+// given twice (json.Unmarshal lets the last one win, so a proxy reading the
+// first would see another request than the one applied). It replaced a
+// hand-written key scanner at no measurable cost: in
+// BenchmarkIncrementHandler/api-by (an increment with the body {"by":1}),
+// medians of 6 interleaved runs on a shared 2-core machine were 21.3 µs
+// (walk) against 22.6 µs (scanner) at -cpu 1, and 28.1 against 25.1 µs in
+// parallel, within the run-to-run spread (±30%); 26 allocations against 19.
+// The increment without a body, the one make bench loads, decodes nothing.
+func decodeBody(w http.ResponseWriter, r *http.Request, optional bool, names ...string) ([]json.RawMessage, error) {
 	if r.ContentLength > MaxBodyBytes {
-		return tooLarge()
+		return nil, tooLarge()
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge()
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge()
 		}
-		return counter.Errorf(counter.InvalidRequest, "could not read the request body")
+		return nil, counter.Errorf(counter.InvalidRequest, "could not read the request body")
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		if optional {
-			return io.EOF
+			return nil, io.EOF
 		}
-		return counter.Errorf(counter.InvalidRequest, "a JSON request body is required")
-	}
-	if data[0] != '{' { // null, in particular, would decode into v as nothing
-		return counter.Errorf(counter.InvalidRequest, "the request body must be a JSON object")
+		return nil, counter.Errorf(counter.InvalidRequest, "a JSON request body is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalidJSON(err)
+	// token reads the next token of the object: its end is not the body's.
+	token := func() (json.Token, error) {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return tok, err
+	}
+	if tok, err := token(); err != nil {
+		return nil, invalidJSON(err)
+	} else if tok != json.Delim('{') {
+		return nil, counter.Errorf(counter.InvalidRequest, "the request body must be a JSON object")
+	}
+	values := make([]json.RawMessage, len(names))
+	for dec.More() {
+		tok, err := token()
+		if err != nil {
+			return nil, invalidJSON(err)
+		}
+		name, _ := tok.(string) // the Decoder gives member names as strings
+		i := slices.Index(names, name)
+		switch {
+		case i < 0:
+			return nil, counter.Errorf(counter.InvalidRequest, "the request body has an unknown field %q", truncated(name))
+		case values[i] != nil: // a decoded value is never nil, even null
+			return nil, counter.Errorf(counter.InvalidRequest, "the request body has the field %q more than once", name)
+		}
+		if err := dec.Decode(&values[i]); err != nil {
+			return nil, invalidJSON(err)
+		}
+	}
+	if _, err := token(); err != nil { // the closing '}'
+		return nil, invalidJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return counter.Errorf(counter.InvalidRequest, "the request body must hold exactly one JSON value")
+		return nil, counter.Errorf(counter.InvalidRequest, "the request body must hold exactly one JSON value")
 	}
-	if key, ok := unknownKey(data, names); ok {
-		return counter.Errorf(counter.InvalidRequest, "the request body has an unknown field %q", truncated(key))
-	}
-	return nil
-}
-
-// unknownKey returns the first member name of the JSON object data that is
-// not exactly one of names. data must be one valid JSON object, as
-// encoding/json has just decoded it; the scan allocates only for a name
-// with escapes.
-func unknownKey(data []byte, names []string) (string, bool) {
-	i := skipSpace(data, 1) // after '{'
-	for i < len(data) && data[i] != '}' {
-		if data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-		end := skipString(data, i)
-		if data[i] != '"' || end-1 < i+1 {
-			return "", true // not valid JSON after all
-		}
-		raw := data[i+1 : end-1]
-		var unescaped string
-		escaped := bytes.IndexByte(raw, '\\') >= 0
-		if escaped && json.Unmarshal(data[i:end], &unescaped) != nil {
-			return "", true
-		}
-		known := false
-		for _, n := range names {
-			if escaped && unescaped == n || !escaped && string(raw) == n { // no allocation
-				known = true
-				break
-			}
-		}
-		if !known && escaped {
-			return unescaped, true
-		}
-		if !known {
-			return string(raw), true
-		}
-		i = skipSpace(data, end)
-		i = skipSpace(data, i+1) // after ':'
-		i = skipSpace(data, skipValue(data, i))
-	}
-	return "", false
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the JSON string that starts at i.
-func skipString(data []byte, i int) int {
-	for i++; i < len(data); i++ {
-		switch data[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(data)
-}
-
-// skipValue returns the index after the JSON value that starts at i.
-func skipValue(data []byte, i int) int {
-	if i >= len(data) {
-		return i
-	}
-	switch data[i] {
-	case '"':
-		return skipString(data, i)
-	case '{', '[':
-		depth := 0
-		for i < len(data) {
-			switch data[i] {
-			case '"':
-				i = skipString(data, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default: // a number, true, false or null
-		for i < len(data) && data[i] != ',' && data[i] != '}' && data[i] != ']' &&
-			data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r' {
-			i++
-		}
-		return i
-	}
+	return values, nil
 }
 
 func tooLarge() error {
-	return counter.Errorf(counter.PayloadTooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+	return requestErrorf(PayloadTooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
 }
 
 // invalidJSON turns a decoding error into a client-safe message.
 func invalidJSON(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
+	if syn, ok := errors.AsType[*json.SyntaxError](err); ok {
 		return counter.Errorf(counter.InvalidRequest, "the request body is not valid JSON (at byte %d)", syn.Offset)
-	case errors.As(err, &typ):
-		return counter.Errorf(counter.InvalidRequest, "the request body must be a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return counter.Errorf(counter.InvalidRequest, "the request body is truncated JSON")
-	default:
-		// Unknown fields and similar: encoding/json's text names only the
-		// field, which the client sent.
-		return counter.Errorf(counter.InvalidRequest, "the request body is not acceptable: %s", truncated(err.Error()))
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return counter.Errorf(counter.InvalidRequest, "the request body is truncated JSON")
+	}
+	return counter.Errorf(counter.InvalidRequest, "the request body is not valid JSON")
 }
 
-// parseName reads the JSON string field "name": absent or null is an
-// InvalidName error, anything but a string an InvalidRequest error, and a
-// string that is not a valid name an InvalidName error.
+// parseName reads the member "name": absent or null is an InvalidName
+// error, anything but a string an InvalidRequest error, and a string that
+// is not a valid name an InvalidName error.
 func parseName(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+	if raw == nil || string(raw) == "null" {
 		return "", counter.Errorf(counter.InvalidName, "field \"name\" is required")
 	}
 	var name string
@@ -275,16 +209,35 @@ func parseName(raw json.RawMessage) (string, error) {
 	return name, counter.ValidateName(name)
 }
 
-// parseInt reads a JSON integer field. present is false for an absent
-// field; anything but an integer literal within ±MaxCount (null, a string, a
-// fraction, an exponent, a huge number) is an InvalidRequest error.
-func parseInt(field string, raw json.RawMessage) (v int64, present bool, err error) {
-	if len(raw) == 0 {
+// parseCount reads the member "count": an integer literal from 0 to
+// MaxCount (null, a string, a fraction or an exponent is not one). present
+// is false for an absent member.
+func parseCount(raw json.RawMessage) (count int64, present bool, err error) {
+	if raw == nil {
 		return 0, false, nil
 	}
-	v, err = strconv.ParseInt(string(raw), 10, 64)
-	if err != nil || v < -counter.MaxCount || v > counter.MaxCount {
-		return 0, true, counter.Errorf(counter.InvalidRequest, "field %q must be an integer from %d to %d", field, -counter.MaxCount, counter.MaxCount)
+	count, ok := intLiteral(raw)
+	if !ok || counter.ValidateCount(count) != nil {
+		return 0, true, counter.Errorf(counter.InvalidRequest, "field \"count\" must be an integer from 0 to %d", counter.MaxCount)
 	}
-	return v, true, nil
+	return count, true, nil
+}
+
+// parseBy reads the member "by": a non-zero integer literal within
+// ±MaxCount; 1 if absent.
+func parseBy(raw json.RawMessage) (int64, error) {
+	if raw == nil {
+		return 1, nil
+	}
+	by, ok := intLiteral(raw)
+	if !ok || counter.ValidateIncrement(by) != nil {
+		return 0, counter.Errorf(counter.InvalidRequest, "field \"by\" must be a non-zero integer from %d to %d", -counter.MaxCount, counter.MaxCount)
+	}
+	return by, nil
+}
+
+// intLiteral reads a JSON number that is an integer literal within int64.
+func intLiteral(raw json.RawMessage) (int64, bool) {
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	return v, err == nil
 }

@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"bytes"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -16,8 +18,9 @@ import (
 )
 
 // TestOpenAPIRoutes checks that the OpenAPI document has exactly the
-// router's paths and methods, with the route names as operation IDs and API
-// keys (optional) on exactly the admin routes.
+// router's paths and methods, HEAD wherever GET, with the route names as
+// operation IDs (name+"Head" for HEAD) and API keys (optional) on exactly
+// the admin routes.
 func TestOpenAPIRoutes(t *testing.T) {
 	v, err := apitest.DefaultValidator()
 	if err != nil {
@@ -29,7 +32,11 @@ func TestOpenAPIRoutes(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			got = append(got, op{method, path, o.OperationID})
-			rt, ok := httpapi.RouteNamed(o.OperationID)
+			name := o.OperationID
+			if method == http.MethodHead {
+				name = strings.TrimSuffix(name, "Head")
+			}
+			rt, ok := httpapi.RouteNamed(name)
 			if !ok {
 				continue // reported by the comparison below
 			}
@@ -55,6 +62,9 @@ func TestOpenAPIRoutes(t *testing.T) {
 	}
 	for _, rt := range httpapi.Routes {
 		want = append(want, op{rt.Method, rt.Path, rt.Name})
+		if rt.Method == http.MethodGet {
+			want = append(want, op{http.MethodHead, rt.Path, rt.Name + "Head"})
+		}
 	}
 	cmp := func(a, b op) int { return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method) }
 	slices.SortFunc(got, cmp)
@@ -217,6 +227,17 @@ func TestOpenAPIStatuses(t *testing.T) {
 				if ref.Value.Content.Get("application/json") == nil {
 					t.Errorf("%s: got no application/json content", code)
 				}
+			}
+			if rt.Method != http.MethodGet {
+				return
+			}
+			head := v.Document().Paths.Value(rt.Path).GetOperation(http.MethodHead)
+			if head == nil {
+				t.Fatal("got no HEAD operation beside GET")
+			}
+			gotHead := slices.Sorted(maps.Keys(head.Responses.Map()))
+			if !slices.Equal(gotHead, got) {
+				t.Errorf("HEAD: got statuses %v, want GET's %v", gotHead, got)
 			}
 		})
 	}

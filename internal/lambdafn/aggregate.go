@@ -10,7 +10,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/hitcounter/hitcounter/internal/app"
+	"github.com/hitcounter/hitcounter/internal/config"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 )
 
@@ -20,18 +21,18 @@ import (
 type AggregateHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
 // NewAggregate builds the stats aggregator from the configuration getenv
-// reads (STORE=dynamodb, STATS_TABLE_NAME; see app.ConfigFromEnv). logger
+// reads (config.FromEnv: STORE=dynamodb, STATS_TABLE_NAME). logger
 // receives the causes of failed batches; nil discards them.
 func NewAggregate(getenv func(string) string, logger *slog.Logger) (AggregateHandler, error) {
-	cfg, err := app.ConfigFromEnv(getenv)
+	cfg, err := config.FromEnv(getenv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: config: %w", err)
 	}
-	agg, err := app.NewAggregator(cfg, logger)
-	if err != nil {
-		return nil, fmt.Errorf("lambdafn: aggregator: %w", err)
+	if cfg.Store != config.StoreDynamoDB {
+		return nil, fmt.Errorf("lambdafn: the stats aggregator needs STORE=dynamodb, not %q", cfg.Store)
 	}
-	return agg.Handle, nil
+	client := dynamostore.NewClient(cfg.DynamoDB)
+	return dynamostore.NewAggregator(client, cfg.StatsTableName, logger).Handle, nil
 }
 
 // RunAggregate runs the aggregate function like Run runs a route: it

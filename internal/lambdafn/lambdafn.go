@@ -11,11 +11,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"github.com/hitcounter/hitcounter/internal/app"
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 )
@@ -23,29 +21,21 @@ import (
 // initTimeout bounds the wiring done at init (opening the store).
 const initTimeout = 5 * time.Second
 
-// ProxyHandler is what a function hands to lambda.Start: a REST API (v1)
-// proxy event in, a proxy response out.
-type ProxyHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
-
-// Adapt serves h as a ProxyHandler through aws-lambda-go-api-proxy; the API
-// Gateway request context is on each request's context.
-func Adapt(h http.Handler) ProxyHandler {
-	return httpadapter.New(h).ProxyWithContext
-}
-
 // New builds the handler of the named route (an httpapi.Route* constant)
-// from the configuration getenv reads: the store (see app.ConfigFromEnv) and
-// the browser origins allowed by CORS_ALLOWED_ORIGINS. logger receives the
-// request log; nil discards it.
+// from the configuration getenv reads (config.FromEnv, without the SDK's
+// default credentials chain: Lambda puts the credentials in the
+// environment): the store, the request timeout and the browser origins
+// allowed by CORS. A setting that does not parse fails it, naming the
+// variable. logger receives the request log; nil discards it.
 func New(ctx context.Context, route string, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
 	if _, ok := httpapi.RouteNamed(route); !ok {
 		return nil, fmt.Errorf("lambdafn: unknown route %q", route)
 	}
-	cfg, err := app.ConfigFromEnv(getenv)
+	cfg, err := config.FromEnv(getenv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: config: %w", err)
 	}
-	store, err := app.OpenStore(ctx, cfg)
+	store, err := config.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: open store: %w", err)
 	}
@@ -55,7 +45,7 @@ func New(ctx context.Context, route string, getenv func(string) string, logger *
 		Timeout:     cfg.RequestTimeout,
 		CORSOrigins: cfg.CORSOrigins,
 	})
-	return Adapt(h), nil
+	return adapt(h, logger), nil
 }
 
 // Run wires the named route from the process environment and serves Lambda

@@ -6,10 +6,11 @@ package memstore
 import (
 	"context"
 	"encoding/base64"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/btree"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -17,9 +18,20 @@ import (
 var _ counter.Store = (*Store)(nil)
 
 // Store is an in-memory counter.Store. The zero value is not usable; call New.
+//
+// Counters live in a map, for the O(1) lookups of the hot path (get,
+// increment), and in a B-tree ordered by name that create, set and delete
+// keep up to date, so that a page of List costs O(log n + limit) under the
+// read lock instead of copying and sorting every name: with 200,000
+// counters, four goroutines looping on one-counter pages made concurrent
+// increments over a thousand times slower when List sorted, and now cost
+// them less than 2x beyond the CPU the listers take
+// (BenchmarkIncrementWhileListing; figures in docs/benchmarks.md).
+// github.com/google/btree: no dependencies, generic, maintained since 2014.
 type Store struct {
 	mu       sync.RWMutex
 	counters map[string]*counter.Counter
+	byName   *btree.BTreeG[*counter.Counter]
 	now      func() time.Time
 	history  map[string]*history // hits over time, by counter name (stats.go)
 }
@@ -33,9 +45,20 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = func() time.Time { return now().UTC().Truncate(time.Millisecond) } }
 }
 
+// btreeDegree is the B-tree's branching factor; 32 is google/btree's usual
+// choice for in-memory trees (nodes of a few cache lines).
+const btreeDegree = 32
+
+func nameLess(a, b *counter.Counter) bool { return a.Name < b.Name }
+
 // New returns an empty Store.
 func New(opts ...Option) *Store {
-	s := &Store{counters: make(map[string]*counter.Counter), now: now, history: make(map[string]*history)}
+	s := &Store{
+		counters: make(map[string]*counter.Counter),
+		byName:   btree.NewG(btreeDegree, nameLess),
+		now:      now,
+		history:  make(map[string]*history),
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -49,6 +72,9 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 	if err := ctx.Err(); err != nil {
 		return counter.Counter{}, err
 	}
+	if err := validate(name, counter.ValidateCount(count)); err != nil {
+		return counter.Counter{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.counters[name]; ok {
@@ -57,12 +83,16 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 	t := s.now()
 	c := &counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
 	s.counters[name] = c
+	s.byName.ReplaceOrInsert(c)
 	return *c, nil
 }
 
 // Get implements counter.Store.
 func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	if err := ctx.Err(); err != nil {
+		return counter.Counter{}, err
+	}
+	if err := counter.ValidateName(name); err != nil {
 		return counter.Counter{}, err
 	}
 	s.mu.RLock()
@@ -77,6 +107,9 @@ func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 // Increment implements counter.Store.
 func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
 	if err := ctx.Err(); err != nil {
+		return counter.Counter{}, err
+	}
+	if err := validate(name, counter.ValidateIncrement(by)); err != nil {
 		return counter.Counter{}, err
 	}
 	s.mu.Lock()
@@ -100,6 +133,9 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 	if err := ctx.Err(); err != nil {
 		return counter.Counter{}, false, err
 	}
+	if err := validate(name, counter.ValidateCount(count)); err != nil {
+		return counter.Counter{}, false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now()
@@ -107,6 +143,7 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 	if !ok {
 		c = &counter.Counter{Name: name, CreatedAt: t}
 		s.counters[name] = c
+		s.byName.ReplaceOrInsert(c)
 	}
 	c.Count = count
 	c.UpdatedAt = t
@@ -118,14 +155,28 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := counter.ValidateName(name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.counters[name]; !ok {
+	c, ok := s.counters[name]
+	if !ok {
 		return counter.NotFoundError(name)
 	}
 	delete(s.counters, name)
+	s.byName.Delete(c)
 	delete(s.history, name)
 	return nil
+}
+
+// validate returns the name's error if it is not valid, else argErr: the
+// name is checked first, as counter.Store says.
+func validate(name string, argErr error) error {
+	if err := counter.ValidateName(name); err != nil {
+		return err
+	}
+	return argErr
 }
 
 // cursorPrefix marks cursors this store issued.
@@ -146,23 +197,21 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 	if limit <= 0 || limit > counter.MaxListLimit {
 		limit = counter.DefaultListLimit
 	}
-	s.mu.RLock()
-	names := make([]string, 0, len(s.counters))
-	for name := range s.counters {
-		if name > after {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
 	var page counter.Page
-	if len(names) > limit {
-		names = names[:limit]
-		page.NextCursor = encodeCursor(names[limit-1])
-	}
-	page.Counters = make([]counter.Counter, len(names))
-	for i, name := range names {
-		page.Counters[i] = *s.counters[name]
-	}
+	page.Counters = make([]counter.Counter, 0, min(limit, 64))
+	s.mu.RLock()
+	// One more than the page, to know whether a next page exists.
+	s.byName.AscendGreaterOrEqual(&counter.Counter{Name: after}, func(c *counter.Counter) bool {
+		if c.Name == after {
+			return true // the cursor's own counter was on the previous page
+		}
+		if len(page.Counters) == limit {
+			page.NextCursor = encodeCursor(page.Counters[limit-1].Name)
+			return false
+		}
+		page.Counters = append(page.Counters, *c)
+		return true
+	})
 	s.mu.RUnlock()
 	return page, nil
 }

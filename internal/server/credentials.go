@@ -2,33 +2,58 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
+	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-
-	"github.com/hitcounter/hitcounter/internal/app"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 )
 
-// defaultCredentials gives a DynamoDB configuration without credentials in
-// the environment the SDK's default chain (shared config and credentials
-// files with AWS_PROFILE, SSO, container and instance roles), which the
-// Lambda functions leave out to stay small. It checks once that the chain
-// yields credentials, so that a server without any fails at start with a
-// clear message rather than on every request.
-func defaultCredentials(ctx context.Context, cfg app.Config) (app.Config, error) {
-	if !cfg.NeedsCredentials() {
-		return cfg, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region))
+// defaultChain is the standalone server's config.CredentialsChain: the SDK's
+// default chain (shared config and credentials files with AWS_PROFILE, SSO,
+// container and instance roles), which the Lambda functions leave out to
+// stay small. config.FromEnv uses it only when the environment holds no
+// credentials.
+func defaultChain(region string) aws.CredentialsProvider {
+	return &chainProvider{region: region}
+}
+
+// chainProvider loads the SDK's default configuration on first use, with
+// that call's context, and then serves its (cached) credentials provider.
+type chainProvider struct {
+	region string
+
+	mu       sync.Mutex
+	provider aws.CredentialsProvider // nil until loaded
+}
+
+// Retrieve returns the chain's credentials, or an error saying where none
+// were found.
+func (c *chainProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	p, err := c.load(ctx)
 	if err != nil {
-		return cfg, fmt.Errorf("AWS configuration: %w", err)
+		return aws.Credentials{}, err
 	}
-	if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-		return cfg, fmt.Errorf("STORE=dynamodb needs AWS credentials: none in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and the SDK's default chain (AWS_PROFILE, ~/.aws, SSO, instance role) found none: %w", err)
+	creds, err := p.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("none in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the SDK's default chain (AWS_PROFILE, ~/.aws, SSO, container or instance role) found none: %w", err)
 	}
-	cfg.Credentials = awsCfg.Credentials
-	return cfg, nil
+	return creds, nil
+}
+
+func (c *chainProvider) load(ctx context.Context) (aws.CredentialsProvider, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.provider == nil {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.region))
+		if err != nil {
+			return nil, fmt.Errorf("AWS configuration: %w", err)
+		}
+		if awsCfg.Credentials == nil {
+			return nil, errors.New("none in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the SDK's default chain has no provider")
+		}
+		c.provider = awsCfg.Credentials
+	}
+	return c.provider, nil
 }

@@ -16,73 +16,31 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/app"
-	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
-// Config is the standalone server's configuration.
-type Config struct {
-	App app.Config
-	// Addr is the listen address; PORT sets its port (default 3000).
-	Addr string
-	// ShutdownTimeout bounds the graceful shutdown.
-	ShutdownTimeout time.Duration
-	// APIKeys protect the admin routes (API_KEYS, comma-separated); none
-	// leaves them open.
-	APIKeys []string
-	// RateLimit is each client's average requests/s (RATE_LIMIT; 0 is off)
-	// and RateBurst its burst (RATE_LIMIT_BURST, default twice the rate).
-	RateLimit float64
-	RateBurst int
-}
-
-// ConfigFromEnv reads the configuration through getenv.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	appCfg, err := app.ConfigFromEnv(getenv)
-	if err != nil {
-		return Config{}, err
-	}
-	port := getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return Config{}, fmt.Errorf("PORT=%q: want a port number", port)
-	}
-	cfg := Config{
-		App:             appCfg,
-		Addr:            net.JoinHostPort(getenv("HOST"), port),
-		ShutdownTimeout: 10 * time.Second,
-		APIKeys:         app.SplitList(getenv("API_KEYS")),
-	}
-	if v := getenv("RATE_LIMIT"); v != "" {
-		if cfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || cfg.RateLimit < 0 {
-			return Config{}, fmt.Errorf("RATE_LIMIT=%q: want requests per second per client (0 for none)", v)
-		}
-		cfg.RateBurst = int(2 * cfg.RateLimit)
-	}
-	if v := getenv("RATE_LIMIT_BURST"); v != "" {
-		if cfg.RateBurst, err = strconv.Atoi(v); err != nil || cfg.RateBurst < 1 {
-			return Config{}, fmt.Errorf("RATE_LIMIT_BURST=%q: want a positive integer", v)
-		}
-	}
-	return cfg, nil
+// ConfigFromEnv reads the configuration through getenv, as config.FromEnv
+// does, with the SDK's default credentials chain for a server without
+// credentials in its environment.
+func ConfigFromEnv(getenv func(string) string) (config.Config, error) {
+	return config.FromEnv(getenv, defaultChain)
 }
 
 // Main is a configured server. Create it with New, then Run it.
 type Main struct {
-	cfg      Config
-	store    counter.Store
+	cfg      config.Config
 	log      *slog.Logger
 	logOut   *flushWriter
 	listener net.Listener
+	limiter  *connLimiter
 	srv      *http.Server
+	conns    openConns
 	// aggregation feeds the table's stream to the stats aggregator on
-	// DynamoDB Local; nil otherwise.
+	// DynamoDB Local; nil otherwise (aggregate.go).
 	aggregation *streampoll.Poller
 	aggCtx      context.Context // the aggregation runs until it ends
 	stopAgg     context.CancelFunc
@@ -91,24 +49,19 @@ type Main struct {
 }
 
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
-func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
-	fw := newFlushWriter(logOut, 100*time.Millisecond)
+func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
+	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	appCfg, err := defaultCredentials(ctx, cfg.App)
-	if err != nil {
-		fw.Close()
-		return nil, err
-	}
-	store, err := app.OpenStore(ctx, appCfg)
+	store, err := config.OpenStore(ctx, cfg)
 	if err != nil {
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	var aggregation *streampoll.Poller
-	if appCfg.LocalAggregation() {
-		if aggregation, err = app.OpenLocalAggregation(ctx, appCfg, log); err != nil {
+	if localAggregation(cfg) {
+		if aggregation, err = openLocalAggregation(ctx, cfg, log); err != nil {
 			fw.Close()
-			return nil, fmt.Errorf("stats aggregation: %w", err)
+			return nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -116,13 +69,19 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		fw.Close()
 		return nil, err
 	}
-	m := &Main{cfg: cfg, store: store, log: log, logOut: fw, listener: ln, aggregation: aggregation, aggDone: make(chan struct{})}
+	maxConns := cfg.MaxConnections
+	if maxConns < 1 {
+		maxConns = DefaultMaxConnections()
+	}
+	limiter := newConnLimiter(maxConns)
+	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
+		aggregation: aggregation, aggDone: make(chan struct{})}
 	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
 	opts := httpapi.Options{
 		Logger:      log,
-		Timeout:     cfg.App.RequestTimeout,
+		Timeout:     cfg.RequestTimeout,
 		APIKeys:     cfg.APIKeys,
-		CORSOrigins: cfg.App.CORSOrigins,
+		CORSOrigins: cfg.CORSOrigins,
 	}
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
@@ -139,6 +98,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Main, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, state http.ConnState) {
+			limiter.ConnState(c, state)
+			m.conns.track(c, state)
+		},
 	}
 	return m, nil
 }
@@ -154,24 +117,17 @@ func (m *Main) URL() string {
 }
 
 // Run serves until ctx is done, then shuts down gracefully: it stops
-// accepting, lets requests in flight finish (up to ShutdownTimeout) and
-// flushes the log.
+// accepting, lets requests in flight finish (up to ShutdownTimeout, then
+// closes what is still open and logs how many connections it cut off) and
+// flushes the log. It returns nil after a stop asked for through ctx,
+// whether or not the grace period ran out; an error if serving failed.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "url", m.URL(), "store", m.cfg.App.Store,
-		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.App.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit)
+	m.log.Info("listening", "url", m.URL(), "store", m.cfg.Store,
+		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
-	if m.aggregation != nil {
-		// Hits over time follow the table's stream, as the aggregate
-		// function does in AWS.
-		m.aggOnce.Do(func() {
-			go func() {
-				defer close(m.aggDone)
-				_ = m.aggregation.Run(m.aggCtx) // returns when stopped
-			}()
-		})
-	}
+	m.runAggregation() // hits over time follow the stream, as the aggregate function does in AWS
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.listener) }()
 	select {
@@ -181,24 +137,15 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	m.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
-	defer cancel()
-	err := m.srv.Shutdown(sctx)
+	err := m.shutdown()
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
 	m.stopAggregation()
-	m.log.Info("stopped")
+	_, shed := m.limiter.counts()
+	m.log.Info("stopped", "idle_connections_shed", shed)
 	m.logOut.Close()
 	return err
-}
-
-// stopAggregation stops the stats aggregation, if it runs, and waits for it.
-func (m *Main) stopAggregation() {
-	m.stopAgg()
-	m.aggOnce.Do(func() { close(m.aggDone) }) // never started
-	<-m.aggDone
 }
 
 // Close stops the server at once, for tests and failed starts.

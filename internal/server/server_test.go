@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,61 +22,6 @@ import (
 // env returns a getenv over a map.
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
-}
-
-func TestConfigFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		check   func(t *testing.T, c server.Config)
-		wantErr string
-	}{
-		{name: "defaults", env: nil, check: func(t *testing.T, c server.Config) {
-			if c.Addr != ":3000" || c.App.Store != "memory" || c.RateLimit != 0 || len(c.APIKeys) != 0 || c.App.RequestTimeout != 0 {
-				t.Errorf("defaults = %+v", c)
-			}
-		}},
-		{name: "port", env: map[string]string{"PORT": "8080", "HOST": "127.0.0.1"}, check: func(t *testing.T, c server.Config) {
-			if c.Addr != "127.0.0.1:8080" {
-				t.Errorf("Addr = %q, want 127.0.0.1:8080", c.Addr)
-			}
-		}},
-		{name: "keys and origins", env: map[string]string{"API_KEYS": " a, b ,,", "CORS_ALLOWED_ORIGINS": "https://x.example,*"}, check: func(t *testing.T, c server.Config) {
-			if strings.Join(c.APIKeys, "|") != "a|b" || strings.Join(c.App.CORSOrigins, "|") != "https://x.example|*" {
-				t.Errorf("APIKeys %q, CORSOrigins %q", c.APIKeys, c.App.CORSOrigins)
-			}
-		}},
-		{name: "rate limit", env: map[string]string{"RATE_LIMIT": "10"}, check: func(t *testing.T, c server.Config) {
-			if c.RateLimit != 10 || c.RateBurst != 20 {
-				t.Errorf("rate %v burst %d, want 10 and 20", c.RateLimit, c.RateBurst)
-			}
-		}},
-		{name: "timeout", env: map[string]string{"REQUEST_TIMEOUT": "250ms"}, check: func(t *testing.T, c server.Config) {
-			if c.App.RequestTimeout != 250*time.Millisecond {
-				t.Errorf("RequestTimeout = %v", c.App.RequestTimeout)
-			}
-		}},
-		{name: "bad port", env: map[string]string{"PORT": "http"}, wantErr: "PORT"},
-		{name: "bad store", env: map[string]string{"STORE": "redis"}, wantErr: "STORE"},
-		{name: "bad rate", env: map[string]string{"RATE_LIMIT": "-1"}, wantErr: "RATE_LIMIT"},
-		{name: "bad burst", env: map[string]string{"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "0"}, wantErr: "RATE_LIMIT_BURST"},
-		{name: "bad timeout", env: map[string]string{"REQUEST_TIMEOUT": "soon"}, wantErr: "REQUEST_TIMEOUT"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := server.ConfigFromEnv(env(tt.env))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.check(t, c)
-		})
-	}
 }
 
 // syncBuffer is a log sink safe for concurrent use.
@@ -296,18 +242,16 @@ func TestOneLogLinePerRequest(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown checks that a request in flight when shutdown starts
-// is answered, and that the server then stops.
-func TestGracefulShutdown(t *testing.T) {
-	url, _, stop := start(t, nil)
-	// A request whose body is still on its way: "Expect: 100-continue"
-	// makes the server say when the handler has started reading it.
+// startSlowRequest starts a POST /counters whose body is still on its way
+// when it returns: "Expect: 100-continue" makes the server say when the
+// handler has started reading it. The caller sends body on the connection.
+func startSlowRequest(t *testing.T, url, body string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	body := `{"name":"late"}`
+	t.Cleanup(func() { conn.Close() })
 	fmt.Fprintf(conn, "POST /counters HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
 	br := bufio.NewReader(conn)
 	line, err := br.ReadString('\n')
@@ -317,6 +261,15 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := br.ReadString('\n'); err != nil { // the blank line after it
 		t.Fatal(err)
 	}
+	return conn, br
+}
+
+// TestGracefulShutdown checks that a request in flight when shutdown starts
+// is answered, and that the server then stops.
+func TestGracefulShutdown(t *testing.T) {
+	url, _, stop := start(t, nil)
+	body := `{"name":"late"}`
+	conn, br := startSlowRequest(t, url, body)
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
@@ -341,6 +294,45 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := http.Get(url + "/health"); err == nil {
 		t.Error("server still answers after shutdown")
+	}
+}
+
+// TestShutdownGracePeriodOver holds a request past SHUTDOWN_TIMEOUT: the
+// server cuts it off, says how many connections it closed (not counting
+// the idle one the graceful part closed), and Run still returns nil: the
+// stop is what was asked for.
+func TestShutdownGracePeriodOver(t *testing.T) {
+	url, logs, stop := start(t, map[string]string{"SHUTDOWN_TIMEOUT": "100ms"})
+
+	idle, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprint(idle, "GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stalled, _ := startSlowRequest(t, url, `{"name":"never"}`) // the body never comes
+
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v, want nil after a stop past the grace period", err)
+	}
+	if err := stalled.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stalled.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("stalled connection: read err = %v, want EOF (closed by the server)", err)
+	}
+	log := logs.String()
+	const want = "shutdown: grace period 100ms over; closed 1 connection still open"
+	if !strings.Contains(log, want) {
+		t.Errorf("log does not say %q:\n%s", want, log)
+	}
+	if strings.Contains(log, "deadline exceeded") {
+		t.Errorf("log shows the raw context error:\n%s", log)
 	}
 }
 

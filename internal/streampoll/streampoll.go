@@ -16,8 +16,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 )
 
 // Client is the part of *dynamodbstreams.Client that a Poller uses.
@@ -323,4 +326,24 @@ func attribute(v types.AttributeValue) events.DynamoDBAttributeValue {
 	default: // NULL, or a type newer than this code
 		return events.NewNullAttribute()
 	}
+}
+
+// NewClient builds a DynamoDB Streams client from the DynamoDB client's
+// configuration, as dynamostore.NewClient builds a DynamoDB one: a local
+// endpoint (DynamoDB Local serves both APIs on one port) gets a region and
+// dummy credentials if cfg has none.
+func NewClient(cfg dynamostore.ClientConfig, optFns ...func(*dynamodbstreams.Options)) *dynamodbstreams.Client {
+	opts := dynamodbstreams.Options{Region: cfg.Region, Credentials: cfg.Credentials}
+	if cfg.Endpoint != "" {
+		opts.BaseEndpoint = aws.String(cfg.Endpoint)
+	}
+	if cfg.Local() {
+		if opts.Region == "" {
+			opts.Region = dynamostore.LocalRegion
+		}
+		if opts.Credentials == nil {
+			opts.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+		}
+	}
+	return dynamodbstreams.New(opts, optFns...)
 }

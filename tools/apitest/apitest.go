@@ -26,6 +26,13 @@ type Options struct {
 	// the answer is a 4xx.
 	Gateway bool
 
+	// Origin, if set, is a browser origin the target allows (CORS): the
+	// suite sends it on every request and checks that every answer lets
+	// it read the answer (Access-Control-Allow-Origin), that every answer,
+	// to requests with and without an Origin, holds Vary: Origin, and that
+	// preflights are answered.
+	Origin string
+
 	// Client sends the requests; nil uses a client with a 30 s timeout and
 	// enough idle connections for the concurrency check.
 	Client *http.Client
@@ -54,6 +61,52 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	default:
 		t.Fatalf("apitest.Run: got %d Options, want at most one", len(opts))
 	}
+	s := newSuite(t, baseURL, o)
+	t.Cleanup(func() { s.cleanup(t) })
+
+	t.Run("health", s.testHealth)
+	t.Run("create", s.testCreate)
+	t.Run("get", s.testGet)
+	t.Run("set", s.testSet)
+	t.Run("increment", s.testIncrement)
+	t.Run("delete", s.testDelete)
+	t.Run("stats", s.testStats)
+	t.Run("list", s.testList)
+	t.Run("invalid names", s.testInvalidNames)
+	t.Run("bodies", s.testBodies)
+	t.Run("routing", s.testRouting)
+	t.Run("head", s.testHead)
+	t.Run("concurrent increments", s.testConcurrentIncrements)
+	if o.APIKey != "" {
+		t.Run("api keys", s.testAPIKeys)
+	}
+	if o.Origin != "" {
+		t.Run("cors", s.testCORS)
+	}
+}
+
+// RunRateLimited checks the contract of a target that limits each client's
+// rate tightly enough that a burst of maxRateLimitProbes quick requests
+// exceeds it: the excess is 429 rate_limited with Retry-After and, with
+// Options.Origin, an answer a browser can read (CORS headers, Vary). It
+// changes no counter. Run needs a target without such a limit.
+func RunRateLimited(t *testing.T, baseURL string, opts ...Options) {
+	t.Helper()
+	var o Options
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		t.Fatalf("apitest.RunRateLimited: got %d Options, want at most one", len(opts))
+	}
+	s := newSuite(t, baseURL, o)
+	t.Run("rate limit", s.testRateLimit)
+}
+
+// newSuite returns the suite of one run with o's defaults filled in.
+func newSuite(t *testing.T, baseURL string, o Options) *suite {
+	t.Helper()
 	v, err := DefaultValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -74,23 +127,7 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	if s.opts.IncrementsPerWorker <= 0 {
 		s.opts.IncrementsPerWorker = 50
 	}
-	t.Cleanup(func() { s.cleanup(t) })
-
-	t.Run("health", s.testHealth)
-	t.Run("create", s.testCreate)
-	t.Run("get", s.testGet)
-	t.Run("set", s.testSet)
-	t.Run("increment", s.testIncrement)
-	t.Run("delete", s.testDelete)
-	t.Run("stats", s.testStats)
-	t.Run("list", s.testList)
-	t.Run("invalid names", s.testInvalidNames)
-	t.Run("bodies", s.testBodies)
-	t.Run("routing", s.testRouting)
-	t.Run("concurrent increments", s.testConcurrentIncrements)
-	if o.APIKey != "" {
-		t.Run("api keys", s.testAPIKeys)
-	}
+	return s
 }
 
 // randomPrefix returns a name prefix unique to one run, e.g. "t3f9a0c1d2e-".

@@ -31,6 +31,10 @@ type request struct {
 	// is sent instead of the suite's.
 	noKey  bool
 	apiKey string
+	// noOrigin sends no Origin even if the suite has one (Options.Origin);
+	// header holds other headers to send.
+	noOrigin bool
+	header   http.Header
 	// gatewayMayAnswer marks requests an API gateway may answer itself
 	// (unknown paths, unserved methods) when Options.Gateway is set.
 	gatewayMayAnswer bool
@@ -83,8 +87,14 @@ func (s *suite) send(ctx context.Context, req request) (response, error) {
 		hr.Body = http.NoBody
 		hr.ContentLength = 0
 	}
+	for k, v := range req.header {
+		hr.Header[k] = v
+	}
 	if req.contentType != "" {
 		hr.Header.Set("Content-Type", req.contentType)
+	}
+	if s.opts.Origin != "" && !req.noOrigin {
+		hr.Header.Set("Origin", s.opts.Origin)
 	}
 	switch {
 	case req.apiKey != "":
@@ -106,10 +116,33 @@ func (s *suite) send(ctx context.Context, req request) (response, error) {
 		// The gateway's own answers are outside the contract.
 		return r, nil
 	}
+	if s.opts.Origin != "" {
+		if err := s.checkCORS(req, r, hr.Header.Get("Origin") == s.opts.Origin); err != nil {
+			return r, err
+		}
+	}
+	if hr.Method == http.MethodOptions && hr.Header.Get("Access-Control-Request-Method") != "" {
+		return r, nil // a preflight: CORS, outside the OpenAPI document
+	}
 	if err := s.validator.Validate(ctx, req.method, req.target, r.status, r.header, r.body); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// checkCORS checks the CORS headers of an answer of a target that allows
+// Options.Origin: every answer varies on Origin, and every answer to that
+// origin (sentOrigin) lets it read the answer.
+func (s *suite) checkCORS(req request, r response, sentOrigin bool) error {
+	if !slices.ContainsFunc(r.header.Values("Vary"), func(v string) bool { return listHolds(v, "Origin") }) {
+		return fmt.Errorf("%s %s (Origin sent: %t): got %d with Vary %q, want it to hold Origin", req.method, req.target, sentOrigin, r.status, r.header.Values("Vary"))
+	}
+	if sentOrigin {
+		if got := r.header.Get("Access-Control-Allow-Origin"); got != s.opts.Origin && got != "*" {
+			return fmt.Errorf("%s %s: got %d with Access-Control-Allow-Origin %q, want %q or *", req.method, req.target, r.status, got, s.opts.Origin)
+		}
+	}
+	return nil
 }
 
 // do is send for the test goroutine: a failure ends the test.
@@ -165,6 +198,22 @@ type errorJSON struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// expectError sends req and checks that the answer is the JSON error
+// status/code; for requests a gateway may answer itself, under
+// Options.Gateway, any 4xx will do.
+func (s *suite) expectError(t *testing.T, req request, status int, code string) response {
+	t.Helper()
+	r := s.do(t, req)
+	if s.opts.Gateway && req.gatewayMayAnswer {
+		if r.status < 400 || r.status > 499 {
+			t.Errorf("%s %s: got %v, want a 4xx", req.method, req.target, r)
+		}
+		return r
+	}
+	wantError(t, r, status, code)
+	return r
 }
 
 // decode decodes a response body strictly into v.

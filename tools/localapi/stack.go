@@ -98,9 +98,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		logger: opts.Logger,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
 	}
+	stack := s // the returns below set s to nil
 	defer func() {
 		if err != nil {
-			s.Close()
+			stack.Close()
 		}
 	}()
 
@@ -228,7 +229,7 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 		s.dynamo = srv
 		endpoint = srv.Endpoint()
 	}
-	client := dynamolocal.NewClient(endpoint)
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint})
 	if err := dynamostore.CreateTable(ctx, client, s.opts.TableName); err != nil {
 		return "", err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
-	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
@@ -55,14 +54,14 @@ func (s *Stack) startStreams(ctx context.Context, consumers []streamConsumer, en
 	if len(consumers) == 0 {
 		return nil
 	}
-	arn, err := dynamostore.StreamARN(ctx, dynamolocal.NewClient(endpoint), s.opts.TableName)
+	arn, err := dynamostore.StreamARN(ctx, dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), s.opts.TableName)
 	if err != nil {
 		return err
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	s.stopStreams = cancel
 	for _, c := range consumers {
-		p := streampoll.New(dynamolocal.NewStreamsClient(endpoint), arn, s.invokeStream(c.function),
+		p := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), arn, s.invokeStream(c.function),
 			streampoll.Options{BatchSize: c.batchSize, Logger: s.logger.With("function", c.function)})
 		s.streams.Go(func() { _ = p.Run(pctx) })
 	}

@@ -6,6 +6,8 @@ package countertest
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ func Run(t *testing.T, newStore func(t *testing.T) counter.Store) {
 	t.Run("Increment", func(t *testing.T) { testIncrement(t, newStore(t)) })
 	t.Run("Set", func(t *testing.T) { testSet(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("InvalidArguments", func(t *testing.T) { testInvalidArguments(t, newStore(t)) })
 	t.Run("ConcurrentIncrements", func(t *testing.T) { testConcurrentIncrements(t, newStore(t)) })
 	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
@@ -210,6 +213,71 @@ func testDelete(t *testing.T, s counter.Store) {
 	wantCode(t, "Increment(deleted)", err, counter.NotFound)
 	if c := mustCreate(t, s, "gone", 1); c.Count != 1 {
 		t.Errorf("re-Create after Delete = %d, want 1", c.Count)
+	}
+}
+
+// invalidNames are names every store must refuse with InvalidName.
+var invalidNames = map[string]string{
+	"empty":          "",
+	"leading dot":    ".a",
+	"leading dash":   "-a",
+	"slash":          "a/b",
+	"space":          "a b",
+	"non-ASCII":      "été",
+	"NUL":            "a\x00",
+	"dot dot":        "..",
+	"129 characters": strings.Repeat("a", counter.MaxNameLength+1),
+	"key prefix":     "c#home", // what a store might use inside its keys
+}
+
+// testInvalidArguments checks that the store validates names, counts and
+// increments itself (the Store interface says it must) and changes nothing
+// when it refuses them.
+func testInvalidArguments(t *testing.T, s counter.Store) {
+	mustCreate(t, s, "valid", 5)
+	for test, name := range invalidNames {
+		t.Run("name "+test, func(t *testing.T) {
+			_, err := s.Create(ctx(t), name, 1)
+			wantCode(t, "Create", err, counter.InvalidName)
+			_, err = s.Get(ctx(t), name)
+			wantCode(t, "Get", err, counter.InvalidName)
+			_, err = s.Increment(ctx(t), name, 1)
+			wantCode(t, "Increment", err, counter.InvalidName)
+			_, _, err = s.Set(ctx(t), name, 1)
+			wantCode(t, "Set", err, counter.InvalidName)
+			wantCode(t, "Delete", s.Delete(ctx(t), name), counter.InvalidName)
+			// The name is checked before anything else.
+			_, err = s.Create(ctx(t), name, -1)
+			wantCode(t, "Create with a bad count too", err, counter.InvalidName)
+			_, err = s.Increment(ctx(t), name, 0)
+			wantCode(t, "Increment by 0 too", err, counter.InvalidName)
+		})
+	}
+	for _, count := range []int64{-1, counter.MaxCount + 1, math.MinInt64, math.MaxInt64} {
+		t.Run(fmt.Sprintf("count %d", count), func(t *testing.T) {
+			_, err := s.Create(ctx(t), "fresh", count)
+			wantCode(t, "Create", err, counter.InvalidRequest)
+			_, err = s.Get(ctx(t), "fresh")
+			wantCode(t, "Get after a refused Create", err, counter.NotFound)
+			_, _, err = s.Set(ctx(t), "fresh", count)
+			wantCode(t, "Set (new)", err, counter.InvalidRequest)
+			_, err = s.Get(ctx(t), "fresh")
+			wantCode(t, "Get after a refused Set", err, counter.NotFound)
+			_, _, err = s.Set(ctx(t), "valid", count)
+			wantCode(t, "Set (existing)", err, counter.InvalidRequest)
+		})
+	}
+	for _, by := range []int64{0, counter.MaxCount + 1, -counter.MaxCount - 1, math.MinInt64, math.MaxInt64} {
+		t.Run(fmt.Sprintf("by %d", by), func(t *testing.T) {
+			_, err := s.Increment(ctx(t), "valid", by)
+			wantCode(t, "Increment", err, counter.InvalidRequest)
+			// Arguments are checked before the counter is looked up.
+			_, err = s.Increment(ctx(t), "missing", by)
+			wantCode(t, "Increment (missing counter)", err, counter.InvalidRequest)
+		})
+	}
+	if c := mustGet(t, s, "valid"); c.Count != 5 {
+		t.Errorf("count after refused calls = %d, want 5", c.Count)
 	}
 }
 

@@ -31,7 +31,7 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 		return err
 	}
 	defer ddb.Stop()
-	client := dynamolocal.NewClient(ddb.Endpoint())
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: ddb.Endpoint()})
 	const table = "hitbench"
 	if err := dynamostore.CreateTable(ctx, client, table); err != nil {
 		return err

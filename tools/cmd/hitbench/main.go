@@ -58,7 +58,7 @@ func run() error {
 	flag.IntVar(&o.connections, "c", 32, "concurrent connections")
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
-	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop")
+	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters")
 	flag.Parse()
 	o.endpoints = strings.Split(endpoints, ",")
 	if o.serverBin == "" {
@@ -72,6 +72,14 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
+	if *suite == "listing" {
+		report, closeReport, err := openReport(o.out)
+		if err != nil {
+			return err
+		}
+		defer closeReport()
+		return benchListing(ctx, o, report)
+	}
 	if *suite == "dynamodb" {
 		report := io.Discard
 		if o.out != "" {

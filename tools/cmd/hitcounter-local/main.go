@@ -4,21 +4,27 @@
 // Local with the table, and serves the API on http://127.0.0.1:$PORT (3000)
 // until Ctrl-C or SIGTERM, when it stops everything it started.
 //
-// Environment: PORT; API_KEYS (comma-separated keys for the routes whose
-// template events require one; unset leaves them open); CORS_ALLOWED_ORIGINS
-// (CORS, default *, as for the standalone server); HITCOUNTER_DYNAMODB_ENDPOINT (use a running DynamoDB
-// instead of starting DynamoDB Local); POOL_SIZE (emulators per function).
+// It reads the service's variables (internal/config; an invalid one stops
+// it) and uses: HOST and PORT (default 127.0.0.1:3000); API_KEYS (keys for
+// the routes whose template events require one; unset leaves them open);
+// CORS_ALLOWED_ORIGINS (unset means *, the default of the template's
+// AllowedOrigins parameter, unlike the standalone server, where unset turns
+// CORS off); AWS_ENDPOINT_URL_DYNAMODB (use that running DynamoDB instead of
+// starting DynamoDB Local). POOL_SIZE sets the emulators per function.
 package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
-	"github.com/hitcounter/hitcounter/internal/app"
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/tools/localapi"
 )
 
@@ -34,20 +40,29 @@ func run(logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
+	cfg, err := config.FromEnv(os.Getenv, nil)
+	if err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if host == "" {
+		host = "127.0.0.1"
 	}
 	opts := localapi.Options{
-		Addr:             "127.0.0.1:" + port,
-		APIKeys:          app.SplitList(os.Getenv("API_KEYS")),
-		AllowedOrigins:   os.Getenv("CORS_ALLOWED_ORIGINS"),
-		DynamoDBEndpoint: os.Getenv("HITCOUNTER_DYNAMODB_ENDPOINT"),
+		Addr:             net.JoinHostPort(host, port),
+		APIKeys:          cfg.APIKeys,
+		AllowedOrigins:   strings.Join(cfg.CORSOrigins, ","),
+		DynamoDBEndpoint: cfg.DynamoDB.Endpoint,
 		FunctionLog:      os.Stderr,
 		Logger:           logger,
 	}
-	if n, err := strconv.Atoi(os.Getenv("POOL_SIZE")); err == nil {
-		opts.PoolSize = n
+	if v := os.Getenv("POOL_SIZE"); v != "" {
+		if opts.PoolSize, err = strconv.Atoi(v); err != nil || opts.PoolSize < 1 {
+			return fmt.Errorf("POOL_SIZE=%q: want a whole number of emulators per function, at least 1", v)
+		}
 	}
 	logger.Info("starting: building the functions, the emulator and DynamoDB Local (the first run installs them)")
 	stack, err := localapi.Start(ctx, opts)

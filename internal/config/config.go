@@ -1,0 +1,366 @@
+// Package config is the service's configuration: every setting, read once
+// from the environment into one Config that the standalone server and every
+// Lambda function share (each uses what applies to it), and the store it
+// names.
+//
+// Adding a setting is a change here: a field on Config with its doc, one
+// line in FromEnv reading it with the environment method of its kind
+// (duration, port, list, ...; they name the variable in their errors), its
+// cases in TestFromEnv, and a row in README.md's Configuration table.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+)
+
+// Store kinds, the values of STORE.
+const (
+	StoreMemory   = "memory"
+	StoreDynamoDB = "dynamodb"
+)
+
+// Defaults and bounds of the settings.
+const (
+	DefaultPort = 3000
+	// DefaultRequestTimeout bounds each request's store work on DynamoDB;
+	// it leaves room for the SDK's retries of throttled requests within a
+	// Lambda timeout of a few seconds.
+	DefaultRequestTimeout = 3 * time.Second
+	// DefaultShutdownTimeout is the standalone server's grace period for
+	// requests in flight when it stops.
+	DefaultShutdownTimeout = 10 * time.Second
+	// MaxRateLimit is the highest RATE_LIMIT, in requests per second per
+	// client; a rate above it would limit nothing.
+	MaxRateLimit = 1_000_000
+	// MaxRateBurst is the highest RATE_LIMIT_BURST.
+	MaxRateBurst = 1 << 30
+)
+
+// Config is the service's configuration. Read it with FromEnv; README.md
+// (Configuration) lists the variables.
+type Config struct {
+	// Store is StoreMemory (the default) or StoreDynamoDB (STORE).
+	Store string
+	// TableName is the DynamoDB table (TABLE_NAME), required for dynamodb.
+	TableName string
+	// StatsTableName is the DynamoDB table of hits over time
+	// (STATS_TABLE_NAME, default TableName + "-stats").
+	StatsTableName string
+	// DynamoDB is the DynamoDB client's configuration: Region from
+	// AWS_REGION (else AWS_DEFAULT_REGION), Endpoint from
+	// AWS_ENDPOINT_URL_DYNAMODB (else AWS_ENDPOINT_URL), Credentials as
+	// FromEnv describes (only for dynamodb).
+	DynamoDB dynamostore.ClientConfig
+
+	// RequestTimeout bounds each request's work in the store
+	// (REQUEST_TIMEOUT): a store that does not answer in time makes the
+	// request a 503. The default is DefaultRequestTimeout for dynamodb and
+	// none (0) for memory, which never blocks.
+	RequestTimeout time.Duration
+	// CORSOrigins are the origins browsers may call the API from
+	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any); none disables
+	// CORS headers.
+	CORSOrigins []string
+
+	// The settings below are the standalone server's; Lambda functions
+	// ignore them (API Gateway does their work there).
+
+	// APIKeys protect the admin routes (API_KEYS, comma-separated); none
+	// leaves them open.
+	APIKeys []string
+	// RateLimit is each client's average requests/s (RATE_LIMIT; 0, the
+	// default, is off) and RateBurst its burst (RATE_LIMIT_BURST, default
+	// twice the rate, at least 1; 0 when there is no limit).
+	RateLimit float64
+	RateBurst int
+	// Addr is the listen address: HOST (default all interfaces) and PORT
+	// (default DefaultPort).
+	Addr string
+	// ShutdownTimeout is the grace period for requests in flight when the
+	// server stops (SHUTDOWN_TIMEOUT, default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+	// MaxConnections caps the server's open client connections
+	// (MAX_CONNECTIONS, a positive whole number); 0, the default, lets the
+	// server derive the cap from its descriptor limit.
+	MaxConnections int
+}
+
+// CredentialsChain returns the AWS credentials provider to use, for the
+// region, when the environment holds no credentials. The standalone server
+// passes the SDK's default chain (profiles, SSO, container and instance
+// roles); Lambda functions pass nil, because Lambda always sets the
+// variables and the chain would add about 2 MB to each binary.
+type CredentialsChain func(region string) aws.CredentialsProvider
+
+// FromEnv reads the configuration through getenv (os.Getenv in mains). A
+// variable that is set must hold a valid value, whatever the store: the
+// error names every one that does not.
+//
+// For dynamodb, the credentials are AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+// and AWS_SESSION_TOKEN when set; otherwise, for a loopback endpoint, none
+// (dynamostore.NewClient then uses dummy ones); otherwise chain's provider.
+// Without any of these it is an error.
+func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error) {
+	e := &environment{getenv: getenv}
+	cfg := Config{
+		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB),
+		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
+		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
+		RateLimit:       e.rate("RATE_LIMIT"),
+		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
+		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
+		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
+	}
+	cfg.RateBurst = e.burst("RATE_LIMIT_BURST", cfg.RateLimit)
+	defaultTimeout := time.Duration(0)
+	if cfg.Store == StoreDynamoDB {
+		defaultTimeout = DefaultRequestTimeout
+	}
+	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", defaultTimeout)
+
+	cfg.TableName = e.tableName("TABLE_NAME")
+	cfg.StatsTableName = e.tableName("STATS_TABLE_NAME")
+	if cfg.StatsTableName == "" && cfg.TableName != "" {
+		cfg.StatsTableName = cfg.TableName + "-stats"
+	}
+	cfg.DynamoDB = dynamostore.ClientConfig{
+		Region:   firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION"),
+		Endpoint: e.endpoint("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+	}
+	envCreds := e.credentials()
+	if cfg.Store == StoreDynamoDB {
+		client := cfg.DynamoDB
+		if cfg.TableName == "" && getenv("TABLE_NAME") == "" {
+			e.fail(errors.New("STORE=dynamodb needs TABLE_NAME"))
+		}
+		if client.Region == "" && !client.Local() {
+			e.fail(errors.New("STORE=dynamodb needs AWS_REGION (or a loopback AWS_ENDPOINT_URL_DYNAMODB, such as DynamoDB Local's)"))
+		}
+		switch {
+		case envCreds != nil:
+			cfg.DynamoDB.Credentials = envCreds
+		case client.Local():
+			// none: dynamostore.NewClient gives DynamoDB Local dummy ones
+		case chain != nil:
+			cfg.DynamoDB.Credentials = chain(client.Region)
+		default:
+			e.fail(errors.New("STORE=dynamodb needs AWS credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them)"))
+		}
+	}
+	if err := e.err(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// environment reads variables through getenv and collects what is wrong
+// with them. Each method reads one variable, returns its value (or the
+// default when it is unset) and records an error naming it when it is set
+// to something invalid.
+type environment struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *environment) fail(err error) { e.errs = append(e.errs, err) }
+
+func (e *environment) invalid(name, value, want string) {
+	e.fail(fmt.Errorf("%s=%q: want %s", name, value, want))
+}
+
+func (e *environment) err() error { return errors.Join(e.errs...) }
+
+func (e *environment) oneOf(name string, values ...string) string {
+	v := e.getenv(name)
+	if v == "" {
+		return values[0]
+	}
+	for _, ok := range values {
+		if v == ok {
+			return v
+		}
+	}
+	e.invalid(name, v, strings.Join(values, " or "))
+	return values[0]
+}
+
+// list reads a comma-separated list; blanks around and between items are
+// dropped, but a list that is set must hold at least one item.
+func (e *environment) list(name, what string) []string {
+	v := e.getenv(name)
+	items := splitList(v)
+	if v != "" && len(items) == 0 {
+		e.invalid(name, v, "comma-separated "+what+" (unset it for none)")
+	}
+	return items
+}
+
+func (e *environment) origins(name string) []string {
+	origins := e.list(name, "origins")
+	for _, o := range origins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+			e.invalid(name, e.getenv(name), fmt.Sprintf("comma-separated origins such as https://example.com (scheme and host, no path), or *; %q is not one", o))
+			break
+		}
+	}
+	return origins
+}
+
+func (e *environment) duration(name string, def time.Duration) time.Duration {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.invalid(name, v, "a duration such as 3s or 500ms (0 for none)")
+		return def
+	}
+	return d
+}
+
+func (e *environment) port(name string) int {
+	v := e.getenv(name)
+	if v == "" {
+		return DefaultPort
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		e.invalid(name, v, "a port number, 0 to 65535 (0 picks a free one)")
+		return DefaultPort
+	}
+	return n
+}
+
+// positive reads an optional whole number of at least 1; unset is 0.
+func (e *environment) positive(name, want string) int {
+	v := e.getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		e.invalid(name, v, want)
+		return 0
+	}
+	return n
+}
+
+func (e *environment) rate(name string) float64 {
+	v := e.getenv(name)
+	if v == "" {
+		return 0
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(r) || r < 0 || r > MaxRateLimit {
+		e.invalid(name, v, fmt.Sprintf("requests per second per client, 0 to %d (0 turns the limit off)", MaxRateLimit))
+		return 0
+	}
+	return r
+}
+
+func (e *environment) burst(name string, rate float64) int {
+	v := e.getenv(name)
+	if rate == 0 {
+		if v != "" {
+			e.fail(fmt.Errorf("%s=%q: RATE_LIMIT is not set, so there is no limit to burst over: set RATE_LIMIT too, or unset %s", name, v, name))
+		}
+		return 0
+	}
+	def := max(1, int(math.Ceil(2*rate)))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxRateBurst {
+		e.invalid(name, v, fmt.Sprintf("a whole number of requests, 1 to %d", MaxRateBurst))
+		return def
+	}
+	return n
+}
+
+// tableNamePattern is DynamoDB's rule for table names.
+var tableNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+
+func (e *environment) tableName(name string) string {
+	v := e.getenv(name)
+	if v != "" && !tableNamePattern.MatchString(v) {
+		e.invalid(name, v, "a DynamoDB table name: 3 to 255 letters, digits, _, . or -")
+		return ""
+	}
+	return v
+}
+
+// endpoint reads the first of names that is set: a URL with an http or
+// https scheme and a host.
+func (e *environment) endpoint(names ...string) string {
+	for _, name := range names {
+		v := e.getenv(name)
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.invalid(name, v, "a URL such as http://127.0.0.1:8000")
+			return ""
+		}
+		return v
+	}
+	return ""
+}
+
+// credentials returns the credentials of the environment, or nil if it
+// holds none.
+func (e *environment) credentials() aws.CredentialsProvider {
+	id, secret := e.getenv("AWS_ACCESS_KEY_ID"), e.getenv("AWS_SECRET_ACCESS_KEY")
+	switch {
+	case id != "" && secret != "":
+		// Behind a pointer, so that a printed Config shows an address,
+		// not the secrets.
+		p := credentials.NewStaticCredentialsProvider(id, secret, e.getenv("AWS_SESSION_TOKEN"))
+		return &p
+	case id != "":
+		e.fail(errors.New("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both, or neither"))
+	case secret != "":
+		e.fail(errors.New("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both, or neither"))
+	}
+	return nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func firstSet(getenv func(string) string, names ...string) string {
+	for _, name := range names {
+		if v := getenv(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}

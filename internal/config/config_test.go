@@ -1,0 +1,386 @@
+package config_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/hitcounter/hitcounter/internal/config"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// vars returns a map of the key-value pairs kv over base.
+func vars(base map[string]string, kv ...string) map[string]string {
+	m := map[string]string{}
+	for k, v := range base {
+		m[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+var (
+	awsCreds = map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token"}
+	onAWS    = vars(awsCreds, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_REGION", "eu-west-1")
+	local    = vars(nil, "STORE", "dynamodb", "TABLE_NAME", "hits", "AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
+)
+
+// TestFromEnv reads every variable, valid and invalid; an invalid value's
+// error must name its variable.
+func TestFromEnv(t *testing.T) {
+	tests := map[string]struct {
+		env     map[string]string
+		check   func(t *testing.T, c config.Config)
+		wantErr string
+	}{
+		"defaults": {check: func(t *testing.T, c config.Config) {
+			want := config.Config{Store: "memory", Addr: ":3000", ShutdownTimeout: 10 * time.Second}
+			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
+				t.Errorf("defaults = %+v, want %+v", c, want)
+			}
+		}},
+
+		"STORE memory":     {env: vars(nil, "STORE", "memory"), check: wantField(func(c config.Config) any { return c.Store }, "memory")},
+		"STORE dynamodb":   {env: onAWS, check: wantField(func(c config.Config) any { return c.Store }, "dynamodb")},
+		"STORE unknown":    {env: vars(nil, "STORE", "redis"), wantErr: `STORE="redis"`},
+		"STORE wrong case": {env: vars(nil, "STORE", "DynamoDB"), wantErr: "STORE"},
+
+		"TABLE_NAME":                               {env: onAWS, check: wantField(func(c config.Config) any { return c.TableName }, "hits")},
+		"TABLE_NAME missing":                       {env: vars(onAWS, "TABLE_NAME", ""), wantErr: "needs TABLE_NAME"},
+		"TABLE_NAME too short":                     {env: vars(onAWS, "TABLE_NAME", "ab"), wantErr: `TABLE_NAME="ab"`},
+		"TABLE_NAME bad char":                      {env: vars(onAWS, "TABLE_NAME", "hits/prod"), wantErr: "TABLE_NAME"},
+		"TABLE_NAME ignored by memory but checked": {env: vars(nil, "TABLE_NAME", "a b"), wantErr: "TABLE_NAME"},
+
+		"AWS_REGION":                    {env: onAWS, check: wantField(func(c config.Config) any { return c.DynamoDB.Region }, "eu-west-1")},
+		"AWS_DEFAULT_REGION":            {env: vars(onAWS, "AWS_REGION", "", "AWS_DEFAULT_REGION", "eu-west-2"), check: wantField(func(c config.Config) any { return c.DynamoDB.Region }, "eu-west-2")},
+		"AWS_REGION first":              {env: vars(onAWS, "AWS_DEFAULT_REGION", "eu-west-2"), check: wantField(func(c config.Config) any { return c.DynamoDB.Region }, "eu-west-1")},
+		"AWS_REGION missing":            {env: vars(onAWS, "AWS_REGION", ""), wantErr: "needs AWS_REGION"},
+		"AWS_REGION not needed locally": {env: local, check: wantField(func(c config.Config) any { return c.DynamoDB.Region }, "")},
+
+		"AWS_ENDPOINT_URL_DYNAMODB":            {env: local, check: wantField(func(c config.Config) any { return c.DynamoDB.Endpoint }, "http://127.0.0.1:8000")},
+		"AWS_ENDPOINT_URL":                     {env: vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "", "AWS_ENDPOINT_URL", "http://localhost:8001"), check: wantField(func(c config.Config) any { return c.DynamoDB.Endpoint }, "http://localhost:8001")},
+		"AWS_ENDPOINT_URL_DYNAMODB first":      {env: vars(local, "AWS_ENDPOINT_URL", "http://localhost:8001"), check: wantField(func(c config.Config) any { return c.DynamoDB.Endpoint }, "http://127.0.0.1:8000")},
+		"AWS_ENDPOINT_URL_DYNAMODB no scheme":  {env: vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"AWS_ENDPOINT_URL_DYNAMODB no host":    {env: vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "http://"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"AWS_ENDPOINT_URL_DYNAMODB bad scheme": {env: vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "ftp://127.0.0.1"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"AWS_ENDPOINT_URL_DYNAMODB unparsable": {env: vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "http://[::1"), wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"AWS_ENDPOINT_URL malformed":           {env: vars(nil, "AWS_ENDPOINT_URL", "::"), wantErr: "AWS_ENDPOINT_URL="},
+
+		"AWS credentials half set, id":     {env: vars(onAWS, "AWS_SECRET_ACCESS_KEY", ""), wantErr: "AWS_SECRET_ACCESS_KEY is not"},
+		"AWS credentials half set, secret": {env: vars(onAWS, "AWS_ACCESS_KEY_ID", ""), wantErr: "AWS_ACCESS_KEY_ID is not"},
+		"AWS credentials none, no chain":   {env: vars(onAWS, "AWS_ACCESS_KEY_ID", "", "AWS_SECRET_ACCESS_KEY", ""), wantErr: "needs AWS credentials"},
+		"AWS credentials none, remote endpoint": {
+			env:     vars(onAWS, "AWS_ACCESS_KEY_ID", "", "AWS_SECRET_ACCESS_KEY", "", "AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.example.com"),
+			wantErr: "needs AWS credentials",
+		},
+
+		"REQUEST_TIMEOUT default memory":   {check: wantField(func(c config.Config) any { return c.RequestTimeout }, time.Duration(0))},
+		"REQUEST_TIMEOUT default dynamodb": {env: onAWS, check: wantField(func(c config.Config) any { return c.RequestTimeout }, 3*time.Second)},
+		"REQUEST_TIMEOUT":                  {env: vars(nil, "REQUEST_TIMEOUT", "250ms"), check: wantField(func(c config.Config) any { return c.RequestTimeout }, 250*time.Millisecond)},
+		"REQUEST_TIMEOUT 0 is none":        {env: vars(onAWS, "REQUEST_TIMEOUT", "0"), check: wantField(func(c config.Config) any { return c.RequestTimeout }, time.Duration(0))},
+		"REQUEST_TIMEOUT abc":              {env: vars(nil, "REQUEST_TIMEOUT", "abc"), wantErr: `REQUEST_TIMEOUT="abc"`},
+		"REQUEST_TIMEOUT no unit":          {env: vars(nil, "REQUEST_TIMEOUT", "3"), wantErr: "REQUEST_TIMEOUT"},
+		"REQUEST_TIMEOUT negative":         {env: vars(nil, "REQUEST_TIMEOUT", "-1s"), wantErr: "REQUEST_TIMEOUT"},
+
+		"CORS_ALLOWED_ORIGINS": {env: vars(nil, "CORS_ALLOWED_ORIGINS", " https://x.example, *,http://localhost:8080 "),
+			check: wantField(func(c config.Config) any { return strings.Join(c.CORSOrigins, "|") }, "https://x.example|*|http://localhost:8080")},
+		"CORS_ALLOWED_ORIGINS comma only":     {env: vars(nil, "CORS_ALLOWED_ORIGINS", ","), wantErr: "CORS_ALLOWED_ORIGINS"},
+		"CORS_ALLOWED_ORIGINS with path":      {env: vars(nil, "CORS_ALLOWED_ORIGINS", "https://x.example/"), wantErr: "CORS_ALLOWED_ORIGINS"},
+		"CORS_ALLOWED_ORIGINS without scheme": {env: vars(nil, "CORS_ALLOWED_ORIGINS", "x.example"), wantErr: "CORS_ALLOWED_ORIGINS"},
+
+		"API_KEYS":             {env: vars(nil, "API_KEYS", " a, b ,,"), check: wantField(func(c config.Config) any { return strings.Join(c.APIKeys, "|") }, "a|b")},
+		"API_KEYS comma only":  {env: vars(nil, "API_KEYS", ","), wantErr: `API_KEYS=","`},
+		"API_KEYS blanks only": {env: vars(nil, "API_KEYS", " , "), wantErr: "API_KEYS"},
+
+		"RATE_LIMIT": {env: vars(nil, "RATE_LIMIT", "10"), check: func(t *testing.T, c config.Config) {
+			if c.RateLimit != 10 || c.RateBurst != 20 {
+				t.Errorf("rate %v burst %d, want 10 and 20", c.RateLimit, c.RateBurst)
+			}
+		}},
+		"RATE_LIMIT fraction, burst at least 1": {env: vars(nil, "RATE_LIMIT", "0.1"), check: wantField(func(c config.Config) any { return c.RateBurst }, 1)},
+		"RATE_LIMIT 0 is off":                   {env: vars(nil, "RATE_LIMIT", "0"), check: wantField(func(c config.Config) any { return c.RateLimit }, 0.0)},
+		"RATE_LIMIT NaN":                        {env: vars(nil, "RATE_LIMIT", "NaN"), wantErr: `RATE_LIMIT="NaN"`},
+		"RATE_LIMIT Inf":                        {env: vars(nil, "RATE_LIMIT", "Inf"), wantErr: "RATE_LIMIT"},
+		"RATE_LIMIT +Inf":                       {env: vars(nil, "RATE_LIMIT", "+Inf"), wantErr: "RATE_LIMIT"},
+		"RATE_LIMIT -1":                         {env: vars(nil, "RATE_LIMIT", "-1"), wantErr: "RATE_LIMIT"},
+		"RATE_LIMIT huge":                       {env: vars(nil, "RATE_LIMIT", "1e300"), wantErr: "RATE_LIMIT"},
+		"RATE_LIMIT words":                      {env: vars(nil, "RATE_LIMIT", "ten"), wantErr: "RATE_LIMIT"},
+
+		"RATE_LIMIT_BURST":                {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "5"), check: wantField(func(c config.Config) any { return c.RateBurst }, 5)},
+		"RATE_LIMIT_BURST 0":              {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "0"), wantErr: `RATE_LIMIT_BURST="0"`},
+		"RATE_LIMIT_BURST negative":       {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "-3"), wantErr: "RATE_LIMIT_BURST"},
+		"RATE_LIMIT_BURST fraction":       {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "1.5"), wantErr: "RATE_LIMIT_BURST"},
+		"RATE_LIMIT_BURST huge":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "99999999999999999999"), wantErr: "RATE_LIMIT_BURST"},
+		"RATE_LIMIT_BURST without a rate": {env: vars(nil, "RATE_LIMIT_BURST", "5"), wantErr: "RATE_LIMIT_BURST"},
+
+		"PORT":          {env: vars(nil, "PORT", "8080", "HOST", "127.0.0.1"), check: wantField(func(c config.Config) any { return c.Addr }, "127.0.0.1:8080")},
+		"PORT 0":        {env: vars(nil, "PORT", "0"), check: wantField(func(c config.Config) any { return c.Addr }, ":0")},
+		"HOST IPv6":     {env: vars(nil, "HOST", "::1"), check: wantField(func(c config.Config) any { return c.Addr }, "[::1]:3000")},
+		"PORT x":        {env: vars(nil, "PORT", "x"), wantErr: `PORT="x"`},
+		"PORT too big":  {env: vars(nil, "PORT", "65536"), wantErr: "PORT"},
+		"PORT negative": {env: vars(nil, "PORT", "-1"), wantErr: "PORT"},
+
+		"SHUTDOWN_TIMEOUT":          {env: vars(nil, "SHUTDOWN_TIMEOUT", "30s"), check: wantField(func(c config.Config) any { return c.ShutdownTimeout }, 30*time.Second)},
+		"SHUTDOWN_TIMEOUT 0":        {env: vars(nil, "SHUTDOWN_TIMEOUT", "0s"), check: wantField(func(c config.Config) any { return c.ShutdownTimeout }, time.Duration(0))},
+		"SHUTDOWN_TIMEOUT soon":     {env: vars(nil, "SHUTDOWN_TIMEOUT", "soon"), wantErr: `SHUTDOWN_TIMEOUT="soon"`},
+		"SHUTDOWN_TIMEOUT negative": {env: vars(nil, "SHUTDOWN_TIMEOUT", "-5s"), wantErr: "SHUTDOWN_TIMEOUT"},
+		"MAX_CONNECTIONS":           {env: vars(nil, "MAX_CONNECTIONS", "500"), check: wantField(func(c config.Config) any { return c.MaxConnections }, 500)},
+		"MAX_CONNECTIONS unset":     {env: vars(nil), check: wantField(func(c config.Config) any { return c.MaxConnections }, 0)},
+		"MAX_CONNECTIONS 0":         {env: vars(nil, "MAX_CONNECTIONS", "0"), wantErr: `MAX_CONNECTIONS="0"`},
+		"MAX_CONNECTIONS many":      {env: vars(nil, "MAX_CONNECTIONS", "lots"), wantErr: "MAX_CONNECTIONS"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := config.FromEnv(env(tc.env), nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+func wantField(field func(config.Config) any, want any) func(*testing.T, config.Config) {
+	return func(t *testing.T, c config.Config) {
+		t.Helper()
+		if got := field(c); got != want {
+			t.Errorf("got %#v, want %#v", got, want)
+		}
+	}
+}
+
+// TestFromEnvNamesEveryBadVariable checks that one error lists every
+// invalid setting, so a user fixes them in one go.
+func TestFromEnvNamesEveryBadVariable(t *testing.T) {
+	_, err := config.FromEnv(env(vars(nil, "RATE_LIMIT", "NaN", "API_KEYS", ",", "PORT", "x", "REQUEST_TIMEOUT", "abc")), nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, name := range []string{"RATE_LIMIT", "API_KEYS", "PORT", "REQUEST_TIMEOUT"} {
+		if !strings.Contains(err.Error(), name+"=") {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+// TestCredentials checks the one decision about AWS credentials: the
+// environment's when set, none for a loopback endpoint, the chain
+// otherwise.
+func TestCredentials(t *testing.T) {
+	chained := credentials.NewStaticCredentialsProvider("AKIDCHAIN", "secret", "")
+	chain := func(region string) aws.CredentialsProvider {
+		if region != "eu-west-1" {
+			t.Errorf("chain asked for region %q, want eu-west-1", region)
+		}
+		return chained
+	}
+	tests := map[string]struct {
+		env    map[string]string
+		wantID string // "" for no provider
+	}{
+		"environment over the chain": {env: onAWS, wantID: "AKIDEXAMPLE"},
+		"chain without environment":  {env: vars(onAWS, "AWS_ACCESS_KEY_ID", "", "AWS_SECRET_ACCESS_KEY", ""), wantID: "AKIDCHAIN"},
+		"loopback needs none":        {env: local, wantID: ""},
+		"loopback with environment":  {env: vars(local, "AWS_ACCESS_KEY_ID", "AKIDLOCAL", "AWS_SECRET_ACCESS_KEY", "x"), wantID: "AKIDLOCAL"},
+		"memory needs none":          {env: vars(awsCreds), wantID: ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.FromEnv(env(tc.env), chain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := cfg.DynamoDB.Credentials
+			if tc.wantID == "" {
+				if p != nil {
+					t.Fatalf("Credentials = %v, want none", p)
+				}
+				return
+			}
+			if p == nil {
+				t.Fatalf("Credentials = nil, want %s", tc.wantID)
+			}
+			creds, err := p.Retrieve(context.Background())
+			if err != nil || creds.AccessKeyID != tc.wantID {
+				t.Errorf("credentials = %+v, %v; want access key %s", creds, err, tc.wantID)
+			}
+		})
+	}
+}
+
+func TestConfigHidesSecrets(t *testing.T) {
+	cfg, err := config.FromEnv(env(onAWS), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"%v", "%+v", "%#v"} {
+		if s := fmt.Sprintf(format, cfg); strings.Contains(s, "secret") || strings.Contains(s, "token") {
+			t.Errorf("Printf(%q, cfg) = %s: shows a secret", format, s)
+		}
+	}
+}
+
+// TestOpenStoreRetrievesCredentials checks that a store on AWS fetches its
+// credentials once at open, so that a process without any fails at start.
+func TestOpenStoreRetrievesCredentials(t *testing.T) {
+	cfg, err := config.FromEnv(env(vars(onAWS, "AWS_ACCESS_KEY_ID", "", "AWS_SECRET_ACCESS_KEY", "")),
+		func(string) aws.CredentialsProvider {
+			return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{}, fmt.Errorf("no profile")
+			})
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.OpenStore(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "AWS credentials") || !strings.Contains(err.Error(), "no profile") {
+		t.Fatalf("OpenStore err = %v, want one about AWS credentials with the cause", err)
+	}
+}
+
+// TestOpenStoreMakesNoCallsOnAWS opens a store on an endpoint that cannot
+// be reached: it must succeed, because init makes no network call (and
+// never creates tables) unless the endpoint is local.
+func TestOpenStoreMakesNoCallsOnAWS(t *testing.T) {
+	cfg, err := config.FromEnv(env(vars(onAWS, "AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.invalid")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := config.OpenStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Errorf("Ping on an unreachable endpoint: no error")
+	}
+}
+
+// TestOpenStoreLocalNotRunning opens a store on a loopback endpoint where
+// nothing listens: after waiting, the error says what to do, without the
+// SDK's dump.
+func TestOpenStoreLocalNotRunning(t *testing.T) {
+	endpoint := "http://" + closedPort(t)
+	cfg, err := config.FromEnv(env(vars(local, "AWS_ENDPOINT_URL_DYNAMODB", endpoint)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.OpenStore(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("OpenStore succeeded with nothing listening")
+	}
+	msg := err.Error()
+	for _, want := range []string{endpoint, "connection refused", "is DynamoDB Local running?", "scripts/dynamodb-local.sh"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "https response error") {
+		t.Errorf("error %q carries the SDK's dump", msg)
+	}
+}
+
+// TestOpenStoreWaitsForLocal opens a store on a loopback endpoint that
+// starts listening only after OpenStore has begun: it waits for it rather
+// than failing at the first refused connection.
+func TestOpenStoreWaitsForLocal(t *testing.T) {
+	addr := closedPort(t)
+	cfg, err := config.FromEnv(env(vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "http://"+addr)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		_, err := config.OpenStore(context.Background(), cfg)
+		opened <- err
+	}()
+	// Nothing signals that OpenStore has tried once: give it time to.
+	time.Sleep(300 * time.Millisecond)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s again: %v", addr, err)
+	}
+	srv := &http.Server{Handler: fakeDynamoDB()}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	if err := <-opened; err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+}
+
+// fakeDynamoDB answers ListTables, CreateTable and DescribeTable as a
+// DynamoDB with an active table does.
+func fakeDynamoDB() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		switch target := r.Header.Get("X-Amz-Target"); target {
+		case "DynamoDB_20120810.ListTables":
+			fmt.Fprint(w, `{"TableNames":[]}`)
+		case "DynamoDB_20120810.CreateTable":
+			fmt.Fprint(w, `{"TableDescription":{"TableName":"hits","TableStatus":"CREATING"}}`)
+		case "DynamoDB_20120810.DescribeTable":
+			fmt.Fprint(w, `{"Table":{"TableName":"hits","TableStatus":"ACTIVE"}}`)
+		default:
+			http.Error(w, "unexpected "+target, http.StatusBadRequest)
+		}
+	})
+}
+
+// closedPort returns a loopback host:port where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestOpenStoreDynamoDBLocal opens the store on DynamoDB Local the way the
+// standalone server does: the table is created if missing.
+func TestOpenStoreDynamoDBLocal(t *testing.T) {
+	endpoint := dynamolocal.ForTest(t).Endpoint()
+	cfg, err := config.FromEnv(env(vars(local, "TABLE_NAME", "config-open-store", "AWS_ENDPOINT_URL_DYNAMODB", endpoint)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := config.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	if _, err := s.Create(ctx, "hits", 41); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	again, err := config.OpenStore(ctx, cfg) // the table exists now
+	if err != nil {
+		t.Fatalf("second OpenStore: %v", err)
+	}
+	if c, err := again.Increment(ctx, "hits", 1); err != nil || c.Count != 42 {
+		t.Fatalf("Increment = %+v, %v; want count 42", c, err)
+	}
+}
