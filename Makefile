@@ -25,20 +25,21 @@ deps:
 
 ## test: every test, with the race detector, including DynamoDB Local and the real Lambda binaries
 test: deps
-	@ls -d .cache/rie-* >/dev/null 2>&1 || echo "first run: go test compiles everything and installs the Lambda Runtime Interface Emulator and the npm cfn-lint into .cache/ (a few minutes; later runs are faster)" >&2
+	@ls -d .cache/rie-* >/dev/null 2>&1 || echo "first run: go test compiles everything and installs the Lambda Runtime Interface Emulator into .cache/ (a few minutes; later runs are faster)" >&2
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## test-short: the fast subset (shorter concurrency runs)
 test-short:
 	$(GO) test -race -count=1 -short ./...
 
-## lint: gofmt, go vet, staticcheck and a go mod tidy check
+## lint: gofmt, go vet, staticcheck, a go mod tidy check, and Redocly's lint of docs/openapi.yaml
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	@scripts/tidy-check.sh
+	@scripts/redocly-lint.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -11,6 +11,10 @@ out=.cache/bench
 mkdir -p "$out"
 report="$out/latest.md"
 : >"$report"
+# Each figure that has a project target adds a row here (hitbench -targets,
+# and the Lambda and size checks below); printed at the end.
+targets="$out/targets.md"
+: >"$targets"
 
 if ! command -v wrk >/dev/null 2>&1; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -39,7 +43,7 @@ go build -o "$out/hitbench" ./tools/cmd/hitbench
 	echo "## Standalone server, memory store, vs bare net/http ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
 	echo
 } >>"$report"
-"$out/hitbench" -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report"
+"$out/hitbench" -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report" -targets "$targets"
 
 echo
 echo "== Standalone server, 200,000 counters: increments alone vs while 4 clients loop on GET /counters?limit=1"
@@ -48,7 +52,7 @@ echo "== Standalone server, 200,000 counters: increments alone vs while 4 client
 	echo "## Standalone server, 200,000 counters: increments alone and while clients list"
 	echo
 } >>"$report"
-"$out/hitbench" -suite listing -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report"
+"$out/hitbench" -suite listing -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report" -targets "$targets"
 
 echo
 echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, same table, same concurrency"
@@ -57,7 +61,7 @@ echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, 
 	echo "## DynamoDB Local: store and server vs a raw SDK UpdateItem loop"
 	echo
 } >>"$report"
-"$out/hitbench" -suite dynamodb -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -c 16 -out "$report"
+"$out/hitbench" -suite dynamodb -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -c 16 -out "$report" -targets "$targets"
 echo
 echo "== Lambda: the real bootstraps vs a hello-world aws-lambda-go bootstrap under the same Runtime Interface Emulator"
 go test -run '^$' -bench 'ColdStart|WarmInvoke' -benchtime 30x -count 3 ./tools/localapi | tee "$out/lambda-bench.txt"
@@ -90,6 +94,33 @@ go test -run '^$' -bench 'ColdStart|WarmInvoke' -benchtime 30x -count 3 ./tools/
 	echo '```'
 	make --no-print-directory build 2>&1 | grep bytes
 	echo '```'
+} | tee -a "$report"
+
+# The Lambda targets: init at most 1.5x and a warm invoke at most 1.3x those
+# of hello world (init: the function configured as on AWS; warm: the same
+# function on the memory store, so that DynamoDB Local's time is not in it).
+awk -v targets="$targets" '
+	/^BenchmarkColdStart\// { split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); init[a[2]] += $5; nc[a[2]]++ }
+	/^BenchmarkWarmInvoke\// { split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); warm[a[2]] += $3; nw[a[2]]++ }
+	function row(what, got, limit) {
+		printf "| %s | %.2fx | ≤ %.2fx | %s |\n", what, got, limit, (got <= limit ? "**holds**" : "**MISSED**") >> targets
+	}
+	END {
+		h = "hello"
+		if (nc[h] && nc["get-as-on-aws"]) row("Lambda init under the emulator vs hello world", (init["get-as-on-aws"] / nc["get-as-on-aws"]) / (init[h] / nc[h]), 1.5)
+		if (nw[h] && nw["get-memory"]) row("Lambda warm invoke under the emulator vs hello world", (warm["get-memory"] / nw["get-memory"]) / (warm[h] / nw[h]), 1.3)
+	}' "$out/lambda-bench.txt"
+make --no-print-directory build 2>/dev/null | awk -v targets="$targets" '
+	/ bytes / { if ($2 > max) { max = $2; name = $1 } }
+	END { printf "| largest function binary (%s), bytes | %d | ≤ 8000000 | %s |\n", name, max, (max <= 8000000 ? "**holds**" : "**MISSED**") >> targets }'
+
+{
+	echo
+	echo "## Targets"
+	echo
+	echo "| what | this run | target | |"
+	echo "|---|---|---|---|"
+	cat "$targets"
 } | tee -a "$report"
 
 echo

@@ -329,8 +329,8 @@ func TestOpenStoreWaitsForLocal(t *testing.T) {
 	}
 }
 
-// fakeDynamoDB answers ListTables, CreateTable and DescribeTable as a
-// DynamoDB with an active table does.
+// fakeDynamoDB answers ListTables, CreateTable, DescribeTable and
+// DescribeTimeToLive as a DynamoDB with an active table, TTL on, does.
 func fakeDynamoDB() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -341,6 +341,8 @@ func fakeDynamoDB() http.Handler {
 			fmt.Fprint(w, `{"TableDescription":{"TableName":"hits","TableStatus":"CREATING"}}`)
 		case "DynamoDB_20120810.DescribeTable":
 			fmt.Fprint(w, `{"Table":{"TableName":"hits","TableStatus":"ACTIVE"}}`)
+		case "DynamoDB_20120810.DescribeTimeToLive":
+			fmt.Fprint(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)
 		default:
 			http.Error(w, "unexpected "+target, http.StatusBadRequest)
 		}

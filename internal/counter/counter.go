@@ -82,4 +82,8 @@ type Store interface {
 
 	// Ping checks that the store can be reached; it returns Unavailable if not.
 	Ping(ctx context.Context) error
+
+	// KeyedStore applies create, set, increment and delete exactly once
+	// per idempotency key.
+	KeyedStore
 }

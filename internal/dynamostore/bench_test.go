@@ -2,7 +2,9 @@ package dynamostore_test
 
 import (
 	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 )
 
@@ -23,6 +26,8 @@ const benchConcurrency = 16
 // throughput of DynamoDB Local keeps rising as its JVM warms, which favors
 // whichever sub-benchmark runs second, so the throughput comparison that
 // make bench reports comes from tools/cmd/hitbench, which interleaves the sides.
+// store-keyed is the same increment with an Idempotency-Key (ApplyKeyed),
+// each with a new key, retried with it while contention makes it unavailable.
 func BenchmarkIncrement(b *testing.B) {
 	client, table := newTable(b)
 	s := dynamostore.New(client, table)
@@ -82,6 +87,18 @@ func BenchmarkIncrement(b *testing.B) {
 	}
 	run("raw-sdk", func() error { _, err := client.UpdateItem(ctx, rawInput); return err })
 	run("store", func() error { _, err := s.Increment(ctx, "bench", 1); return err })
+	// A keyed increment: a consistent GetItem and a two-item
+	// TransactWriteItems, retried while other increments win the race.
+	var keys atomic.Int64
+	run("store-keyed", func() error {
+		key := counter.IdempotencyKey{Key: "bench-" + strconv.FormatInt(keys.Add(1), 10)}
+		for {
+			_, _, err := s.ApplyKeyed(ctx, key, counter.Write{Op: counter.OpIncrement, Name: "bench", By: 1})
+			if counter.ErrorCode(err) != counter.Unavailable {
+				return err
+			}
+		}
+	})
 	if raw, store := rates["raw-sdk"], rates["store"]; raw > 0 && store > 0 {
 		b.Logf("%d goroutines: raw-sdk %.0f incr/s, store %.0f incr/s (run in that order; see tools/cmd/hitbench for an interleaved comparison)",
 			parallelism*runtime.GOMAXPROCS(0), raw, store)

@@ -63,7 +63,7 @@ func translate(err error) error {
 }
 
 func isUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || isThrottling(err) {
+	if errors.Is(err, context.DeadlineExceeded) || isThrottling(err) || isTransactionConflict(err) {
 		return true
 	}
 	var quota ratelimit.QuotaExceededError

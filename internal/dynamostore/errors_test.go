@@ -49,6 +49,10 @@ func (c failingClient) Query(context.Context, *dynamodb.QueryInput, ...func(*dyn
 	return nil, c.err
 }
 
+func (c failingClient) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, c.err
+}
+
 // httpError wraps err as the SDK does for an HTTP answer with status.
 func httpError(status int, err error) error {
 	re := &smithyhttp.ResponseError{Response: &smithyhttp.Response{}, Err: err}
@@ -71,21 +75,22 @@ func TestErrorTranslation(t *testing.T) {
 		err  error
 		want string // for every operation but Ping, which wants Unavailable for any error
 	}{
-		"throughput exceeded": {httpError(400, &types.ProvisionedThroughputExceededException{}), counter.Unavailable},
-		"throttling":          {httpError(400, &types.ThrottlingException{}), counter.Unavailable},
-		"request limit":       {httpError(400, &types.RequestLimitExceeded{}), counter.Unavailable},
-		"generic throttling":  {httpError(400, &smithy.GenericAPIError{Code: "ThrottlingException"}), counter.Unavailable},
-		"internal server 500": {httpError(500, &types.InternalServerError{}), counter.Unavailable},
-		"unmodeled 503":       {httpError(503, &smithy.GenericAPIError{Code: "ServiceUnavailable"}), counter.Unavailable},
-		"retry quota spent":   {errors.Join(httpError(500, &types.InternalServerError{}), ratelimit.QuotaExceededError{}), counter.Unavailable},
-		"deadline":            {fmt.Errorf("operation error: %w", context.DeadlineExceeded), counter.Unavailable},
-		"connection refused":  {sendError(dialRefused), counter.Unavailable},
-		"connection reset":    {sendError(readReset), counter.Unavailable},
-		"connection closed":   {sendError(readEOF), counter.Unavailable},
-		"missing table":       {httpError(400, &types.ResourceNotFoundException{}), counter.Internal},
-		"access denied":       {httpError(400, &smithy.GenericAPIError{Code: "AccessDeniedException"}), counter.Internal},
-		"validation":          {httpError(400, &smithy.GenericAPIError{Code: "ValidationException"}), counter.Internal},
-		"unknown error":       {errors.New("boom"), counter.Internal},
+		"throughput exceeded":  {httpError(400, &types.ProvisionedThroughputExceededException{}), counter.Unavailable},
+		"throttling":           {httpError(400, &types.ThrottlingException{}), counter.Unavailable},
+		"request limit":        {httpError(400, &types.RequestLimitExceeded{}), counter.Unavailable},
+		"generic throttling":   {httpError(400, &smithy.GenericAPIError{Code: "ThrottlingException"}), counter.Unavailable},
+		"internal server 500":  {httpError(500, &types.InternalServerError{}), counter.Unavailable},
+		"unmodeled 503":        {httpError(503, &smithy.GenericAPIError{Code: "ServiceUnavailable"}), counter.Unavailable},
+		"retry quota spent":    {errors.Join(httpError(500, &types.InternalServerError{}), ratelimit.QuotaExceededError{}), counter.Unavailable},
+		"deadline":             {fmt.Errorf("operation error: %w", context.DeadlineExceeded), counter.Unavailable},
+		"connection refused":   {sendError(dialRefused), counter.Unavailable},
+		"connection reset":     {sendError(readReset), counter.Unavailable},
+		"connection closed":    {sendError(readEOF), counter.Unavailable},
+		"transaction conflict": {httpError(400, &types.TransactionConflictException{}), counter.Unavailable},
+		"missing table":        {httpError(400, &types.ResourceNotFoundException{}), counter.Internal},
+		"access denied":        {httpError(400, &smithy.GenericAPIError{Code: "AccessDeniedException"}), counter.Internal},
+		"validation":           {httpError(400, &smithy.GenericAPIError{Code: "ValidationException"}), counter.Internal},
+		"unknown error":        {errors.New("boom"), counter.Internal},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -98,6 +103,7 @@ func TestErrorTranslation(t *testing.T) {
 			_, _, ops["Set"] = s.Set(ctx, "x", 1)
 			ops["Delete"] = s.Delete(ctx, "x")
 			_, ops["List"] = s.List(ctx, counter.ListOptions{})
+			_, _, ops["ApplyKeyed"] = s.ApplyKeyed(ctx, counter.IdempotencyKey{Key: "k"}, counter.Write{Op: counter.OpIncrement, Name: "x", By: 1})
 			for op, err := range ops {
 				if got := counter.ErrorCode(err); got != tc.want {
 					t.Errorf("%s: code %q (err %v), want %q", op, got, err, tc.want)
@@ -153,18 +159,19 @@ func TestSafeToRetry(t *testing.T) {
 		err  error
 		want bool
 	}{
-		"throttling":          {httpError(400, &types.ThrottlingException{}), true},
-		"throughput exceeded": {httpError(400, &types.ProvisionedThroughputExceededException{}), true},
-		"request limit":       {httpError(400, &types.RequestLimitExceeded{}), true},
-		"connection refused":  {sendError(dialRefused), true},
-		"dns failure":         {sendError(&url.Error{Op: "Post", Err: &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", IsTemporary: true}}}), true},
-		"connection reset":    {sendError(readReset), false},
-		"connection closed":   {sendError(readEOF), false},
-		"internal server":     {httpError(500, &types.InternalServerError{}), false},
-		"service unavailable": {httpError(503, &smithy.GenericAPIError{Code: "ServiceUnavailable"}), false},
-		"deadline":            {context.DeadlineExceeded, false},
-		"condition failed":    {httpError(400, &types.ConditionalCheckFailedException{}), false},
-		"nil":                 {nil, false},
+		"throttling":           {httpError(400, &types.ThrottlingException{}), true},
+		"throughput exceeded":  {httpError(400, &types.ProvisionedThroughputExceededException{}), true},
+		"request limit":        {httpError(400, &types.RequestLimitExceeded{}), true},
+		"transaction conflict": {httpError(400, &types.TransactionConflictException{}), true},
+		"connection refused":   {sendError(dialRefused), true},
+		"dns failure":          {sendError(&url.Error{Op: "Post", Err: &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", IsTemporary: true}}}), true},
+		"connection reset":     {sendError(readReset), false},
+		"connection closed":    {sendError(readEOF), false},
+		"internal server":      {httpError(500, &types.InternalServerError{}), false},
+		"service unavailable":  {httpError(503, &smithy.GenericAPIError{Code: "ServiceUnavailable"}), false},
+		"deadline":             {context.DeadlineExceeded, false},
+		"condition failed":     {httpError(400, &types.ConditionalCheckFailedException{}), false},
+		"nil":                  {nil, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -31,8 +31,9 @@ var noAmbiguousRetry = NoAmbiguousRetry
 // SafeToRetry reports whether err proves that a request did not reach
 // DynamoDB or was refused by it unapplied, so resending it cannot apply it
 // twice: a throttling answer from DynamoDB (ThrottlingException,
-// ProvisionedThroughputExceededException, RequestLimitExceeded, ...), or a
-// failure to open the connection (dial errors, connection refused, DNS).
+// ProvisionedThroughputExceededException, RequestLimitExceeded, ...), a
+// TransactionConflictException (a keyed write's transaction held the item),
+// or a failure to open the connection (dial errors, connection refused, DNS).
 //
 // Anything else is ambiguous or final: a connection that broke or timed out
 // once the request may have been sent, a 500 whose outcome is unknown, and
@@ -41,7 +42,7 @@ func SafeToRetry(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if isThrottling(err) {
+	if isThrottling(err) || isTransactionConflict(err) {
 		return true
 	}
 	var op *net.OpError

@@ -25,9 +25,10 @@ var _ counter.StatsStore = (*Store)(nil)
 //	       starts with no history, at once
 //	sk  S  h#2026-11-27T05 (an hour) or d#2026-11-27 (a day), UTC
 const (
-	attrStatsSK   = "sk"
-	attrHits      = "hits"       // N, the sum of the bucket's increments
-	attrExpiresAt = "expires_at" // N, Unix seconds: the table's TTL attribute
+	attrStatsSK = "sk"
+	attrHits    = "hits" // N, the sum of the bucket's increments
+	// attrExpiresAt (idempotency.go), N, Unix seconds, is the stats table's
+	// TTL attribute too.
 	// attrLastSeq is the stream sequence number of the last record added
 	// to the bucket, zero-padded to seqWidth digits so that string order
 	// is numeric order (aggregate.go).
@@ -159,10 +160,9 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 }
 
 // CreateStatsTable creates the stats table (partition key pk and sort key
-// sk, strings; on-demand capacity) unless it exists, and waits until it is
-// active. DynamoDB Local has no TTL, so it is not turned on here; the SAM
-// template turns it on (expires_at) for the deployed table. Like
-// CreateTable, it is meant for tests and local development.
+// sk, strings; on-demand capacity; TTL on expires_at, which DynamoDB Local
+// accepts and never applies) unless it exists, and waits until it is
+// active. Like CreateTable, it is meant for tests and local development.
 func CreateStatsTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
@@ -180,6 +180,8 @@ func CreateStatsTable(ctx context.Context, client TableClient, table string) err
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamodb: create table %q: %w", table, err)
 	}
-	_, err = waitActive(ctx, client, table)
-	return err
+	if _, err := waitActive(ctx, client, table); err != nil {
+		return err
+	}
+	return enableTTL(ctx, client, table)
 }

@@ -16,16 +16,16 @@ import (
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
-// capacityClient asks DynamoDB for the consumed capacity of every
+// unitsClient asks DynamoDB for the consumed capacity of every
 // UpdateItem and PutItem and adds it up.
-type capacityClient struct {
+type unitsClient struct {
 	dynamostore.Client
 	mu    sync.Mutex
 	units map[string]float64 // by operation
 	calls map[string]int
 }
 
-func (c *capacityClient) record(op string, cc *types.ConsumedCapacity) {
+func (c *unitsClient) record(op string, cc *types.ConsumedCapacity) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls[op]++
@@ -34,7 +34,7 @@ func (c *capacityClient) record(op string, cc *types.ConsumedCapacity) {
 	}
 }
 
-func (c *capacityClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+func (c *unitsClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.Client.UpdateItem(ctx, in, optFns...)
 	if err == nil {
@@ -43,7 +43,7 @@ func (c *capacityClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItem
 	return out, err
 }
 
-func (c *capacityClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+func (c *unitsClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.Client.PutItem(ctx, in, optFns...)
 	if err == nil {
@@ -58,7 +58,7 @@ func (c *capacityClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 // ReturnConsumedCapacity), and so is a set.
 func TestWriteUnitsPerHit(t *testing.T) {
 	client, table := newTable(t)
-	cc := &capacityClient{Client: client, units: map[string]float64{}, calls: map[string]int{}}
+	cc := &unitsClient{Client: client, units: map[string]float64{}, calls: map[string]int{}}
 	s := dynamostore.New(cc, table)
 	ctx := testContext(t)
 	if _, err := s.Create(ctx, "units", 0); err != nil {

@@ -11,11 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// TableClient is the part of *dynamodb.Client that CreateTable uses.
+// TableClient is the part of *dynamodb.Client that CreateTable,
+// CreateStatsTable and StreamARN use.
 type TableClient interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
+	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
 var _ TableClient = (*dynamodb.Client)(nil)
@@ -25,9 +28,11 @@ var _ TableClient = (*dynamodb.Client)(nil)
 var streamSpec = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}
 
 // CreateTable creates the counter table (partition key pk, a string; on-demand
-// capacity; a stream of new and old images) unless it exists, and waits until
-// it is active. It is meant for tests and local development; production
-// tables come from the SAM template.
+// capacity; a stream of new and old images) unless it exists, waits until it
+// is active, and enables TTL on expires_at (idempotency records; DynamoDB
+// Local accepts the setting and never deletes, which the store does not rely
+// on). It is meant for tests and local development; production tables come
+// from the SAM template.
 func CreateTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
@@ -44,8 +49,33 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamodb: create table %q: %w", table, err)
 	}
-	_, err = waitActive(ctx, client, table)
-	return err
+	if _, err := waitActive(ctx, client, table); err != nil {
+		return err
+	}
+	return enableTTL(ctx, client, table)
+}
+
+// enableTTL turns on TTL on expires_at unless it is on.
+func enableTTL(ctx context.Context, client TableClient, table string) error {
+	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("dynamodb: describe TTL of table %q: %w", table, err)
+	}
+	if d := ttl.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == attrExpiresAt &&
+		(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(attrExpiresAt),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb: enable TTL on table %q: %w", table, err)
+	}
+	return nil
 }
 
 // StreamARN returns the ARN of the counter table's stream, turning the

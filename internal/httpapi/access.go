@@ -85,8 +85,8 @@ func newCORS(origins []string) *cors {
 
 const (
 	corsMethods       = "GET, POST, PUT, DELETE, OPTIONS"
-	corsHeaders       = "Content-Type, X-Api-Key"
-	corsExpose        = "Location, Retry-After"
+	corsHeaders       = "Content-Type, X-Api-Key, Idempotency-Key"
+	corsExpose        = "Location, Retry-After, Idempotent-Replayed"
 	corsMaxAgeSeconds = 600
 )
 

@@ -78,15 +78,13 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := h.storeContext(r)
-	defer cancel()
-	c, err := h.store.Create(ctx, name, count)
+	o, err := h.write(w, r, counter.Write{Op: counter.OpCreate, Name: name, Count: count})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	setLocation(w, c.Name)
-	h.writeCounter(w, http.StatusCreated, c)
+	setLocation(w, o.Counter.Name)
+	h.writeCounter(w, http.StatusCreated, o.Counter)
 }
 
 // maxCursorLength bounds list cursors before any work is done.
@@ -171,19 +169,17 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := h.storeContext(r)
-	defer cancel()
-	c, created, err := h.store.Set(ctx, name, count)
+	o, err := h.write(w, r, counter.Write{Op: counter.OpSet, Name: name, Count: count})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	status := http.StatusOK
-	if created {
+	if o.Created {
 		status = http.StatusCreated
-		setLocation(w, c.Name)
+		setLocation(w, o.Counter.Name)
 	}
-	h.writeCounter(w, status, c)
+	h.writeCounter(w, status, o.Counter)
 }
 
 // increment answers POST /counters/{name}/increment, whose body, optional,
@@ -205,14 +201,12 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx, cancel := h.storeContext(r)
-	defer cancel()
-	c, err := h.store.Increment(ctx, name, by)
+	o, err := h.write(w, r, counter.Write{Op: counter.OpIncrement, Name: name, By: by})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	h.writeCounter(w, http.StatusOK, c)
+	h.writeCounter(w, http.StatusOK, o.Counter)
 }
 
 // delete answers DELETE /counters/{name}.
@@ -222,9 +216,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := h.storeContext(r)
-	defer cancel()
-	if err := h.store.Delete(ctx, name); err != nil {
+	if _, err := h.write(w, r, counter.Write{Op: counter.OpDelete, Name: name}); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

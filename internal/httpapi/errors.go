@@ -21,17 +21,18 @@ const (
 
 // statusByCode is the one table that maps error codes to HTTP statuses.
 var statusByCode = map[string]int{
-	counter.InvalidName:    http.StatusBadRequest,
-	counter.InvalidRequest: http.StatusBadRequest,
-	counter.NotFound:       http.StatusNotFound,
-	counter.AlreadyExists:  http.StatusConflict,
-	counter.OutOfRange:     http.StatusConflict,
-	counter.Unavailable:    http.StatusServiceUnavailable,
-	counter.Internal:       http.StatusInternalServerError,
-	Unauthorized:           http.StatusUnauthorized,
-	RateLimited:            http.StatusTooManyRequests,
-	MethodNotAllowed:       http.StatusMethodNotAllowed,
-	PayloadTooLarge:        http.StatusRequestEntityTooLarge,
+	counter.InvalidName:          http.StatusBadRequest,
+	counter.InvalidRequest:       http.StatusBadRequest,
+	counter.NotFound:             http.StatusNotFound,
+	counter.AlreadyExists:        http.StatusConflict,
+	counter.OutOfRange:           http.StatusConflict,
+	counter.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+	counter.Unavailable:          http.StatusServiceUnavailable,
+	counter.Internal:             http.StatusInternalServerError,
+	Unauthorized:                 http.StatusUnauthorized,
+	RateLimited:                  http.StatusTooManyRequests,
+	MethodNotAllowed:             http.StatusMethodNotAllowed,
+	PayloadTooLarge:              http.StatusRequestEntityTooLarge,
 }
 
 // statusFor returns the HTTP status for an error code (500 for unknown ones).

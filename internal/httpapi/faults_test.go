@@ -36,6 +36,9 @@ func (s failingStore) List(context.Context, counter.ListOptions) (counter.Page, 
 	return counter.Page{}, s.err
 }
 func (s failingStore) Ping(context.Context) error { return s.err }
+func (s failingStore) ApplyKeyed(context.Context, counter.IdempotencyKey, counter.Write) (counter.Outcome, bool, error) {
+	return counter.Outcome{}, false, s.err
+}
 
 // panickingStore panics on every call.
 type panickingStore struct{}
@@ -59,6 +62,9 @@ func (panickingStore) List(context.Context, counter.ListOptions) (counter.Page, 
 	panic("secret panic detail")
 }
 func (panickingStore) Ping(context.Context) error { panic("secret panic detail") }
+func (panickingStore) ApplyKeyed(context.Context, counter.IdempotencyKey, counter.Write) (counter.Outcome, bool, error) {
+	panic("secret panic detail")
+}
 
 // hangingStore blocks every call until its context is done.
 type hangingStore struct{}
@@ -92,6 +98,10 @@ func (hangingStore) List(ctx context.Context, _ counter.ListOptions) (counter.Pa
 func (hangingStore) Ping(ctx context.Context) error {
 	<-ctx.Done()
 	return ctx.Err()
+}
+func (hangingStore) ApplyKeyed(ctx context.Context, _ counter.IdempotencyKey, _ counter.Write) (counter.Outcome, bool, error) {
+	<-ctx.Done()
+	return counter.Outcome{}, false, ctx.Err()
 }
 
 // storeRequests reach the store on every route that uses one.

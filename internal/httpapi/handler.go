@@ -116,6 +116,9 @@ func New(store counter.Store, opts Options) http.Handler {
 func (h *handler) endpoint(rt Route) http.HandlerFunc {
 	serve := rt.serve
 	next := func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) }
+	if rt.Write {
+		next = h.idempotent(next)
+	}
 	if rt.Admin && h.keys.Len() > 0 {
 		next = h.requireKey(next)
 	}

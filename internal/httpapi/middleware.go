@@ -28,31 +28,37 @@ func (h *handler) recover(next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter records what a handler answered, for the request log.
-type statusWriter struct {
+// StatusRecorder records what a handler answered, for a request log: the
+// request log here, and the local gateway's (tools/localapi).
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	// Status is the status written, 200 if the handler wrote a body
+	// first, 0 if it wrote nothing yet.
+	Status int
+	// Bytes counts the body bytes written.
+	Bytes int
 }
 
-func (sw *statusWriter) WriteHeader(status int) {
-	if sw.status == 0 {
-		sw.status = status
+// WriteHeader records the first status and passes it on.
+func (sw *StatusRecorder) WriteHeader(status int) {
+	if sw.Status == 0 {
+		sw.Status = status
 	}
 	sw.ResponseWriter.WriteHeader(status)
 }
 
-func (sw *statusWriter) Write(b []byte) (int, error) {
-	if sw.status == 0 {
-		sw.status = http.StatusOK
+// Write records the body's length and passes it on.
+func (sw *StatusRecorder) Write(b []byte) (int, error) {
+	if sw.Status == 0 {
+		sw.Status = http.StatusOK
 	}
 	n, err := sw.ResponseWriter.Write(b)
-	sw.bytes += n
+	sw.Bytes += n
 	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
 // logRequests writes one line per request: method, path, status, remote and
 // duration. Headers (API keys among them) and bodies are never logged. The
@@ -65,14 +71,14 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		end := time.Now()
 		rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
 		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", truncated(r.URL.Path)),
-			slog.Int("status", sw.status),
+			slog.Int("status", sw.Status),
 			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
 		)

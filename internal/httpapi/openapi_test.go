@@ -199,12 +199,12 @@ func TestOpenAPIStatuses(t *testing.T) {
 	}
 	want := map[string][]string{
 		httpapi.RouteHealth:    {"200", "429", "500", "503"},
-		httpapi.RouteCreate:    {"201", "400", "401", "409", "413", "429", "500", "503"},
+		httpapi.RouteCreate:    {"201", "400", "401", "409", "413", "422", "429", "500", "503"},
 		httpapi.RouteList:      {"200", "400", "401", "429", "500", "503"},
 		httpapi.RouteGet:       {"200", "400", "404", "429", "500", "503"},
-		httpapi.RouteSet:       {"200", "201", "400", "401", "413", "429", "500", "503"},
-		httpapi.RouteIncrement: {"200", "400", "404", "409", "413", "429", "500", "503"},
-		httpapi.RouteDelete:    {"204", "400", "401", "404", "429", "500", "503"},
+		httpapi.RouteSet:       {"200", "201", "400", "401", "413", "422", "429", "500", "503"},
+		httpapi.RouteIncrement: {"200", "400", "404", "409", "413", "422", "429", "500", "503"},
+		httpapi.RouteDelete:    {"204", "400", "401", "404", "422", "429", "500", "503"},
 		httpapi.RouteStats:     {"200", "400", "404", "429", "500", "503"},
 	}
 	for _, rt := range httpapi.Routes {

@@ -23,6 +23,9 @@ type Route struct {
 	Path   string // e.g. "/counters/{name}"
 	// Admin routes are the ones API keys protect: create, set, delete, list.
 	Admin bool
+	// Write routes change a counter; they accept an Idempotency-Key, and
+	// their endpoint applies its change through handler.write.
+	Write bool
 
 	serve func(*handler, http.ResponseWriter, *http.Request)
 }
@@ -33,12 +36,12 @@ type Route struct {
 // docs/openapi.yaml; the tests that compare them name what is missing.
 var Routes = []Route{
 	{Name: RouteHealth, Method: http.MethodGet, Path: "/health", serve: (*handler).health},
-	{Name: RouteCreate, Method: http.MethodPost, Path: "/counters", Admin: true, serve: (*handler).create},
+	{Name: RouteCreate, Method: http.MethodPost, Path: "/counters", Admin: true, Write: true, serve: (*handler).create},
 	{Name: RouteList, Method: http.MethodGet, Path: "/counters", Admin: true, serve: (*handler).list},
 	{Name: RouteGet, Method: http.MethodGet, Path: "/counters/{name}", serve: (*handler).get},
-	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true, serve: (*handler).set},
-	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", serve: (*handler).increment},
-	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, serve: (*handler).delete},
+	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).set},
+	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", Write: true, serve: (*handler).increment},
+	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).delete},
 	{Name: RouteStats, Method: http.MethodGet, Path: "/counters/{name}/stats", serve: (*handler).stats},
 }
 

@@ -32,17 +32,9 @@ type Store struct {
 	mu       sync.RWMutex
 	counters map[string]*counter.Counter
 	byName   *btree.BTreeG[*counter.Counter]
+	records  records // idempotency records, under mu
 	now      func() time.Time
 	history  map[string]*history // hits over time, by counter name (stats.go)
-}
-
-// Option configures a Store.
-type Option func(*Store)
-
-// WithClock makes the store read the time from now instead of the system
-// clock (it is truncated to the millisecond, as the system clock is).
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) { s.now = func() time.Time { return now().UTC().Truncate(time.Millisecond) } }
 }
 
 // btreeDegree is the B-tree's branching factor; 32 is google/btree's usual
@@ -59,6 +51,7 @@ func New(opts ...Option) *Store {
 		now:      now,
 		history:  make(map[string]*history),
 	}
+	s.records.init(DefaultMaxIdempotencyRecords)
 	for _, o := range opts {
 		o(s)
 	}
@@ -77,14 +70,8 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.counters[name]; ok {
-		return counter.Counter{}, counter.AlreadyExistsError(name)
-	}
-	t := s.now()
-	c := &counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
-	s.counters[name] = c
-	s.byName.ReplaceOrInsert(c)
-	return *c, nil
+	o, err := s.apply(counter.Write{Op: counter.OpCreate, Name: name, Count: count})
+	return o.Counter, err
 }
 
 // Get implements counter.Store.
@@ -114,18 +101,8 @@ func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.C
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.counters[name]
-	if !ok {
-		return counter.Counter{}, counter.NotFoundError(name)
-	}
-	n := c.Count + by // cannot overflow: both are within ±MaxCount
-	if n < 0 || n > counter.MaxCount {
-		return counter.Counter{}, counter.OutOfRangeError(name, c.Count, by)
-	}
-	c.Count = n
-	c.UpdatedAt = s.now()
-	s.recordHits(name, by, c.UpdatedAt)
-	return *c, nil
+	o, err := s.apply(counter.Write{Op: counter.OpIncrement, Name: name, By: by})
+	return o.Counter, err
 }
 
 // Set implements counter.Store.
@@ -138,16 +115,8 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.now()
-	c, ok := s.counters[name]
-	if !ok {
-		c = &counter.Counter{Name: name, CreatedAt: t}
-		s.counters[name] = c
-		s.byName.ReplaceOrInsert(c)
-	}
-	c.Count = count
-	c.UpdatedAt = t
-	return *c, !ok, nil
+	o, err := s.apply(counter.Write{Op: counter.OpSet, Name: name, Count: count})
+	return o.Counter, o.Created, err
 }
 
 // Delete implements counter.Store.
@@ -160,14 +129,56 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.counters[name]
-	if !ok {
-		return counter.NotFoundError(name)
+	_, err := s.apply(counter.Write{Op: counter.OpDelete, Name: name})
+	return err
+}
+
+// apply makes the change w describes; s.mu must be held for writing. Every
+// write, keyed or not, goes through it.
+func (s *Store) apply(w counter.Write) (counter.Outcome, error) {
+	c, ok := s.counters[w.Name]
+	switch w.Op {
+	case counter.OpCreate:
+		if ok {
+			return counter.Outcome{}, counter.AlreadyExistsError(w.Name)
+		}
+		t := s.now()
+		c = &counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}
+		s.counters[w.Name] = c
+		s.byName.ReplaceOrInsert(c)
+		return counter.Outcome{Counter: *c, Created: true}, nil
+	case counter.OpIncrement:
+		if !ok {
+			return counter.Outcome{}, counter.NotFoundError(w.Name)
+		}
+		n := c.Count + w.By // cannot overflow: both are within ±MaxCount
+		if n < 0 || n > counter.MaxCount {
+			return counter.Outcome{}, counter.OutOfRangeError(w.Name, c.Count, w.By)
+		}
+		c.Count = n
+		c.UpdatedAt = s.now()
+		s.recordHits(w.Name, w.By, c.UpdatedAt)
+		return counter.Outcome{Counter: *c}, nil
+	case counter.OpSet:
+		t := s.now()
+		if !ok {
+			c = &counter.Counter{Name: w.Name, CreatedAt: t}
+			s.counters[w.Name] = c
+			s.byName.ReplaceOrInsert(c)
+		}
+		c.Count = w.Count
+		c.UpdatedAt = t
+		return counter.Outcome{Counter: *c, Created: !ok}, nil
+	case counter.OpDelete:
+		if !ok {
+			return counter.Outcome{}, counter.NotFoundError(w.Name)
+		}
+		delete(s.counters, w.Name)
+		s.byName.Delete(c)
+		delete(s.history, w.Name)
+		return counter.Outcome{}, nil
 	}
-	delete(s.counters, name)
-	s.byName.Delete(c)
-	delete(s.history, name)
-	return nil
+	return counter.Outcome{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)
 }
 
 // validate returns the name's error if it is not valid, else argErr: the

@@ -77,6 +77,7 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	t.Run("routing", s.testRouting)
 	t.Run("head", s.testHead)
 	t.Run("concurrent increments", s.testConcurrentIncrements)
+	t.Run("idempotency keys", s.testIdempotency)
 	if o.APIKey != "" {
 		t.Run("api keys", s.testAPIKeys)
 	}

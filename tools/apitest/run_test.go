@@ -74,6 +74,13 @@ var brokenServers = map[string]func() http.Handler{
 	"list skips counters": func() http.Handler {
 		return httpapi.New(&skippingStore{Store: memstore.New()}, httpapi.Options{})
 	},
+	"idempotency keys ignored": func() http.Handler {
+		api := httpapi.New(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del("Idempotency-Key")
+			api.ServeHTTP(w, r)
+		})
+	},
 	"bodies not parsed as text/plain": func() http.Handler {
 		api := httpapi.New(memstore.New(), httpapi.Options{})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +177,7 @@ var brokenServerFailures = map[string]string{
 	"no WWW-Authenticate on 401":       `response header "WWW-Authenticate" missing`,
 	"Vary only with an Origin":         "(Origin sent: false): got 200 with Vary [], want it to hold Origin",
 	"no CORS on 429":                   "(Origin sent: true): got 429 with Vary [], want it to hold Origin",
+	"idempotency keys ignored":         `replay got Idempotent-Replayed "", want "true"`,
 }
 
 // TestRunFailsOnBrokenServers checks that the suite can fail: it runs it,

@@ -328,16 +328,20 @@ func dynamoTarget(r *http.Request) string {
 	return op
 }
 
-// hangingDynamoDB is a loopback endpoint that answers the table set-up the
-// server does at start (CreateTable, DescribeTable: the table exists and is
-// active) and then never answers anything else: each such request hangs
-// until its client gives up or the test ends. It returns the endpoint URL.
+// hangingDynamoDB is a loopback endpoint that answers what the server does
+// at start (ListTables, its readiness probe; CreateTable, DescribeTable,
+// DescribeTimeToLive: the table exists, is active and has TTL) and then
+// never answers anything else: each such request hangs until its client
+// gives up or the test ends. It returns the endpoint URL.
 func hangingDynamoDB(t *testing.T) string {
 	t.Helper()
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		switch dynamoTarget(r) {
+		case "ListTables":
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			io.WriteString(w, `{"TableNames":["hang"]}`)
 		case "CreateTable":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			w.WriteHeader(http.StatusBadRequest)
@@ -345,6 +349,9 @@ func hangingDynamoDB(t *testing.T) string {
 		case "DescribeTable":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			io.WriteString(w, `{"Table":{"TableName":"hang","TableStatus":"ACTIVE"}}`)
+		case "DescribeTimeToLive":
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			io.WriteString(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)
 		default:
 			select {
 			case <-r.Context().Done():

@@ -4,6 +4,13 @@
 // one emulator takes one invocation at a time), starts DynamoDB Local with
 // the table, and serves the template's API routes over HTTP, turning each
 // request into an API Gateway REST (v1) proxy event and each proxy response
-// back into HTTP. tools/cmd/hitcounter-local (`make local`) runs it; end-to-end
-// tests start it with Start.
+// back into HTTP. What API Gateway answers itself (a missing key, an unknown
+// route, a failed function...) it answers with the template's
+// GatewayResponses, as deployed. tools/cmd/hitcounter-local (`make local`)
+// runs it; end-to-end tests start it with Start.
+//
+// Files: stack.go starts and stops everything, gateway.go routes and
+// answers requests, route.go matches paths, event.go builds proxy events
+// and reads proxy responses, rie.go runs the emulators, build.go builds the
+// bootstraps.
 package localapi

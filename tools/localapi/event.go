@@ -23,65 +23,6 @@ const maxPayload = 10 << 20
 // errPayloadTooLarge reports a request body over maxPayload.
 var errPayloadTooLarge = errors.New("request body larger than 10 MB")
 
-// route is one API Gateway method from the template, served by one function.
-type route struct {
-	method, path   string // path as in the template, e.g. /counters/{name}
-	segments       []string
-	function       string // logical ID
-	apiKeyRequired bool
-}
-
-func newRoute(method, path, function string, apiKeyRequired bool) route {
-	return route{method: method, path: path, segments: splitPath(path), function: function, apiKeyRequired: apiKeyRequired}
-}
-
-// match reports whether the escaped request path fits the route's path and
-// returns its path parameters, decoded. "{x}" matches one non-empty segment
-// and "{x+}" the rest of the path, as in API Gateway.
-func (rt route) match(escapedPath string) (map[string]string, bool) {
-	segs := splitPath(escapedPath)
-	params := map[string]string{}
-	for i, want := range rt.segments {
-		if strings.HasPrefix(want, "{") && strings.HasSuffix(want, "+}") {
-			if i >= len(segs) {
-				return nil, false
-			}
-			rest, err := url.PathUnescape(strings.Join(segs[i:], "/"))
-			if err != nil {
-				return nil, false
-			}
-			params[want[1:len(want)-2]] = rest
-			return params, true
-		}
-		if i >= len(segs) || segs[i] == "" {
-			return nil, false
-		}
-		if strings.HasPrefix(want, "{") && strings.HasSuffix(want, "}") {
-			v, err := url.PathUnescape(segs[i])
-			if err != nil {
-				return nil, false
-			}
-			params[want[1:len(want)-1]] = v
-			continue
-		}
-		if segs[i] != want {
-			return nil, false
-		}
-	}
-	if len(segs) != len(rt.segments) {
-		return nil, false
-	}
-	return params, true
-}
-
-func splitPath(p string) []string {
-	p = strings.TrimPrefix(p, "/")
-	if p == "" {
-		return nil
-	}
-	return strings.Split(p, "/")
-}
-
 // proxyEvent builds the REST API (v1) proxy event API Gateway would send
 // for r on rt. A body that is not valid UTF-8 is base64-encoded.
 func proxyEvent(r *http.Request, rt route, params map[string]string, stage string) (events.APIGatewayProxyRequest, error) {
@@ -104,7 +45,7 @@ func proxyEvent(r *http.Request, rt route, params map[string]string, stage strin
 	}
 	var query map[string]string
 	var multiQuery map[string][]string
-	if q := r.URL.Query(); len(q) > 0 {
+	if q := parseQuery(r.URL.RawQuery); len(q) > 0 {
 		query = map[string]string{}
 		multiQuery = map[string][]string{}
 		for k, vs := range q {
@@ -161,6 +102,44 @@ func requestContext(r *http.Request, rt route, stage string) events.APIGatewayPr
 		RequestTimeEpoch: now.UnixMilli(),
 		APIID:            "local",
 	}
+}
+
+// parseQuery decodes a query string as API Gateway passes it on: each
+// key=value pair in order, '+' as a space, valid %XX escapes decoded and a
+// '%' that starts no valid escape kept as it is. url.ParseQuery would drop
+// a pair it cannot decode, so that GET /counters?cursor=%%%garbage reached
+// the function as a request for the first page; the function must see the
+// cursor, and reject it, as it does behind API Gateway.
+func parseQuery(raw string) map[string][]string {
+	q := map[string][]string{}
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k = unescapeLenient(k)
+		q[k] = append(q[k], unescapeLenient(v))
+	}
+	return q
+}
+
+func unescapeLenient(s string) string {
+	s = strings.ReplaceAll(s, "+", " ")
+	if v, err := url.PathUnescape(s); err == nil {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := url.PathUnescape(s[i : i+3]); err == nil {
+				b.WriteString(v)
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // newRequestID returns a random UUID (version 4), like API Gateway's.

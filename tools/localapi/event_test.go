@@ -1,11 +1,17 @@
 package localapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
 func TestRouteMatch(t *testing.T) {
@@ -132,3 +138,109 @@ func TestIsErrorObject(t *testing.T) {
 }
 
 var _ http.Handler = (*Stack)(nil)
+
+func TestParseQuery(t *testing.T) {
+	tests := map[string]struct {
+		raw  string
+		want map[string][]string
+	}{
+		"plain":         {"limit=2&cursor=abc", map[string][]string{"limit": {"2"}, "cursor": {"abc"}}},
+		"escapes":       {"cursor=a%2Bb+c&x=%C3%A9", map[string][]string{"cursor": {"a+b c"}, "x": {"é"}}},
+		"repeated":      {"x=1&x=2", map[string][]string{"x": {"1", "2"}}},
+		"undecodable":   {"cursor=%%%garbage", map[string][]string{"cursor": {"%%%garbage"}}},
+		"partly valid":  {"cursor=%41%zz%", map[string][]string{"cursor": {"A%zz%"}}},
+		"no value":      {"flag&x=", map[string][]string{"flag": {""}, "x": {""}}},
+		"empty":         {"", map[string][]string{}},
+		"empty members": {"&&x=1&", map[string][]string{"x": {"1"}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := parseQuery(tc.raw)
+			if !maps.EqualFunc(got, tc.want, slices.Equal) {
+				t.Errorf("parseQuery(%q) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestGatewayAnswers: the local gateway answers with the template's
+// gateway responses (which tools/samtemplate's TestDeploy holds to the
+// contract), with the AllowedOrigins the stack is given.
+func TestGatewayAnswers(t *testing.T) {
+	root, err := FindModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"), map[string]any{"AllowedOrigins": "https://example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	responses, err := gatewayResponses(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{responses: responses}
+	tests := map[string]struct {
+		status     int
+		code       string
+		retryAfter bool
+	}{
+		invalidAPIKey:       {401, "unauthorized", false},
+		missingAuthToken:    {404, "not_found", false},
+		requestTooLarge:     {413, "payload_too_large", false},
+		integrationTimedOut: {503, "unavailable", true},
+		default5XX:          {503, "unavailable", true},
+	}
+	for typ, want := range tests {
+		t.Run(typ, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			s.answer(rec, typ)
+			var body struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q: %v", rec.Body, err)
+			}
+			h := rec.Header()
+			if rec.Code != want.status || body.Error.Code != want.code || body.Error.Message == "" ||
+				h.Get("Content-Type") != "application/json" || h.Get("Access-Control-Allow-Origin") != "https://example.com" ||
+				(h.Get("Retry-After") != "") != want.retryAfter {
+				t.Errorf("got %d %v %s; want %d %s, CORS for https://example.com, Retry-After %v", rec.Code, h, rec.Body, want.status, want.code, want.retryAfter)
+			}
+		})
+	}
+}
+
+// TestGatewayAnswersFallBack: without its own gateway response, an answer
+// is the template's DEFAULT_4XX/5XX, else API Gateway's built-in one.
+func TestGatewayAnswersFallBack(t *testing.T) {
+	tmpl, err := samtemplate.Parse([]byte(`
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      GatewayResponses:
+        DEFAULT_5XX:
+          StatusCode: "503"
+          ResponseTemplates:
+            application/json: '{"five":1}'
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	responses, err := gatewayResponses(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range map[string]string{
+		integrationTimedOut: `503 {"five":1}`,
+		invalidAPIKey:       `403 {"message":"Forbidden"}`,
+		missingAuthToken:    `403 {"message":"Missing Authentication Token"}`,
+	} {
+		if got := fmt.Sprintf("%d %s", responses[typ].Status, responses[typ].Body); got != want {
+			t.Errorf("%s: %s, want %s", typ, got, want)
+		}
+	}
+}

@@ -2,8 +2,6 @@ package localapi
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
@@ -68,15 +66,17 @@ type Options struct {
 // Stack is a running local API: DynamoDB Local, the functions under the
 // emulator and the HTTP server in front of them.
 type Stack struct {
-	opts     Options
-	routes   []route
-	pools    map[string]*pool // by function logical ID
-	client   *http.Client
-	ln       net.Listener
-	srv      *http.Server
-	dynamo   *dynamolocal.Server // nil if not ours
-	buildDir string
-	logger   *slog.Logger
+	opts      Options
+	routes    []route
+	keys      httpapi.APIKeys                        // Options.APIKeys, as the service checks them
+	responses map[string]samtemplate.GatewayResponse // API Gateway's own answers, by type
+	pools     map[string]*pool                       // by function logical ID
+	client    *http.Client
+	ln        net.Listener
+	srv       *http.Server
+	dynamo    *dynamolocal.Server // nil if not ours
+	buildDir  string
+	logger    *slog.Logger
 	// streams are the pollers feeding stream consumers (streams.go);
 	// stopStreams ends them.
 	streams     sync.WaitGroup
@@ -94,6 +94,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s = &Stack{
 		opts:   opts,
+		keys:   httpapi.NewAPIKeys(opts.APIKeys),
 		pools:  map[string]*pool{},
 		logger: opts.Logger,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
@@ -107,6 +108,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 	tmpl, err := samtemplate.Load(filepath.Join(opts.Dir, "template.yaml"), opts.TemplateParams)
 	if err != nil {
+		return nil, err
+	}
+	if s.responses, err = gatewayResponses(tmpl); err != nil {
 		return nil, err
 	}
 	var pkgDirs []string
@@ -205,6 +209,12 @@ func (o *Options) defaults() error {
 	if o.AllowedOrigins == "" {
 		o.AllowedOrigins = "*"
 	}
+	// The template's gateway responses carry it (AllowedOrigins).
+	params := map[string]any{"AllowedOrigins": o.AllowedOrigins}
+	for k, v := range o.TemplateParams {
+		params[k] = v
+	}
+	o.TemplateParams = params
 	if o.Stage == "" {
 		o.Stage = "Prod"
 	}
@@ -327,148 +337,4 @@ func (s *Stack) keyedRoutes() int {
 		}
 	}
 	return n
-}
-
-// ServeHTTP routes r as API Gateway would and invokes the function.
-func (s *Stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w}
-	fn := s.serve(rec, r)
-	s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "function", fn, "status", rec.status, "ms", float64(time.Since(start).Microseconds())/1000)
-}
-
-// serve answers r and returns the function that served it, if any.
-func (s *Stack) serve(w http.ResponseWriter, r *http.Request) string {
-	path := r.URL.EscapedPath()
-	var allowed []string
-	for _, rt := range s.routes {
-		params, ok := rt.match(path)
-		if !ok {
-			continue
-		}
-		if rt.method != r.Method {
-			allowed = append(allowed, rt.method)
-			continue
-		}
-		if rt.apiKeyRequired && !s.validKey(r.Header.Get("x-api-key")) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid API key is required in the x-api-key header")
-			return ""
-		}
-		s.invoke(w, r, rt, params)
-		return rt.function
-	}
-	switch {
-	case len(allowed) > 0 && isPreflight(r):
-		s.preflight(w, allowed)
-	case len(allowed) > 0:
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allowed, ", ")))
-	default:
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-	}
-	return ""
-}
-
-// validKey compares key with every configured key in constant time. With no
-// keys configured every request passes.
-func (s *Stack) validKey(key string) bool {
-	if len(s.opts.APIKeys) == 0 {
-		return true
-	}
-	ok := 0
-	for _, k := range s.opts.APIKeys {
-		ok |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-	}
-	return ok == 1
-}
-
-// isPreflight reports whether r is a CORS preflight request.
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
-}
-
-// preflight answers a CORS preflight request as the template's Cors setting
-// makes API Gateway do (a mock integration).
-func (s *Stack) preflight(w http.ResponseWriter, methods []string) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", s.opts.AllowedOrigins)
-	h.Set("Access-Control-Allow-Methods", strings.Join(append(methods, http.MethodOptions), ","))
-	h.Set("Access-Control-Allow-Headers", "Content-Type,X-Api-Key")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusOK)
-}
-
-// invoke sends r to the function of rt and writes its response. Failures
-// are answered as API Gateway answers them: 502 for a function error or a
-// malformed response, 504 when the function takes too long.
-func (s *Stack) invoke(w http.ResponseWriter, r *http.Request, rt route, params map[string]string) {
-	ev, err := proxyEvent(r, rt, params, s.opts.Stage)
-	if errors.Is(err, errPayloadTooLarge) {
-		writeGatewayError(w, http.StatusRequestEntityTooLarge, "Request Too Long")
-		return
-	}
-	if err != nil {
-		writeGatewayError(w, http.StatusBadRequest, "Bad Request")
-		return
-	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		writeGatewayError(w, http.StatusInternalServerError, "Internal server error")
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 29*time.Second) // API Gateway's integration timeout
-	defer cancel()
-	out, fnErr, err := s.pools[rt.function].invoke(ctx, s.client, payload)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		writeGatewayError(w, http.StatusGatewayTimeout, "Endpoint request timed out")
-	case err != nil:
-		s.logger.Error("invoke failed", "function", rt.function, "err", err)
-		writeGatewayError(w, http.StatusBadGateway, "Internal server error")
-	case fnErr:
-		s.logger.Error("function error", "function", rt.function, "error", string(out))
-		writeGatewayError(w, http.StatusBadGateway, "Internal server error")
-	default:
-		if err := writeProxyResponse(w, out); err != nil {
-			s.logger.Error("bad function response", "function", rt.function, "err", err)
-			writeGatewayError(w, http.StatusBadGateway, "Internal server error")
-		}
-	}
-}
-
-// writeError writes an error in the service's JSON format, for what the
-// local gateway answers itself (unknown route, wrong method, missing key).
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
-}
-
-// writeGatewayError writes an error as API Gateway does: {"message": ...}.
-func writeGatewayError(w http.ResponseWriter, status int, message string) {
-	body, _ := json.Marshal(map[string]string{"message": message})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-amzn-ErrorType", "InternalServerErrorException")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
 }

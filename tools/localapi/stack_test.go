@@ -123,7 +123,10 @@ func TestStackEndToEnd(t *testing.T) {
 		{"delete", "DELETE", "/counters/other", testKey, "", 204, ""},
 		{"delete again", "DELETE", "/counters/other", testKey, "", 404, `"not_found"`},
 		{"unknown path", "GET", "/nope", "", "", 404, `"not_found"`},
-		{"wrong method", "PATCH", "/counters/home", "", "", 405, `"method_not_allowed"`},
+		// API Gateway answers an unserved method as an unknown path.
+		{"wrong method", "PATCH", "/counters/home", "", "", 404, `"not_found"`},
+		// The function sees the undecodable cursor and rejects it.
+		{"undecodable query", "GET", "/counters?cursor=%%%garbage", testKey, "", 400, `"invalid_request"`},
 	}
 	for _, st := range steps {
 		r := do(t, st.method, u+st.path, st.key, st.body)
@@ -131,8 +134,11 @@ func TestStackEndToEnd(t *testing.T) {
 			t.Errorf("%s: %s %s: %d %s; want %d with %s", st.name, st.method, st.path, r.status, r.raw, st.wantStatus, st.want)
 		}
 	}
-	if r := do(t, "PATCH", u+"/counters/home", "", ""); r.header.Get("Allow") == "" {
-		t.Errorf("405 without an Allow header")
+	// API Gateway's own answers carry CORS headers, so browsers can read them.
+	for _, path := range []string{"/nope", "/counters"} {
+		if r := do(t, "GET", u+path, "", ""); r.header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("GET %s: %d without Access-Control-Allow-Origin: %v", path, r.status, r.header)
+		}
 	}
 
 	// 50 concurrent increments through 4 emulators end exact.
@@ -186,13 +192,15 @@ func TestStackEndToEnd(t *testing.T) {
 	}
 }
 
-// TestStackFunctionError checks that a function that fails becomes a 502
-// as API Gateway answers it.
+// TestStackFunctionError checks that a function that fails is answered as
+// the template's DEFAULT_5XX gateway response makes API Gateway answer it:
+// 503 unavailable, with Retry-After and CORS headers.
 func TestStackFunctionError(t *testing.T) {
 	s := startStack(t, localapi.Options{PoolSize: 1, Env: map[string]string{"STORE": "bogus"}})
 	r := do(t, "GET", s.URL()+"/health", "", "")
-	if r.status != http.StatusBadGateway || r.body["message"] != "Internal server error" {
-		t.Errorf("got %d %s, want 502 {\"message\":\"Internal server error\"}", r.status, r.raw)
+	e, _ := r.body["error"].(map[string]any)
+	if r.status != http.StatusServiceUnavailable || e["code"] != "unavailable" || r.header.Get("Retry-After") == "" || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("got %d %v %s, want 503 unavailable with Retry-After and CORS", r.status, r.header, r.raw)
 	}
 }
 

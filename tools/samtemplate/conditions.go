@@ -150,3 +150,19 @@ func deepCopy(v map[string]any) map[string]any {
 	}
 	return out
 }
+
+// Conditions evaluates every condition of a template (decoded JSON, long
+// form) under params, which may also set pseudo parameters such as
+// AWS::Region; parameters absent from params take their defaults.
+func Conditions(template map[string]any, params map[string]any) (map[string]bool, error) {
+	t := deepCopy(template)
+	if err := resolveConditions(t, params); err != nil {
+		return nil, fmt.Errorf("samtemplate: %w", err)
+	}
+	out := map[string]bool{}
+	conds, _ := t["Conditions"].(map[string]any)
+	for name, v := range conds {
+		out[name], _ = v.(bool)
+	}
+	return out, nil
+}

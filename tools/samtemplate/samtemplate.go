@@ -25,6 +25,8 @@ type Template struct {
 	// Raw is the whole template with its intrinsic functions unresolved
 	// (long form, e.g. {"Ref": "X"}), for checks beyond the functions.
 	Raw map[string]any
+
+	params map[string]any // as given to Parse
 }
 
 // Function is one AWS::Serverless::Function.
@@ -78,6 +80,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err := resolveConditions(resolved, params); err != nil {
 		return nil, err
 	}
+	withoutUnparsable(resolved)
 	resolvedJSON, err := json.Marshal(resolved)
 	if err != nil {
 		return nil, err
@@ -86,7 +89,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Template{Raw: raw}
+	t := &Template{Raw: raw, params: params}
 	fns := cf.GetAllServerlessFunctionResources()
 	ids := make([]string, 0, len(fns))
 	for id := range fns {
@@ -101,6 +104,19 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 		t.Functions = append(t.Functions, f)
 	}
 	return t, nil
+}
+
+// withoutUnparsable drops, from the copy goformation parses, the properties
+// goformation v7 cannot parse (an Api's GatewayResponses: it expects a
+// string). They stay in Raw; GatewayResponses reads them from there.
+func withoutUnparsable(resolved map[string]any) {
+	resources, _ := resolved["Resources"].(map[string]any)
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		if props, ok := res["Properties"].(map[string]any); ok && res["Type"] == "AWS::Serverless::Api" {
+			delete(props, "GatewayResponses")
+		}
+	}
 }
 
 // Function returns the function with the given logical ID.

@@ -1,6 +1,6 @@
 // Package countertest is the conformance suite every counter.Store
-// implementation must pass: each operation and error, concurrent increments
-// and pagination.
+// implementation must pass: each operation and error, concurrent increments,
+// pagination, and keyed (exactly-once) writes.
 package countertest
 
 import (
@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) counter.Store) {
 	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("ListDuringChanges", func(t *testing.T) { testListDuringChanges(t, newStore(t)) })
+	runKeyed(t, newStore)
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping: %v", err)

@@ -57,6 +57,9 @@ func benchListing(ctx context.Context, o options, report io.Writer) error {
 		ratios = append(ratios, l.rps/a.rps)
 	}
 	a, l := median(alone), median(listed)
+	if err := recordTarget(o.targets, "increments while 4 clients list 200,000 counters vs alone (within 2x)", medianOf(ratios), true, 0.5); err != nil {
+		return err
+	}
 	table := fmt.Sprintf("| increments | req/s | p50 / p99 |\n|---|---|---|\n| alone | %.0f | %s / %s |\n| while %d clients loop on `GET /counters?limit=1` | %.0f | %s / %s |\n\nRatio (median of rounds): **%.2fx**; pages listed meanwhile: %.0f/s.\n",
 		a.rps, a.p50, a.p99, listingClients, l.rps, l.p50, l.p99, medianOf(ratios), float64(lists)/(float64(o.rounds)*o.duration.Seconds()))
 	fmt.Printf("\n%s", table)

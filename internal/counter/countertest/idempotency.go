@@ -1,0 +1,378 @@
+package countertest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// runKeyed is the conformance suite of counter.KeyedStore.
+func runKeyed(t *testing.T, newStore func(t *testing.T) counter.Store) {
+	t.Run("KeyedReplay", func(t *testing.T) { testKeyedReplay(t, newStore(t)) })
+	t.Run("KeyedReuse", func(t *testing.T) { testKeyedReuse(t, newStore(t)) })
+	t.Run("KeyedScope", func(t *testing.T) { testKeyedScope(t, newStore(t)) })
+	t.Run("KeyedInvalid", func(t *testing.T) { testKeyedInvalid(t, newStore(t)) })
+	t.Run("KeyedConcurrentSameKey", func(t *testing.T) { testKeyedConcurrentSameKey(t, newStore(t)) })
+	t.Run("KeyedConcurrentKeys", func(t *testing.T) { testKeyedConcurrentKeys(t, newStore(t)) })
+}
+
+// answer is what one ApplyKeyed call returned.
+type answer struct {
+	outcome  counter.Outcome
+	replayed bool
+	err      error
+}
+
+func applyKeyed(t *testing.T, s counter.Store, key counter.IdempotencyKey, w counter.Write) answer {
+	t.Helper()
+	o, replayed, err := s.ApplyKeyed(ctx(t), key, w)
+	return answer{o, replayed, err}
+}
+
+// sameAnswer fails t unless replay is first again, marked replayed.
+func sameAnswer(t *testing.T, first, replay answer) {
+	t.Helper()
+	if !replay.replayed {
+		t.Errorf("second call: replayed = false, want true")
+	}
+	if first.outcome != replay.outcome {
+		t.Errorf("replayed outcome %+v, want the first %+v", replay.outcome, first.outcome)
+	}
+	if counter.ErrorCode(first.err) != counter.ErrorCode(replay.err) || counter.ErrorMessage(first.err) != counter.ErrorMessage(replay.err) {
+		t.Errorf("replayed error %v, want the first %v", replay.err, first.err)
+	}
+}
+
+// testKeyedReplay applies each kind of write with a key, then changes the
+// counter without a key so that applying the write again would answer
+// differently, then repeats the keyed write: it must answer as the first
+// time, marked replayed, and change nothing.
+func testKeyedReplay(t *testing.T, s counter.Store) {
+	tests := []struct {
+		name     string
+		setup    func(*testing.T, counter.Store, string)
+		write    counter.Write
+		wantCode string
+		// want checks the first answer's outcome.
+		wantCount   int64
+		wantCreated bool
+		// change is the unkeyed change between the two calls; after it,
+		// and after the replay, the counter has afterCount (-1: absent).
+		change     func(*testing.T, counter.Store, string)
+		afterCount int64
+	}{
+		{
+			name:  "create",
+			write: counter.Write{Op: counter.OpCreate, Count: 5}, wantCount: 5, wantCreated: true,
+			change: increment(1), afterCount: 6,
+		},
+		{
+			name: "create taken", setup: create(1),
+			write: counter.Write{Op: counter.OpCreate, Count: 5}, wantCode: counter.AlreadyExists,
+			change: remove, afterCount: -1,
+		},
+		{
+			name:  "set new",
+			write: counter.Write{Op: counter.OpSet, Count: 3}, wantCount: 3, wantCreated: true,
+			change: set(9), afterCount: 9,
+		},
+		{
+			name: "set existing", setup: create(1),
+			write: counter.Write{Op: counter.OpSet, Count: 3}, wantCount: 3,
+			change: increment(1), afterCount: 4,
+		},
+		{
+			name: "increment", setup: create(10),
+			write: counter.Write{Op: counter.OpIncrement, By: 5}, wantCount: 15,
+			change: increment(1), afterCount: 16,
+		},
+		{
+			name:  "increment missing",
+			write: counter.Write{Op: counter.OpIncrement, By: 1}, wantCode: counter.NotFound,
+			change: create(0), afterCount: 0,
+		},
+		{
+			name: "increment out of range", setup: create(1),
+			write: counter.Write{Op: counter.OpIncrement, By: -2}, wantCode: counter.OutOfRange,
+			change: set(5), afterCount: 5,
+		},
+		{
+			name: "increment above max", setup: create(counter.MaxCount - 1),
+			write: counter.Write{Op: counter.OpIncrement, By: 2}, wantCode: counter.OutOfRange,
+			change: set(0), afterCount: 0,
+		},
+		{
+			name: "delete", setup: create(4),
+			write:  counter.Write{Op: counter.OpDelete},
+			change: create(7), afterCount: 7,
+		},
+		{
+			name:  "delete missing",
+			write: counter.Write{Op: counter.OpDelete}, wantCode: counter.NotFound,
+			change: create(7), afterCount: 7,
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := fmt.Sprintf("keyed%02d", i)
+			w := tt.write
+			w.Name = name
+			key := counter.IdempotencyKey{Key: "key-" + tt.name}
+			if tt.setup != nil {
+				tt.setup(t, s, name)
+			}
+			first := applyKeyed(t, s, key, w)
+			wantCode(t, "first ApplyKeyed", first.err, tt.wantCode)
+			if first.replayed {
+				t.Errorf("first ApplyKeyed: replayed = true, want false")
+			}
+			if tt.wantCode == "" && w.Op != counter.OpDelete {
+				c := first.outcome.Counter
+				if c.Name != name || c.Count != tt.wantCount || first.outcome.Created != tt.wantCreated {
+					t.Errorf("first ApplyKeyed = %+v, want %q count %d created %t", first.outcome, name, tt.wantCount, tt.wantCreated)
+				}
+				if got := mustGet(t, s, name); got != c {
+					t.Errorf("Get after ApplyKeyed = %+v, want the answered %+v", got, c)
+				}
+			}
+			if tt.wantCode == "" && w.Op == counter.OpDelete && first.outcome != (counter.Outcome{}) {
+				t.Errorf("delete outcome = %+v, want zero", first.outcome)
+			}
+			tt.change(t, s, name)
+			for range 2 {
+				sameAnswer(t, first, applyKeyed(t, s, key, w))
+				checkCount(t, s, name, tt.afterCount)
+			}
+		})
+	}
+}
+
+// Setup and change steps of testKeyedReplay.
+func create(count int64) func(*testing.T, counter.Store, string) {
+	return func(t *testing.T, s counter.Store, name string) { mustCreate(t, s, name, count) }
+}
+
+func set(count int64) func(*testing.T, counter.Store, string) {
+	return func(t *testing.T, s counter.Store, name string) {
+		t.Helper()
+		if _, _, err := s.Set(ctx(t), name, count); err != nil {
+			t.Fatalf("Set(%q, %d): %v", name, count, err)
+		}
+	}
+}
+
+func increment(by int64) func(*testing.T, counter.Store, string) {
+	return func(t *testing.T, s counter.Store, name string) {
+		t.Helper()
+		if _, err := s.Increment(ctx(t), name, by); err != nil {
+			t.Fatalf("Increment(%q, %d): %v", name, by, err)
+		}
+	}
+}
+
+func remove(t *testing.T, s counter.Store, name string) {
+	t.Helper()
+	if err := s.Delete(ctx(t), name); err != nil {
+		t.Fatalf("Delete(%q): %v", name, err)
+	}
+}
+
+// checkCount fails t unless the counter has count want (-1: is absent).
+func checkCount(t *testing.T, s counter.Store, name string, want int64) {
+	t.Helper()
+	c, err := s.Get(ctx(t), name)
+	if want < 0 {
+		wantCode(t, "Get", err, counter.NotFound)
+		return
+	}
+	if err != nil || c.Count != want {
+		t.Errorf("Get(%q) = %d, %v; want %d", name, c.Count, err, want)
+	}
+}
+
+// testKeyedReuse checks that a key used for one request is refused for
+// another one under the same scope, which changes nothing.
+func testKeyedReuse(t *testing.T, s counter.Store) {
+	mustCreate(t, s, "reused", 10)
+	key := counter.IdempotencyKey{Key: "once"}
+	inc := counter.Write{Op: counter.OpIncrement, Name: "reused", By: 1}
+	if a := applyKeyed(t, s, key, inc); a.err != nil || a.outcome.Counter.Count != 11 {
+		t.Fatalf("first increment = %+v, want count 11", a)
+	}
+	other := inc
+	other.By = 2
+	a := applyKeyed(t, s, key, other)
+	wantCode(t, "ApplyKeyed(same key, other by)", a.err, counter.IdempotencyKeyReused)
+	if a.replayed {
+		t.Errorf("a reused key's answer is marked replayed")
+	}
+	checkCount(t, s, "reused", 11)
+
+	setKey := counter.IdempotencyKey{Key: "set-once"}
+	if a := applyKeyed(t, s, setKey, counter.Write{Op: counter.OpSet, Name: "reused", Count: 3}); a.err != nil {
+		t.Fatalf("keyed set: %v", a.err)
+	}
+	a = applyKeyed(t, s, setKey, counter.Write{Op: counter.OpSet, Name: "reused", Count: 4})
+	wantCode(t, "ApplyKeyed(same key, other count)", a.err, counter.IdempotencyKeyReused)
+	checkCount(t, s, "reused", 3)
+	// The original request still replays.
+	if a := applyKeyed(t, s, key, inc); !a.replayed || a.err != nil || a.outcome.Counter.Count != 11 {
+		t.Errorf("replay after a reuse = %+v, want the first answer (count 11), replayed", a)
+	}
+}
+
+// testKeyedScope checks that a key is scoped by principal, operation and
+// counter name: the same key elsewhere is a new write.
+func testKeyedScope(t *testing.T, s counter.Store) {
+	mustCreate(t, s, "a", 0)
+	mustCreate(t, s, "b", 0)
+	key := counter.IdempotencyKey{Key: "shared"}
+	steps := []struct {
+		what      string
+		key       counter.IdempotencyKey
+		write     counter.Write
+		wantCount int64
+	}{
+		{"first", key, counter.Write{Op: counter.OpIncrement, Name: "a", By: 1}, 1},
+		{"other counter", key, counter.Write{Op: counter.OpIncrement, Name: "b", By: 1}, 1},
+		{"other principal", counter.IdempotencyKey{Key: "shared", Principal: "someone"}, counter.Write{Op: counter.OpIncrement, Name: "a", By: 1}, 2},
+		{"other operation", key, counter.Write{Op: counter.OpSet, Name: "a", Count: 7}, 7},
+		{"key differs in case", counter.IdempotencyKey{Key: "Shared"}, counter.Write{Op: counter.OpIncrement, Name: "a", By: 1}, 8},
+	}
+	for _, st := range steps {
+		a := applyKeyed(t, s, st.key, st.write)
+		if a.err != nil || a.replayed || a.outcome.Counter.Count != st.wantCount {
+			t.Errorf("%s: ApplyKeyed = %+v; want applied, count %d", st.what, a, st.wantCount)
+		}
+	}
+}
+
+// testKeyedInvalid checks that invalid keys and writes are refused before
+// anything is recorded.
+func testKeyedInvalid(t *testing.T, s counter.Store) {
+	mustCreate(t, s, "v", 1)
+	inc := counter.Write{Op: counter.OpIncrement, Name: "v", By: 1}
+	for name, key := range map[string]string{
+		"empty":     "",
+		"too long":  strings.Repeat("k", counter.MaxIdempotencyKeyLength+1),
+		"newline":   "a\nb",
+		"tab":       "a\tb",
+		"delete":    "a\x7f",
+		"non-ASCII": "clé",
+	} {
+		t.Run("key "+name, func(t *testing.T) {
+			a := applyKeyed(t, s, counter.IdempotencyKey{Key: key}, inc)
+			wantCode(t, "ApplyKeyed", a.err, counter.InvalidRequest)
+		})
+	}
+	for name, tc := range map[string]struct {
+		write counter.Write
+		code  string
+	}{
+		"bad name":          {counter.Write{Op: counter.OpIncrement, Name: "a/b", By: 1}, counter.InvalidName},
+		"zero increment":    {counter.Write{Op: counter.OpIncrement, Name: "v"}, counter.InvalidRequest},
+		"negative count":    {counter.Write{Op: counter.OpSet, Name: "v", Count: -1}, counter.InvalidRequest},
+		"count too large":   {counter.Write{Op: counter.OpCreate, Name: "w", Count: counter.MaxCount + 1}, counter.InvalidRequest},
+		"no operation":      {counter.Write{Name: "v"}, counter.InvalidRequest},
+		"delete with count": {counter.Write{Op: counter.OpDelete, Name: "v", Count: 1}, counter.InvalidRequest},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := applyKeyed(t, s, counter.IdempotencyKey{Key: "k-" + name}, tc.write)
+			wantCode(t, "ApplyKeyed", a.err, tc.code)
+		})
+	}
+	checkCount(t, s, "v", 1)
+	// Nothing was recorded: the longest valid key works for a real write.
+	long := strings.Repeat("~", counter.MaxIdempotencyKeyLength)
+	if a := applyKeyed(t, s, counter.IdempotencyKey{Key: long}, inc); a.err != nil || a.replayed {
+		t.Errorf("ApplyKeyed(255-character key) = %+v, want applied", a)
+	}
+	if a := applyKeyed(t, s, counter.IdempotencyKey{Key: " "}, inc); a.err != nil || a.replayed {
+		t.Errorf("ApplyKeyed(key %q) = %+v, want applied", " ", a)
+	}
+	checkCount(t, s, "v", 3)
+}
+
+// untilDefinite calls ApplyKeyed until it gets an answer other than
+// Unavailable, as a client that retries with the same key does.
+func untilDefinite(t *testing.T, s counter.Store, key counter.IdempotencyKey, w counter.Write) (answer, int) {
+	t.Helper()
+	for retries := 0; ; retries++ {
+		o, replayed, err := s.ApplyKeyed(ctx(t), key, w)
+		if counter.ErrorCode(err) != counter.Unavailable || retries == 100 {
+			return answer{o, replayed, err}, retries
+		}
+	}
+}
+
+// testKeyedConcurrentSameKey sends one keyed increment from 16 goroutines
+// at once: it is applied once, and every caller gets the same answer.
+func testKeyedConcurrentSameKey(t *testing.T, s counter.Store) {
+	const racers = 16
+	mustCreate(t, s, "raced", 100)
+	key := counter.IdempotencyKey{Key: "raced-key"}
+	w := counter.Write{Op: counter.OpIncrement, Name: "raced", By: 1}
+	answers := make([]answer, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() { answers[i], _ = untilDefinite(t, s, key, w) })
+	}
+	wg.Wait()
+	applied := 0
+	for _, a := range answers {
+		if a.err != nil {
+			t.Fatalf("ApplyKeyed: %v", a.err)
+		}
+		if a.outcome != answers[0].outcome {
+			t.Errorf("answers differ: %+v and %+v", a.outcome, answers[0].outcome)
+		}
+		if !a.replayed {
+			applied++
+		}
+	}
+	if applied > 1 {
+		t.Errorf("%d callers were told their increment was applied, want at most 1", applied)
+	}
+	if answers[0].outcome.Counter.Count != 101 {
+		t.Errorf("answered count %d, want 101", answers[0].outcome.Counter.Count)
+	}
+	checkCount(t, s, "raced", 101)
+}
+
+// testKeyedConcurrentKeys increments one counter from many goroutines, each
+// with its own keys, retrying a key until a definite answer: no increment
+// is lost or doubled, and no two answers show the same count.
+func testKeyedConcurrentKeys(t *testing.T, s counter.Store) {
+	workers, each := 16, 25
+	if testing.Short() {
+		each = 5
+	}
+	mustCreate(t, s, "keyed-hot", 0)
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	retries := 0
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			for j := range each {
+				key := counter.IdempotencyKey{Key: fmt.Sprintf("w%d-%d", i, j)}
+				a, r := untilDefinite(t, s, key, counter.Write{Op: counter.OpIncrement, Name: "keyed-hot", By: 1})
+				mu.Lock()
+				retries += r
+				if a.err != nil {
+					t.Errorf("ApplyKeyed(%s): %v", key.Key, a.err)
+				} else if seen[a.outcome.Counter.Count] {
+					t.Errorf("two increments answered count %d", a.outcome.Counter.Count)
+				}
+				seen[a.outcome.Counter.Count] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	checkCount(t, s, "keyed-hot", int64(workers*each))
+	t.Logf("%d keyed increments, %d retried after unavailable", workers*each, retries)
+}

@@ -1,0 +1,65 @@
+package localapi
+
+import (
+	"net/url"
+	"strings"
+)
+
+// route is one API Gateway method from the template, served by one function.
+type route struct {
+	method, path   string // path as in the template, e.g. /counters/{name}
+	segments       []string
+	function       string // logical ID
+	apiKeyRequired bool
+}
+
+func newRoute(method, path, function string, apiKeyRequired bool) route {
+	return route{method: method, path: path, segments: splitPath(path), function: function, apiKeyRequired: apiKeyRequired}
+}
+
+// match reports whether the escaped request path fits the route's path and
+// returns its path parameters, decoded. "{x}" matches one non-empty segment
+// and "{x+}" the rest of the path, as in API Gateway.
+func (rt route) match(escapedPath string) (map[string]string, bool) {
+	segs := splitPath(escapedPath)
+	params := map[string]string{}
+	for i, want := range rt.segments {
+		if strings.HasPrefix(want, "{") && strings.HasSuffix(want, "+}") {
+			if i >= len(segs) {
+				return nil, false
+			}
+			rest, err := url.PathUnescape(strings.Join(segs[i:], "/"))
+			if err != nil {
+				return nil, false
+			}
+			params[want[1:len(want)-2]] = rest
+			return params, true
+		}
+		if i >= len(segs) || segs[i] == "" {
+			return nil, false
+		}
+		if strings.HasPrefix(want, "{") && strings.HasSuffix(want, "}") {
+			v, err := url.PathUnescape(segs[i])
+			if err != nil {
+				return nil, false
+			}
+			params[want[1:len(want)-1]] = v
+			continue
+		}
+		if segs[i] != want {
+			return nil, false
+		}
+	}
+	if len(segs) != len(rt.segments) {
+		return nil, false
+	}
+	return params, true
+}
+
+func splitPath(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}

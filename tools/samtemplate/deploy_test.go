@@ -1,0 +1,362 @@
+package samtemplate_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
+)
+
+// deployCase is one `sam deploy`: a region and the parameter values that
+// change which resources exist or how they are configured.
+type deployCase struct {
+	Name   string            `json:"name"`
+	Region string            `json:"region"`
+	Params map[string]string `json:"params"`
+}
+
+func (c deployCase) param(name, def string) string {
+	if v, ok := c.Params[name]; ok {
+		return v
+	}
+	return def
+}
+
+// deployCases crosses every parameter that changes resources: keys on or
+// off, us-east-1 (where the health alarm lives) or not, and the two opt-in
+// extras off (the defaults) or on.
+func deployCases() []deployCase {
+	var cases []deployCase
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		for _, keys := range []string{"true", "false"} {
+			for _, extras := range []string{"false", "true"} {
+				cases = append(cases, deployCase{
+					Name:   fmt.Sprintf("%s-keys-%s-extras-%s", region, keys, extras),
+					Region: region,
+					Params: map[string]string{"RequireApiKeys": keys, "EnableAccessLogs": extras, "EnableHealthCheck": extras},
+				})
+			}
+		}
+	}
+	return cases
+}
+
+// requirePython skips the test when the SAM translator or cfn-lint is
+// missing, saying how to install them.
+func requirePython(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command("python3", "-c", "import samtranslator, cfnlint").CombinedOutput(); err != nil {
+		t.Skipf("needs Python 3 with the SAM translator and cfn-lint (pip install aws-sam-translator cfn-lint): %v %s", err, out)
+	}
+}
+
+// TestDeploy does what `sam deploy` has CloudFormation do before it creates
+// anything: the language extensions, then the real SAM transform
+// (tools/samtemplate/translate.py) on the template as `sam package` leaves
+// it, for every deployCase; then it checks the CloudFormation that comes
+// out, and lints the template and every translation with cfn-lint.
+func TestDeploy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the SAM translator and cfn-lint (Python)")
+	}
+	requirePython(t)
+	template := filepath.Join(root, "template.yaml")
+	out := t.TempDir()
+	cases := deployCases()
+	casesJSON, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", "translate.py", template, string(casesJSON), out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("translate.py: %v\n%s", err, msg)
+	}
+
+	lint := []string{template}
+	servedBy := routeFunctions(t)
+	for _, c := range cases {
+		dir := filepath.Join(out, c.Name)
+		t.Run(c.Name, func(t *testing.T) {
+			if errs, err := os.ReadFile(filepath.Join(dir, "errors.txt")); err == nil {
+				t.Fatalf("the SAM transform rejects the template:\n%s", errs)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "translated.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lint = append(lint, filepath.Join(dir, "translated.json"))
+			cf := decodeTemplate(t, data, c)
+			checkStages(t, cf)
+			checkRoutes(t, cf, servedBy, c.param("RequireApiKeys", "true") == "true")
+			checkGatewayResponses(t, cf)
+			checkAccountUntouched(t, cf, c)
+		})
+	}
+
+	// cfn-lint reports nothing, on the template itself and on what each
+	// deploy would hand to CloudFormation, in both regions.
+	args := append([]string{"--regions", "us-east-1", "eu-west-1", "--"}, lint...)
+	if msg, err := exec.Command("cfn-lint", args...).CombinedOutput(); err != nil || len(msg) > 0 {
+		t.Errorf("cfn-lint %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+}
+
+// cfnTemplate is the part of a CloudFormation template the checks read:
+// the resources CloudFormation would create (those whose condition holds).
+type cfnTemplate struct {
+	Resources map[string]cfnResource
+}
+
+// decodeTemplate reads a translated template and drops the resources whose
+// condition CloudFormation would find false for c.
+func decodeTemplate(t *testing.T, data []byte, c deployCase) cfnTemplate {
+	t.Helper()
+	var cf cfnTemplate
+	var raw map[string]any
+	if err := json.Unmarshal(data, &cf); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]any{"AWS::Region": c.Region}
+	for k, v := range c.Params {
+		params[k] = v
+	}
+	conds, err := samtemplate.Conditions(raw, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range cf.Resources {
+		if holds, ok := conds[r.Condition]; r.Condition != "" && (!ok || !holds) {
+			delete(cf.Resources, id)
+		}
+	}
+	return cf
+}
+
+type cfnResource struct {
+	Type           string
+	Condition      string
+	DeletionPolicy string
+	Properties     map[string]any
+}
+
+func (cf cfnTemplate) ofType(typ string) []string {
+	var ids []string
+	for id, r := range cf.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// routeFunctions maps each route of the contract to the logical ID of the
+// function whose code serves it.
+func routeFunctions(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, f := range load(t, nil).Functions {
+		if f.LogicalID == aggregateFunction {
+			continue // a stream consumer, no route (TestAggregator)
+		}
+		r := servedRoute(t, f.CodeURI)
+		if prev, dup := m[r.Name]; dup {
+			t.Errorf("route %s served by %s and %s", r.Name, prev, f.LogicalID)
+		}
+		m[r.Name] = f.LogicalID
+	}
+	return m
+}
+
+// checkStages: one stage, the StageName parameter's. A deployment with a
+// StageName of its own (SAM's "Stage", without OpenApiVersion) creates a
+// second stage without the first one's throttling and logs.
+func checkStages(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	var stages []string
+	for _, id := range cf.ofType("AWS::ApiGateway::Stage") {
+		stages = append(stages, fmt.Sprintf("%s (%v)", id, cf.Resources[id].Properties["StageName"]))
+	}
+	for _, id := range cf.ofType("AWS::ApiGateway::Deployment") {
+		if name, ok := cf.Resources[id].Properties["StageName"]; ok {
+			stages = append(stages, fmt.Sprintf("%s's own stage (%v)", id, name))
+		}
+	}
+	if len(stages) != 1 {
+		t.Fatalf("stages %q, want exactly one", stages)
+	}
+	if got := sprintJSON(cf.Resources[cf.ofType("AWS::ApiGateway::Stage")[0]].Properties["StageName"]); got != `{"Ref":"StageName"}` {
+		t.Errorf("the stage is named %s, want the StageName parameter", got)
+	}
+}
+
+// checkRoutes: every route of the contract is a method of the API,
+// integrated (Lambda proxy) with the function that serves it, and needs a
+// key exactly when it is an admin route and keys are required; the API has
+// no other methods than those and CORS preflights.
+func checkRoutes(t *testing.T, cf cfnTemplate, servedBy map[string]string, keys bool) {
+	t.Helper()
+	apis := cf.ofType("AWS::ApiGateway::RestApi")
+	if len(apis) != 1 {
+		t.Fatalf("REST APIs %q, want one", apis)
+	}
+	var body struct {
+		Paths map[string]map[string]struct {
+			Integration struct {
+				Type string
+				URI  map[string]string `json:"uri"`
+			} `json:"x-amazon-apigateway-integration"`
+			Security []map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(sprintJSON(cf.Resources[apis[0]].Properties["Body"])), &body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, r := range httpapi.Routes {
+		key := strings.ToLower(r.Method) + " " + r.Path
+		want[key] = true
+		m, ok := body.Paths[r.Path][strings.ToLower(r.Method)]
+		if !ok {
+			t.Errorf("%s %s (%s) is not a method of the API", r.Method, r.Path, r.Name)
+			continue
+		}
+		fn := servedBy[r.Name]
+		if m.Integration.Type != "aws_proxy" || !strings.Contains(m.Integration.URI["Fn::Sub"], "${"+fn+".Arn}") {
+			t.Errorf("%s %s: integration %s %v, want aws_proxy to %s", r.Method, r.Path, m.Integration.Type, m.Integration.URI, fn)
+		}
+		if needs, wantNeeds := len(m.Security) > 0, keys && r.Admin; needs != wantNeeds {
+			t.Errorf("%s %s: needs an API key %v, want %v", r.Method, r.Path, needs, wantNeeds)
+		}
+	}
+	for path, methods := range body.Paths {
+		for method := range methods {
+			if !want[method+" "+path] && method != "options" {
+				t.Errorf("the API has %s %s, which no route of the contract is", method, path)
+			}
+		}
+	}
+	for _, typ := range []string{"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"} {
+		if n := len(cf.ofType(typ)); n != map[bool]int{true: 1, false: 0}[keys] {
+			t.Errorf("%d %s, want one exactly when keys are required (%v)", n, typ, keys)
+		}
+	}
+}
+
+// gatewayAnswers is what each of API Gateway's own answers must be in the
+// service's error contract (docs/openapi.yaml): status and code.
+var gatewayAnswers = map[string]struct {
+	status     string
+	code       string
+	retryAfter bool
+}{
+	"INVALID_API_KEY":              {"401", "unauthorized", false},
+	"MISSING_AUTHENTICATION_TOKEN": {"404", "not_found", false},
+	"RESOURCE_NOT_FOUND":           {"404", "not_found", false},
+	"THROTTLED":                    {"429", "rate_limited", true},
+	"QUOTA_EXCEEDED":               {"429", "rate_limited", true},
+	"REQUEST_TOO_LARGE":            {"413", "payload_too_large", false},
+	"INTEGRATION_FAILURE":          {"503", "unavailable", true},
+	"INTEGRATION_TIMEOUT":          {"503", "unavailable", true},
+	"DEFAULT_5XX":                  {"503", "unavailable", true},
+	"DEFAULT_4XX":                  {"400", "invalid_request", false},
+}
+
+// checkGatewayResponses: each answer API Gateway gives itself has the
+// contract's status, the JSON error body and CORS headers.
+func checkGatewayResponses(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	api := cf.Resources[cf.ofType("AWS::ApiGateway::RestApi")[0]]
+	var responses map[string]struct {
+		StatusCode         string            `json:"statusCode"`
+		ResponseParameters map[string]any    `json:"responseParameters"`
+		ResponseTemplates  map[string]string `json:"responseTemplates"`
+	}
+	body, _ := api.Properties["Body"].(map[string]any)
+	if err := json.Unmarshal([]byte(sprintJSON(body["x-amazon-apigateway-gateway-responses"])), &responses); err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range gatewayAnswers {
+		r, ok := responses[typ]
+		if !ok {
+			t.Errorf("no gateway response %s", typ)
+			continue
+		}
+		if r.StatusCode != want.status {
+			t.Errorf("%s: status %s, want %s", typ, r.StatusCode, want.status)
+		}
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		dec := json.NewDecoder(strings.NewReader(r.ResponseTemplates["application/json"]))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil || e.Error.Code != want.code || e.Error.Message == "" {
+			t.Errorf("%s: body %q, want {\"error\":{\"code\":%q,\"message\":...}} (%v)", typ, r.ResponseTemplates["application/json"], want.code, err)
+		}
+		origin := sprintJSON(r.ResponseParameters["gatewayresponse.header.Access-Control-Allow-Origin"])
+		if origin != `{"Fn::Sub":"'${AllowedOrigins}'"}` {
+			t.Errorf("%s: Access-Control-Allow-Origin %s, want the AllowedOrigins parameter", typ, origin)
+		}
+		if _, ok := r.ResponseParameters["gatewayresponse.header.Retry-After"]; ok != want.retryAfter {
+			t.Errorf("%s: Retry-After header %v, want %v", typ, ok, want.retryAfter)
+		}
+	}
+	for typ := range responses {
+		if _, ok := gatewayAnswers[typ]; !ok {
+			t.Errorf("gateway response %s is not checked here", typ)
+		}
+	}
+}
+
+// checkAccountUntouched: the stack neither owns region-wide settings nor
+// leaves anything billed behind but the table: no API Gateway account
+// setting, every log group with a retention and deleted with the stack,
+// one per function; no per-method metrics; the opt-in extras only when
+// asked for.
+func checkAccountUntouched(t *testing.T, cf cfnTemplate, c deployCase) {
+	t.Helper()
+	if ids := cf.ofType("AWS::ApiGateway::Account"); len(ids) > 0 {
+		t.Errorf("%q set the region's API Gateway account settings", ids)
+	}
+	groups := map[string]bool{}
+	for _, id := range cf.ofType("AWS::Logs::LogGroup") {
+		r := cf.Resources[id]
+		if r.Properties["RetentionInDays"] == nil || r.DeletionPolicy != "Delete" {
+			t.Errorf("log group %s: retention %v, deletion policy %q; want a retention and Delete", id, r.Properties["RetentionInDays"], r.DeletionPolicy)
+		}
+		groups[sprintJSON(r.Properties["LogGroupName"])] = true
+	}
+	for _, fn := range cf.ofType("AWS::Lambda::Function") {
+		if !groups[fmt.Sprintf(`{"Fn::Sub":"/aws/lambda/${%s}"}`, fn)] {
+			t.Errorf("function %s has no log group of its own", fn)
+		}
+	}
+	stage := cf.Resources[cf.ofType("AWS::ApiGateway::Stage")[0]]
+	if strings.Contains(sprintJSON(stage.Properties["MethodSettings"]), `"MetricsEnabled":true`) {
+		t.Error("per-method metrics are on; no alarm reads them")
+	}
+	if _, ok := stage.Properties["AccessLogSetting"]; ok != (c.param("EnableAccessLogs", "false") == "true") {
+		t.Errorf("access logs %v with EnableAccessLogs=%s", ok, c.param("EnableAccessLogs", "false"))
+	}
+	table := cf.Resources["CountersTable"]
+	if _, ok := table.Properties["SSESpecification"]; ok || table.DeletionPolicy != "Retain" {
+		t.Errorf("table: SSESpecification %v (a billed KMS key), deletion policy %q (want Retain)", table.Properties["SSESpecification"], table.DeletionPolicy)
+	}
+	// Route 53 publishes health-check metrics only in us-east-1.
+	healthCheck := c.param("EnableHealthCheck", "false") == "true"
+	for id, want := range map[string]bool{"HealthCheck": healthCheck, "HealthCheckAlarm": healthCheck && c.Region == "us-east-1"} {
+		if _, ok := cf.Resources[id]; ok != want {
+			t.Errorf("%s created %v, want %v", id, ok, want)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Does what `sam deploy` has CloudFormation do to template.yaml before it
+creates anything, without AWS: the AWS::LanguageExtensions transform (the
+parts this template can use: Fn::If on conditions of parameters only,
+AWS::NoValue, Fn::ForEach), then the real AWS::Serverless-2016-10-31
+transform (aws-sam-translator) on the template as `sam package` leaves it
+(each CodeUri an s3:// URI).
+
+usage: translate.py TEMPLATE CASES_JSON OUTDIR
+
+CASES_JSON is a list of {"name": ..., "region": ..., "params": {...}}: the
+parameter values of one deploy (missing ones take their defaults) and its
+region. For each case it writes, in OUTDIR/<name>/, packaged.json (the
+template after the language extensions: what the SAM transform reads) and
+either translated.json (the CloudFormation that would be created) or
+errors.txt (the transform's messages, one a line). Exit status: 0 done; 2
+missing Python packages or bad usage (stderr). One process does every case:
+starting Python and importing the translator is most of the time.
+tools/samtemplate/deploy_test.go runs it from `make test`.
+"""
+
+import copy
+import json
+import os
+import sys
+
+try:
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+except ImportError as e:  # the Go test skips on exit status 2
+    print(f"translate.py: {e}: pip install aws-sam-translator cfn-lint", file=sys.stderr)
+    sys.exit(2)
+
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+SERVERLESS = "AWS::Serverless-2016-10-31"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+class PolicyLoader:
+    """The managed policies the SAM transform may look up by name. The
+    template names none (every function has an inline policy), so an
+    empty map is what `sam deploy` would see for this template."""
+
+    def load(self):
+        return {}
+
+
+def parameter_values(template, overrides):
+    values = {}
+    for name, spec in (template.get("Parameters") or {}).items():
+        if name in overrides:
+            values[name] = str(overrides[name])
+        elif "Default" in spec:
+            values[name] = str(spec["Default"])
+        else:
+            raise SystemExit(f"translate.py: parameter {name} has no default and no value")
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise SystemExit(f"translate.py: no such parameters: {sorted(unknown)}")
+    return values
+
+
+class Conditions:
+    """Evaluates the conditions that depend on parameters only: those are
+    what AWS::LanguageExtensions resolves before the SAM transform runs."""
+
+    def __init__(self, template, params):
+        self.exprs = template.get("Conditions") or {}
+        self.params = params
+        self.cache = {}
+
+    def value(self, name):
+        """True/False, or None when the condition needs more than parameters."""
+        if name not in self.cache:
+            self.cache[name] = None  # a cycle resolves to "unknown"
+            self.cache[name] = self.eval(self.exprs[name])
+        return self.cache[name]
+
+    def eval(self, expr):
+        if not isinstance(expr, dict) or len(expr) != 1:
+            return None
+        (fn, arg), = expr.items()
+        if fn == "Condition":
+            return self.value(arg)
+        if fn == "Fn::Not":
+            v = self.eval(arg[0])
+            return None if v is None else not v
+        if fn in ("Fn::And", "Fn::Or"):
+            vals = [self.eval(a) for a in arg]
+            if None in vals:
+                return None
+            return all(vals) if fn == "Fn::And" else any(vals)
+        if fn == "Fn::Equals":
+            a, b = (self.scalar(x) for x in arg)
+            return None if a is None or b is None else a == b
+        return None
+
+    def scalar(self, v):
+        if isinstance(v, dict):
+            ref = v.get("Ref") if len(v) == 1 else None
+            return self.params.get(ref) if isinstance(ref, str) else None
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def resolve(node, conds):
+    """Resolves Fn::If on parameter-only conditions and drops AWS::NoValue."""
+    if isinstance(node, dict):
+        if len(node) == 1 and "Fn::If" in node:
+            name, yes, no = node["Fn::If"]
+            v = conds.value(name)
+            if v is not None:
+                return resolve(yes if v else no, conds)
+        if any(isinstance(k, str) and k.startswith("Fn::ForEach::") for k in node):
+            raise SystemExit("translate.py: Fn::ForEach is not resolved by this helper; extend it first")
+        out = {}
+        for k, v in node.items():
+            r = resolve(v, conds)
+            if r != NO_VALUE:
+                out[k] = r
+        return out
+    if isinstance(node, list):
+        return [r for r in (resolve(v, conds) for v in node) if r != NO_VALUE]
+    return node
+
+
+def language_extensions(template, params):
+    t = resolve(copy.deepcopy(template), Conditions(template, params))
+    transforms = t.get("Transform")
+    if isinstance(transforms, str):
+        transforms = [transforms]
+    t["Transform"] = [x for x in transforms or [] if x != LANGUAGE_EXTENSIONS]
+    return t
+
+
+def package(template):
+    """Rewrites each local CodeUri as `sam package` does: an s3:// URI."""
+    for name, res in (template.get("Resources") or {}).items():
+        if res.get("Type") == "AWS::Serverless::Function":
+            props = res.setdefault("Properties", {})
+            props["CodeUri"] = f"s3://hitcounter-artifacts/hitcounter/{name}.zip"
+
+
+def translate(template, case, outdir):
+    os.environ["AWS_DEFAULT_REGION"] = case["region"]  # the transform's region
+    params = parameter_values(template, case.get("params") or {})
+    packaged = language_extensions(template, params)
+    package(packaged)
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "packaged.json"), "w") as f:
+        json.dump(packaged, f, indent=1)
+    try:
+        translated = transform(copy.deepcopy(packaged), params, PolicyLoader())
+    except InvalidDocumentException as e:
+        with open(os.path.join(outdir, "errors.txt"), "w") as f:
+            f.writelines(cause.message + "\n" for cause in e.causes)
+        return
+    with open(os.path.join(outdir, "translated.json"), "w") as f:
+        json.dump(translated, f, indent=1)
+
+
+def main(argv):
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path, cases_json, outdir = argv[1:]
+    with open(path) as f:
+        template = yaml_parse(f.read())
+    for case in json.loads(cases_json):
+        translate(template, case, os.path.join(outdir, case["name"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
