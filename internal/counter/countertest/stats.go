@@ -56,6 +56,44 @@ func RunStats(t *testing.T, newHarness func(t *testing.T) StatsHarness) {
 	t.Run("Defaults", func(t *testing.T) { testStatsDefaults(t, newHarness(t)) })
 	t.Run("Invalid", func(t *testing.T) { testStatsInvalid(t, newHarness(t)) })
 	t.Run("DeleteDropsHistory", func(t *testing.T) { testStatsDelete(t, newHarness(t)) })
+	t.Run("KeyedWrites", func(t *testing.T) { testStatsKeyed(t, newHarness(t)) })
+}
+
+// testStatsKeyed checks that writes with an idempotency key count as the
+// same writes without one: a keyed increment is a hit, once however often
+// it is replayed; keyed creates and sets are not hits.
+func testStatsKeyed(t *testing.T, h StatsHarness) {
+	s := h.Store
+	h.Clock.Set(statsEpoch)
+	apply := func(key string, w counter.Write) {
+		t.Helper()
+		if _, _, err := s.ApplyKeyed(ctx(t), counter.IdempotencyKey{Key: key}, w); err != nil {
+			t.Fatalf("ApplyKeyed(%q, %+v): %v", key, w, err)
+		}
+	}
+	apply("create", counter.Write{Op: counter.OpCreate, Name: "keyed", Count: 50})
+	for i, at := range []time.Duration{time.Minute, 2 * time.Minute, 70 * time.Minute} {
+		h.Clock.Set(statsEpoch.Add(at))
+		for range 3 { // the first applies, the others are replays
+			apply(fmt.Sprintf("inc-%d", i), counter.Write{Op: counter.OpIncrement, Name: "keyed", By: int64(i + 2)})
+		}
+	}
+	h.Clock.Set(statsEpoch.Add(71 * time.Minute))
+	apply("set", counter.Write{Op: counter.OpSet, Name: "keyed", Count: 1000})
+	apply("set", counter.Write{Op: counter.OpSet, Name: "keyed", Count: 1000})
+	apply("set-new", counter.Write{Op: counter.OpSet, Name: "keyed-new", Count: 7})
+	h.sync(t)
+	q := counter.StatsQuery{Period: counter.Hour, From: statsEpoch, To: statsEpoch.Add(time.Hour)}
+	points, err := s.Stats(ctx(t), "keyed", q)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if got := []int64{points[0].Hits, points[1].Hits}; got[0] != 2+3 || got[1] != 4 {
+		t.Errorf("hits per hour %v, want [5 4]", got)
+	}
+	if points, err := s.Stats(ctx(t), "keyed-new", q); err != nil || points[0].Hits != 0 || points[1].Hits != 0 {
+		t.Errorf("Stats(keyed-new) = %+v, %v; want no hits", points, err)
+	}
 }
 
 func (h StatsHarness) sync(t *testing.T) {
