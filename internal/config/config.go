@@ -74,6 +74,10 @@ type Config struct {
 	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any); none disables
 	// CORS headers.
 	CORSOrigins []string
+	// HitCreates lets GET /counters/{name}/hit.svg create a missing counter
+	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
+	// image can then create counters.
+	HitCreates bool
 
 	// The settings below are the standalone server's; Lambda functions
 	// ignore them (API Gateway does their work there).
@@ -118,6 +122,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 	cfg := Config{
 		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB),
 		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
+		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
 		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
 		RateLimit:       e.rate("RATE_LIMIT"),
 		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),

@@ -69,7 +69,14 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	} else {
 		code, msg = counter.ErrorCode(err), counter.ErrorMessage(err)
 	}
-	switch status := statusFor(code); {
+	h.logError(r, err, statusFor(code))
+	WriteError(w, code, msg)
+}
+
+// logError logs the cause of an error answered with status, if it is an
+// internal error or a store fault; clients never see it.
+func (h *handler) logError(r *http.Request, err error, status int) {
+	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "client gone", slog.String("path", r.URL.Path))
@@ -78,7 +85,6 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case status == http.StatusServiceUnavailable:
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable", slog.String("path", r.URL.Path), slog.String("cause", err.Error()))
 	}
-	WriteError(w, code, msg)
 }
 
 // WriteError answers with a JSON error of the given code (counter's or this

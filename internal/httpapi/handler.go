@@ -34,6 +34,10 @@ type Options struct {
 	// RateLimiter, when set, limits each client (by remote IP): a request
 	// over the limit is 429 with Retry-After, before any other work.
 	RateLimiter RateLimiter
+	// HitCreates lets GET /counters/{name}/hit.svg create a missing
+	// counter (at 1) instead of answering 404: anyone who can reach the
+	// API can then create counters.
+	HitCreates bool
 }
 
 // RateLimiter decides whether a client may make a request now; if not, it
@@ -55,13 +59,15 @@ type handler struct {
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
 	named []namedPath
 	keys  APIKeys // none: admin routes are open
+	// hitCreates: see Options.HitCreates.
+	hitCreates bool
 }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys)}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
 	h.statsStore, _ = store.(counter.StatsStore)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -96,7 +102,11 @@ func New(store counter.Store, opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
-		mux.Handle(p, byPath[p])
+		pattern := p
+		if p == "/" {
+			pattern = "/{$}" // the root only: "/" alone matches every path
+		}
+		mux.Handle(pattern, byPath[p])
 	}
 	mux.HandleFunc("/", h.unrouted)
 	var root http.Handler = cleanPath(h, mux)
@@ -212,32 +222,13 @@ func (h *handler) unrouted(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !routeOfAPI(p) { // a route this subset does not serve is 404, below
-		for _, np := range h.named {
-			if _, ok := np.name(p); ok && slices.Contains(np.pm.methods, r.Method) {
-				h.writeError(w, r, counter.ValidateName(""))
-				return
-			}
+	for _, np := range h.named {
+		if _, ok := np.name(p); ok && slices.Contains(np.pm.methods, r.Method) {
+			h.writeError(w, r, counter.ValidateName(""))
+			return
 		}
 	}
 	h.notFound(w, r)
-}
-
-// routeOfAPI reports whether the escaped path p is the path of one of the
-// API's routes with a one-segment {name}, such as /counters/x/stats, which
-// /counters/{name} would otherwise claim as a name holding a '/'.
-func routeOfAPI(p string) bool {
-	for _, rt := range Routes {
-		prefix, suffix, ok := strings.Cut(rt.Path, "{name}")
-		if !ok || suffix == "" {
-			continue
-		}
-		np := namedPath{prefix: prefix, suffix: suffix}
-		if name, ok := np.name(p); ok && name != "" && !strings.Contains(name, "/") {
-			return true
-		}
-	}
-	return false
 }
 
 // cleanPath answers paths that ServeMux would redirect (with an HTML body)

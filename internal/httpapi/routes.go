@@ -2,7 +2,8 @@ package httpapi
 
 import "net/http"
 
-// Route names: each Lambda function serves exactly one of them.
+// Route names: each Lambda function serves one of them, or a few that
+// belong together (the badges, the web files).
 const (
 	RouteHealth    = "health"
 	RouteCreate    = "create"
@@ -12,6 +13,31 @@ const (
 	RouteIncrement = "increment"
 	RouteDelete    = "delete"
 	RouteStats     = "stats"
+)
+
+// Badge routes: images and shields.io endpoints for web pages and READMEs.
+const (
+	// RouteBadge is GET /counters/{name}/badge.svg: the count as an SVG badge.
+	RouteBadge = "badge"
+	// RouteHit is GET /counters/{name}/hit.svg: counts one hit, then draws
+	// the new count (for <img> tags and Markdown images, which only GET).
+	RouteHit = "hit"
+	// RouteShields is GET /counters/{name}/shields.json: the count in
+	// shields.io's endpoint-badge schema.
+	RouteShields = "shields"
+)
+
+// Web routes: the dashboard and the embed script, files embedded in the
+// binary (internal/web).
+const (
+	// RouteDashboard is GET /: the dashboard page.
+	RouteDashboard = "dashboard"
+	// RouteDashboardScript is GET /dashboard.js: the dashboard's script.
+	RouteDashboardScript = "dashboard-script"
+	// RouteDashboardStyle is GET /dashboard.css: the dashboard's style sheet.
+	RouteDashboardStyle = "dashboard-style"
+	// RouteEmbed is GET /embed.js: the one-line page-view counter.
+	RouteEmbed = "embed"
 )
 
 // Route is one endpoint of the API: a method and a Go 1.22 ServeMux path,
@@ -43,6 +69,13 @@ var Routes = []Route{
 	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", Write: true, serve: (*handler).increment},
 	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).delete},
 	{Name: RouteStats, Method: http.MethodGet, Path: "/counters/{name}/stats", serve: (*handler).stats},
+	{Name: RouteBadge, Method: http.MethodGet, Path: "/counters/{name}/badge.svg", serve: (*handler).badgeSVG},
+	{Name: RouteHit, Method: http.MethodGet, Path: "/counters/{name}/hit.svg", serve: (*handler).hitSVG},
+	{Name: RouteShields, Method: http.MethodGet, Path: "/counters/{name}/shields.json", serve: (*handler).shieldsJSON},
+	{Name: RouteDashboard, Method: http.MethodGet, Path: "/", serve: (*handler).dashboard},
+	{Name: RouteDashboardScript, Method: http.MethodGet, Path: "/dashboard.js", serve: (*handler).dashboardScript},
+	{Name: RouteDashboardStyle, Method: http.MethodGet, Path: "/dashboard.css", serve: (*handler).dashboardStyle},
+	{Name: RouteEmbed, Method: http.MethodGet, Path: "/embed.js", serve: (*handler).embedScript},
 }
 
 // RouteNamed returns the route with the given name.

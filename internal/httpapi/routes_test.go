@@ -24,6 +24,15 @@ var routeRequests = map[string]struct {
 	httpapi.RouteIncrement: {"POST", "/counters/x/increment", "", http.StatusOK},
 	httpapi.RouteDelete:    {"DELETE", "/counters/x", "", http.StatusNoContent},
 	httpapi.RouteStats:     {"GET", "/counters/x/stats?period=hour", "", http.StatusOK},
+
+	httpapi.RouteBadge:   {"GET", "/counters/x/badge.svg", "", http.StatusOK},
+	httpapi.RouteHit:     {"GET", "/counters/x/hit.svg?label=views", "", http.StatusOK},
+	httpapi.RouteShields: {"GET", "/counters/x/shields.json", "", http.StatusOK},
+
+	httpapi.RouteDashboard:       {"GET", "/", "", http.StatusOK},
+	httpapi.RouteDashboardScript: {"GET", "/dashboard.js", "", http.StatusOK},
+	httpapi.RouteDashboardStyle:  {"GET", "/dashboard.css", "", http.StatusOK},
+	httpapi.RouteEmbed:           {"GET", "/embed.js", "", http.StatusOK},
 }
 
 func TestRouteSubsets(t *testing.T) {
@@ -56,6 +65,9 @@ func TestRouteSubsets(t *testing.T) {
 						if got := res.header.Get("Allow"); got != want {
 							t.Errorf("got Allow %q, want %q", got, want)
 						}
+					case served.Method == rt.Method && served.Path == "/counters/{name}" && strings.HasPrefix(rt.Path, served.Path+"/"):
+						// The path has the shape of /counters/{name} with a '/' in the name.
+						wantError(t, res, http.StatusBadRequest, "invalid_name")
 					default:
 						wantError(t, res, http.StatusNotFound, "not_found")
 					}

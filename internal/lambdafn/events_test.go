@@ -31,6 +31,24 @@ func TestEventFixtures(t *testing.T) {
 		httpapi.RouteIncrement: {http.StatusOK, `"count":6`},
 		httpapi.RouteDelete:    {http.StatusNoContent, ""},
 		httpapi.RouteStats:     {http.StatusOK, `"period":"hour","points":[{"start":"2026-11-27T00:00:00Z","hits":0}`},
+
+		httpapi.RouteBadge:   {http.StatusOK, ">views</text>"},
+		httpapi.RouteHit:     {http.StatusOK, ">6</text>"},
+		httpapi.RouteShields: {http.StatusOK, `"message":"5"`},
+
+		httpapi.RouteDashboard:       {http.StatusOK, "<title>hitcounter dashboard</title>"},
+		httpapi.RouteDashboardScript: {http.StatusOK, "sessionStorage"},
+		httpapi.RouteDashboardStyle:  {http.StatusOK, ":focus-visible"},
+		httpapi.RouteEmbed:           {http.StatusOK, "data-counter"},
+	}
+	// The content types of the routes that do not answer JSON.
+	contentTypes := map[string]string{
+		httpapi.RouteBadge:           "image/svg+xml",
+		httpapi.RouteHit:             "image/svg+xml",
+		httpapi.RouteDashboard:       "text/html",
+		httpapi.RouteDashboardScript: "text/javascript",
+		httpapi.RouteDashboardStyle:  "text/css",
+		httpapi.RouteEmbed:           "text/javascript",
 	}
 	if len(tests) != len(httpapi.Routes) {
 		t.Fatalf("%d cases for %d routes", len(tests), len(httpapi.Routes))
@@ -62,8 +80,15 @@ func TestEventFixtures(t *testing.T) {
 			if !strings.Contains(resp.Body, tc.wantBody) {
 				t.Errorf("body %s, want it to contain %s", resp.Body, tc.wantBody)
 			}
-			if ct := contentType(resp); resp.Body != "" && !strings.HasPrefix(ct, "application/json") {
-				t.Errorf("Content-Type %q, want application/json", ct)
+			wantType := "application/json"
+			if ct, ok := contentTypes[name]; ok {
+				wantType = ct
+			}
+			if ct := contentType(resp); resp.Body != "" && !strings.HasPrefix(ct, wantType) {
+				t.Errorf("Content-Type %q, want %s", ct, wantType)
+			}
+			if resp.IsBase64Encoded {
+				t.Error("the body is base64-encoded: API Gateway would need binary media types")
 			}
 		})
 	}

@@ -44,6 +44,7 @@ func New(ctx context.Context, route string, getenv func(string) string, logger *
 		Logger:      logger,
 		Timeout:     cfg.RequestTimeout,
 		CORSOrigins: cfg.CORSOrigins,
+		HitCreates:  cfg.HitCreates,
 	})
 	return adapt(h, logger), nil
 }

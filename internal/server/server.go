@@ -52,7 +52,7 @@ type Main struct {
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
 	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	store, err := config.OpenStore(ctx, cfg)
+	store, err := config.OpenStore(ctx, cfg, config.CreateLocalTable)
 	if err != nil {
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)
@@ -82,6 +82,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		Timeout:     cfg.RequestTimeout,
 		APIKeys:     cfg.APIKeys,
 		CORSOrigins: cfg.CORSOrigins,
+		HitCreates:  cfg.HitCreates,
 	}
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)

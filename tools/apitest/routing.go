@@ -13,7 +13,6 @@ func (s *suite) testRouting(t *testing.T) {
 	name := s.name("routing")
 	s.create(t, name, 0)
 	unknown := map[string]request{
-		"root":                 {method: http.MethodGet, target: "/"},
 		"unknown path":         {method: http.MethodGet, target: "/nope"},
 		"similar path":         {method: http.MethodGet, target: "/counters-x"},
 		"under health":         {method: http.MethodGet, target: "/health/x"},

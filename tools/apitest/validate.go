@@ -88,7 +88,8 @@ func (v *Validator) Document() *openapi3.T { return v.doc }
 // the request relative to the API root, e.g. "/counters/a%2Fb", with an
 // optional query) against the document: the status must be one the
 // operation documents, its headers and body must match the schemas, a
-// response with a body must be JSON with Content-Type application/json, and
+// response with a body must be JSON with Content-Type application/json
+// unless the operation documents another media type for it (SVG, HTML), and
 // one the document gives no content (204) must have no body. An answer to
 // HEAD must have no body; its status and headers are checked as documented.
 func (v *Validator) Validate(ctx context.Context, method, target string, status int, header http.Header, body []byte) error {
@@ -102,12 +103,17 @@ func (v *Validator) Validate(ctx context.Context, method, target string, status 
 	if method == http.MethodHead && len(body) > 0 {
 		return fmt.Errorf("HEAD %s: %d has a body %q; an answer to HEAD has none", target, status, truncate(body))
 	}
+	// A body is JSON, unless the operation documents another media type
+	// for the status (badges, web files): then only that type is checked.
+	var mediaType string
 	if len(body) > 0 {
 		ct := header.Get("Content-Type")
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
 			return fmt.Errorf("%s %s: %d with a body has Content-Type %q, want application/json", method, target, status, ct)
 		}
-		if !json.Valid(body) {
+		mediaType = mt
+		if mt == "application/json" && !json.Valid(body) {
 			return fmt.Errorf("%s %s: %d body is not valid JSON: %q", method, target, status, truncate(body))
 		}
 	}
@@ -121,8 +127,13 @@ func (v *Validator) Validate(ctx context.Context, method, target string, status 
 	case err != nil:
 		return fmt.Errorf("%s %s: find route: %w", method, target, err)
 	}
-	if resp := route.Operation.Responses.Status(status); resp != nil && resp.Value != nil && len(resp.Value.Content) == 0 && len(body) > 0 {
+	resp := route.Operation.Responses.Status(status)
+	if resp != nil && resp.Value != nil && len(resp.Value.Content) == 0 && len(body) > 0 {
 		return fmt.Errorf("%s %s: %d has a body %q; the document gives it none", method, target, status, truncate(body))
+	}
+	otherType := mediaType != "" && mediaType != "application/json"
+	if otherType && (resp == nil || resp.Value == nil || resp.Value.Content.Get(mediaType) == nil) {
+		return fmt.Errorf("%s %s: %d with a body has Content-Type %q, want application/json", method, target, status, header.Get("Content-Type"))
 	}
 	if method == http.MethodHead {
 		// openapi3filter validates nothing of an answer to HEAD; the route
@@ -137,7 +148,7 @@ func (v *Validator) Validate(ctx context.Context, method, target string, status 
 		Header:                 header,
 		Body:                   io.NopCloser(bytes.NewReader(body)),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
-			ExcludeResponseBody: method == http.MethodHead},
+			ExcludeResponseBody: method == http.MethodHead || otherType},
 	}
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
 		return fmt.Errorf("%s %s: %d %q does not match the OpenAPI document: %w", method, target, status, truncate(body), err)

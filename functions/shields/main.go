@@ -1,0 +1,16 @@
+// Command shields is the AWS Lambda function serving the shields route of the
+// counter API (see template.yaml); build it with `make build`.
+package main
+
+import (
+	"os"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/lambdafn"
+)
+
+func main() {
+	if err := lambdafn.Run(httpapi.RouteShields); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,110 @@
+package badge
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Style is the look of a badge.
+type Style string
+
+// The styles a badge can have.
+const (
+	// Flat has rounded corners and a light gradient, like shields.io's default.
+	Flat Style = "flat"
+	// FlatSquare has square corners and no gradient.
+	FlatSquare Style = "flat-square"
+)
+
+// DefaultLabel is the label of a badge whose query names none.
+const DefaultLabel = "hits"
+
+// MaxLabelLength is the longest label, in characters.
+const MaxLabelLength = 64
+
+// Options are what a badge's query parameters choose: label (default
+// DefaultLabel), color (default DefaultColor) and style (default Flat).
+type Options struct {
+	Label string
+	Color Color
+	Style Style
+}
+
+// DefaultOptions are the options of an empty query.
+func DefaultOptions() Options {
+	return Options{Label: DefaultLabel, Color: DefaultColor, Style: Flat}
+}
+
+// Errors of ParseQuery. Their messages never repeat the query: they are
+// safe to show anywhere, badges included.
+var (
+	ErrQuery        = errors.New("the query string is not valid")
+	ErrUnknownParam = errors.New("unknown query parameter: a badge takes label, color and style")
+	ErrRepeated     = errors.New("label, color and style may each be given once")
+	ErrLabel        = fmt.Errorf("label must be 1 to %d characters of UTF-8 text, without control characters", MaxLabelLength)
+	ErrColor        = errColor
+	ErrStyle        = errors.New("style must be flat or flat-square")
+)
+
+// ParseQuery parses a badge's raw query string. Any parameter other than
+// label, color and style, a repeated one, or a value it does not accept
+// is an error (one of the Err* values).
+func ParseQuery(rawQuery string) (Options, error) {
+	opts := DefaultOptions()
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return Options{}, ErrQuery
+	}
+	for key, values := range q {
+		switch key {
+		case "label", "color", "style":
+		default:
+			return Options{}, ErrUnknownParam
+		}
+		if len(values) != 1 {
+			return Options{}, ErrRepeated
+		}
+		v := values[0]
+		switch key {
+		case "label":
+			if !validLabel(v) {
+				return Options{}, ErrLabel
+			}
+			opts.Label = v
+		case "color":
+			if opts.Color, err = ParseColor(v); err != nil {
+				return Options{}, ErrColor
+			}
+		case "style":
+			switch Style(v) {
+			case Flat, FlatSquare:
+				opts.Style = Style(v)
+			default:
+				return Options{}, ErrStyle
+			}
+		}
+	}
+	return opts, nil
+}
+
+// validLabel reports whether s is 1 to MaxLabelLength characters of valid
+// UTF-8 with no control, bidirectional-override or non-character code
+// points: text that reads the same in a badge, a title and a log.
+func validLabel(s string) bool {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxLabelLength {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r),
+			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, // bidi embeddings, overrides, isolates
+			r == 0x200e || r == 0x200f,                     // left-to-right and right-to-left marks
+			r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe: // non-characters
+			return false
+		}
+	}
+	return true
+}
