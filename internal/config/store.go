@@ -56,7 +56,7 @@ func OpenStore(ctx context.Context, cfg Config, opts ...OpenOption) (counter.Sto
 	client := dynamostore.NewClient(cfg.DynamoDB)
 	if cfg.DynamoDB.Local() {
 		if o.prepareLocal == nil {
-			return dynamostore.New(client, cfg.TableName), nil
+			return dynamostore.New(client, cfg.TableName, dynamostore.WithStatsTable(cfg.StatsTableName)), nil
 		}
 		if err := o.prepareLocal(ctx, client, cfg); err != nil {
 			return nil, fmt.Errorf("local table %q: %w", cfg.TableName, err)
