@@ -9,7 +9,7 @@
 # Variables: LAMBDA_FUNCTIONS (the function names), LAMBDA_BIN (output dir),
 # LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
 
-LAMBDA_FUNCTIONS ?= create get list set increment delete health \
+LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate \
                     badge hit shields dashboard dashboard-script dashboard-style embed
 LAMBDA_BIN       ?= bin
 LAMBDA_MAX_BYTES ?= 8000000
@@ -49,6 +49,8 @@ $(eval $(call lambda_sam_target,SetFunction,set))
 $(eval $(call lambda_sam_target,IncrementFunction,increment))
 $(eval $(call lambda_sam_target,DeleteFunction,delete))
 $(eval $(call lambda_sam_target,HealthFunction,health))
+$(eval $(call lambda_sam_target,StatsFunction,stats))
+$(eval $(call lambda_sam_target,AggregateFunction,aggregate))
 $(eval $(call lambda_sam_target,BadgeFunction,badge))
 $(eval $(call lambda_sam_target,HitFunction,hit))
 $(eval $(call lambda_sam_target,ShieldsFunction,shields))

@@ -31,6 +31,11 @@ go test -run '^$' -bench 'Increment' -benchmem -count 3 \
 	./internal/memstore ./internal/httpapi ./internal/jsonlog ./internal/dynamostore | tee "$out/go-bench.txt"
 
 echo
+echo "== Hits over time on DynamoDB Local: write units per hit, aggregator writes per 1,000 hits, lag from a hit to its bucket"
+go test -run 'TestWriteUnitsPerHit' -v ./internal/dynamostore | grep -E '^(--- |ok|FAIL)' | tee "$out/stats-bench.txt"
+go test -run '^$' -bench 'Aggregate|StatsLag' -benchtime 20x ./internal/dynamostore | tee -a "$out/stats-bench.txt"
+
+echo
 echo "== Standalone server (memory store, request log on) vs a bare net/http handler, under wrk"
 go build -o "$out/hitcounter" ./cmd/hitcounter
 go build -o "$out/hitbench" ./tools/cmd/hitbench

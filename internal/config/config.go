@@ -56,6 +56,9 @@ type Config struct {
 	Store string
 	// TableName is the DynamoDB table (TABLE_NAME), required for dynamodb.
 	TableName string
+	// StatsTableName is the DynamoDB table of hits over time
+	// (STATS_TABLE_NAME, default TableName + "-stats").
+	StatsTableName string
 	// DynamoDB is the DynamoDB client's configuration: Region from
 	// AWS_REGION (else AWS_DEFAULT_REGION), Endpoint from
 	// AWS_ENDPOINT_URL_DYNAMODB (else AWS_ENDPOINT_URL), Credentials as
@@ -134,6 +137,10 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", defaultTimeout)
 
 	cfg.TableName = e.tableName("TABLE_NAME")
+	cfg.StatsTableName = e.tableName("STATS_TABLE_NAME")
+	if cfg.StatsTableName == "" && cfg.TableName != "" {
+		cfg.StatsTableName = cfg.TableName + "-stats"
+	}
 	cfg.DynamoDB = dynamostore.ClientConfig{
 		Region:   firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION"),
 		Endpoint: e.endpoint("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),

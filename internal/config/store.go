@@ -56,7 +56,7 @@ func OpenStore(ctx context.Context, cfg Config, opts ...OpenOption) (counter.Sto
 	client := dynamostore.NewClient(cfg.DynamoDB)
 	if cfg.DynamoDB.Local() {
 		if o.prepareLocal == nil {
-			return dynamostore.New(client, cfg.TableName), nil
+			return dynamostore.New(client, cfg.TableName, dynamostore.WithStatsTable(cfg.StatsTableName)), nil
 		}
 		if err := o.prepareLocal(ctx, client, cfg); err != nil {
 			return nil, fmt.Errorf("local table %q: %w", cfg.TableName, err)
@@ -68,7 +68,7 @@ func OpenStore(ctx context.Context, cfg Config, opts ...OpenOption) (counter.Sto
 			return nil, fmt.Errorf("AWS credentials: %w", err)
 		}
 	}
-	return dynamostore.New(client, cfg.TableName), nil
+	return dynamostore.New(client, cfg.TableName, dynamostore.WithStatsTable(cfg.StatsTableName)), nil
 }
 
 // prepareLocal waits until the DynamoDB at the loopback endpoint accepts
@@ -100,5 +100,8 @@ func prepareLocal(ctx context.Context, client *dynamodb.Client, cfg Config) erro
 	}
 	ctx, cancel = context.WithTimeout(ctx, createTableTimeout)
 	defer cancel()
-	return dynamostore.CreateTable(ctx, client, cfg.TableName)
+	if err := dynamostore.CreateTable(ctx, client, cfg.TableName); err != nil {
+		return err
+	}
+	return dynamostore.CreateStatsTable(ctx, client, cfg.StatsTableName)
 }

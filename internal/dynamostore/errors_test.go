@@ -45,6 +45,10 @@ func (c failingClient) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynam
 	return nil, c.err
 }
 
+func (c failingClient) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return nil, c.err
+}
+
 func (c failingClient) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return nil, c.err
 }

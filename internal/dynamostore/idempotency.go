@@ -59,9 +59,13 @@ var (
 	condSameLife   = aws.String("#cr = :cr")
 	condSameBoth   = aws.String("#c = :old AND #cr = :cr")
 	updateKeyed    = aws.String("SET #c = :count, #u = :now")
+	// updateKeyedSet also adds 1 to sets, as Set does: the stats
+	// aggregator takes a change of count without one for an increment.
+	updateKeyedSet = aws.String("SET #c = :count, #u = :now ADD #sets :one")
 	countNames     = map[string]string{"#c": attrCount}
 	lifeNames      = map[string]string{"#cr": attrCreatedAt}
 	keyedNames     = map[string]string{"#c": attrCount, "#cr": attrCreatedAt, "#u": attrUpdatedAt}
+	keyedSetNames  = map[string]string{"#c": attrCount, "#cr": attrCreatedAt, "#u": attrUpdatedAt, "#sets": attrSets}
 )
 
 // ApplyKeyed implements counter.KeyedStore with optimistic concurrency:
@@ -204,9 +208,14 @@ func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, n
 	}
 	update := func(count int64, cond *string, values map[string]types.AttributeValue) types.TransactWriteItem {
 		values[":count"], values[":now"] = number(count), number(now)
+		expr, names := updateKeyed, keyedNames
+		if w.Op == counter.OpSet {
+			expr, names = updateKeyedSet, keyedSetNames
+			values[":one"] = number(1)
+		}
 		return types.TransactWriteItem{Update: &types.Update{
-			TableName: s.table, Key: key(w.Name), UpdateExpression: updateKeyed, ConditionExpression: cond,
-			ExpressionAttributeNames: keyedNames, ExpressionAttributeValues: values,
+			TableName: s.table, Key: key(w.Name), UpdateExpression: expr, ConditionExpression: cond,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}
 	}

@@ -19,6 +19,7 @@ type Client interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -34,6 +35,11 @@ const (
 	attrCount     = "count"      // N, 0..counter.MaxCount
 	attrCreatedAt = "created_at" // N, Unix milliseconds UTC
 	attrUpdatedAt = "updated_at" // N, Unix milliseconds UTC
+	// attrSets counts the Set calls that changed the counter: a stream
+	// record whose new image has another value is a set, not a hit
+	// (aggregate.go). Increments leave it alone, so they stay one write
+	// unit of the same size as before it existed.
+	attrSets = "sets"
 
 	// counterPrefix starts the key of every counter item. Other item kinds
 	// (hot-counter shards, idempotency records) get other prefixes.
@@ -45,9 +51,10 @@ const (
 // Store is a counter.Store on one DynamoDB table. It is safe for concurrent
 // use. Build it with New.
 type Store struct {
-	client Client
-	table  *string
-	now    func() time.Time
+	client     Client
+	table      *string
+	statsTable *string // nil: no stats (WithStatsTable)
+	now        func() time.Time
 }
 
 // Option configures a Store.
@@ -79,12 +86,12 @@ var (
 	// when the counter does not exist.
 	condIncrement   = aws.String("#c BETWEEN :lo AND :hi")
 	updateIncrement = aws.String("SET #u = :now ADD #c :by")
-	updateSet       = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now)")
+	updateSet       = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now) ADD #sets :one")
 	scanFilter      = aws.String("begins_with(#pk, :prefix)")
 	scanNames       = map[string]string{"#pk": attrPK}
 	incrementNames  = map[string]string{"#c": attrCount, "#u": attrUpdatedAt}
 	createNames     = map[string]string{"#pk": attrPK}
-	setNames        = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt}
+	setNames        = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#sets": attrSets}
 	prefixValue     = map[string]types.AttributeValue{":prefix": &types.AttributeValueMemberS{Value: counterPrefix}}
 )
 
@@ -227,6 +234,7 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 			":name":  &types.AttributeValueMemberS{Value: name},
 			":count": number(count),
 			":now":   number(now),
+			":one":   number(1),
 		},
 		ReturnValues: types.ReturnValueAllOld,
 	})

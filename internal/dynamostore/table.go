@@ -11,21 +11,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// TableClient is the part of *dynamodb.Client that CreateTable uses.
+// TableClient is the part of *dynamodb.Client that CreateTable,
+// CreateStatsTable and StreamARN use.
 type TableClient interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
 	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
 	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
 var _ TableClient = (*dynamodb.Client)(nil)
 
+// streamSpec is the counter table's stream: the aggregator of hits over time
+// reads the old and new image of every change.
+var streamSpec = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}
+
 // CreateTable creates the counter table (partition key pk, a string; on-demand
-// capacity) unless it exists, waits until it is active, and enables TTL on
-// expires_at (idempotency records; DynamoDB Local accepts the setting and
-// never deletes, which the store does not rely on). It is meant for tests
-// and local development; production tables come from the SAM template.
+// capacity; a stream of new and old images) unless it exists, waits until it
+// is active, and enables TTL on expires_at (idempotency records; DynamoDB
+// Local accepts the setting and never deletes, which the store does not rely
+// on). It is meant for tests and local development; production tables come
+// from the SAM template.
 func CreateTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
@@ -35,26 +42,21 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
 		},
-		BillingMode: types.BillingModePayPerRequest,
+		BillingMode:         types.BillingModePayPerRequest,
+		StreamSpecification: streamSpec,
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamodb: create table %q: %w", table, err)
 	}
-	for {
-		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-		if err != nil {
-			return fmt.Errorf("dynamodb: describe table %q: %w", table, err)
-		}
-		if out.Table != nil && out.Table.TableStatus == types.TableStatusActive {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("dynamodb: table %q not active: %w", table, ctx.Err())
-		case <-time.After(100 * time.Millisecond): // DynamoDB has no change notification
-		}
+	if _, err := waitActive(ctx, client, table); err != nil {
+		return err
 	}
+	return enableTTL(ctx, client, table)
+}
+
+// enableTTL turns on TTL on expires_at unless it is on.
+func enableTTL(ctx context.Context, client TableClient, table string) error {
 	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err != nil {
 		return fmt.Errorf("dynamodb: describe TTL of table %q: %w", table, err)
@@ -74,4 +76,49 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 		return fmt.Errorf("dynamodb: enable TTL on table %q: %w", table, err)
 	}
 	return nil
+}
+
+// StreamARN returns the ARN of the counter table's stream, turning the
+// stream on first (and waiting until the table is active again) if the
+// table has none, as a table created before streams were used. Like
+// CreateTable, it is meant for tests and local development.
+func StreamARN(ctx context.Context, client TableClient, table string) (string, error) {
+	desc, err := waitActive(ctx, client, table)
+	if err != nil {
+		return "", err
+	}
+	if s := desc.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) && desc.LatestStreamArn != nil {
+		if s.StreamViewType != types.StreamViewTypeNewAndOldImages {
+			return "", fmt.Errorf("dynamodb: table %q: its stream has %s, the aggregator needs %s", table, s.StreamViewType, types.StreamViewTypeNewAndOldImages)
+		}
+		return *desc.LatestStreamArn, nil
+	}
+	if _, err := client.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(table), StreamSpecification: streamSpec}); err != nil {
+		return "", fmt.Errorf("dynamodb: turn on the stream of table %q: %w", table, err)
+	}
+	if desc, err = waitActive(ctx, client, table); err != nil {
+		return "", err
+	}
+	if desc.LatestStreamArn == nil {
+		return "", fmt.Errorf("dynamodb: table %q has no stream after turning it on", table)
+	}
+	return *desc.LatestStreamArn, nil
+}
+
+// waitActive waits until the table is active and returns its description.
+func waitActive(ctx context.Context, client TableClient, table string) (*types.TableDescription, error) {
+	for {
+		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb: describe table %q: %w", table, err)
+		}
+		if out.Table != nil && out.Table.TableStatus == types.TableStatusActive {
+			return out.Table, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dynamodb: table %q not active: %w", table, ctx.Err())
+		case <-time.After(100 * time.Millisecond): // DynamoDB has no change notification
+		}
+	}
 }

@@ -48,9 +48,12 @@ type RateLimiter interface {
 
 // handler serves the API; its methods are the endpoints.
 type handler struct {
-	store   counter.Store
-	log     *slog.Logger
-	timeout time.Duration
+	store counter.Store
+	// statsStore is store as a counter.StatsStore; nil if it is not one,
+	// and then the stats route is not served.
+	statsStore counter.StatsStore
+	log        *slog.Logger
+	timeout    time.Duration
 	// named lists the served paths that hold {name}, so that a request
 	// shaped like one of them but with a name that is not one (empty,
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
@@ -65,6 +68,7 @@ type handler struct {
 // are 405, both with JSON errors.
 func New(store counter.Store, opts Options) http.Handler {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
+	h.statsStore, _ = store.(counter.StatsStore)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -82,7 +86,7 @@ func New(store counter.Store, opts Options) http.Handler {
 	byPath := map[string]*pathMethods{}
 	var paths []string
 	for _, rt := range Routes {
-		if !enabled(rt.Name) {
+		if !enabled(rt.Name) || rt.Name == RouteStats && h.statsStore == nil {
 			continue
 		}
 		pm := byPath[rt.Path]

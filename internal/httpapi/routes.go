@@ -12,6 +12,7 @@ const (
 	RouteSet       = "set"
 	RouteIncrement = "increment"
 	RouteDelete    = "delete"
+	RouteStats     = "stats"
 )
 
 // Badge routes: images and shields.io endpoints for web pages and READMEs.
@@ -67,6 +68,7 @@ var Routes = []Route{
 	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).set},
 	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", Write: true, serve: (*handler).increment},
 	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).delete},
+	{Name: RouteStats, Method: http.MethodGet, Path: "/counters/{name}/stats", serve: (*handler).stats},
 	{Name: RouteBadge, Method: http.MethodGet, Path: "/counters/{name}/badge.svg", serve: (*handler).badgeSVG},
 	{Name: RouteHit, Method: http.MethodGet, Path: "/counters/{name}/hit.svg", serve: (*handler).hitSVG},
 	{Name: RouteShields, Method: http.MethodGet, Path: "/counters/{name}/shields.json", serve: (*handler).shieldsJSON},

@@ -23,6 +23,7 @@ var routeRequests = map[string]struct {
 	httpapi.RouteSet:       {"PUT", "/counters/x", `{"count":5}`, http.StatusOK},
 	httpapi.RouteIncrement: {"POST", "/counters/x/increment", "", http.StatusOK},
 	httpapi.RouteDelete:    {"DELETE", "/counters/x", "", http.StatusNoContent},
+	httpapi.RouteStats:     {"GET", "/counters/x/stats?period=hour", "", http.StatusOK},
 
 	httpapi.RouteBadge:   {"GET", "/counters/x/badge.svg", "", http.StatusOK},
 	httpapi.RouteHit:     {"GET", "/counters/x/hit.svg?label=views", "", http.StatusOK},

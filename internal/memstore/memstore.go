@@ -34,6 +34,7 @@ type Store struct {
 	byName   *btree.BTreeG[*counter.Counter]
 	records  records // idempotency records, under mu
 	now      func() time.Time
+	history  map[string]*history // hits over time, by counter name (stats.go)
 }
 
 // btreeDegree is the B-tree's branching factor; 32 is google/btree's usual
@@ -48,6 +49,7 @@ func New(opts ...Option) *Store {
 		counters: make(map[string]*counter.Counter),
 		byName:   btree.NewG(btreeDegree, nameLess),
 		now:      now,
+		history:  make(map[string]*history),
 	}
 	s.records.init(DefaultMaxIdempotencyRecords)
 	for _, o := range opts {
@@ -155,6 +157,7 @@ func (s *Store) apply(w counter.Write) (counter.Outcome, error) {
 		}
 		c.Count = n
 		c.UpdatedAt = s.now()
+		s.recordHits(w.Name, w.By, c.UpdatedAt)
 		return counter.Outcome{Counter: *c}, nil
 	case counter.OpSet:
 		t := s.now()
@@ -172,6 +175,7 @@ func (s *Store) apply(w counter.Write) (counter.Outcome, error) {
 		}
 		delete(s.counters, w.Name)
 		s.byName.Delete(c)
+		delete(s.history, w.Name)
 		return counter.Outcome{}, nil
 	}
 	return counter.Outcome{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)

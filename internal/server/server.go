@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
 // ConfigFromEnv reads the configuration through getenv, as config.FromEnv
@@ -37,6 +39,13 @@ type Main struct {
 	limiter  *connLimiter
 	srv      *http.Server
 	conns    openConns
+	// aggregation feeds the table's stream to the stats aggregator on
+	// DynamoDB Local; nil otherwise (aggregate.go).
+	aggregation *streampoll.Poller
+	aggCtx      context.Context // the aggregation runs until it ends
+	stopAgg     context.CancelFunc
+	aggOnce     sync.Once     // starts the aggregation, or marks it never to start
+	aggDone     chan struct{} // closed when the aggregation has stopped
 }
 
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
@@ -48,6 +57,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	var aggregation *streampoll.Poller
+	if localAggregation(cfg) {
+		if aggregation, err = openLocalAggregation(ctx, cfg, log); err != nil {
+			fw.Close()
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fw.Close()
@@ -58,7 +74,9 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		maxConns = DefaultMaxConnections()
 	}
 	limiter := newConnLimiter(maxConns)
-	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter}
+	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
+		aggregation: aggregation, aggDone: make(chan struct{})}
+	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
 	opts := httpapi.Options{
 		Logger:      log,
 		Timeout:     cfg.RequestTimeout,
@@ -110,10 +128,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
+	m.runAggregation() // hits over time follow the stream, as the aggregate function does in AWS
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.listener) }()
 	select {
 	case err := <-errc:
+		m.stopAggregation()
 		m.logOut.Close()
 		return err
 	case <-ctx.Done():
@@ -122,6 +142,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	m.stopAggregation()
 	_, shed := m.limiter.counts()
 	m.log.Info("stopped", "idle_connections_shed", shed)
 	m.logOut.Close()
@@ -131,6 +152,7 @@ func (m *Main) Run(ctx context.Context) error {
 // Close stops the server at once, for tests and failed starts.
 func (m *Main) Close() error {
 	err := m.srv.Close()
+	m.stopAggregation()
 	m.logOut.Close()
 	return err
 }

@@ -70,6 +70,7 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	t.Run("set", s.testSet)
 	t.Run("increment", s.testIncrement)
 	t.Run("delete", s.testDelete)
+	t.Run("stats", s.testStats)
 	t.Run("list", s.testList)
 	t.Run("invalid names", s.testInvalidNames)
 	t.Run("bodies", s.testBodies)

@@ -77,6 +77,10 @@ type Stack struct {
 	dynamo    *dynamolocal.Server // nil if not ours
 	buildDir  string
 	logger    *slog.Logger
+	// streams are the pollers feeding stream consumers (streams.go);
+	// stopStreams ends them.
+	streams     sync.WaitGroup
+	stopStreams context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -119,6 +123,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if len(s.routes) == 0 {
 		return nil, errors.New("localapi: template.yaml has no Api events")
 	}
+	consumers := streamConsumers(tmpl)
 
 	// Build, install the emulator and start DynamoDB Local at the same time.
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
@@ -162,6 +167,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+
+	if err := s.startStreams(ctx, consumers, endpoint); err != nil {
+		return nil, fmt.Errorf("localapi: stream: %w", err)
 	}
 
 	if s.ln, err = net.Listen("tcp", opts.Addr); err != nil {
@@ -230,7 +239,11 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 		s.dynamo = srv
 		endpoint = srv.Endpoint()
 	}
-	if err := dynamostore.CreateTable(ctx, dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), s.opts.TableName); err != nil {
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint})
+	if err := dynamostore.CreateTable(ctx, client, s.opts.TableName); err != nil {
+		return "", err
+	}
+	if err := dynamostore.CreateStatsTable(ctx, client, statsTable(s.opts)); err != nil {
 		return "", err
 	}
 	return endpoint, nil
@@ -244,6 +257,7 @@ func functionEnv(o Options, endpoint string, timeout int) []string {
 		"TZ":                              "UTC",
 		"STORE":                           "dynamodb",
 		"TABLE_NAME":                      o.TableName,
+		"STATS_TABLE_NAME":                statsTable(o),
 		"CORS_ALLOWED_ORIGINS":            o.AllowedOrigins,
 		"AWS_REGION":                      "us-east-1",
 		"AWS_DEFAULT_REGION":              "us-east-1",
@@ -264,6 +278,10 @@ func functionEnv(o Options, endpoint string, timeout int) []string {
 	slices.Sort(env)
 	return env
 }
+
+// statsTable is the stats table of the stack: the counters table's name
+// with -stats, as STATS_TABLE_NAME defaults to.
+func statsTable(o Options) string { return o.TableName + "-stats" }
 
 // globalTimeout is the template's Globals.Function.Timeout, or 5.
 func globalTimeout(t *samtemplate.Template) int {
@@ -289,6 +307,10 @@ func (s *Stack) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, s.srv.Shutdown(ctx))
 			cancel()
+		}
+		if s.stopStreams != nil {
+			s.stopStreams()
+			s.streams.Wait()
 		}
 		var wg sync.WaitGroup
 		for _, p := range s.pools {

@@ -1,9 +1,11 @@
 package samtemplate_test
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -166,21 +168,153 @@ func TestLeastPrivilege(t *testing.T) {
 		httpapi.RouteDashboardScript: nil,
 		httpapi.RouteDashboardStyle:  nil,
 		httpapi.RouteEmbed:           nil,
+		// The counter (404, and its creation time names its history), then
+		// one Query of the stats table.
+		httpapi.RouteStats: {"dynamodb:GetItem", "dynamodb:Query"},
 	}
 	tmpl := load(t, nil)
 	for _, f := range tmpl.Functions {
+		if f.LogicalID == aggregateFunction {
+			continue // TestAggregator
+		}
 		t.Run(f.LogicalID, func(t *testing.T) {
 			r := servedRoute(t, f.CodeURI)
 			if !slices.Equal(f.Actions, want[r.Name]) {
 				t.Errorf("allowed actions %q, want %q", f.Actions, want[r.Name])
 			}
 			for _, st := range statements(t, tmpl, f.LogicalID) {
-				if refs := references(st["Resource"]); len(refs) != 1 || refs[0] != "CountersTable.Arn" {
-					t.Errorf("statement on %v, want only !GetAtt CountersTable.Arn", st["Resource"])
+				want := "CountersTable.Arn"
+				if slices.Equal(actions(st), []string{"dynamodb:Query"}) && r.Name == httpapi.RouteStats {
+					want = "StatsTable.Arn"
+				}
+				if refs := references(st["Resource"]); len(refs) != 1 || refs[0] != want {
+					t.Errorf("statement on %v, want only !GetAtt %s", st["Resource"], want)
 				}
 			}
 		})
 	}
+}
+
+// aggregateFunction is the stream consumer that builds hits over time.
+const aggregateFunction = "AggregateFunction"
+
+// TestAggregator: the aggregator is fed by the counters table's stream
+// through an event source mapping with partial batch responses, bisection,
+// bounded retries and an on-failure queue; its own role lets it read that
+// stream, write and find buckets in the stats table, and report failed
+// batches, nothing else; alarms watch its lag and its failed batches.
+func TestAggregator(t *testing.T) {
+	tmpl := load(t, nil)
+	fn := resource(t, tmpl, aggregateFunction)["Properties"].(map[string]any)
+	if _, ok := fn["Policies"]; ok {
+		t.Errorf("Policies set: the function's own role holds its permissions")
+	}
+	if refs := references(fn["Role"]); !slices.Equal(refs, []string{"AggregateFunctionRole.Arn"}) {
+		t.Fatalf("Role refers to %v, want AggregateFunctionRole.Arn", refs)
+	}
+	events := fn["Events"].(map[string]any)
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1", len(events))
+	}
+	for _, e := range events {
+		ev := e.(map[string]any)
+		props := ev["Properties"].(map[string]any)
+		if ev["Type"] != "DynamoDB" || !slices.Equal(references(props["Stream"]), []string{"CountersTable.StreamArn"}) {
+			t.Errorf("event %v on %v, want DynamoDB on CountersTable.StreamArn", ev["Type"], props["Stream"])
+		}
+		for key, want := range map[string]any{
+			"FunctionResponseTypes":      []any{"ReportBatchItemFailures"},
+			"BisectBatchOnFunctionError": true,
+			"ParallelizationFactor":      float64(1),
+			"StartingPosition":           "TRIM_HORIZON",
+		} {
+			if got := props[key]; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s = %v, want %v", key, got, want)
+			}
+		}
+		for _, key := range []string{"BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts"} {
+			if n, ok := props[key].(float64); !ok || n < 1 {
+				t.Errorf("%s = %v, want a positive number", key, props[key])
+			}
+		}
+		dest := props["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
+		if dest["Type"] != "SQS" || !slices.Equal(references(dest["Destination"]), []string{"AggregateFailureQueue.Arn"}) {
+			t.Errorf("on-failure destination %v", dest)
+		}
+	}
+
+	role := resource(t, tmpl, "AggregateFunctionRole")["Properties"].(map[string]any)
+	got := map[string][]string{} // action -> resources
+	for _, p := range role["Policies"].([]any) {
+		for _, st := range p.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			res := references(st["Resource"])
+			if s, ok := st["Resource"].(string); ok {
+				res = []string{s}
+			}
+			for _, a := range actions(st) {
+				got[a] = append(got[a], res...)
+			}
+		}
+	}
+	want := map[string][]string{
+		"dynamodb:UpdateItem":       {"StatsTable.Arn"},
+		"dynamodb:Query":            {"StatsTable.Arn"},
+		"dynamodb:BatchWriteItem":   {"StatsTable.Arn"},
+		"dynamodb:DescribeStream":   {"CountersTable.StreamArn"},
+		"dynamodb:GetRecords":       {"CountersTable.StreamArn"},
+		"dynamodb:GetShardIterator": {"CountersTable.StreamArn"},
+		"dynamodb:ListStreams":      {"*"}, // it takes no resource
+		"sqs:SendMessage":           {"AggregateFailureQueue.Arn"},
+	}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("role allows %v, want %v", got, want)
+	}
+	managed := fmt.Sprint(role["ManagedPolicyArns"])
+	if !strings.Contains(managed, "AWSLambdaBasicExecutionRole") || strings.Contains(managed, "DynamoDB") {
+		t.Errorf("managed policies %s, want only AWSLambdaBasicExecutionRole (logs)", managed)
+	}
+
+	alarmsOn := map[string]bool{}
+	for _, r := range tmpl.Raw["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == "AWS::CloudWatch::Alarm" {
+			props := res["Properties"].(map[string]any)
+			alarmsOn[fmt.Sprint(props["MetricName"], " ", references(props["Dimensions"]))] = true
+		}
+	}
+	for _, want := range []string{
+		"IteratorAge [AggregateFunction]",
+		"Errors [AggregateFunction]",
+		"ApproximateNumberOfMessagesVisible [AggregateFailureQueue.QueueName]",
+	} {
+		if !alarmsOn[want] {
+			t.Errorf("no alarm on %s", want)
+		}
+	}
+	stats := resource(t, tmpl, "StatsTable")["Properties"].(map[string]any)
+	if ttl := stats["TimeToLiveSpecification"].(map[string]any); ttl["AttributeName"] != "expires_at" || ttl["Enabled"] != true {
+		t.Errorf("stats table TTL %v, want expires_at enabled", ttl)
+	}
+	counters := resource(t, tmpl, "CountersTable")["Properties"].(map[string]any)
+	if v := counters["StreamSpecification"].(map[string]any)["StreamViewType"]; v != "NEW_AND_OLD_IMAGES" {
+		t.Errorf("counters table stream %v, want NEW_AND_OLD_IMAGES", v)
+	}
+}
+
+// actions returns a policy statement's Action as a list.
+func actions(st map[string]any) []string {
+	switch a := st["Action"].(type) {
+	case string:
+		return []string{a}
+	case []any:
+		out := make([]string, len(a))
+		for i, x := range a {
+			out[i] = x.(string)
+		}
+		return out
+	}
+	return nil
 }
 
 func statements(t *testing.T, tmpl *samtemplate.Template, id string) []map[string]any {

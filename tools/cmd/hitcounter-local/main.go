@@ -1,7 +1,9 @@
 // Command hitcounter-local (`make local`) is a Docker-free `sam local
 // start-api`: it builds every function of template.yaml for this machine,
 // runs each under AWS's Lambda Runtime Interface Emulator, starts DynamoDB
-// Local with the table, and serves the API on http://127.0.0.1:$PORT (3000)
+// Local with the tables, feeds the counters table's stream to the aggregate
+// function as Lambda's event source mapping would, and serves the API on
+// http://127.0.0.1:$PORT (3000)
 // until Ctrl-C or SIGTERM, when it stops everything it started.
 //
 // It reads the service's variables (internal/config; an invalid one stops

@@ -1,0 +1,16 @@
+// Command stats is the AWS Lambda function serving the stats route of the
+// counter API (see template.yaml); build it with `make build`.
+package main
+
+import (
+	"os"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/lambdafn"
+)
+
+func main() {
+	if err := lambdafn.Run(httpapi.RouteStats); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,132 @@
+package counter
+
+import (
+	"context"
+	"time"
+)
+
+// Period is the width of a statistics bucket: an hour or a day, in UTC.
+type Period string
+
+// Periods.
+const (
+	Hour Period = "hour"
+	Day  Period = "day"
+)
+
+// ParsePeriod returns the named period, or an InvalidRequest error.
+func ParsePeriod(s string) (Period, error) {
+	switch p := Period(s); p {
+	case Hour, Day:
+		return p, nil
+	}
+	return "", Errorf(InvalidRequest, "period must be %q or %q", Hour, Day)
+}
+
+// Duration returns the width of one bucket.
+func (p Period) Duration() time.Duration {
+	if p == Hour {
+		return time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// Start returns the start of the bucket holding t, in UTC.
+func (p Period) Start(t time.Time) time.Time {
+	return t.UTC().Truncate(p.Duration()) // UTC days and hours are whole multiples since the epoch
+}
+
+// Retention is how long after its end a bucket is kept at least: 8 days for
+// hours, 400 days for days.
+func (p Period) Retention() time.Duration {
+	if p == Hour {
+		return 8 * 24 * time.Hour
+	}
+	return 400 * 24 * time.Hour
+}
+
+// DefaultPoints is the number of buckets a query without from returns: the
+// last 48 hours or 30 days, including the current one.
+func (p Period) DefaultPoints() int {
+	if p == Hour {
+		return 48
+	}
+	return 30
+}
+
+// MaxStatsPoints is the largest number of buckets one query may span.
+const MaxStatsPoints = 1000
+
+// Point is the hits of one bucket.
+type Point struct {
+	// Start is the start of the bucket, in UTC.
+	Start time.Time
+	// Hits is the sum of the increments applied in the bucket (negative
+	// increments subtract); creates and sets are not hits.
+	Hits int64
+}
+
+// StatsQuery selects the buckets of a statistics request.
+type StatsQuery struct {
+	Period Period
+	// From is in the first bucket; zero means DefaultPoints buckets before To.
+	From time.Time
+	// To is in the last bucket; zero means the current bucket.
+	To time.Time
+}
+
+// Resolve fills the defaults of q at time now and moves From and To to the
+// starts of their buckets. It returns an InvalidRequest error for an
+// unknown period, From after To, or more than MaxStatsPoints buckets.
+func (q StatsQuery) Resolve(now time.Time) (StatsQuery, error) {
+	if _, err := ParsePeriod(string(q.Period)); err != nil {
+		return StatsQuery{}, err
+	}
+	d := q.Period.Duration()
+	to := q.To
+	if to.IsZero() {
+		to = now
+	}
+	to = q.Period.Start(to)
+	from := q.From
+	if from.IsZero() {
+		from = to.Add(-time.Duration(q.Period.DefaultPoints()-1) * d)
+	}
+	from = q.Period.Start(from)
+	if from.After(to) {
+		return StatsQuery{}, Errorf(InvalidRequest, "from must not be after to")
+	}
+	if n := to.Sub(from)/d + 1; n > MaxStatsPoints || n < 0 { // n < 0: the span overflowed
+		return StatsQuery{}, Errorf(InvalidRequest, "the range spans more than %d %ss", MaxStatsPoints, q.Period)
+	}
+	return StatsQuery{Period: q.Period, From: from, To: to}, nil
+}
+
+// Points returns the number of buckets of a resolved query.
+func (q StatsQuery) Points() int {
+	return int(q.To.Sub(q.From)/q.Period.Duration()) + 1
+}
+
+// Densify returns the points of a resolved query, in time order, one per
+// bucket, with the hits that hits holds for each bucket start, in Unix
+// seconds (zero for the others).
+func (q StatsQuery) Densify(hits map[int64]int64) []Point {
+	points := make([]Point, q.Points())
+	d := q.Period.Duration()
+	for i := range points {
+		start := q.From.Add(time.Duration(i) * d)
+		points[i] = Point{Start: start, Hits: hits[start.Unix()]}
+	}
+	return points
+}
+
+// StatsStore reads the hits of counters over time. Every implementation of
+// Store in this module implements it too.
+type StatsStore interface {
+	// Stats returns the hits of the named counter in every bucket of q (see
+	// StatsQuery.Resolve for the defaults, taken at the store's clock),
+	// dense and in time order. It returns InvalidRequest for a query that
+	// Resolve refuses, NotFound if the counter does not exist, and
+	// Unavailable if the store cannot be reached.
+	Stats(ctx context.Context, name string, q StatsQuery) ([]Point, error)
+}

@@ -1,0 +1,415 @@
+package dynamostore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// AggregatorClient is the part of *dynamodb.Client that the Aggregator
+// uses, all on the stats table: UpdateItem adds to buckets; Query and
+// BatchWriteItem find and delete a deleted counter's buckets.
+type AggregatorClient interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+var _ AggregatorClient = (*dynamodb.Client)(nil)
+
+// Aggregator adds the increments recorded in the counter table's stream
+// into hour and day buckets of the stats table, which Store.Stats reads.
+// It is the handler of the aggregate Lambda function (fed by an event
+// source mapping) and of the in-process stream poller of local runs.
+//
+// Each increment is counted in its buckets exactly once, however often and
+// in whatever pieces its record is delivered: a bucket remembers the
+// sequence number of the last record it added, and every addition is
+// conditional on it. See docs/dynamodb.md.
+type Aggregator struct {
+	client AggregatorClient
+	table  *string
+	log    *slog.Logger
+}
+
+// NewAggregator returns an Aggregator writing to the stats table; logger
+// receives the causes of failed batches (nil discards them).
+func NewAggregator(client AggregatorClient, statsTable string, logger *slog.Logger) *Aggregator {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Aggregator{client: client, table: aws.String(statsTable), log: logger}
+}
+
+// seqWidth is the width sequence numbers are padded to: DynamoDB Streams
+// sequence numbers are 21 to 40 decimal digits.
+const seqWidth = 40
+
+// padSeq returns the sequence number zero-padded to seqWidth digits, so that
+// comparing two as strings (as a DynamoDB condition does) compares them as
+// numbers.
+func padSeq(seq string) (string, error) {
+	if seq == "" || len(seq) > seqWidth || strings.Trim(seq, "0123456789") != "" {
+		return "", fmt.Errorf("sequence number %q is not 1 to %d decimal digits", seq, seqWidth)
+	}
+	return strings.Repeat("0", seqWidth-len(seq)) + seq, nil
+}
+
+// hit is one record's contribution to a bucket.
+type hit struct {
+	seq string // padded
+	by  int64
+}
+
+// bucketUpdate is what one batch adds to one bucket: its hits in stream
+// order.
+type bucketUpdate struct {
+	pk, sk  string
+	expires int64
+	hits    []hit
+	// firstSeq is the batch's original sequence number of the first record,
+	// to report as the failed item.
+	firstSeq string
+}
+
+// removal is a deleted counter incarnation whose buckets go.
+type removal struct {
+	pk  string
+	seq string // as in the batch
+}
+
+// badRecord is a counter record the aggregator cannot read.
+type badRecord struct {
+	seq string // as in the batch
+	err error
+}
+
+// batchPlan is what one batch of stream records asks of the stats table.
+type batchPlan struct {
+	updates  []*bucketUpdate // in the order of their first record
+	removals []removal
+	bad      []badRecord
+	// order maps a record's batch sequence number to its place in the
+	// batch, to find the first failed one.
+	order map[string]int
+}
+
+// planBatch reads a batch of stream records of the counter table: for each
+// increment (a MODIFY of a counter item whose count changed and whose sets
+// did not), its hits = NEW.count - OLD.count go into the hour and day buckets
+// of NEW.updated_at, under the counter incarnation NEW.created_at. INSERTs
+// (creates, sets that create), sets, and items that are not counters
+// (idempotency records, the health item) add nothing; a REMOVE of a counter
+// asks for its incarnation's buckets to be deleted.
+func planBatch(records []events.DynamoDBEventRecord) batchPlan {
+	p := batchPlan{order: make(map[string]int, len(records))}
+	byKey := map[[2]string]*bucketUpdate{}
+	for i, r := range records {
+		seq := r.Change.SequenceNumber
+		p.order[seq] = i
+		pk, _ := imageString(r.Change.Keys, attrPK)
+		if !strings.HasPrefix(pk, counterPrefix) {
+			continue
+		}
+		switch r.EventName {
+		case "MODIFY":
+		case "REMOVE":
+			name, created, err := incarnation(r.Change.OldImage)
+			if err != nil {
+				p.bad = append(p.bad, badRecord{seq, fmt.Errorf("REMOVE of %s: old image: %w", pk, err)})
+				continue
+			}
+			p.removals = append(p.removals, removal{pk: statsPK(name, created), seq: seq})
+			continue
+		default: // INSERT: a create, or a set that creates
+			continue
+		}
+		by, at, bpk, err := increment(r.Change.OldImage, r.Change.NewImage)
+		if err != nil {
+			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY of %s: %w", pk, err)})
+			continue
+		}
+		if by == 0 {
+			continue // a set, or a write that left the count alone
+		}
+		padded, err := padSeq(seq)
+		if err != nil {
+			p.bad = append(p.bad, badRecord{seq, err})
+			continue
+		}
+		for _, period := range []counter.Period{counter.Hour, counter.Day} {
+			start := period.Start(at)
+			k := [2]string{bpk, statsSK(period, start)}
+			u := byKey[k]
+			if u == nil {
+				u = &bucketUpdate{pk: k[0], sk: k[1], expires: statsExpiry(period, start), firstSeq: seq}
+				byKey[k] = u
+				p.updates = append(p.updates, u)
+			}
+			u.hits = append(u.hits, hit{seq: padded, by: by})
+		}
+	}
+	for _, u := range p.updates {
+		// Lambda and the poller deliver a shard's records in order; sort
+		// anyway, the conditions below rely on it.
+		slices.SortStableFunc(u.hits, func(a, b hit) int { return cmp.Compare(a.seq, b.seq) })
+	}
+	return p
+}
+
+// increment returns the hits of a MODIFY of a counter item (0 for a set),
+// its time, and the stats partition key of the counter's incarnation.
+func increment(old, new map[string]events.DynamoDBAttributeValue) (by int64, at time.Time, pk string, err error) {
+	name, created, err := incarnation(new)
+	if err != nil {
+		return 0, time.Time{}, "", fmt.Errorf("new image: %w", err)
+	}
+	newCount, err := imageInt(new, attrCount)
+	if err != nil {
+		return 0, time.Time{}, "", fmt.Errorf("new image: %w", err)
+	}
+	oldCount, err := imageInt(old, attrCount)
+	if err != nil {
+		return 0, time.Time{}, "", fmt.Errorf("old image: %w", err)
+	}
+	updated, err := imageInt(new, attrUpdatedAt)
+	if err != nil {
+		return 0, time.Time{}, "", fmt.Errorf("new image: %w", err)
+	}
+	if imageSets(old) != imageSets(new) {
+		return 0, time.Time{}, "", nil // a set
+	}
+	return newCount - oldCount, time.UnixMilli(updated).UTC(), statsPK(name, created), nil
+}
+
+// incarnation returns the counter name and creation time of an image.
+func incarnation(img map[string]events.DynamoDBAttributeValue) (string, int64, error) {
+	name, ok := imageString(img, attrName)
+	if !ok || !counter.ValidName(name) {
+		return "", 0, fmt.Errorf("no valid %q", attrName)
+	}
+	created, err := imageInt(img, attrCreatedAt)
+	return name, created, err
+}
+
+func imageString(img map[string]events.DynamoDBAttributeValue, attr string) (string, bool) {
+	v, ok := img[attr]
+	if !ok || v.DataType() != events.DataTypeString {
+		return "", false
+	}
+	return v.String(), true
+}
+
+func imageInt(img map[string]events.DynamoDBAttributeValue, attr string) (int64, error) {
+	v, ok := img[attr]
+	if !ok || v.DataType() != events.DataTypeNumber {
+		return 0, fmt.Errorf("no number %q", attr)
+	}
+	n, err := strconv.ParseInt(v.Number(), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("attribute %q: %w", attr, err)
+	}
+	return n, nil
+}
+
+// imageSets returns the sets attribute of an image, "" if it has none.
+func imageSets(img map[string]events.DynamoDBAttributeValue) string {
+	v, ok := img[attrSets]
+	if !ok || v.DataType() != events.DataTypeNumber {
+		return ""
+	}
+	return v.Number()
+}
+
+// Handle adds one batch of the counter table's stream records to the
+// buckets: one conditional UpdateItem per bucket touched, whatever the
+// number of hits in it. It reports a failure as a partial batch response
+// naming the first record not known to be applied, so that Lambda (or the
+// poller) delivers again from there; records already applied then add
+// nothing. It returns an error only for a context that ended.
+func (a *Aggregator) Handle(ctx context.Context, event events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	p := planBatch(event.Records)
+	failed := -1 // place in the batch of the first failed record
+	fail := func(seq string, err error) {
+		a.log.ErrorContext(ctx, "stats aggregation failed", "seq", seq, "err", err)
+		if i, ok := p.order[seq]; ok && (failed < 0 || i < failed) {
+			failed = i
+		}
+	}
+	for _, b := range p.bad {
+		fail(b.seq, b.err)
+	}
+	for _, u := range p.updates {
+		if err := a.apply(ctx, u); err != nil {
+			fail(u.firstSeq, fmt.Errorf("bucket %s %s: %w", u.pk, u.sk, err))
+		}
+	}
+	// After the updates: a batch may increment a counter, then delete it.
+	for _, r := range p.removals {
+		if err := a.removeHistory(ctx, r.pk); err != nil {
+			fail(r.seq, fmt.Errorf("history of %s: %w", r.pk, err))
+		}
+	}
+	if err := ctx.Err(); err != nil && failed >= 0 {
+		return events.DynamoDBEventResponse{}, err
+	}
+	if failed < 0 {
+		return events.DynamoDBEventResponse{}, nil
+	}
+	seq := event.Records[failed].Change.SequenceNumber
+	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: seq}}}, nil
+}
+
+var (
+	aggUpdate    = aws.String("ADD #h :sum SET #seq = :last, #exp = :exp")
+	aggCondFirst = aws.String("attribute_not_exists(#seq) OR #seq < :first")
+	aggCondAfter = aws.String("#seq = :after")
+	aggNames     = map[string]string{"#h": attrHits, "#seq": attrLastSeq, "#exp": attrExpiresAt}
+)
+
+// maxAggregates is the number of attempts at one bucket before the batch is
+// failed: two suffice unless another consumer writes the bucket meanwhile.
+const maxAggregates = 4
+
+// apply adds the hits of u that the bucket has not seen yet. The first
+// attempt assumes none: it is conditional on the bucket's last sequence
+// number being below u's first. If that fails, the bucket has seen some
+// (a batch delivered again, whole or in part, maybe with new records after
+// the old ones): the failure returns the bucket, and the next attempt adds
+// only the hits after its last sequence number, conditional on it being
+// unchanged.
+func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
+	key := map[string]types.AttributeValue{
+		attrPK:      &types.AttributeValueMemberS{Value: u.pk},
+		attrStatsSK: &types.AttributeValueMemberS{Value: u.sk},
+	}
+	after := "" // the bucket's last sequence number, once known
+	for range maxAggregates {
+		hits := u.hits
+		if after != "" {
+			i, _ := slices.BinarySearchFunc(hits, after, func(h hit, seq string) int {
+				if h.seq <= seq {
+					return -1
+				}
+				return 1
+			})
+			hits = hits[i:]
+		}
+		if len(hits) == 0 {
+			return nil // all applied before
+		}
+		var sum int64
+		for _, h := range hits {
+			sum += h.by
+		}
+		values := map[string]types.AttributeValue{
+			":sum":  number(sum),
+			":last": &types.AttributeValueMemberS{Value: hits[len(hits)-1].seq},
+			":exp":  number(u.expires),
+		}
+		cond := aggCondFirst
+		if after == "" {
+			values[":first"] = &types.AttributeValueMemberS{Value: hits[0].seq}
+		} else {
+			cond = aggCondAfter
+			values[":after"] = &types.AttributeValueMemberS{Value: after}
+		}
+		_, err := a.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                           a.table,
+			Key:                                 key,
+			UpdateExpression:                    aggUpdate,
+			ConditionExpression:                 cond,
+			ExpressionAttributeNames:            aggNames,
+			ExpressionAttributeValues:           values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		if err == nil {
+			return nil
+		}
+		ccf := conditionFailed(err)
+		if ccf == nil {
+			return err
+		}
+		last, _ := ccf.Item[attrLastSeq].(*types.AttributeValueMemberS)
+		if last == nil {
+			// The bucket went (its counter was deleted) between attempts,
+			// or has no sequence number: start again.
+			after = ""
+			continue
+		}
+		after = last.Value
+	}
+	return errors.New("the bucket kept changing under the aggregator")
+}
+
+// removeHistory deletes every bucket of a counter incarnation: a Query of
+// its keys, then BatchWriteItem deletes (25 a request).
+func (a *Aggregator) removeHistory(ctx context.Context, pk string) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 a.table,
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ProjectionExpression:      aws.String("#pk, #sk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrStatsSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+	}
+	for {
+		page, err := a.client.Query(ctx, in)
+		if err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(page.Items, 25) {
+			reqs := make([]types.WriteRequest, len(chunk))
+			for i, item := range chunk {
+				reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: item}}
+			}
+			if err := a.batchWrite(ctx, reqs); err != nil {
+				return err
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// batchWrite sends reqs with BatchWriteItem until none is left unprocessed,
+// backing off between rounds.
+func (a *Aggregator) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 0; len(reqs) > 0; attempt++ {
+		if attempt == 8 {
+			return fmt.Errorf("%d deletes still unprocessed after %d attempts", len(reqs), attempt)
+		}
+		out, err := a.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{*a.table: reqs},
+		})
+		if err != nil {
+			return err
+		}
+		reqs = out.UnprocessedItems[*a.table]
+		if len(reqs) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff): // DynamoDB asks for a backoff; there is no signal to await
+		}
+		backoff *= 2
+	}
+	return nil
+}

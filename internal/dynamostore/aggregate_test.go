@@ -1,0 +1,484 @@
+package dynamostore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/counter/countertest"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+)
+
+// stream builds the stream records of a counter table as DynamoDB writes
+// them (NEW_AND_OLD_IMAGES), and the exact hits each bucket must get.
+type stream struct {
+	seq     int
+	records []events.DynamoDBEventRecord
+	items   map[string]map[string]events.DynamoDBAttributeValue
+	hours   map[string]map[int64]int64 // by counter name, then bucket start
+	days    map[string]map[int64]int64
+}
+
+func newStream() *stream {
+	return &stream{
+		seq:   100_000_000_000_000_000, // 21 digits, like DynamoDB's
+		items: map[string]map[string]events.DynamoDBAttributeValue{},
+		hours: map[string]map[int64]int64{},
+		days:  map[string]map[int64]int64{},
+	}
+}
+
+func num(n int64) events.DynamoDBAttributeValue {
+	return events.NewNumberAttribute(strconv.FormatInt(n, 10))
+}
+
+func (s *stream) add(event, pk string, old, new map[string]events.DynamoDBAttributeValue) {
+	s.seq++
+	s.records = append(s.records, events.DynamoDBEventRecord{
+		EventName: event,
+		Change: events.DynamoDBStreamRecord{
+			Keys:           map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk)},
+			OldImage:       old,
+			NewImage:       new,
+			SequenceNumber: strconv.Itoa(s.seq),
+			StreamViewType: "NEW_AND_OLD_IMAGES",
+		},
+	})
+}
+
+func (s *stream) create(name string, count int64, at time.Time) {
+	item := map[string]events.DynamoDBAttributeValue{
+		"pk": events.NewStringAttribute("c#" + name), "name": events.NewStringAttribute(name),
+		"count": num(count), "created_at": num(at.UnixMilli()), "updated_at": num(at.UnixMilli()),
+	}
+	s.items[name] = item
+	s.add("INSERT", "c#"+name, nil, item)
+}
+
+func (s *stream) modify(name string, change func(item map[string]events.DynamoDBAttributeValue)) {
+	old := s.items[name]
+	item := make(map[string]events.DynamoDBAttributeValue, len(old)+1)
+	for k, v := range old {
+		item[k] = v
+	}
+	change(item)
+	s.items[name] = item
+	s.add("MODIFY", "c#"+name, old, item)
+}
+
+func (s *stream) increment(name string, by int64, at time.Time) {
+	s.modify(name, func(item map[string]events.DynamoDBAttributeValue) {
+		n, _ := item["count"].Int64()
+		item["count"] = num(n + by)
+		item["updated_at"] = num(at.UnixMilli())
+	})
+	if s.hours[name] == nil {
+		s.hours[name], s.days[name] = map[int64]int64{}, map[int64]int64{}
+	}
+	s.hours[name][counter.Hour.Start(at).Unix()] += by
+	s.days[name][counter.Day.Start(at).Unix()] += by
+}
+
+func (s *stream) set(name string, count int64, at time.Time) {
+	s.modify(name, func(item map[string]events.DynamoDBAttributeValue) {
+		var n int64
+		if v, ok := item["sets"]; ok {
+			n, _ = v.Int64()
+		}
+		item["sets"] = num(n + 1)
+		item["count"] = num(count)
+		item["updated_at"] = num(at.UnixMilli())
+	})
+}
+
+// other adds a write of an item that is not a counter.
+func (s *stream) other(pk string, at time.Time) {
+	s.add("INSERT", pk, nil, map[string]events.DynamoDBAttributeValue{
+		"pk": events.NewStringAttribute(pk), "count": num(5), "updated_at": num(at.UnixMilli()),
+	})
+}
+
+// history builds a stream of two counters over three days: increments of
+// both signs (often several in one bucket), sets, and writes of other
+// items. The counters exist in the store's table with the same creation
+// time, so Stats finds their buckets.
+func history(t *testing.T, h aggHarness) *stream {
+	t.Helper()
+	s := newStream()
+	start := time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)
+	for _, name := range []string{"a", "b"} {
+		h.clock.Set(start)
+		if _, err := h.store.Create(testContext(t), name, 1000); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		s.create(name, 1000, start)
+	}
+	for i := range 120 {
+		at := start.Add(time.Duration(i) * 17 * time.Minute)
+		name := []string{"a", "b"}[i%3%2]
+		by := int64(i%7 + 1)
+		if i%6 == 5 {
+			by = -2
+		}
+		s.increment(name, by, at)
+		switch i % 25 {
+		case 4:
+			s.set(name, 2000, at)
+		case 9:
+			s.other(fmt.Sprintf("i#key-%d", i), at)
+		}
+	}
+	return s
+}
+
+// aggHarness is a store, its stats table and an aggregator on it.
+type aggHarness struct {
+	store  *dynamostore.Store
+	clock  *countertest.Clock
+	client *dynamodb.Client
+	stats  string
+}
+
+func newAggHarness(t *testing.T) aggHarness {
+	t.Helper()
+	client, table := newTable(t)
+	stats := table + "-stats"
+	if err := dynamostore.CreateStatsTable(testContext(t), client, stats); err != nil {
+		t.Fatalf("CreateStatsTable: %v", err)
+	}
+	clock := countertest.NewClock(time.Now())
+	store := dynamostore.New(client, table, dynamostore.WithStatsTable(stats), dynamostore.WithClock(clock.Now))
+	return aggHarness{store: store, clock: clock, client: client, stats: stats}
+}
+
+// check compares every hour and day bucket of the stream's counters with
+// the exact sum.
+func check(t *testing.T, h aggHarness, s *stream) {
+	t.Helper()
+	for name := range s.hours {
+		for _, tc := range []struct {
+			period counter.Period
+			want   map[int64]int64
+		}{{counter.Hour, s.hours[name]}, {counter.Day, s.days[name]}} {
+			from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+			points, err := h.store.Stats(testContext(t), name, counter.StatsQuery{Period: tc.period, From: from, To: from.Add(5 * 24 * time.Hour)})
+			if err != nil {
+				t.Fatalf("Stats(%q): %v", name, err)
+			}
+			for _, p := range points {
+				if got, want := p.Hits, tc.want[p.Start.Unix()]; got != want {
+					t.Errorf("%s %s %v: hits %d, want %d", name, tc.period, p.Start.Format(time.RFC3339), got, want)
+				}
+			}
+		}
+	}
+}
+
+// lambda delivers records to handle the way Lambda's event source mapping
+// does: in batches of size; after a partial batch response, again from
+// the failed record; after an error, the batch again in two halves
+// (BisectBatchOnFunctionError), each retried until it succeeds. It gives
+// up after 1000 failed deliveries.
+func lambda(t *testing.T, records []events.DynamoDBEventRecord, size int, handle func([]events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error)) {
+	t.Helper()
+	failures := 0
+	var deliver func(batch []events.DynamoDBEventRecord) int // returns how many records were handled
+	deliver = func(batch []events.DynamoDBEventRecord) int {
+		for {
+			if failures > 1000 {
+				t.Fatalf("more than 1000 failed deliveries")
+			}
+			resp, err := handle(batch)
+			if err != nil {
+				failures++
+				if len(batch) > 1 {
+					half := len(batch) / 2
+					n := deliver(batch[:half])
+					if n < half {
+						return n
+					}
+					return half + deliver(batch[half:])
+				}
+				continue
+			}
+			if len(resp.BatchItemFailures) == 0 {
+				return len(batch)
+			}
+			failures++
+			for i, r := range batch {
+				if r.Change.SequenceNumber == resp.BatchItemFailures[0].ItemIdentifier {
+					return i
+				}
+			}
+			t.Fatalf("failure %q not in the batch", resp.BatchItemFailures[0].ItemIdentifier)
+		}
+	}
+	for pos := 0; pos < len(records); {
+		end := min(pos+size, len(records))
+		pos += deliver(records[pos:end])
+	}
+}
+
+// faultyClient passes calls to a real client, failing some: before the
+// call (not applied) or after it (applied, the answer lost).
+type faultyClient struct {
+	dynamostore.AggregatorClient
+	calls atomic.Int64
+	// fault decides the fate of the n-th UpdateItem (from 1).
+	fault func(n int64) fault
+}
+
+type fault int
+
+const (
+	pass fault = iota
+	failBefore
+	failAfter
+)
+
+var errInjected = errors.New("injected fault")
+
+// randomFaults returns a fault schedule that gives f to a fraction of the
+// calls, at random (the same for every run).
+func randomFaults(f fault, fraction float64) func(int64) fault {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	return func(int64) fault {
+		if rnd.Float64() < fraction {
+			return f
+		}
+		return pass
+	}
+}
+
+func (c *faultyClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f := c.fault(c.calls.Add(1))
+	if f == failBefore {
+		return nil, errInjected
+	}
+	out, err := c.AggregatorClient.UpdateItem(ctx, in, optFns...)
+	if err == nil && f == failAfter {
+		return nil, errInjected
+	}
+	return out, err
+}
+
+// TestAggregateExactlyOnce delivers the same stream in the ways Lambda
+// may, with faults, and checks that every bucket ends at its exact sum.
+func TestAggregateExactlyOnce(t *testing.T) {
+	type handler = func([]events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error)
+	tests := map[string]struct {
+		size  int
+		fault func(n int64) fault
+		// deliver feeds the records to the aggregator: handle is the
+		// aggregator of the test, handleWith one whose every write first
+		// calls onWrite, under ctx.
+		deliver func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith)
+	}{
+		"once in batches of 10": {size: 10},
+		"one big batch":         {size: 1000},
+		"every batch twice": {size: 25, deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+			for pos := 0; pos < len(records); pos += 25 {
+				batch := records[pos:min(pos+25, len(records))]
+				for range 2 {
+					if resp, err := handle(batch); err != nil || len(resp.BatchItemFailures) > 0 {
+						t.Fatalf("Handle = %+v, %v", resp, err)
+					}
+				}
+			}
+		}},
+		"the whole stream twice, in other batches": {deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+			lambda(t, records, 10, handle)
+			lambda(t, records, 33, handle)
+		}},
+		"partial failures, not applied":             {size: 20, fault: randomFaults(failBefore, 0.1)},
+		"partial failures, applied but answer lost": {size: 20, fault: randomFaults(failAfter, 0.2)},
+		"killed mid-batch, then the batch again": {deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+			for pos := 0; pos < len(records); pos += 40 {
+				batch := records[pos:min(pos+40, len(records))]
+				// The function dies after some of its writes: its context
+				// ends (Lambda's timeout), and the batch comes again whole.
+				ctx, cancel := context.WithCancel(context.Background())
+				var writes atomic.Int64
+				_, _ = handleWith(ctx, batch, func(n int64) {
+					if writes.Add(1) == 3 {
+						cancel()
+					}
+				})
+				cancel()
+				if resp, err := handle(batch); err != nil || len(resp.BatchItemFailures) > 0 {
+					t.Fatalf("Handle = %+v, %v", resp, err)
+				}
+			}
+		}},
+		"bisected after errors": {deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+			// Every third delivery fails as a whole (the function erred or
+			// timed out after applying part of the batch): Lambda bisects.
+			calls := 0
+			lambda(t, records, 30, func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+				calls++
+				resp, err := handle(batch)
+				if err == nil && calls%3 == 1 {
+					return events.DynamoDBEventResponse{}, errInjected
+				}
+				return resp, err
+			})
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newAggHarness(t)
+			s := history(t, h)
+			faults := tc.fault
+			if faults == nil {
+				faults = func(int64) fault { return pass }
+			}
+			client := &faultyClient{AggregatorClient: h.client, fault: faults}
+			agg := dynamostore.NewAggregator(client, h.stats, nil)
+			handle := func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+				return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+			}
+			handleWith := func(ctx context.Context, batch []events.DynamoDBEventRecord, onWrite func(int64)) (events.DynamoDBEventResponse, error) {
+				c := &faultyClient{AggregatorClient: h.client, fault: func(n int64) fault { onWrite(n); return pass }}
+				return dynamostore.NewAggregator(c, h.stats, nil).Handle(ctx, events.DynamoDBEvent{Records: batch})
+			}
+			if tc.deliver != nil {
+				tc.deliver(t, s.records, handle, handleWith)
+			} else {
+				lambda(t, s.records, tc.size, handle)
+			}
+			check(t, h, s)
+		})
+	}
+}
+
+// handlerWith runs a batch through an aggregator whose every UpdateItem
+// first calls onWrite.
+type handlerWith = func(ctx context.Context, batch []events.DynamoDBEventRecord, onWrite func(int64)) (events.DynamoDBEventResponse, error)
+
+// TestAggregateWritesPerBatch checks that a batch costs one write per
+// bucket it touches, whatever the number of hits: 1,000 hits on one counter
+// within one hour, in batches of 100, are 20 writes (an hour and a day
+// bucket per batch).
+func TestAggregateWritesPerBatch(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	h.clock.Set(at)
+	if _, err := h.store.Create(testContext(t), "busy", 0); err != nil {
+		t.Fatal(err)
+	}
+	s.create("busy", 0, at)
+	for i := range 1000 {
+		s.increment("busy", 1, at.Add(time.Duration(i)*time.Second))
+	}
+	client := &faultyClient{AggregatorClient: h.client, fault: func(int64) fault { return pass }}
+	agg := dynamostore.NewAggregator(client, h.stats, nil)
+	lambda(t, s.records, 100, func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+		return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+	})
+	check(t, h, s)
+	// 1,001 records in batches of 100: 11 batches, the first one with the
+	// INSERT and 99 hits, the last with one hit.
+	if got, want := client.calls.Load(), int64(2*11); got != want {
+		t.Errorf("UpdateItem calls = %d, want %d", got, want)
+	}
+}
+
+// TestAggregateRemove checks that a REMOVE deletes the incarnation's
+// buckets, and that creates and sets add nothing.
+func TestAggregateRemove(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	h.clock.Set(at)
+	if _, err := h.store.Create(testContext(t), "gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	s.create("gone", 0, at)
+	for i := range 50 {
+		s.increment("gone", 1, at.Add(time.Duration(i)*time.Hour))
+	}
+	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
+	handle := func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+		return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+	}
+	lambda(t, s.records, 100, handle)
+	check(t, h, s)
+	countItems := func() int32 {
+		out, err := h.client.Scan(testContext(t), &dynamodb.ScanInput{TableName: &h.stats, Select: "COUNT"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Count
+	}
+	if n := countItems(); n != 50+3 {
+		t.Fatalf("%d buckets before the delete, want 53", n)
+	}
+	s.add("REMOVE", "c#gone", s.items["gone"], nil)
+	lambda(t, s.records[len(s.records)-1:], 100, handle)
+	if n := countItems(); n != 0 {
+		t.Errorf("%d buckets after the delete, want 0", n)
+	}
+}
+
+// TestAggregateEventFixture feeds events/aggregate.json (the fixture of the
+// aggregate function: a create, an increment by 3, a set, an increment by
+// -1 and an idempotency record) to the aggregator, twice.
+func TestAggregateEventFixture(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "events", "aggregate.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var event events.DynamoDBEvent
+	if err := json.Unmarshal(data, &event); err != nil {
+		t.Fatalf("events/aggregate.json: %v", err)
+	}
+	h := newAggHarness(t)
+	created := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	h.clock.Set(created)
+	if _, err := h.store.Create(testContext(t), "home", 5); err != nil {
+		t.Fatal(err)
+	}
+	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
+	for range 2 {
+		resp, err := agg.Handle(testContext(t), event)
+		if err != nil || len(resp.BatchItemFailures) > 0 {
+			t.Fatalf("Handle = %+v, %v", resp, err)
+		}
+	}
+	tests := map[string]struct {
+		q    counter.StatsQuery
+		want []int64
+	}{
+		"hours": {counter.StatsQuery{Period: counter.Hour, From: created, To: created.Add(time.Hour)}, []int64{3, -1}},
+		"day":   {counter.StatsQuery{Period: counter.Day, From: created, To: created}, []int64{2}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			points, err := h.store.Stats(testContext(t), "home", tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, p := range points {
+				got = append(got, p.Hits)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("hits %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+var _ counter.StatsStore = (*Store)(nil)
+
+// The stats table holds one item per counter incarnation and bucket with
+// hits; docs/dynamodb.md describes it. Its key is (pk, sk):
+//
+//	pk  S  <name>#<created_at>: the counter's name and creation time in Unix
+//	       milliseconds, so a counter created again under the same name
+//	       starts with no history, at once
+//	sk  S  h#2026-11-27T05 (an hour) or d#2026-11-27 (a day), UTC
+const (
+	attrStatsSK = "sk"
+	attrHits    = "hits" // N, the sum of the bucket's increments
+	// attrExpiresAt (idempotency.go), N, Unix seconds, is the stats table's
+	// TTL attribute too.
+	// attrLastSeq is the stream sequence number of the last record added
+	// to the bucket, zero-padded to seqWidth digits so that string order
+	// is numeric order (aggregate.go).
+	attrLastSeq = "last_seq"
+
+	hourLayout = "2006-01-02T15"
+	dayLayout  = "2006-01-02"
+)
+
+// WithStatsTable names the table of hits over time (see CreateStatsTable)
+// that Stats reads and the Aggregator writes.
+func WithStatsTable(table string) Option {
+	return func(s *Store) {
+		if table != "" {
+			s.statsTable = aws.String(table)
+		}
+	}
+}
+
+// statsPK returns the partition key of a counter incarnation's buckets.
+func statsPK(name string, createdAtMillis int64) string {
+	return name + "#" + strconv.FormatInt(createdAtMillis, 10)
+}
+
+// statsSK returns the sort key of the bucket of period p starting at start.
+func statsSK(p counter.Period, start time.Time) string {
+	if p == counter.Hour {
+		return "h#" + start.UTC().Format(hourLayout)
+	}
+	return "d#" + start.UTC().Format(dayLayout)
+}
+
+// parseStatsSK returns the start of the bucket sk names.
+func parseStatsSK(sk string) (time.Time, error) {
+	if rest, ok := strings.CutPrefix(sk, "h#"); ok {
+		return time.Parse(hourLayout, rest)
+	}
+	if rest, ok := strings.CutPrefix(sk, "d#"); ok {
+		return time.Parse(dayLayout, rest)
+	}
+	return time.Time{}, fmt.Errorf("stats item: bad sort key %q", sk)
+}
+
+// statsExpiry returns when the bucket of period p starting at start may
+// expire, in Unix seconds: its retention after its end.
+func statsExpiry(p counter.Period, start time.Time) int64 {
+	return start.Add(p.Duration() + p.Retention()).Unix()
+}
+
+var (
+	statsKeyCondition  = aws.String("#pk = :pk AND #sk BETWEEN :from AND :to")
+	statsQueryNames    = map[string]string{"#pk": attrPK, "#sk": attrStatsSK, "#h": attrHits}
+	statsProjection    = aws.String("#sk, #h")
+	incarnationProject = aws.String("#cr")
+	incarnationNames   = map[string]string{"#cr": attrCreatedAt}
+)
+
+// Stats implements counter.StatsStore with one strongly consistent GetItem
+// of the counter (it must exist; its creation time names its history) and
+// one Query of its buckets in the stats table: the read does not grow with
+// the number of hits. The buckets follow the increments through the
+// table's stream (see Aggregator), within seconds.
+func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([]counter.Point, error) {
+	q, err := q.Resolve(s.now())
+	if err != nil {
+		return nil, wrap("stats", name, err)
+	}
+	if s.statsTable == nil {
+		return nil, wrap("stats", name, errors.New("no stats table configured (WithStatsTable)"))
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                s.table,
+		Key:                      key(name),
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     incarnationProject,
+		ExpressionAttributeNames: incarnationNames,
+	})
+	if err != nil {
+		return nil, wrap("stats", name, translate(err))
+	}
+	if len(out.Item) == 0 {
+		return nil, wrap("stats", name, counter.NotFoundError(name))
+	}
+	created, err := decodeInt(out.Item, attrCreatedAt)
+	if err != nil {
+		return nil, wrap("stats", name, err)
+	}
+	hits := make(map[int64]int64)
+	in := &dynamodb.QueryInput{
+		TableName:                s.statsTable,
+		KeyConditionExpression:   statsKeyCondition,
+		ProjectionExpression:     statsProjection,
+		ExpressionAttributeNames: statsQueryNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":   &types.AttributeValueMemberS{Value: statsPK(name, created)},
+			":from": &types.AttributeValueMemberS{Value: statsSK(q.Period, q.From)},
+			":to":   &types.AttributeValueMemberS{Value: statsSK(q.Period, q.To)},
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	// 1,000 buckets of about 40 bytes fit one page (1 MB); the loop only
+	// keeps the answer right if an item ever grew.
+	for {
+		page, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, wrap("stats", name, translate(err))
+		}
+		for _, item := range page.Items {
+			sk, _ := item[attrStatsSK].(*types.AttributeValueMemberS)
+			if sk == nil {
+				return nil, wrap("stats", name, errors.New("stats item without a sort key"))
+			}
+			start, err := parseStatsSK(sk.Value)
+			if err != nil {
+				return nil, wrap("stats", name, err)
+			}
+			n, err := decodeInt(item, attrHits)
+			if err != nil {
+				return nil, wrap("stats", name, err)
+			}
+			hits[start.Unix()] = n
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	return q.Densify(hits), nil
+}
+
+// CreateStatsTable creates the stats table (partition key pk and sort key
+// sk, strings; on-demand capacity; TTL on expires_at, which DynamoDB Local
+// accepts and never applies) unless it exists, and waits until it is
+// active. Like CreateTable, it is meant for tests and local development.
+func CreateStatsTable(ctx context.Context, client TableClient, table string) error {
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrStatsSK), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(attrStatsSK), KeyType: types.KeyTypeRange},
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("dynamodb: create table %q: %w", table, err)
+	}
+	if _, err := waitActive(ctx, client, table); err != nil {
+		return err
+	}
+	return enableTTL(ctx, client, table)
+}

@@ -1,0 +1,173 @@
+package dynamostore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/streampoll"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+)
+
+// unitsClient asks DynamoDB for the consumed capacity of every
+// UpdateItem and PutItem and adds it up.
+type unitsClient struct {
+	dynamostore.Client
+	mu    sync.Mutex
+	units map[string]float64 // by operation
+	calls map[string]int
+}
+
+func (c *unitsClient) record(op string, cc *types.ConsumedCapacity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[op]++
+	if cc != nil && cc.CapacityUnits != nil {
+		c.units[op] += *cc.CapacityUnits
+	}
+}
+
+func (c *unitsClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.UpdateItem(ctx, in, optFns...)
+	if err == nil {
+		c.record("UpdateItem", out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (c *unitsClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.PutItem(ctx, in, optFns...)
+	if err == nil {
+		c.record("PutItem", out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+// TestWriteUnitsPerHit checks that the table's stream and the set marker
+// leave the hot path as it was: an increment is one UpdateItem of one
+// write unit on a table with a stream (as DynamoDB Local reports it with
+// ReturnConsumedCapacity), and so is a set.
+func TestWriteUnitsPerHit(t *testing.T) {
+	client, table := newTable(t)
+	cc := &unitsClient{Client: client, units: map[string]float64{}, calls: map[string]int{}}
+	s := dynamostore.New(cc, table)
+	ctx := testContext(t)
+	if _, err := s.Create(ctx, "units", 0); err != nil {
+		t.Fatal(err)
+	}
+	const hits = 20
+	for range hits {
+		if _, err := s.Increment(ctx, "units", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := cc.units["UpdateItem"] / float64(cc.calls["UpdateItem"]); cc.calls["UpdateItem"] != hits || got != 1 {
+		t.Errorf("%d UpdateItems of %.2f write units each, want %d of 1", cc.calls["UpdateItem"], got, hits)
+	}
+	before := cc.units["UpdateItem"]
+	if _, _, err := s.Set(ctx, "units", 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := cc.units["UpdateItem"] - before; got != 1 {
+		t.Errorf("a set: %.2f write units, want 1", got)
+	}
+}
+
+// BenchmarkAggregate measures the aggregator on DynamoDB Local: each
+// iteration is a batch of 1,000 increments of 10 counters within one hour,
+// which writes 20 buckets (an hour and a day per counter). It reports the
+// bucket writes per 1,000 hits and the hits aggregated per second.
+func BenchmarkAggregate(b *testing.B) {
+	client, table := newTable(b)
+	stats := table + "-stats"
+	if err := dynamostore.CreateStatsTable(testContext(b), client, stats); err != nil {
+		b.Fatal(err)
+	}
+	s := newStream()
+	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	names := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}
+	for _, n := range names {
+		s.create(n, 0, at)
+	}
+	fc := &faultyClient{AggregatorClient: client, fault: func(int64) fault { return pass }}
+	agg := dynamostore.NewAggregator(fc, stats, nil)
+	ctx := testContext(b)
+	hits := 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		first := len(s.records)
+		for j := range 1000 {
+			s.increment(names[j%len(names)], 1, at.Add(time.Duration(j)*time.Second))
+		}
+		batch := s.records[first:]
+		b.StartTimer()
+		resp, err := agg.Handle(ctx, events.DynamoDBEvent{Records: batch})
+		if err != nil || len(resp.BatchItemFailures) > 0 {
+			b.Fatalf("Handle = %+v, %v", resp, err)
+		}
+		hits += len(batch)
+	}
+	b.ReportMetric(float64(fc.calls.Load())*1000/float64(hits), "writes/1000hits")
+	b.ReportMetric(float64(hits)/b.Elapsed().Seconds(), "hits/s")
+}
+
+// BenchmarkStatsLag measures the lag from a hit to its bucket on DynamoDB
+// Local, the standalone server's setup: the store increments, a stream
+// poller feeds the aggregator in the background (as `STORE=dynamodb make
+// run` does), and each iteration polls Stats until the hit shows. ms/op is
+// the lag.
+func BenchmarkStatsLag(b *testing.B) {
+	client, table := newTable(b)
+	stats := table + "-stats"
+	ctx := testContext(b)
+	if err := dynamostore.CreateStatsTable(ctx, client, stats); err != nil {
+		b.Fatal(err)
+	}
+	arn, err := dynamostore.StreamARN(ctx, client, table)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := dynamostore.New(client, table, dynamostore.WithStatsTable(stats))
+	if _, err := s.Create(ctx, "lag", 0); err != nil {
+		b.Fatal(err)
+	}
+	poller := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(b).Endpoint()}), arn,
+		dynamostore.NewAggregator(client, stats, nil).Handle, streampoll.Options{})
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = poller.Run(pctx) }()
+	defer func() { cancel(); <-done }()
+	var want int64
+	q := counter.StatsQuery{Period: counter.Day, From: time.Now().Add(-24 * time.Hour)}
+	for b.Loop() {
+		if _, err := s.Increment(ctx, "lag", 1); err != nil {
+			b.Fatal(err)
+		}
+		want++
+		for {
+			points, err := s.Stats(ctx, "lag", q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var got int64
+			for _, p := range points {
+				got += p.Hits
+			}
+			if got == want {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // the bucket has no change notification
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "lag-ms/op")
+}

@@ -1,0 +1,110 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hitcounter/hitcounter/internal/counter/countertest"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/memstore"
+)
+
+// TestStatsQuery checks how GET /counters/{name}/stats reads its query,
+// on a memory store with a fixed clock: hits at 05:10 (2) and 06:59 (3) on
+// 2026-11-27, and 23:00 (4) the day before; now is 2026-11-27T07:30Z.
+func TestStatsQuery(t *testing.T) {
+	now := time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC)
+	clock := countertest.NewClock(now.Add(-48 * time.Hour))
+	store := memstore.New(memstore.WithClock(clock.Now))
+	ctx := context.Background()
+	if _, err := store.Create(ctx, "home", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, hit := range []struct {
+		at time.Time
+		by int64
+	}{{now.Add(-8*time.Hour - 30*time.Minute), 4}, {now.Add(-2*time.Hour - 20*time.Minute), 2}, {now.Add(-31 * time.Minute), 3}} {
+		clock.Set(hit.at)
+		if _, err := store.Increment(ctx, "home", hit.by); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Set(now)
+	h := httpapi.New(store, httpapi.Options{})
+
+	type point struct {
+		Start string `json:"start"`
+		Hits  int64  `json:"hits"`
+	}
+	tests := map[string]struct {
+		query      string
+		wantStatus int
+		wantPeriod string
+		wantPoints int
+		wantFirst  string
+		wantHits   map[string]int64 // non-zero points
+	}{
+		"default: 30 days to today": {"", 200, "day", 30, "2026-10-29T00:00:00Z",
+			map[string]int64{"2026-11-26T00:00:00Z": 4, "2026-11-27T00:00:00Z": 5}},
+		"48 hours to this hour": {"?period=hour", 200, "hour", 48, "2026-11-25T08:00:00Z",
+			map[string]int64{"2026-11-26T23:00:00Z": 4, "2026-11-27T05:00:00Z": 2, "2026-11-27T06:00:00Z": 3}},
+		"the hours of a date": {"?period=hour&from=2026-11-27&to=2026-11-27", 200, "hour", 24, "2026-11-27T00:00:00Z",
+			map[string]int64{"2026-11-27T05:00:00Z": 2, "2026-11-27T06:00:00Z": 3}},
+		"times in other zones": {"?period=hour&from=2026-11-27T06:10:00%2B01:00&to=2026-11-27T01:59:59-05:00", 200, "hour", 2, "2026-11-27T05:00:00Z",
+			map[string]int64{"2026-11-27T05:00:00Z": 2, "2026-11-27T06:00:00Z": 3}},
+		"only from": {"?from=2026-11-26", 200, "day", 2, "2026-11-26T00:00:00Z",
+			map[string]int64{"2026-11-26T00:00:00Z": 4, "2026-11-27T00:00:00Z": 5}},
+		"only to: 30 days before it": {"?to=2026-11-26", 200, "day", 30, "2026-10-28T00:00:00Z",
+			map[string]int64{"2026-11-26T00:00:00Z": 4}},
+		"the future is zeros": {"?period=day&from=2026-12-01&to=2026-12-02", 200, "day", 2, "2026-12-01T00:00:00Z", nil},
+		"unknown period":      {"?period=minute", 400, "", 0, "", nil},
+		"upper case period":   {"?period=DAY", 400, "", 0, "", nil},
+		"bad escape":          {"?from=%zz", 400, "", 0, "", nil},
+		"date and time":       {"?from=2026-11-27%2005:00", 400, "", 0, "", nil},
+		"number":              {"?from=1795755600", 400, "", 0, "", nil},
+		"empty to":            {"?to=", 400, "", 0, "", nil},
+		"from after to":       {"?period=hour&from=2026-11-27T06:00:00Z&to=2026-11-27T05:59:59Z", 400, "", 0, "", nil},
+		"1001 days":           {"?from=2024-02-01&to=2026-10-28", 400, "", 0, "", nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			res := serve(t, h, http.MethodGet, "/counters/home/stats"+tc.query, "")
+			if res.status != tc.wantStatus {
+				t.Fatalf("got %d %s, want %d", res.status, res.body, tc.wantStatus)
+			}
+			if tc.wantStatus != http.StatusOK {
+				wantError(t, res, tc.wantStatus, "invalid_request")
+				return
+			}
+			var body struct {
+				Name   string  `json:"name"`
+				Period string  `json:"period"`
+				Points []point `json:"points"`
+			}
+			if err := json.Unmarshal(res.body, &body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Name != "home" || body.Period != tc.wantPeriod || len(body.Points) != tc.wantPoints || body.Points[0].Start != tc.wantFirst {
+				t.Fatalf("got %s %s, %d points from %s; want home %s, %d from %s", body.Name, body.Period, len(body.Points), body.Points[0].Start, tc.wantPeriod, tc.wantPoints, tc.wantFirst)
+			}
+			for _, p := range body.Points {
+				if p.Hits != tc.wantHits[p.Start] {
+					t.Errorf("%s: %d hits, want %d", p.Start, p.Hits, tc.wantHits[p.Start])
+				}
+			}
+		})
+	}
+	t.Run("missing counter", func(t *testing.T) {
+		wantError(t, serve(t, h, http.MethodGet, "/counters/nope/stats", ""), http.StatusNotFound, "not_found")
+	})
+	t.Run("invalid name", func(t *testing.T) {
+		wantError(t, serve(t, h, http.MethodGet, "/counters/a%2Fb/stats", ""), http.StatusBadRequest, "invalid_name")
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		res := serve(t, h, http.MethodPost, "/counters/home/stats", "")
+		wantError(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
+	})
+}
