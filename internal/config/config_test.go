@@ -281,6 +281,24 @@ func TestOpenStoreMakesNoCallsOnAWS(t *testing.T) {
 	}
 }
 
+// TestOpenStoreLocalWithoutTable opens a store on a loopback endpoint
+// where nothing listens, without CreateLocalTable (as Lambda functions do):
+// it makes no call, so it succeeds, and the store reports the fault later.
+func TestOpenStoreLocalWithoutTable(t *testing.T) {
+	endpoint := "http://" + closedPort(t)
+	cfg, err := config.FromEnv(env(vars(local, "AWS_ENDPOINT_URL_DYNAMODB", endpoint)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := config.OpenStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("OpenStore without CreateLocalTable: %v", err)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Errorf("Ping with nothing listening: no error")
+	}
+}
+
 // TestOpenStoreLocalNotRunning opens a store on a loopback endpoint where
 // nothing listens: after waiting, the error says what to do, without the
 // SDK's dump.
@@ -290,7 +308,7 @@ func TestOpenStoreLocalNotRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = config.OpenStore(context.Background(), cfg)
+	_, err = config.OpenStore(context.Background(), cfg, config.CreateLocalTable)
 	if err == nil {
 		t.Fatal("OpenStore succeeded with nothing listening")
 	}
@@ -316,7 +334,7 @@ func TestOpenStoreWaitsForLocal(t *testing.T) {
 	}
 	opened := make(chan error, 1)
 	go func() {
-		_, err := config.OpenStore(context.Background(), cfg)
+		_, err := config.OpenStore(context.Background(), cfg, config.CreateLocalTable)
 		opened <- err
 	}()
 	// Nothing signals that OpenStore has tried once: give it time to.
@@ -375,14 +393,14 @@ func TestOpenStoreDynamoDBLocal(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := config.OpenStore(ctx, cfg)
+	s, err := config.OpenStore(ctx, cfg, config.CreateLocalTable)
 	if err != nil {
 		t.Fatalf("OpenStore: %v", err)
 	}
 	if _, err := s.Create(ctx, "hits", 41); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	again, err := config.OpenStore(ctx, cfg) // the table exists now
+	again, err := config.OpenStore(ctx, cfg, config.CreateLocalTable) // the table exists now
 	if err != nil {
 		t.Fatalf("second OpenStore: %v", err)
 	}

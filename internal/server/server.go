@@ -43,7 +43,7 @@ type Main struct {
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
 	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	store, err := config.OpenStore(ctx, cfg)
+	store, err := config.OpenStore(ctx, cfg, config.CreateLocalTable)
 	if err != nil {
 		fw.Close()
 		return nil, fmt.Errorf("open store: %w", err)
