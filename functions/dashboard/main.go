@@ -10,6 +10,7 @@ import (
 )
 
 func main() {
+	httpapi.EnablePages()
 	if err := lambdafn.Run(httpapi.RouteDashboard); err != nil {
 		os.Exit(1)
 	}

@@ -1,7 +1,6 @@
 package badge
 
 import (
-	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -51,59 +50,52 @@ func (c Color) light() bool {
 	return (l+0.05)/(dark+0.05) > (white+0.05)/(l+0.05)
 }
 
-// namedColors are shields.io's color names and their values.
-var namedColors = map[string]string{
-	"brightgreen":   "#44cc11",
-	"green":         "#97ca00",
-	"yellowgreen":   "#a4a61d",
-	"yellow":        "#dfb317",
-	"orange":        "#fe7d37",
-	"red":           "#e05d44",
-	"blue":          "#007ec6",
-	"grey":          "#555555",
-	"gray":          "#555555",
-	"lightgrey":     "#9f9f9f",
-	"lightgray":     "#9f9f9f",
-	"blueviolet":    "#8a2be2",
-	"success":       "#44cc11",
-	"important":     "#fe7d37",
-	"critical":      "#e05d44",
-	"informational": "#007ec6",
-	"inactive":      "#9f9f9f",
+// namedColors are shields.io's color names and their values, as a sorted
+// table rather than a map: a map would be built at init in every binary
+// that imports the package.
+var namedColors = [...]struct {
+	name string
+	c    Color
+}{
+	{"blue", Color{Name: "blue", R: 0x00, G: 0x7e, B: 0xc6}},
+	{"blueviolet", Color{Name: "blueviolet", R: 0x8a, G: 0x2b, B: 0xe2}},
+	{"brightgreen", Color{Name: "brightgreen", R: 0x44, G: 0xcc, B: 0x11}},
+	{"critical", Color{Name: "critical", R: 0xe0, G: 0x5d, B: 0x44}},
+	{"gray", Color{Name: "gray", R: 0x55, G: 0x55, B: 0x55}},
+	{"green", Color{Name: "green", R: 0x97, G: 0xca, B: 0x00}},
+	{"grey", Color{Name: "grey", R: 0x55, G: 0x55, B: 0x55}},
+	{"important", Color{Name: "important", R: 0xfe, G: 0x7d, B: 0x37}},
+	{"inactive", Color{Name: "inactive", R: 0x9f, G: 0x9f, B: 0x9f}},
+	{"informational", Color{Name: "informational", R: 0x00, G: 0x7e, B: 0xc6}},
+	{"lightgray", Color{Name: "lightgray", R: 0x9f, G: 0x9f, B: 0x9f}},
+	{"lightgrey", Color{Name: "lightgrey", R: 0x9f, G: 0x9f, B: 0x9f}},
+	{"orange", Color{Name: "orange", R: 0xfe, G: 0x7d, B: 0x37}},
+	{"red", Color{Name: "red", R: 0xe0, G: 0x5d, B: 0x44}},
+	{"success", Color{Name: "success", R: 0x44, G: 0xcc, B: 0x11}},
+	{"yellow", Color{Name: "yellow", R: 0xdf, G: 0xb3, B: 0x17}},
+	{"yellowgreen", Color{Name: "yellowgreen", R: 0xa4, G: 0xa6, B: 0x1d}},
 }
 
 // Colors the badges use by default and for errors.
 var (
-	DefaultColor = mustColor("blue")
-	ErrorColor   = mustColor("lightgrey")
-	FailureColor = mustColor("red")
-	labelColor   = mustColor("grey")
+	DefaultColor = Color{Name: "blue", R: 0x00, G: 0x7e, B: 0xc6}
+	ErrorColor   = Color{Name: "lightgrey", R: 0x9f, G: 0x9f, B: 0x9f}
+	FailureColor = Color{Name: "red", R: 0xe0, G: 0x5d, B: 0x44}
+	labelColor   = Color{Name: "grey", R: 0x55, G: 0x55, B: 0x55}
 )
-
-func mustColor(s string) Color {
-	c, err := ParseColor(s)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
 
 // errColor is what ParseColor returns for anything it does not accept. The
 // message never repeats the input.
-var errColor = errors.New("color must be a named color (" + colorNames() + ") or 3 or 6 hexadecimal digits")
-
-func colorNames() string {
-	return "brightgreen, green, yellowgreen, yellow, orange, red, blue, grey, lightgrey, blueviolet, success, important, critical, informational, inactive"
-}
+const errColor = QueryError("color must be a named color (brightgreen, green, yellowgreen, yellow, orange, red, blue, grey, lightgrey, blueviolet, success, important, critical, informational, inactive) or 3 or 6 hexadecimal digits")
 
 // ParseColor parses a named color (see namedColors; case-insensitive) or
 // 3 or 6 hexadecimal digits, with or without a leading '#'.
 func ParseColor(s string) (Color, error) {
 	name := strings.ToLower(s)
-	if hex, ok := namedColors[name]; ok {
-		c, _ := parseHex(hex[1:])
-		c.Name = name
-		return c, nil
+	for _, n := range namedColors {
+		if n.name == name {
+			return n.c, nil
+		}
 	}
 	c, ok := parseHex(strings.TrimPrefix(s, "#"))
 	if !ok {

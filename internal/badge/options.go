@@ -1,8 +1,6 @@
 package badge
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"unicode"
 	"unicode/utf8"
@@ -40,14 +38,22 @@ func DefaultOptions() Options {
 
 // Errors of ParseQuery. Their messages never repeat the query: they are
 // safe to show anywhere, badges included.
-var (
-	ErrQuery        = errors.New("the query string is not valid")
-	ErrUnknownParam = errors.New("unknown query parameter: a badge takes label, color and style")
-	ErrRepeated     = errors.New("label, color and style may each be given once")
-	ErrLabel        = fmt.Errorf("label must be 1 to %d characters of UTF-8 text, without control characters", MaxLabelLength)
+const (
+	ErrQuery        = QueryError("the query string is not valid")
+	ErrUnknownParam = QueryError("unknown query parameter: a badge takes label, color and style")
+	ErrRepeated     = QueryError("label, color and style may each be given once")
+	ErrLabel        = QueryError("label must be 1 to 64 characters of UTF-8 text, without control characters")
 	ErrColor        = errColor
-	ErrStyle        = errors.New("style must be flat or flat-square")
+	ErrStyle        = QueryError("style must be flat or flat-square")
 )
+
+// QueryError is an error of ParseQuery. (Constants, not errors.New
+// values: nothing to build at init in every binary that imports the
+// package.)
+type QueryError string
+
+// Error implements the error interface.
+func (e QueryError) Error() string { return string(e) }
 
 // ParseQuery parses a badge's raw query string. Any parameter other than
 // label, color and style, a repeated one, or a value it does not accept

@@ -22,23 +22,40 @@ const (
 	svgContentType    = "image/svg+xml; charset=utf-8"
 )
 
-// badgeMessages are the messages of error badges, by error code: fixed
-// text, never the request's.
-var badgeMessages = map[string]string{
-	counter.InvalidName:    "invalid name",
-	counter.InvalidRequest: "invalid query",
-	counter.NotFound:       "not found",
-	counter.OutOfRange:     "at maximum",
-	counter.Unavailable:    "unavailable",
+// badgeMessage is the message of an error badge for an error code: fixed
+// text, never the request's. (A switch, not a map: a map would be built at
+// init in every binary.)
+func badgeMessage(code string) (string, bool) {
+	switch code {
+	case counter.InvalidName:
+		return "invalid name", true
+	case counter.InvalidRequest:
+		return "invalid query", true
+	case counter.NotFound:
+		return "not found", true
+	case counter.OutOfRange:
+		return "at maximum", true
+	case counter.Unavailable:
+		return "unavailable", true
+	}
+	return "", false
 }
 
-// badgeQueryMessages say which parameter a 400 badge refused.
-var badgeQueryMessages = map[error]string{
-	badge.ErrLabel:        "invalid label",
-	badge.ErrColor:        "invalid color",
-	badge.ErrStyle:        "invalid style",
-	badge.ErrUnknownParam: "unknown parameter",
-	badge.ErrRepeated:     "repeated parameter",
+// badgeQueryMessage says which parameter a 400 badge refused.
+func badgeQueryMessage(err error) string {
+	switch err {
+	case badge.ErrLabel:
+		return "invalid label"
+	case badge.ErrColor:
+		return "invalid color"
+	case badge.ErrStyle:
+		return "invalid style"
+	case badge.ErrUnknownParam:
+		return "unknown parameter"
+	case badge.ErrRepeated:
+		return "repeated parameter"
+	}
+	return "invalid query"
 }
 
 // badgeFormat is how a badge is written: as SVG or as shields.io JSON.
@@ -51,23 +68,19 @@ const (
 
 // badgeSVG answers GET /counters/{name}/badge.svg.
 func (h *handler) badgeSVG(w http.ResponseWriter, r *http.Request) {
-	h.serveBadge(w, r, formatSVG, h.store.Get)
+	h.page(w, r, func(p *pageServer) { p.badge(h, w, r, formatSVG, false) })
 }
 
 // shieldsJSON answers GET /counters/{name}/shields.json.
 func (h *handler) shieldsJSON(w http.ResponseWriter, r *http.Request) {
-	h.serveBadge(w, r, formatShields, h.store.Get)
+	h.page(w, r, func(p *pageServer) { p.badge(h, w, r, formatShields, false) })
 }
 
 // hitSVG answers GET /counters/{name}/hit.svg: it adds one to the counter
 // (creating it at 1 if it is missing and h.hitCreates) and draws the result.
 // HEAD, which link checkers send, counts nothing: it answers as badge.svg.
 func (h *handler) hitSVG(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodHead {
-		h.serveBadge(w, r, formatSVG, h.store.Get)
-		return
-	}
-	h.serveBadge(w, r, formatSVG, h.hit)
+	h.page(w, r, func(p *pageServer) { p.badge(h, w, r, formatSVG, true) })
 }
 
 // hit adds one to the named counter; see hitSVG.
@@ -84,16 +97,17 @@ func (h *handler) hit(ctx context.Context, name string) (counter.Counter, error)
 	return c, err
 }
 
-// serveBadge validates the query and the name, reads the counter with load
-// and writes it as a badge; every failure is a badge too, with the status
-// the error code maps to.
-func (h *handler) serveBadge(w http.ResponseWriter, r *http.Request, format badgeFormat, load func(context.Context, string) (counter.Counter, error)) {
+// serveBadge validates the query and the name, reads the counter (or, for
+// hit.svg except on HEAD, counts a hit) and writes it as a badge; every
+// failure is a badge too, with the status the error code maps to.
+func (h *handler) serveBadge(w http.ResponseWriter, r *http.Request, format badgeFormat, hit bool) {
+	load := h.store.Get
+	if hit && r.Method != http.MethodHead {
+		load = h.hit
+	}
 	opts, err := badge.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		msg, ok := badgeQueryMessages[err]
-		if !ok {
-			msg = badgeMessages[counter.InvalidRequest]
-		}
+		msg := badgeQueryMessage(err)
 		opts = badge.DefaultOptions()
 		h.writeBadge(w, r, format, http.StatusBadRequest, badge.Badge{Label: opts.Label, Message: msg, Color: badge.ErrorColor, Style: opts.Style}, true)
 		return
@@ -112,7 +126,7 @@ func (h *handler) serveBadge(w http.ResponseWriter, r *http.Request, format badg
 	code := counter.ErrorCode(err)
 	status := statusFor(code)
 	h.logError(r, err, status)
-	msg, ok := badgeMessages[code]
+	msg, ok := badgeMessage(code)
 	color := badge.ErrorColor
 	if !ok || status >= 500 {
 		color = badge.FailureColor

@@ -14,40 +14,30 @@ import (
 const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// The embedded files each web route serves.
-var (
-	dashboardPage   = mustAsset(web.Dashboard)
-	dashboardScript = mustAsset(web.DashboardScript)
-	dashboardStyle  = mustAsset(web.DashboardStyle)
-	embedScript     = mustAsset(web.Embed)
-)
-
-func mustAsset(name string) web.Asset {
-	a, ok := web.Lookup(name)
-	if !ok {
-		panic("httpapi: no embedded file " + name) // a programming error, caught by every test
-	}
-	return a
-}
-
 // dashboard answers GET /.
 func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
-	serveAsset(w, r, dashboardPage)
+	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.Dashboard) })
 }
 
 // dashboardScript answers GET /dashboard.js.
 func (h *handler) dashboardScript(w http.ResponseWriter, r *http.Request) {
-	serveAsset(w, r, dashboardScript)
+	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.DashboardScript) })
 }
 
 // dashboardStyle answers GET /dashboard.css.
 func (h *handler) dashboardStyle(w http.ResponseWriter, r *http.Request) {
-	serveAsset(w, r, dashboardStyle)
+	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.DashboardStyle) })
 }
 
 // embedScript answers GET /embed.js.
 func (h *handler) embedScript(w http.ResponseWriter, r *http.Request) {
-	serveAsset(w, r, embedScript)
+	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.Embed) })
+}
+
+// serveNamedAsset writes the embedded file name (see serveAsset).
+func serveNamedAsset(w http.ResponseWriter, r *http.Request, name string) {
+	a, _ := web.Lookup(name) // name is one of web's constants
+	serveAsset(w, r, a)
 }
 
 // serveAsset writes the embedded file a, or 304 if the request's

@@ -95,3 +95,6 @@ func TestWebRoutesAreExact(t *testing.T) {
 	res := serve(t, h, "POST", "/", "")
 	wantError(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 }
+
+// The tests serve every route, as the standalone server does.
+func init() { httpapi.EnablePages() }

@@ -114,3 +114,6 @@ func loadEvent(t *testing.T, name string) events.APIGatewayProxyRequest {
 	}
 	return event
 }
+
+// The badge and web functions call httpapi.EnablePages in main.
+func init() { httpapi.EnablePages() }

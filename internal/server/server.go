@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
 	}
+	httpapi.EnablePages() // the server serves every route, the badges and the dashboard too
 	m.srv = &http.Server{
 		Handler: httpapi.New(store, opts),
 		// Slow or stalled clients cannot hold a connection while sending a

@@ -334,7 +334,7 @@ func checkLabels(t *testing.T, tab *browser.Tab) {
 func checkEmbed(t *testing.T, tab *browser.Tab, api string) {
 	name := "embed-" + randomHex(t)
 	call(t, "POST", api+"counters", testKey, `{"name":"`+name+`","count":41}`, http.StatusCreated)
-	page := `<!doctype html><html lang="en"><head><title>embed test</title></head><body>
+	page := `<!doctype html><html lang="en"><head><link rel="icon" href="data:,"><title>embed test</title></head><body>
 <p>Views: <span id="views">…</span></p>
 <script async src="` + api + `embed.js" data-counter="` + name + `" data-target="views"></script>
 <p id="inline"><script async src="` + api + `embed.js" data-counter="` + name + `"></script></p>
@@ -373,7 +373,7 @@ func checkEmbed(t *testing.T, tab *browser.Tab, api string) {
 // checkEmbedDown loads a page whose embed's API fails, and checks that the
 // page is left as it was, with nothing thrown.
 func checkEmbedDown(t *testing.T, tab *browser.Tab, api string) {
-	page := `<!doctype html><html lang="en"><head><title>embed, API down</title></head><body>
+	page := `<!doctype html><html lang="en"><head><link rel="icon" href="data:,"><title>embed, API down</title></head><body>
 <p id="views">unchanged</p>
 <script async src="` + api + `embed.js" data-counter="home" data-target="views"></script>
 <p id="inline">unchanged<script async src="` + api + `embed.js" data-counter="home"></script></p>
@@ -434,7 +434,7 @@ func checkBadges(t *testing.T, tab *browser.Tab, api string) {
 		"hit":   badge.New(badge.DefaultOptions(), "1235").Width(),
 		"wide":  badge.New(badge.Options{Label: "訪問者 & <friends>", Color: badge.DefaultColor, Style: badge.FlatSquare}, "1235").Width(),
 	}
-	page := `<!doctype html><html lang="en"><head><title>badges</title></head><body>
+	page := `<!doctype html><html lang="en"><head><link rel="icon" href="data:,"><title>badges</title></head><body>
 <img id="count" alt="views" src="` + api + `counters/` + name + `/badge.svg?label=views">
 <img id="hit" alt="hits" src="` + api + `counters/` + name + `/hit.svg">
 <img id="wide" alt="wide" src="` + api + `counters/` + name + `/badge.svg?label=` + url.QueryEscape("訪問者 & <friends>") + `&style=flat-square">
@@ -471,9 +471,19 @@ func wantNoProblems(t *testing.T, tab *browser.Tab, since int, expected func(chr
 	}
 }
 
-// poll waits until the JavaScript expression is true.
+// poll waits until the JavaScript expression is true. A poll that a
+// navigation cut short (its execution context is gone) starts again in the
+// new page.
 func poll(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+	action := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for attempt := 1; ; attempt++ {
+			v, err := action(ctx, t)
+			if err == nil || attempt == 3 || !strings.Contains(err.Error(), "Cannot find context") {
+				return v, err
+			}
+		}
+	}
 }
 
 func evalVoid(expr string) chromedp.Action[chromedp.Void] {
