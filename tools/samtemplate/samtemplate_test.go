@@ -152,13 +152,17 @@ func TestAPIKeysOnAdminRoutes(t *testing.T) {
 // store operation uses (internal/dynamostore), on the counters table only.
 func TestLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
-		httpapi.RouteHealth:    {"dynamodb:GetItem"}, // Ping reads a key that never exists
-		httpapi.RouteCreate:    {"dynamodb:PutItem"},
+		httpapi.RouteHealth: {"dynamodb:GetItem"}, // Ping reads a key that never exists
+		// Write routes: the change, and for a keyed write (Idempotency-Key)
+		// the read of the counter and one TransactWriteItems, which needs
+		// the action of each item it carries (Put of the record,
+		// ConditionCheck for a refused write).
+		httpapi.RouteCreate:    {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem"},
 		httpapi.RouteList:      {"dynamodb:Scan"},
 		httpapi.RouteGet:       {"dynamodb:GetItem"},
-		httpapi.RouteSet:       {"dynamodb:UpdateItem"},
-		httpapi.RouteIncrement: {"dynamodb:UpdateItem"},
-		httpapi.RouteDelete:    {"dynamodb:DeleteItem"},
+		httpapi.RouteSet:       {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		httpapi.RouteIncrement: {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		httpapi.RouteDelete:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"},
 		httpapi.RouteBadge:     {"dynamodb:GetItem"},
 		httpapi.RouteShields:   {"dynamodb:GetItem"},
 		// Increment, and Create of a missing counter when HitCreatesCounters is on.
