@@ -56,13 +56,26 @@ func newDelayProxy(t *testing.T, upstream string, maxDelay time.Duration) *delay
 	return p
 }
 
+// isIncrement reports whether r, with its body, is an UpdateItem of the
+// counters table: the server's in-process stats aggregation also sends
+// UpdateItems, to the stats table (named <table>-stats), which are not
+// increments and are neither delayed nor counted.
+func isIncrement(r *http.Request, body []byte) bool {
+	if dynamoTarget(r) != "UpdateItem" {
+		return false
+	}
+	var in struct{ TableName string }
+	return json.Unmarshal(body, &in) == nil && !strings.HasSuffix(in.TableName, "-stats")
+}
+
 func (p *delayProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // the caller left while sending
 	}
 	var before, after time.Duration
-	if dynamoTarget(r) == "UpdateItem" {
+	increment := isIncrement(r, body)
+	if increment {
 		p.updates.Add(1)
 		switch p.seq.Add(1) % 3 {
 		case 0:
@@ -101,7 +114,7 @@ func (p *delayProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
-	if dynamoTarget(r) == "UpdateItem" && res.StatusCode == http.StatusOK {
+	if increment && res.StatusCode == http.StatusOK {
 		p.applied.Add(1)
 	}
 	if after > 0 {
