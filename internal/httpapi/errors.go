@@ -17,6 +17,7 @@ const (
 	RateLimited      = "rate_limited"
 	MethodNotAllowed = "method_not_allowed"
 	PayloadTooLarge  = "payload_too_large"
+	HeaderTooLarge   = "header_too_large"
 )
 
 // statusByCode is the one table that maps error codes to HTTP statuses.
@@ -33,6 +34,7 @@ var statusByCode = map[string]int{
 	RateLimited:                  http.StatusTooManyRequests,
 	MethodNotAllowed:             http.StatusMethodNotAllowed,
 	PayloadTooLarge:              http.StatusRequestEntityTooLarge,
+	HeaderTooLarge:               http.StatusRequestHeaderFieldsTooLarge,
 }
 
 // statusFor returns the HTTP status for an error code (500 for unknown ones).

@@ -10,8 +10,12 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// MaxBodyBytes bounds every request body; a larger one is 413.
-const MaxBodyBytes = 64 << 10
+// MaxBodyBytes bounds every request body; a larger one is 413. The largest
+// valid body is under 1 KiB (a 128-byte name, at most 768 bytes as \u
+// escapes, and two 17-digit numbers); 8 KiB leaves room for whitespace and
+// keeps small what a client stalled in the middle of a body can make the
+// standalone server hold.
+const MaxBodyBytes = 8 << 10
 
 // Options configures a Handler.
 type Options struct {
@@ -34,6 +38,11 @@ type Options struct {
 	// RateLimiter, when set, limits each client (by remote IP): a request
 	// over the limit is 429 with Retry-After, before any other work.
 	RateLimiter RateLimiter
+	// MaxHeaderBytes, when positive, bounds a request's line and header
+	// fields (as HeaderBytes counts them): a larger request is 431. The
+	// standalone server sets it below net/http's own limit, whose answer
+	// is plain text; API Gateway has its own (10 KiB).
+	MaxHeaderBytes int
 	// HitCreates lets GET /counters/{name}/hit.svg create a missing
 	// counter (at 1) instead of answering 404: anyone who can reach the
 	// API can then create counters.
@@ -112,6 +121,9 @@ func New(store counter.Store, opts Options) http.Handler {
 	var root http.Handler = cleanPath(h, mux)
 	if opts.RateLimiter != nil {
 		root = h.limitRate(opts.RateLimiter, root)
+	}
+	if opts.MaxHeaderBytes > 0 {
+		root = h.limitHeader(opts.MaxHeaderBytes, root)
 	}
 	// CORS is outside the rate limit, so that a browser can read a 429 and
 	// its Retry-After; preflights cost no store work and are not limited.

@@ -85,3 +85,30 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 		_ = logs.Handle(r.Context(), rec)
 	})
 }
+
+// HeaderBytes is the size of r's request line and header fields as they
+// were sent: each field as "Name: value\r\n", Host included.
+func HeaderBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: \r\n") + len(r.Host)
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(": \r\n") + len(v)
+		}
+	}
+	return n + 2 // the empty line
+}
+
+// limitHeader answers 431 to a request whose line and header fields are
+// larger than limit bytes, before any other work.
+func (h *handler) limitHeader(limit int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if HeaderBytes(r) > limit {
+			h.writeError(w, r, requestErrorf(HeaderTooLarge, "the request line and headers are larger than %d bytes", limit))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"container/list"
+	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -15,8 +17,9 @@ const (
 	// opens besides client connections (the log, DynamoDB connections).
 	fdReserve = 64
 	// maxDefaultConnections caps the default however high the limit: a
-	// client connection can hold about 100 KB while it sends a request body
-	// (buffers and the body read so far), so 4,096 of them stay near 400 MB.
+	// client connection holds at most about 40 KB (a stalled 16 KiB header
+	// measured 37 KB, a stalled 8 KiB body 30 KB: make bench's conns
+	// suite), so 4,096 of them stay under 160 MB.
 	maxDefaultConnections = 4096
 )
 
@@ -36,65 +39,141 @@ func DefaultMaxConnections() int {
 	return min(n, maxDefaultConnections)
 }
 
-// silentGrace is how long a new connection may stay silent before, at the
-// cap, it counts as idle: time for a client that just connected to send its
-// request.
-const silentGrace = time.Second
+// waitGrace is how long the server may wait on a client before, at the
+// cap, its connection counts as idle: time for a client that just connected
+// to send its request, or for a request body to arrive.
+const waitGrace = time.Second
 
 // connLimiter caps the server's open connections. Its listener accepts a
 // connection only while fewer than max are open, so that descriptors cannot
 // run out: the next client waits in the kernel's accept queue. When the cap
-// is reached, it closes the connection that has been idle longest to make
-// room: first among those between requests (keep-alive), then among those
-// connected for over silentGrace without having sent a request. A client
-// with a request under way is never cut off for one that has none.
-// Server.ConnState must be its ConnState method.
+// is reached, it closes a connection on which the server is only waiting
+// for its client, to make room: first the one idle longest between
+// requests (keep-alive), then the one that has kept the server waiting
+// longest, for over waitGrace, either silent since it connected (a slow or
+// absent request header) or stalled in the middle of a request body. A
+// connection whose request the server is working on is never closed for
+// another. So slow or stalled clients cannot lock out the rest, /health
+// among them.
+//
+// Server.ConnState must be its ConnState method, and the handler must be
+// wrapped in trackBodies.
 type connLimiter struct {
 	max int
 
-	mu     sync.Mutex
-	open   int
-	idle   *list.List // of idleConn, longest idle first (StateIdle)
-	silent *list.List // of idleConn, oldest first (StateNew)
-	where  map[net.Conn]*list.Element
-	freed  chan struct{} // capacity 1: a connection closed
-	shed   int           // idle or silent connections closed to make room
+	mu   sync.Mutex
+	open int
+	idle *list.List // of waitingConn, longest idle first (StateIdle)
+	// waiting holds, oldest first, the connections silent since they
+	// were accepted (StateNew) and those whose handler is blocked reading
+	// the request body.
+	waiting *list.List
+	where   map[net.Conn]*list.Element
+	// wake (capacity 1) tells a waiting Accept that a connection closed
+	// or may now be shed; blocked says that Accept waits.
+	wake    chan struct{}
+	blocked bool
+	shed    int // connections closed to make room
 	// shedding counts the shed connections net/http has not yet reported
 	// closed: no other is shed for the same waiting client meanwhile.
 	shedding int
 }
 
-type idleConn struct {
+type waitingConn struct {
 	conn  net.Conn
 	since time.Time
 }
 
 func newConnLimiter(max int) *connLimiter {
-	return &connLimiter{max: max, idle: list.New(), silent: list.New(), where: map[net.Conn]*list.Element{}, freed: make(chan struct{}, 1)}
+	return &connLimiter{max: max, idle: list.New(), waiting: list.New(), where: map[net.Conn]*list.Element{}, wake: make(chan struct{}, 1)}
+}
+
+// forget takes c off the idle or waiting list; l.mu must be held.
+func (l *connLimiter) forget(c net.Conn) {
+	if e, ok := l.where[c]; ok {
+		l.idle.Remove(e) // a no-op if e is on the other list
+		l.waiting.Remove(e)
+		delete(l.where, c)
+	}
 }
 
 // ConnState tracks connections for the cap; it is an http.Server ConnState.
 func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.where[c]; ok {
-		l.idle.Remove(e) // a no-op if e is on the other list
-		l.silent.Remove(e)
-		delete(l.where, c)
-	}
+	l.forget(c)
 	switch state {
 	case http.StateNew:
-		l.where[c] = l.silent.PushBack(idleConn{c, time.Now()})
+		l.where[c] = l.waiting.PushBack(waitingConn{c, time.Now()})
 	case http.StateIdle:
-		l.where[c] = l.idle.PushBack(idleConn{c, time.Now()})
+		l.where[c] = l.idle.PushBack(waitingConn{c, time.Now()})
 	case http.StateClosed, http.StateHijacked:
 		l.open--
 		l.shedding = max(0, l.shedding-1)
-		select {
-		case l.freed <- struct{}{}:
-		default:
-		}
+		l.wakeAccept()
+		return
 	}
+	l.wakeAccept()
+}
+
+// wakeAccept tells a waiting Accept to look again; l.mu must be held.
+func (l *connLimiter) wakeAccept() {
+	if !l.blocked {
+		return
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// connKey is the context key under which ConnContext stores the connection.
+type connKey struct{}
+
+// ConnContext makes a request's connection known to trackBodies; it is an
+// http.Server ConnContext.
+func (l *connLimiter) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// trackBodies wraps next so that, while its handler waits for the request
+// body to arrive, the connection counts as waiting on its client.
+func (l *connLimiter) trackBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+				r.Body = &trackedBody{ReadCloser: r.Body, limiter: l, conn: c}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// trackedBody is a request body that marks its connection as waiting on
+// the client during each Read. A Read of what has arrived already returns
+// at once; one that blocks is a client slower than the server.
+type trackedBody struct {
+	io.ReadCloser
+	limiter *connLimiter
+	conn    net.Conn
+	failed  bool // a Read failed: the connection may be closed, and shed
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.failed {
+		return b.ReadCloser.Read(p)
+	}
+	l := b.limiter
+	l.mu.Lock()
+	l.where[b.conn] = l.waiting.PushBack(waitingConn{b.conn, time.Now()})
+	l.wakeAccept()
+	l.mu.Unlock()
+	n, err := b.ReadCloser.Read(p)
+	l.mu.Lock()
+	l.forget(b.conn)
+	l.mu.Unlock()
+	b.failed = err != nil
+	return n, err
 }
 
 // Listener wraps ln so that it accepts within the cap.
@@ -102,33 +181,35 @@ func (l *connLimiter) Listener(ln net.Listener) net.Listener {
 	return &limitedListener{Listener: ln, limiter: l, closed: make(chan struct{})}
 }
 
-// reserve takes a slot for the next connection, shedding the longest idle
-// connection if the cap is reached. If it must wait, it returns false and
-// how long until a silent connection may be shed (0: only a close frees a
-// slot).
+// reserve takes a slot for the next connection, shedding an idle or
+// waiting connection if the cap is reached. If it must wait, it returns
+// false and how long until a waiting connection may be shed (0: only a
+// close frees a slot).
 func (l *connLimiter) reserve(now time.Time) (ok bool, recheck time.Duration) {
 	l.mu.Lock()
 	if l.open < l.max {
 		l.open++
+		l.blocked = false
 		l.mu.Unlock()
 		return true, 0
 	}
+	l.blocked = true
 	var victim *list.Element
 	if l.shedding == 0 {
 		if e := l.idle.Front(); e != nil {
 			victim = e
 			l.idle.Remove(e)
-		} else if e := l.silent.Front(); e != nil {
-			if wait := e.Value.(idleConn).since.Add(silentGrace).Sub(now); wait > 0 {
+		} else if e := l.waiting.Front(); e != nil {
+			if wait := e.Value.(waitingConn).since.Add(waitGrace).Sub(now); wait > 0 {
 				recheck = wait
 			} else {
 				victim = e
-				l.silent.Remove(e)
+				l.waiting.Remove(e)
 			}
 		}
 	}
 	if victim != nil {
-		delete(l.where, victim.Value.(idleConn).conn)
+		delete(l.where, victim.Value.(waitingConn).conn)
 		l.shed++
 		l.shedding++
 	}
@@ -136,7 +217,7 @@ func (l *connLimiter) reserve(now time.Time) (ok bool, recheck time.Duration) {
 	if victim != nil {
 		// net/http sees the closed connection fail and reports
 		// StateClosed, which frees the slot.
-		_ = victim.Value.(idleConn).conn.Close()
+		_ = victim.Value.(waitingConn).conn.Close()
 	}
 	return false, recheck
 }
@@ -175,7 +256,7 @@ func (ln *limitedListener) Accept() (net.Conn, error) {
 			expired = timer.C
 		}
 		select {
-		case <-ln.limiter.freed:
+		case <-ln.limiter.wake:
 		case <-expired:
 		case <-ln.closed:
 			return nil, net.ErrClosed

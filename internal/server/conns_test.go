@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// startCapped runs a server capped at limit connections until the test ends;
-// peak reports the most connections it ever had open at once.
-func startCapped(t *testing.T, limit int) (m *Main, peak func() int) {
+// startCapped runs a server capped at limit connections until the test ends,
+// its handler wrapped in wrap if not nil; peak reports the most connections
+// it ever had open at once.
+func startCapped(t *testing.T, limit int, wrap func(http.Handler) http.Handler) (m *Main, peak func() int) {
 	t.Helper()
 	cfg, err := ConfigFromEnv(func(k string) string {
 		return map[string]string{"PORT": "0", "HOST": "127.0.0.1", "MAX_CONNECTIONS": fmt.Sprint(limit)}[k]
@@ -26,6 +27,9 @@ func startCapped(t *testing.T, limit int) (m *Main, peak func() int) {
 	m, err = New(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		m.srv.Handler = wrap(m.srv.Handler)
 	}
 	var mu sync.Mutex
 	open, most := 0, 0
@@ -95,7 +99,7 @@ func dial(t *testing.T, m *Main) clientConn {
 // connections it closed to make room are the longest idle ones.
 func TestIdleConnectionsShedFirst(t *testing.T) {
 	const limit, clients = 100, 300
-	m, peak := startCapped(t, limit)
+	m, peak := startCapped(t, limit, nil)
 	conns := make([]clientConn, clients)
 	for i := range conns {
 		conns[i] = dial(t, m)
@@ -119,49 +123,90 @@ func TestIdleConnectionsShedFirst(t *testing.T) {
 	}
 }
 
-// TestActiveConnectionsAreNotShed fills the cap with clients stalled in the
-// middle of a request body: none is cut off for a newcomer, who is accepted
-// once one of them finishes.
-func TestActiveConnectionsAreNotShed(t *testing.T) {
+// TestStalledBodiesShed fills the cap with clients stalled in the middle of
+// a request body: the server is only waiting on them, so once one has kept
+// it waiting for the grace period it is cut off, and a newcomer's /health
+// is answered well before the 30 s read timeout.
+func TestStalledBodiesShed(t *testing.T) {
 	const limit = 20
-	m, peak := startCapped(t, limit)
+	m, peak := startCapped(t, limit, nil)
 	stalled := make([]clientConn, limit)
 	for i := range stalled {
 		stalled[i] = dial(t, m)
 		fmt.Fprintf(stalled[i], "POST /counters HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"name\":\"s%02d\"", i)
 	}
 	late := dial(t, m)
-	answered := make(chan error, 1)
-	go func() { answered <- health(late, late.br) }()
-
-	// Finishing one stalled request (and closing it) makes room.
-	if _, err := io.WriteString(stalled[0], "}"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(stalled[0].br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Errorf("stalled request finished with %d, want 201", resp.StatusCode)
-	}
-	stalled[0].Close()
-	if err := <-answered; err != nil {
+	if err := health(late, late.br); err != nil {
 		t.Fatalf("late client: %v", err)
 	}
-	for i, c := range stalled[1:] { // none was cut off
-		if _, err := io.WriteString(c, "}"); err != nil {
-			t.Fatalf("stalled client %d: %v", i+1, err)
+	// The first stalled client was cut off: no 201 for it.
+	_ = stalled[0].SetDeadline(time.Now().Add(20 * time.Second)) // a hang detector
+	if resp, err := http.ReadResponse(stalled[0].br, nil); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusCreated {
+			t.Error("the longest stalled request was completed, want it cut off")
 		}
+	}
+	if _, shed := m.limiter.counts(); shed < 1 {
+		t.Errorf("%d connections shed, want at least 1", shed)
+	}
+	if p := peak(); p > limit {
+		t.Errorf("%d connections open at once, cap %d", p, limit)
+	}
+}
+
+// TestBusyConnectionsAreNotShed fills the cap with requests the server is
+// working on (a handler that blocks, as a slow store would): none is cut
+// off for a newcomer, however long it takes; the newcomer is served once
+// one of them ends.
+func TestBusyConnectionsAreNotShed(t *testing.T) {
+	const limit = 10
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(limit)
+	blocking := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				started.Done()
+				<-release
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	m, peak := startCapped(t, limit, blocking)
+	busy := make([]clientConn, limit)
+	for i := range busy {
+		busy[i] = dial(t, m)
+		io.WriteString(busy[i], "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
+	}
+	started.Wait()
+	late := dial(t, m)
+	answered := make(chan error, 1)
+	go func() { answered <- health(late, late.br) }()
+	// Long enough for a waiting connection to be shed, had there been one.
+	time.Sleep(3 * waitGrace)
+	select {
+	case err := <-answered:
+		t.Fatalf("late client answered (%v) while the cap was full of busy requests", err)
+	default:
+	}
+	if _, shed := m.limiter.counts(); shed > 0 {
+		t.Errorf("%d busy connections shed, want none", shed)
+	}
+	close(release) // the busy connections go idle, and one is shed for the late client
+	for i, c := range busy {
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 		resp, err := http.ReadResponse(c.br, nil)
 		if err != nil {
-			t.Fatalf("stalled client %d: %v", i+1, err)
+			t.Fatalf("busy client %d: %v", i, err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Errorf("stalled client %d: status %d", i+1, resp.StatusCode)
+		if resp.StatusCode != http.StatusNotFound { // /slow is no route
+			t.Errorf("busy client %d: status %d, want 404", i, resp.StatusCode)
 		}
+	}
+	if err := <-answered; err != nil {
+		t.Fatalf("late client: %v", err)
 	}
 	if p := peak(); p > limit {
 		t.Errorf("%d connections open at once, cap %d", p, limit)
@@ -173,7 +218,7 @@ func TestActiveConnectionsAreNotShed(t *testing.T) {
 // grace period, instead of waiting for the header timeout.
 func TestSilentConnectionsShed(t *testing.T) {
 	const limit = 20
-	m, peak := startCapped(t, limit)
+	m, peak := startCapped(t, limit, nil)
 	for range limit {
 		dial(t, m)
 	}

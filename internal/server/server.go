@@ -30,6 +30,12 @@ func ConfigFromEnv(getenv func(string) string) (config.Config, error) {
 	return config.FromEnv(getenv, defaultChain)
 }
 
+// headerLimit bounds a request's line and header fields: a larger request
+// is 431 header_too_large, in JSON. net/http itself refuses, with a
+// plain-text 431, one over twice that (plus the 4 KiB it allows beyond
+// MaxHeaderBytes); no handler sees it. API Gateway allows 10 KiB.
+const headerLimit = 16 << 10
+
 // Main is a configured server. Create it with New, then Run it.
 type Main struct {
 	cfg      config.Config
@@ -83,13 +89,17 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		APIKeys:     cfg.APIKeys,
 		CORSOrigins: cfg.CORSOrigins,
 		HitCreates:  cfg.HitCreates,
+		// Under net/http's own limit (MaxHeaderBytes below), so that a
+		// large header gets our JSON 431, not net/http's plain text.
+		MaxHeaderBytes: headerLimit,
 	}
 	if cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
 	}
 	httpapi.EnablePages() // the server serves every route, the badges and the dashboard too
 	m.srv = &http.Server{
-		Handler: httpapi.New(store, opts),
+		Handler:     limiter.trackBodies(httpapi.New(store, opts)),
+		ConnContext: limiter.ConnContext,
 		// Slow or stalled clients cannot hold a connection while sending a
 		// request; the work is bounded by the request timeout. There is no
 		// WriteTimeout: answers are small (a full page of 1,000 counters is
@@ -98,7 +108,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    2 * headerLimit,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ConnState: func(c net.Conn, state http.ConnState) {
 			limiter.ConnState(c, state)
@@ -145,7 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.stopAggregation()
 	_, shed := m.limiter.counts()
-	m.log.Info("stopped", "idle_connections_shed", shed)
+	m.log.Info("stopped", "connections_shed", shed)
 	m.logOut.Close()
 	return err
 }

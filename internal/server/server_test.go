@@ -375,3 +375,38 @@ func TestDefaultCredentialChain(t *testing.T) {
 		t.Errorf("err = %v, want one about AWS credentials", err)
 	}
 }
+
+// TestHeaderTooLarge checks the limits on a request's header: up to 16 KiB
+// is served; beyond, our JSON 431 with the CORS headers; past what net/http
+// reads at all, its own plain-text 431 (no handler sees the request).
+func TestHeaderTooLarge(t *testing.T) {
+	url, _, _ := start(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://example.com"})
+	tests := map[string]struct {
+		pad        int
+		wantStatus int
+		wantCode   string // "" for no JSON error
+	}{
+		"15 KiB":  {15 << 10, http.StatusOK, ""},
+		"17 KiB":  {17 << 10, http.StatusRequestHeaderFieldsTooLarge, "header_too_large"},
+		"30 KiB":  {30 << 10, http.StatusRequestHeaderFieldsTooLarge, "header_too_large"},
+		"100 KiB": {100 << 10, http.StatusRequestHeaderFieldsTooLarge, ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			resp, body := do(t, http.MethodGet, url+"/health", "", map[string]string{
+				"Origin": "https://example.com", "X-Pad": strings.Repeat("p", tt.pad)})
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if tt.wantCode == "" {
+				return
+			}
+			if got := errorCode(t, body); got != tt.wantCode {
+				t.Errorf("code %q, want %q", got, tt.wantCode)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://example.com" {
+				t.Errorf("Access-Control-Allow-Origin %q, want the origin", got)
+			}
+		})
+	}
+}

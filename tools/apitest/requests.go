@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
 )
 
 // invalidName is a name that is not one, as sent in a path (escaped) and in
@@ -180,13 +182,13 @@ func (s *suite) testBodies(t *testing.T) {
 	})
 
 	t.Run("payload too large", func(t *testing.T) {
-		const limit = 64 << 10
+		const limit = httpapi.MaxBodyBytes
 		pad := func(prefix, suffix string, size int) []byte {
 			return []byte(prefix + strings.Repeat(" ", size-len(prefix)-len(suffix)) + suffix)
 		}
 		for _, chunked := range []bool{false, true} {
 			t.Run(fmt.Sprintf("chunked %t", chunked), func(t *testing.T) {
-				// Exactly 64 KiB is accepted.
+				// Exactly the limit is accepted.
 				name := s.name(fmt.Sprintf("big-%t", chunked))
 				body := pad(fmt.Sprintf(`{"name":%q,"count":2`, name), "}", limit)
 				r := s.do(t, request{method: http.MethodPost, target: "/counters", body: body, chunked: chunked})
