@@ -55,7 +55,16 @@ echo "== Standalone server, 200,000 counters: increments alone vs while 4 client
 "$out/hitbench" -suite listing -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report" -targets "$targets"
 
 echo
-echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, same table, same concurrency"
+echo "== Standalone server: memory and /health while thousands of connections stall or idle (default connection cap)"
+{
+	echo
+	echo "## Standalone server: thousands of stalled or idle connections"
+	echo
+} >>"$report"
+"$out/hitbench" -suite conns -server "$out/hitcounter" -out "$report"
+
+echo
+echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, same table, same concurrency; the hot path with and without the stats aggregator"
 {
 	echo
 	echo "## DynamoDB Local: store and server vs a raw SDK UpdateItem loop"

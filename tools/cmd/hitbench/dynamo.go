@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/streampoll"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
@@ -61,23 +62,8 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 	if _, err := store.Create(ctx, "raw-same", 0); err != nil {
 		return err
 	}
-	sameKey := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c#raw-same"}}
 	rawSame := func(ctx context.Context) error {
-		_, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                aws.String(table),
-			Key:                      sameKey,
-			UpdateExpression:         aws.String("SET #u = :now ADD #c :by"),
-			ConditionExpression:      aws.String("#c BETWEEN :lo AND :hi"),
-			ExpressionAttributeNames: map[string]string{"#c": "count", "#u": "updated_at"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":by":  &types.AttributeValueMemberN{Value: "1"},
-				":lo":  &types.AttributeValueMemberN{Value: "0"},
-				":hi":  &types.AttributeValueMemberN{Value: "9007199254740990"},
-				":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
-			},
-			ReturnValues:                        types.ReturnValueAllNew,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
+		_, err := client.UpdateItem(ctx, storeIncrement(table, "raw-same"))
 		return err
 	}
 	viaStore := func(ctx context.Context) error {
@@ -160,15 +146,122 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 		return err
 	}
 
+	// The server aggregates the stream in-process; stop it, so that the
+	// aggregator's cost below is only the one this process runs.
+	svc.stop()
+	aggTable, err := benchAggregator(ctx, client, table, o, viaStore)
+	if err != nil {
+		return fmt.Errorf("aggregator: %w", err)
+	}
+
 	// Nothing lost: each counter holds exactly what was acknowledged to it,
 	// give or take the requests cut off when a round's time ran out.
 	c, err := store.Get(ctx, "store")
 	if err == nil {
 		fmt.Printf("store counter after the runs: %d\n", c.Count)
 	}
-	fmt.Fprintf(report, "%s\n%d concurrent clients; each round runs raw, same, store, server, server, store, same, raw for %s each, after a %s warm-up; DynamoDB Local %s in memory on the same machine.\n\n",
-		table2, o.connections, half, warm, dynamolocal.Version)
+	fmt.Fprintf(report, "%s\n%d concurrent clients; each round runs raw, same, store, server, server, store, same, raw for %s each, after a %s warm-up; DynamoDB Local %s in memory on the same machine. The server aggregates the table's stream in-process meanwhile, as `STORE=dynamodb make run` does.\n\n%s\n",
+		table2, o.connections, half, warm, dynamolocal.Version, aggTable)
 	return nil
+}
+
+// benchAggregator measures the hot path (Store.Increment) with and without
+// the stats aggregator consuming the table's stream, in rounds of off, on,
+// on, off. Before each "on" side the aggregator catches up, untimed, so
+// that it works only on that side's own hits; the write units of one
+// increment are read with ReturnConsumedCapacity while it runs.
+func benchAggregator(ctx context.Context, client *dynamodb.Client, table string, o options, increment func(context.Context) error) (string, error) {
+	cfg := dynamostore.ClientConfig{Endpoint: *client.Options().BaseEndpoint}
+	arn, err := dynamostore.StreamARN(ctx, client, table)
+	if err != nil {
+		return "", err
+	}
+	agg := dynamostore.NewAggregator(client, table+"-stats", nil)
+	poller := streampoll.New(streampoll.NewClient(cfg), arn, agg.Handle, streampoll.Options{})
+	fmt.Println("hitbench dynamodb: the aggregator catches up with the stream so far")
+	if err := poller.Drain(ctx); err != nil {
+		return "", err
+	}
+	half := max(time.Second, (o.duration / 2).Truncate(time.Second))
+	ops := map[bool]float64{}
+	var ratios []float64
+	var units float64
+	for round := range o.rounds {
+		rates := map[bool]float64{}
+		for _, on := range []bool{false, true, true, false} {
+			if !on {
+				rate, err := loop(ctx, o.connections, half, increment)
+				if err != nil {
+					return "", err
+				}
+				rates[on] += rate / 2
+				continue
+			}
+			if err := poller.Drain(ctx); err != nil {
+				return "", err
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- poller.Run(runCtx) }()
+			rate, err := loop(ctx, o.connections, half, increment)
+			if err == nil && units == 0 {
+				units, err = incrementUnits(ctx, client, table)
+			}
+			stop()
+			<-done
+			if err != nil {
+				return "", err
+			}
+			rates[on] += rate / 2
+		}
+		fmt.Printf("  round %d: store increments %6.0f/s without the aggregator, %6.0f/s with it (%.2fx)\n",
+			round+1, rates[false], rates[true], rates[true]/rates[false])
+		ratios = append(ratios, rates[true]/rates[false])
+		ops[false] += rates[false]
+		ops[true] += rates[true]
+	}
+	off, on := ops[false]/float64(o.rounds), ops[true]/float64(o.rounds)
+	t := fmt.Sprintf("| hot path, dynamostore.Store.Increment | increments/s | write units per increment |\n|---|---|---|\n"+
+		"| aggregator not running | %.0f | 1.0 (TestWriteUnitsPerHit) |\n"+
+		"| aggregator consuming the stream meanwhile | %.0f (**%.2fx**; per round %s) | %.1f |\n",
+		off, on, on/off, spread(ratios), units)
+	fmt.Printf("\n%s", t)
+	return t, nil
+}
+
+// storeIncrement is, sent through a bare client, exactly the request the
+// store sends for an increment of the counter name by 1.
+func storeIncrement(table, name string) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c#" + name}},
+		UpdateExpression:         aws.String("SET #u = :now ADD #c :by"),
+		ConditionExpression:      aws.String("#c BETWEEN :lo AND :hi"),
+		ExpressionAttributeNames: map[string]string{"#c": "count", "#u": "updated_at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":by":  &types.AttributeValueMemberN{Value: "1"},
+			":lo":  &types.AttributeValueMemberN{Value: "0"},
+			":hi":  &types.AttributeValueMemberN{Value: "9007199254740990"},
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+}
+
+// incrementUnits sends one increment as the store sends it and returns the
+// write units DynamoDB reports for it.
+func incrementUnits(ctx context.Context, client *dynamodb.Client, table string) (float64, error) {
+	in := storeIncrement(table, "store")
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := client.UpdateItem(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	if out.ConsumedCapacity == nil || out.ConsumedCapacity.CapacityUnits == nil {
+		return 0, fmt.Errorf("no consumed capacity in the answer")
+	}
+	return *out.ConsumedCapacity.CapacityUnits, nil
 }
 
 // loop runs op from n goroutines for d and returns operations per second.

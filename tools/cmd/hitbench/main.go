@@ -60,7 +60,7 @@ func run() error {
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
 	flag.StringVar(&o.targets, "targets", "", "append each figure that has a project target, with the target and whether it holds, to this file")
-	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters")
+	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle")
 	flag.Parse()
 	o.endpoints = strings.Split(endpoints, ",")
 	if o.serverBin == "" {
@@ -81,6 +81,14 @@ func run() error {
 		}
 		defer closeReport()
 		return benchListing(ctx, o, report)
+	}
+	if *suite == "conns" {
+		report, closeReport, err := openReport(o.out)
+		if err != nil {
+			return err
+		}
+		defer closeReport()
+		return benchConns(ctx, o, report)
 	}
 	if *suite == "dynamodb" {
 		report := io.Discard
