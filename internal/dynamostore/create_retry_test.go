@@ -1,13 +1,6 @@
 package dynamostore_test
 
 import (
-	"bytes"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -22,38 +15,8 @@ import (
 func TestCreateAppliedButUnacknowledged(t *testing.T) {
 	ddb := dynamolocal.ForTest(t)
 	_, table := newTable(t)
-	target, err := url.Parse(ddb.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var puts atomic.Int64
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String()+r.URL.Path, bytes.NewReader(body))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		out.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(out)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer resp.Body.Close()
-		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") && puts.Add(1) == 1 {
-			dropConnection(w) // applied, never acknowledged
-			return
-		}
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}))
-	t.Cleanup(proxy.Close)
-
-	store := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: proxy.URL}, fastRetries), table)
+	proxyURL, puts := dropFirstAnswer(t, ddb.Endpoint(), "PutItem")
+	store := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: proxyURL}, fastRetries), table)
 	c, err := store.Create(testContext(t), "retried", 7)
 	if err != nil {
 		t.Fatalf("Create after an unacknowledged success = %v, want success", err)

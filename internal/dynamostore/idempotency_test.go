@@ -112,13 +112,13 @@ func TestKeyedRecordExpires(t *testing.T) {
 	}
 }
 
-// dropFirstTransaction is a proxy to DynamoDB Local that forwards every
-// request but drops the connection, unanswered, after the first
-// TransactWriteItems was applied.
-func dropFirstTransaction(t *testing.T) (url string, transactions *atomic.Int64) {
+// dropFirstAnswer is a proxy to upstream (DynamoDB Local) that forwards
+// every request but drops the connection, unanswered, after the first
+// request of the operation (e.g. "PutItem") was applied; count counts the
+// requests of that operation.
+func dropFirstAnswer(t *testing.T, upstream, operation string) (url string, count *atomic.Int64) {
 	t.Helper()
-	upstream := dynamolocal.ForTest(t).Endpoint()
-	transactions = &atomic.Int64{}
+	count = &atomic.Int64{}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		out, err := http.NewRequestWithContext(r.Context(), r.Method, upstream+r.URL.Path, bytes.NewReader(body))
@@ -133,7 +133,7 @@ func dropFirstTransaction(t *testing.T) (url string, transactions *atomic.Int64)
 			return
 		}
 		defer resp.Body.Close()
-		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".TransactWriteItems") && transactions.Add(1) == 1 {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), "."+operation) && count.Add(1) == 1 {
 			dropConnection(w) // applied, never acknowledged
 			return
 		}
@@ -144,7 +144,7 @@ func dropFirstTransaction(t *testing.T) (url string, transactions *atomic.Int64)
 		_, _ = io.Copy(w, resp.Body)
 	}))
 	t.Cleanup(proxy.Close)
-	return proxy.URL, transactions
+	return proxy.URL, count
 }
 
 // TestKeyedAppliedButUnacknowledged: the transaction of a keyed increment
@@ -165,7 +165,7 @@ func TestKeyedAppliedButUnacknowledged(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, table := newTable(t)
-			url, transactions := dropFirstTransaction(t)
+			url, transactions := dropFirstAnswer(t, dynamolocal.ForTest(t).Endpoint(), "TransactWriteItems")
 			s := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: url}, tc.retryer), table)
 			ctx := testContext(t)
 			if _, err := s.Create(ctx, "x", 41); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -41,15 +40,7 @@ func RunAggregate() error {
 	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("function", "aggregate")
 	h, err := NewAggregate(os.Getenv, logger)
 	if err != nil {
-		logger.Error("init failed", "err", err)
-		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-			defer cancel()
-			if rerr := ReportInitError(ctx, http.DefaultClient, api, err); rerr != nil {
-				logger.Error("reporting the init error failed", "err", rerr)
-			}
-		}
-		return err
+		return failInit(logger, err)
 	}
 	lambda.Start(h)
 	return nil // not reached: lambda.Start does not return

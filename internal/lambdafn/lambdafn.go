@@ -61,18 +61,24 @@ func Run(route string) error {
 	h, err := New(ctx, route, os.Getenv, logger)
 	cancel()
 	if err != nil {
-		logger.Error("init failed", "err", err)
-		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-			defer cancel()
-			if rerr := ReportInitError(ctx, http.DefaultClient, api, err); rerr != nil {
-				logger.Error("reporting the init error failed", "err", rerr)
-			}
-		}
-		return err
+		return failInit(logger, err)
 	}
 	lambda.Start(h)
 	return nil // not reached: lambda.Start does not return
+}
+
+// failInit logs a function's init error and reports it to the Runtime API
+// (when there is one); it returns err.
+func failInit(logger *slog.Logger, err error) error {
+	logger.Error("init failed", "err", err)
+	if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+		defer cancel()
+		if rerr := ReportInitError(ctx, http.DefaultClient, api, err); rerr != nil {
+			logger.Error("reporting the init error failed", "err", rerr)
+		}
+	}
+	return err
 }
 
 // InitErrorType is the errorType of the init errors Run reports.

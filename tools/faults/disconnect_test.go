@@ -2,12 +2,9 @@ package faults_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -31,9 +28,7 @@ import (
 // Forwarded requests run to completion whatever the caller does, and the
 // proxy counts what DynamoDB applied.
 type delayProxy struct {
-	srv      *httptest.Server
-	upstream string
-	client   *http.Client
+	*dynamoProxy
 	maxDelay time.Duration
 	seq      atomic.Int64
 
@@ -41,18 +36,13 @@ type delayProxy struct {
 	applied    atomic.Int64 // UpdateItem requests DynamoDB answered 200
 	dropped    atomic.Int64 // not forwarded: the caller left first
 	unanswered atomic.Int64 // applied, but the caller left before the answer
-	failures   errorList
 }
 
 func newDelayProxy(t *testing.T, upstream string, maxDelay time.Duration) *delayProxy {
 	t.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	p := &delayProxy{upstream: upstream, client: &http.Client{Transport: tr}, maxDelay: maxDelay}
-	p.srv = httptest.NewServer(p)
-	t.Cleanup(func() {
-		p.srv.Close()
-		tr.CloseIdleConnections()
-	})
+	p := &delayProxy{dynamoProxy: newDynamoProxy(t, upstream), maxDelay: maxDelay}
+	p.before = p.delayBefore
+	p.answer = p.delayAnswer
 	return p
 }
 
@@ -68,68 +58,50 @@ func isIncrement(r *http.Request, body []byte) bool {
 	return json.Unmarshal(body, &in) == nil && !strings.HasSuffix(in.TableName, "-stats")
 }
 
-func (p *delayProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return // the caller left while sending
+// heldIncrement marks, in a request's context, an increment, and how long
+// to hold back its answer.
+type heldIncrement struct{ hold time.Duration }
+
+// delayBefore counts increments and holds one in three before it is
+// forwarded; the next one in three is marked to have its answer held.
+func (p *delayProxy) delayBefore(r *http.Request, body []byte) (*http.Request, bool) {
+	if !isIncrement(r, body) {
+		return r, true
 	}
-	var before, after time.Duration
-	increment := isIncrement(r, body)
-	if increment {
-		p.updates.Add(1)
-		switch p.seq.Add(1) % 3 {
-		case 0:
-			before = rand.N(p.maxDelay)
-		case 1:
-			after = rand.N(p.maxDelay)
-		}
-	}
-	if before > 0 {
+	p.updates.Add(1)
+	var mark heldIncrement
+	switch p.seq.Add(1) % 3 {
+	case 0:
 		select {
-		case <-time.After(before):
+		case <-time.After(rand.N(p.maxDelay)):
 		case <-r.Context().Done():
 			p.dropped.Add(1)
-			return
+			return r, false
 		}
+	case 1:
+		mark.hold = rand.N(p.maxDelay)
 	}
-	// Detached from the caller: once forwarded, a request completes.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.Method, p.upstream+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		p.failures.add(err)
-		return
+	return r.WithContext(context.WithValue(r.Context(), heldIncrement{}, mark)), true
+}
+
+// delayAnswer counts applied increments and holds back the answers marked.
+func (p *delayProxy) delayAnswer(_ http.ResponseWriter, r *http.Request, res *http.Response) bool {
+	mark, increment := r.Context().Value(heldIncrement{}).(heldIncrement)
+	if !increment {
+		return true
 	}
-	req.Header = r.Header.Clone()
-	res, err := p.client.Do(req)
-	if err != nil {
-		p.failures.add(fmt.Errorf("forward %s: %w", dynamoTarget(r), err))
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	resBody, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		p.failures.add(fmt.Errorf("read the answer to %s: %w", dynamoTarget(r), err))
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	if increment && res.StatusCode == http.StatusOK {
+	if res.StatusCode == http.StatusOK {
 		p.applied.Add(1)
 	}
-	if after > 0 {
+	if mark.hold > 0 {
 		select {
-		case <-time.After(after):
+		case <-time.After(mark.hold):
 		case <-r.Context().Done():
 			p.unanswered.Add(1)
-			return
+			return false
 		}
 	}
-	for k, v := range res.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(res.StatusCode)
-	_, _ = w.Write(resBody)
+	return true
 }
 
 // cancelLoad sends requests POST url from workers goroutines, n each; the
@@ -205,7 +177,7 @@ func TestClientDisconnectDynamoDB(t *testing.T) {
 	}
 	db := dynamolocal.StartForTest(t, dynamolocal.Options{})
 	proxy := newDelayProxy(t, db.Endpoint(), maxDelay)
-	srv := startServer(t, dynamoEnv(proxy.srv.URL, table, 5*time.Second))
+	srv := startServer(t, dynamoEnv(proxy.URL(), table, 5*time.Second))
 	createCounter(t, srv.URL, name)
 
 	outcomes := cancelLoad(t, srv.URL+"/counters/"+name+"/increment", workers, n, maxWait)

@@ -1,12 +1,10 @@
 package faults_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,69 +271,25 @@ func createKeyed(t *testing.T, baseURL, name string) {
 // TransactWriteItems in three, drops the connection once DynamoDB has
 // answered: the transaction was applied, and its caller cannot know it.
 type dropProxy struct {
-	srv          *httptest.Server
-	upstream     string
-	client       *http.Client
+	*dynamoProxy
 	transactions atomic.Int64
 	dropped      atomic.Int64 // applied, answer dropped
-	failures     errorList
 }
 
 func newDropProxy(t *testing.T, upstream string) *dropProxy {
 	t.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	p := &dropProxy{upstream: upstream, client: &http.Client{Transport: tr}}
-	p.srv = httptest.NewServer(p)
-	t.Cleanup(func() {
-		p.srv.Close()
-		tr.CloseIdleConnections()
-	})
-	return p
-}
-
-func (p *dropProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.Method, p.upstream+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		p.failures.add(err)
-		return
-	}
-	req.Header = r.Header.Clone()
-	res, err := p.client.Do(req)
-	if err != nil {
-		p.failures.add(fmt.Errorf("forward %s: %w", dynamoTarget(r), err))
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	resBody, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		p.failures.add(err)
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	if dynamoTarget(r) == "TransactWriteItems" && p.transactions.Add(1)%3 == 0 {
+	p := &dropProxy{dynamoProxy: newDynamoProxy(t, upstream)}
+	p.answer = func(w http.ResponseWriter, r *http.Request, res *http.Response) bool {
+		if dynamoTarget(r) != "TransactWriteItems" || p.transactions.Add(1)%3 != 0 {
+			return true
+		}
 		if res.StatusCode == http.StatusOK {
 			p.dropped.Add(1)
 		}
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			p.failures.add(err)
-			return
-		}
-		conn.Close()
-		return
+		p.hangUp(w)
+		return false
 	}
-	for k, v := range res.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(res.StatusCode)
-	_, _ = w.Write(resBody)
+	return p
 }
 
 // TestIdempotentLostAnswers: the same load through a proxy that drops
@@ -353,7 +307,7 @@ func TestIdempotentLostAnswers(t *testing.T) {
 	}
 	db := dynamolocal.ForTest(t)
 	proxy := newDropProxy(t, db.Endpoint())
-	srv := startServer(t, dynamoEnv(proxy.srv.URL, table, 2*time.Second))
+	srv := startServer(t, dynamoEnv(proxy.URL(), table, 2*time.Second))
 	createKeyed(t, srv.URL, name)
 	l := startKeyedLoad(t, srv.URL+"/counters/"+name+"/increment", name, workers, 5*time.Second)
 	<-time.After(run)
