@@ -31,7 +31,8 @@ func openLocalAggregation(ctx context.Context, cfg config.Config, log *slog.Logg
 		return nil, fmt.Errorf("stats aggregation: %w", err)
 	}
 	agg := dynamostore.NewAggregator(client, cfg.StatsTableName, log)
-	return streampoll.New(streampoll.NewClient(cfg.DynamoDB), arn, agg.Handle, streampoll.Options{Logger: log}), nil
+	// Batches of up to 1,000, as template.yaml's event source mapping.
+	return streampoll.New(streampoll.NewClient(cfg.DynamoDB), arn, agg.Handle, streampoll.Options{BatchSize: 1000, Logger: log}), nil
 }
 
 // runAggregation runs the aggregation, if there is one, until stopAggregation.

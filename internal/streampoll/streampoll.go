@@ -43,8 +43,10 @@ type Options struct {
 	// BatchSize is the largest number of records in one batch (default
 	// 100, at most 1,000: GetRecords' limit).
 	BatchSize int
-	// Interval is the pause between rounds that found no records (default
-	// 250 ms, Lambda's polling rate of 4 per second).
+	// Interval is the pause after a round that found fewer records than
+	// BatchSize (default 250 ms, Lambda's polling rate of 4 per second):
+	// under a steady load, batches fill up instead of the poller spinning
+	// on small ones. A round that found a full batch is followed at once.
 	Interval time.Duration
 	// RetryDelay is the pause before a failed batch is delivered again
 	// (default 1 s).
@@ -104,8 +106,8 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			p.opts.Logger.WarnContext(ctx, "stream poll failed", "stream", *p.arn, "err", err)
 			wait = p.opts.RetryDelay
-		} else if n > 0 {
-			continue
+		} else if n >= p.opts.BatchSize {
+			continue // a full batch: more are likely waiting
 		}
 		select {
 		case <-ctx.Done():

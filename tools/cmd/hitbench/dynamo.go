@@ -177,7 +177,8 @@ func benchAggregator(ctx context.Context, client *dynamodb.Client, table string,
 		return "", err
 	}
 	agg := dynamostore.NewAggregator(client, table+"-stats", nil)
-	poller := streampoll.New(streampoll.NewClient(cfg), arn, agg.Handle, streampoll.Options{})
+	// As the server runs it (and template.yaml's event source mapping).
+	poller := streampoll.New(streampoll.NewClient(cfg), arn, agg.Handle, streampoll.Options{BatchSize: 1000})
 	fmt.Println("hitbench dynamodb: the aggregator catches up with the stream so far")
 	if err := poller.Drain(ctx); err != nil {
 		return "", err
