@@ -107,7 +107,7 @@ func New(store counter.Store, opts Options) http.Handler {
 				h.named = append(h.named, namedPath{prefix: prefix, suffix: suffix, pm: pm})
 			}
 		}
-		pm.add(rt.Method, h.endpoint(rt))
+		pm.add(rt, h.endpoint(rt))
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
@@ -156,12 +156,11 @@ type pathMethods struct {
 	allow    string
 }
 
-func (pm *pathMethods) add(method string, f http.HandlerFunc) {
-	pm.methods = append(pm.methods, method)
-	pm.handlers = append(pm.handlers, f)
-	if method == http.MethodGet {
-		pm.methods = append(pm.methods, http.MethodHead)
-		pm.handlers = append(pm.handlers, f) // New drops the body of every HEAD answer
+// add serves rt's methods with f; New drops the body of every HEAD answer.
+func (pm *pathMethods) add(rt Route, f http.HandlerFunc) {
+	for _, m := range rt.Methods() {
+		pm.methods = append(pm.methods, m)
+		pm.handlers = append(pm.handlers, f)
 	}
 	pm.allow = strings.Join(pm.methods, ", ")
 }

@@ -56,10 +56,20 @@ type Route struct {
 	serve func(*handler, http.ResponseWriter, *http.Request)
 }
 
+// Methods are the methods the route answers: its Method, and HEAD after
+// GET. template.yaml gives each of them an event of the route's function.
+func (r Route) Methods() []string {
+	if r.Method == http.MethodGet {
+		return []string{http.MethodGet, http.MethodHead}
+	}
+	return []string{r.Method}
+}
+
 // Routes lists every endpoint of the API, in a stable order. Adding one
 // takes an entry here, its handler method, functions/<name>/main.go, its
-// event in template.yaml, its sample event in events/ and its operation in
-// docs/openapi.yaml; the tests that compare them name what is missing.
+// events in template.yaml (one per method: a GET route has a HEAD one too),
+// its sample event in events/ and its operation in docs/openapi.yaml; the
+// tests that compare them name what is missing.
 var Routes = []Route{
 	{Name: RouteHealth, Method: http.MethodGet, Path: "/health", serve: (*handler).health},
 	{Name: RouteCreate, Method: http.MethodPost, Path: "/counters", Admin: true, Write: true, serve: (*handler).create},

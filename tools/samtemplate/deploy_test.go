@@ -224,19 +224,21 @@ func checkRoutes(t *testing.T, cf cfnTemplate, servedBy map[string]string, keys 
 	}
 	want := map[string]bool{}
 	for _, r := range httpapi.Routes {
-		key := strings.ToLower(r.Method) + " " + r.Path
-		want[key] = true
-		m, ok := body.Paths[r.Path][strings.ToLower(r.Method)]
-		if !ok {
-			t.Errorf("%s %s (%s) is not a method of the API", r.Method, r.Path, r.Name)
-			continue
-		}
-		fn := servedBy[r.Name]
-		if m.Integration.Type != "aws_proxy" || !strings.Contains(m.Integration.URI["Fn::Sub"], "${"+fn+".Arn}") {
-			t.Errorf("%s %s: integration %s %v, want aws_proxy to %s", r.Method, r.Path, m.Integration.Type, m.Integration.URI, fn)
-		}
-		if needs, wantNeeds := len(m.Security) > 0, keys && r.Admin; needs != wantNeeds {
-			t.Errorf("%s %s: needs an API key %v, want %v", r.Method, r.Path, needs, wantNeeds)
+		for _, method := range r.Methods() {
+			key := strings.ToLower(method) + " " + r.Path
+			want[key] = true
+			m, ok := body.Paths[r.Path][strings.ToLower(method)]
+			if !ok {
+				t.Errorf("%s %s (%s) is not a method of the API", method, r.Path, r.Name)
+				continue
+			}
+			fn := servedBy[r.Name]
+			if m.Integration.Type != "aws_proxy" || !strings.Contains(m.Integration.URI["Fn::Sub"], "${"+fn+".Arn}") {
+				t.Errorf("%s %s: integration %s %v, want aws_proxy to %s", method, r.Path, m.Integration.Type, m.Integration.URI, fn)
+			}
+			if needs, wantNeeds := len(m.Security) > 0, keys && r.Admin; needs != wantNeeds {
+				t.Errorf("%s %s: needs an API key %v, want %v", method, r.Path, needs, wantNeeds)
+			}
 		}
 	}
 	for path, methods := range body.Paths {

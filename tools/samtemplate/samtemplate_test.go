@@ -136,7 +136,9 @@ func TestAPIKeysOnAdminRoutes(t *testing.T) {
 			}
 			for _, r := range httpapi.Routes {
 				if tc.want(r) {
-					want = append(want, r.Method+" "+r.Path)
+					for _, m := range r.Methods() {
+						want = append(want, m+" "+r.Path)
+					}
 				}
 			}
 			sort.Strings(got)
