@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,13 +20,16 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hitcounter/hitcounter/internal/badge"
+	"github.com/hitcounter/hitcounter/internal/counter/countertest"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/internal/server"
 	"github.com/hitcounter/hitcounter/tools/browser"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 	"github.com/hitcounter/hitcounter/tools/localapi"
 )
 
-var screenshot = flag.String("screenshot", "", "write a PNG of the dashboard (served by the standalone server) to this file, e.g. ../../docs/dashboard.png")
+var screenshot = flag.String("screenshot", "", "write a PNG of the dashboard (the API over a memory store holding 30 days of hits) to this file, e.g. ../../docs/dashboard.png")
 
 func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
 
@@ -61,12 +63,10 @@ func TestStandaloneServer(t *testing.T) {
 	target, _ := url.Parse(m.URL())
 	proxy := httputil.NewSingleHostReverseProxy(target)
 
-	// Charts from the stats route's contract, served by a stand-in in front
-	// of the server, so they are drawn whether or not it serves stats. First,
-	// while the store holds only the counters this creates: the screenshot.
-	stats := httptest.NewServer(statsStandIn(proxy))
-	t.Cleanup(stats.Close)
-	t.Run("charts", func(t *testing.T) { checkCharts(t, tab, stats.URL+"/", *screenshot) })
+	// Charts of 30 days of real hits: the API over a memory store whose
+	// clock is set back while the hits are made (the server's clock is the
+	// machine's). Its store holds only these counters: the screenshot.
+	t.Run("charts", func(t *testing.T) { checkCharts(t, tab, *screenshot) })
 
 	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, tab, api, testKey) })
 	t.Run("embed", func(t *testing.T) { checkEmbed(t, tab, api) })
@@ -235,70 +235,68 @@ func runSteps(t *testing.T, tab *browser.Tab, before int, steps []step) {
 
 func row(name string) string { return `document.querySelector('tr[data-counter="` + name + `"]')` }
 
-// statsStandIn answers GET /counters/{name}/stats?period=day as the stats
-// route's contract says ({"name","period","points":[{"start","hits"}]}),
-// with 30 days of made-up hits, and passes anything else to next.
-func statsStandIn(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.Path, "/counters/")
-		name, isStats := strings.CutSuffix(rest, "/stats")
-		if !ok || !isStats || r.Method != http.MethodGet || r.URL.Query().Get("period") != "day" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		type point struct {
-			Start string `json:"start"`
-			Hits  int    `json:"hits"`
-		}
-		points := standInPoints(name)
-		out := make([]point, len(points))
-		today := time.Now().UTC().Truncate(24 * time.Hour)
-		for i, hits := range points {
-			out[i] = point{today.AddDate(0, 0, i-len(points)+1).Format(time.RFC3339), hits}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"name": name, "period": "day", "points": out})
-	})
-}
-
-// standInPoints are the made-up hits per day of a counter, oldest first:
-// a weekly rhythm scaled by the name, with a quiet day.
-func standInPoints(name string) []int {
+// chartDays are the hits per day, oldest first, that checkCharts makes on
+// each counter: a weekly rhythm scaled by the name, with a quiet day.
+func chartDays(name string) []int64 {
 	seed := 0
 	for _, c := range name {
 		seed += int(c)
 	}
 	week := []int{12, 30, 34, 31, 28, 9, 6}
-	points := make([]int, 30)
-	for i := range points {
-		points[i] = week[(i+seed)%7]*(seed%5+2) + (i*seed)%17 + i*(seed%3)
+	days := make([]int64, 30)
+	for i := range days {
+		days[i] = int64(week[(i+seed)%7]*(seed%5+2) + (i*seed)%17 + i*(seed%3))
 	}
-	points[(seed+12)%30] = 0
-	return points
+	days[(seed+12)%30] = 0
+	return days
 }
 
-// checkCharts opens the dashboard in front of the stats stand-in and checks
-// that each counter's chart shows its 30 days; it saves the screenshot.
-func checkCharts(t *testing.T, tab *browser.Tab, api, screenshotPath string) {
-	for name, count := range map[string]string{"home": "1523", "docs": "812", "blog": "96"} {
-		call(t, "POST", api+"counters", testKey, `{"name":"`+name+`","count":`+count+`}`, http.StatusCreated)
+// checkCharts serves the API over a memory store, makes 30 days of hits on
+// three counters by setting the store's clock back, opens the dashboard
+// and checks that each counter's chart shows its 30 days and their sum; it
+// saves the screenshot.
+func checkCharts(t *testing.T, tab *browser.Tab, screenshotPath string) {
+	now := time.Now().UTC()
+	clock := countertest.NewClock(now)
+	store := memstore.New(memstore.WithClock(clock.Now))
+	httpapi.EnablePages()
+	srv := httptest.NewServer(httpapi.New(store, httpapi.Options{APIKeys: []string{testKey}}))
+	t.Cleanup(srv.Close)
+	api := srv.URL + "/"
+	totals := map[string]int64{}
+	for name, count := range map[string]int64{"home": 1523, "docs": 812, "blog": 96} {
+		days := chartDays(name)
+		today := now.Truncate(24 * time.Hour)
+		clock.Set(today.AddDate(0, 0, -len(days)))
+		if _, err := store.Create(t.Context(), name, count); err != nil {
+			t.Fatal(err)
+		}
+		for i, hits := range days {
+			if hits == 0 {
+				continue
+			}
+			clock.Set(today.AddDate(0, 0, i-len(days)+1)) // midnight UTC of that day
+			if _, err := store.Increment(t.Context(), name, hits); err != nil {
+				t.Fatal(err)
+			}
+			totals[name] += hits
+		}
 	}
+	clock.Set(now)
 	before := len(tab.Problems())
 	steps := append(openDashboard(api, testKey), []step{
 		{"three charts of 30 days", poll(`['home','docs','blog'].every(n => ` + row("'+n+'") + `?.querySelectorAll('svg.chart rect').length === 30)`)},
 		{"top of the page, nothing focused", evalVoid(`window.scrollTo(0, 0); document.activeElement.blur()`)},
 	}...)
 	runSteps(t, tab, before, steps)
-	total := 0
-	for _, h := range standInPoints("home") {
-		total += h
-	}
-	label, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[string](row("home")+`.querySelector('svg.chart').getAttribute('aria-label')`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := fmt.Sprintf("home: %d hits in the last 30 days", total); !strings.HasPrefix(label, want) {
-		t.Errorf("chart label %q, want it to start with %q", label, want)
+	for _, name := range []string{"home", "docs", "blog"} {
+		label, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[string](row(name)+`.querySelector('svg.chart').getAttribute('aria-label')`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%s: %d hits in the last 30 days", name, totals[name]); !strings.HasPrefix(label, want) {
+			t.Errorf("chart label %q, want it to start with %q", label, want)
+		}
 	}
 	wantNoProblems(t, tab, before, keyRefused)
 	if screenshotPath != "" {
