@@ -36,9 +36,11 @@ var _ AggregatorClient = (*dynamodb.Client)(nil)
 // source mapping) and of the in-process stream poller of local runs.
 //
 // Each increment is counted in its buckets exactly once, however often and
-// in whatever pieces its record is delivered: a bucket remembers the
-// sequence number of the last record it added, and every addition is
-// conditional on it. See docs/dynamodb.md.
+// in whatever pieces its record is delivered: a bucket remembers, for each
+// item of the counter table that adds to it, the sequence number of the
+// last record it added from that item, and every addition is conditional
+// on it. An item's records come in order; the records of different items
+// (shards of one counter) need not. See docs/dynamodb.md.
 type Aggregator struct {
 	client AggregatorClient
 	table  *string
@@ -74,15 +76,47 @@ type hit struct {
 	by  int64
 }
 
-// bucketUpdate is what one batch adds to one bucket: its hits in stream
-// order.
+// bucketUpdate is what one batch adds to one bucket: its hits, by the item
+// of the counter table they come from.
 type bucketUpdate struct {
 	pk, sk  string
 	expires int64
-	hits    []hit
+	sources []*sourceHits
 	// firstSeq is the batch's original sequence number of the first record,
 	// to report as the failed item.
 	firstSeq string
+}
+
+// sourceHits are the hits one item of the counter table adds to a bucket,
+// in stream order, and the bucket attribute of that item's last sequence
+// number.
+type sourceHits struct {
+	attr string
+	hits []hit
+}
+
+// add appends a hit from the item whose sequence-number attribute is attr.
+func (u *bucketUpdate) add(attr string, h hit) {
+	for _, s := range u.sources {
+		if s.attr == attr {
+			s.hits = append(s.hits, h)
+			return
+		}
+	}
+	u.sources = append(u.sources, &sourceHits{attr: attr, hits: []hit{h}})
+}
+
+// seqAttr returns the bucket attribute that holds the last sequence number
+// added from the counter item pk of the counter name: attrLastSeq for the
+// item c#<name>, attrLastSeq followed by the rest of the key for an item
+// whose key continues (a counter kept in several items). Names hold no
+// '#', so the rest of a key never belongs to another counter's name.
+func seqAttr(pk, name string) (string, error) {
+	rest, ok := strings.CutPrefix(pk, counterPrefix+name)
+	if !ok {
+		return "", fmt.Errorf("item %q holds counter %q", pk, name)
+	}
+	return attrLastSeq + rest, nil
 }
 
 // removal is a deleted counter incarnation whose buckets go.
@@ -137,13 +171,18 @@ func planBatch(records []events.DynamoDBEventRecord) batchPlan {
 		default: // INSERT: a create, or a set that creates
 			continue
 		}
-		by, at, bpk, err := increment(r.Change.OldImage, r.Change.NewImage)
+		by, at, name, bpk, err := increment(r.Change.OldImage, r.Change.NewImage)
 		if err != nil {
 			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY of %s: %w", pk, err)})
 			continue
 		}
 		if by == 0 {
 			continue // a set, or a write that left the count alone
+		}
+		attr, err := seqAttr(pk, name)
+		if err != nil {
+			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY of %s: %w", pk, err)})
+			continue
 		}
 		padded, err := padSeq(seq)
 		if err != nil {
@@ -159,40 +198,44 @@ func planBatch(records []events.DynamoDBEventRecord) batchPlan {
 				byKey[k] = u
 				p.updates = append(p.updates, u)
 			}
-			u.hits = append(u.hits, hit{seq: padded, by: by})
+			u.add(attr, hit{seq: padded, by: by})
 		}
 	}
 	for _, u := range p.updates {
 		// Lambda and the poller deliver a shard's records in order; sort
-		// anyway, the conditions below rely on it.
-		slices.SortStableFunc(u.hits, func(a, b hit) int { return cmp.Compare(a.seq, b.seq) })
+		// anyway, the conditions below rely on it. An item's sequence
+		// numbers rise; those of different items are not compared.
+		for _, s := range u.sources {
+			slices.SortStableFunc(s.hits, func(a, b hit) int { return cmp.Compare(a.seq, b.seq) })
+		}
 	}
 	return p
 }
 
 // increment returns the hits of a MODIFY of a counter item (0 for a set),
-// its time, and the stats partition key of the counter's incarnation.
-func increment(old, new map[string]events.DynamoDBAttributeValue) (by int64, at time.Time, pk string, err error) {
+// its time, the counter's name and the stats partition key of its
+// incarnation.
+func increment(old, new map[string]events.DynamoDBAttributeValue) (by int64, at time.Time, name, pk string, err error) {
 	name, created, err := incarnation(new)
 	if err != nil {
-		return 0, time.Time{}, "", fmt.Errorf("new image: %w", err)
+		return 0, time.Time{}, "", "", fmt.Errorf("new image: %w", err)
 	}
 	newCount, err := imageInt(new, attrCount)
 	if err != nil {
-		return 0, time.Time{}, "", fmt.Errorf("new image: %w", err)
+		return 0, time.Time{}, "", "", fmt.Errorf("new image: %w", err)
 	}
 	oldCount, err := imageInt(old, attrCount)
 	if err != nil {
-		return 0, time.Time{}, "", fmt.Errorf("old image: %w", err)
+		return 0, time.Time{}, "", "", fmt.Errorf("old image: %w", err)
 	}
 	updated, err := imageInt(new, attrUpdatedAt)
 	if err != nil {
-		return 0, time.Time{}, "", fmt.Errorf("new image: %w", err)
+		return 0, time.Time{}, "", "", fmt.Errorf("new image: %w", err)
 	}
 	if imageSets(old) != imageSets(new) {
-		return 0, time.Time{}, "", nil // a set
+		return 0, time.Time{}, "", "", nil // a set
 	}
-	return newCount - oldCount, time.UnixMilli(updated).UTC(), statsPK(name, created), nil
+	return newCount - oldCount, time.UnixMilli(updated).UTC(), name, statsPK(name, created), nil
 }
 
 // incarnation returns the counter name and creation time of an image.
@@ -273,22 +316,17 @@ func (a *Aggregator) Handle(ctx context.Context, event events.DynamoDBEvent) (ev
 	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: seq}}}, nil
 }
 
-var (
-	aggUpdate    = aws.String("ADD #h :sum SET #seq = :last, #exp = :exp")
-	aggCondFirst = aws.String("attribute_not_exists(#seq) OR #seq < :first")
-	aggCondAfter = aws.String("#seq = :after")
-	aggNames     = map[string]string{"#h": attrHits, "#seq": attrLastSeq, "#exp": attrExpiresAt}
-)
-
 // maxAggregates is the number of attempts at one bucket before the batch is
 // failed: two suffice unless another consumer writes the bucket meanwhile.
 const maxAggregates = 4
 
-// apply adds the hits of u that the bucket has not seen yet. The first
-// attempt assumes none: it is conditional on the bucket's last sequence
-// number being below u's first. If that fails, the bucket has seen some
-// (a batch delivered again, whole or in part, maybe with new records after
-// the old ones): the failure returns the bucket, and the next attempt adds
+// apply adds the hits of u that the bucket has not seen yet, in one
+// UpdateItem whatever the number of items they come from. The first
+// attempt assumes none: for each source item it is conditional on the
+// bucket's last sequence number from that item being below the item's
+// first. If that fails, the bucket has seen some (a batch delivered again,
+// whole or in part, maybe with new records after the old ones): the
+// failure returns the bucket, and the next attempt adds, from each item,
 // only the hits after its last sequence number, conditional on it being
 // unchanged.
 func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
@@ -296,43 +334,51 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		attrPK:      &types.AttributeValueMemberS{Value: u.pk},
 		attrStatsSK: &types.AttributeValueMemberS{Value: u.sk},
 	}
-	after := "" // the bucket's last sequence number, once known
+	after := make([]string, len(u.sources)) // per source, the bucket's last sequence number once known
 	for range maxAggregates {
-		hits := u.hits
-		if after != "" {
-			i, _ := slices.BinarySearchFunc(hits, after, func(h hit, seq string) int {
-				if h.seq <= seq {
-					return -1
-				}
-				return 1
-			})
-			hits = hits[i:]
-		}
-		if len(hits) == 0 {
-			return nil // all applied before
-		}
+		names := map[string]string{"#h": attrHits, "#exp": attrExpiresAt}
+		values := map[string]types.AttributeValue{":exp": number(u.expires)}
+		var sets, conds []string
 		var sum int64
-		for _, h := range hits {
-			sum += h.by
+		for i, src := range u.sources {
+			hits := src.hits
+			if after[i] != "" {
+				n, _ := slices.BinarySearchFunc(hits, after[i], func(h hit, seq string) int {
+					if h.seq <= seq {
+						return -1
+					}
+					return 1
+				})
+				hits = hits[n:]
+			}
+			if len(hits) == 0 {
+				continue // all applied before
+			}
+			for _, h := range hits {
+				sum += h.by
+			}
+			n := strconv.Itoa(i)
+			names["#s"+n] = src.attr
+			values[":l"+n] = &types.AttributeValueMemberS{Value: hits[len(hits)-1].seq}
+			sets = append(sets, "#s"+n+" = :l"+n)
+			if after[i] == "" {
+				values[":f"+n] = &types.AttributeValueMemberS{Value: hits[0].seq}
+				conds = append(conds, "(attribute_not_exists(#s"+n+") OR #s"+n+" < :f"+n+")")
+			} else {
+				values[":a"+n] = &types.AttributeValueMemberS{Value: after[i]}
+				conds = append(conds, "#s"+n+" = :a"+n)
+			}
 		}
-		values := map[string]types.AttributeValue{
-			":sum":  number(sum),
-			":last": &types.AttributeValueMemberS{Value: hits[len(hits)-1].seq},
-			":exp":  number(u.expires),
+		if len(sets) == 0 {
+			return nil
 		}
-		cond := aggCondFirst
-		if after == "" {
-			values[":first"] = &types.AttributeValueMemberS{Value: hits[0].seq}
-		} else {
-			cond = aggCondAfter
-			values[":after"] = &types.AttributeValueMemberS{Value: after}
-		}
+		values[":sum"] = number(sum)
 		_, err := a.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                           a.table,
 			Key:                                 key,
-			UpdateExpression:                    aggUpdate,
-			ConditionExpression:                 cond,
-			ExpressionAttributeNames:            aggNames,
+			UpdateExpression:                    aws.String("ADD #h :sum SET #exp = :exp, " + strings.Join(sets, ", ")),
+			ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
+			ExpressionAttributeNames:            names,
 			ExpressionAttributeValues:           values,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
@@ -343,14 +389,15 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		if ccf == nil {
 			return err
 		}
-		last, _ := ccf.Item[attrLastSeq].(*types.AttributeValueMemberS)
-		if last == nil {
-			// The bucket went (its counter was deleted) between attempts,
-			// or has no sequence number: start again.
-			after = ""
-			continue
+		for i, src := range u.sources {
+			// None where the bucket went (its counter was deleted) between
+			// attempts, or has nothing from that item: start it again.
+			last, _ := ccf.Item[src.attr].(*types.AttributeValueMemberS)
+			after[i] = ""
+			if last != nil {
+				after[i] = last.Value
+			}
 		}
-		after = last.Value
 	}
 	return errors.New("the bucket kept changing under the aggregator")
 }

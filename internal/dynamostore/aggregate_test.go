@@ -25,6 +25,9 @@ import (
 // stream builds the stream records of a counter table as DynamoDB writes
 // them (NEW_AND_OLD_IMAGES), and the exact hits each bucket must get.
 type stream struct {
+	// suffix follows c#<name> in the key of each counter item: "" for the
+	// store's items, another for a counter kept in several items (shards).
+	suffix  string
 	seq     int
 	records []events.DynamoDBEventRecord
 	items   map[string]map[string]events.DynamoDBAttributeValue
@@ -61,11 +64,11 @@ func (s *stream) add(event, pk string, old, new map[string]events.DynamoDBAttrib
 
 func (s *stream) create(name string, count int64, at time.Time) {
 	item := map[string]events.DynamoDBAttributeValue{
-		"pk": events.NewStringAttribute("c#" + name), "name": events.NewStringAttribute(name),
+		"pk": events.NewStringAttribute("c#" + name + s.suffix), "name": events.NewStringAttribute(name),
 		"count": num(count), "created_at": num(at.UnixMilli()), "updated_at": num(at.UnixMilli()),
 	}
 	s.items[name] = item
-	s.add("INSERT", "c#"+name, nil, item)
+	s.add("INSERT", "c#"+name+s.suffix, nil, item)
 }
 
 func (s *stream) modify(name string, change func(item map[string]events.DynamoDBAttributeValue)) {
@@ -76,7 +79,7 @@ func (s *stream) modify(name string, change func(item map[string]events.DynamoDB
 	}
 	change(item)
 	s.items[name] = item
-	s.add("MODIFY", "c#"+name, old, item)
+	s.add("MODIFY", "c#"+name+s.suffix, old, item)
 }
 
 func (s *stream) increment(name string, by int64, at time.Time) {
@@ -362,6 +365,48 @@ func TestAggregateExactlyOnce(t *testing.T) {
 			check(t, h, s)
 		})
 	}
+}
+
+// TestAggregateSeveralItemsPerCounter: a counter kept in two items (as hot
+// counters will be, in shards), whose records reach the aggregator on
+// different stream shards: their sequence numbers are not comparable, and
+// here those of the second item are all below the first's. Each bucket
+// keeps one last sequence number per item, so each increment is counted
+// once, and delivered twice, still once.
+func TestAggregateSeveralItemsPerCounter(t *testing.T) {
+	h := newAggHarness(t)
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	h.clock.Set(start)
+	if _, err := h.store.Create(testContext(t), "hot", 0); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	first, second := newStream(), newStream()
+	first.seq = 300_000_000_000_000_000
+	second.suffix = "#1"
+	for _, s := range []*stream{first, second} {
+		s.create("hot", 0, start)
+		for i := range 40 {
+			s.increment("hot", int64(i%5+1), start.Add(time.Duration(i)*7*time.Minute))
+		}
+	}
+	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
+	handle := func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+		return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+	}
+	for range 2 {
+		lambda(t, first.records, 15, handle)  // one stream shard
+		lambda(t, second.records, 15, handle) // another, read after it
+	}
+	want := &stream{hours: map[string]map[int64]int64{"hot": {}}, days: map[string]map[int64]int64{"hot": {}}}
+	for _, s := range []*stream{first, second} {
+		for k, v := range s.hours["hot"] {
+			want.hours["hot"][k] += v
+		}
+		for k, v := range s.days["hot"] {
+			want.days["hot"][k] += v
+		}
+	}
+	check(t, h, want)
 }
 
 // handlerWith runs a batch through an aggregator whose every UpdateItem

@@ -30,8 +30,10 @@ const (
 	// attrExpiresAt (idempotency.go), N, Unix seconds, is the stats table's
 	// TTL attribute too.
 	// attrLastSeq is the stream sequence number of the last record added
-	// to the bucket, zero-padded to seqWidth digits so that string order
-	// is numeric order (aggregate.go).
+	// to the bucket from the counter's item, zero-padded to seqWidth digits
+	// so that string order is numeric order (aggregate.go). A counter kept
+	// in several items (c#<name> followed by a suffix: shards) has one per
+	// item, attrLastSeq followed by that suffix (seqAttr).
 	attrLastSeq = "last_seq"
 
 	hourLayout = "2006-01-02T15"
