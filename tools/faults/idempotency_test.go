@@ -180,9 +180,10 @@ func checkKeyedTable(t *testing.T, endpoint, table, name string, count, records 
 
 // TestIdempotentKillMidLoad: 16 clients increment one counter through the
 // standalone server, each retrying its increment with the same key until
-// a definite answer, while DynamoDB Local is SIGKILLed and restarted. The
-// final count equals the number of keys acknowledged, exactly: unlike the
-// unkeyed kill test, no 503 leaves its client unsure.
+// a definite answer, while DynamoDB Local goes away in the middle of
+// requests (cut off, then SIGKILLed: see crash) and is restarted. The final
+// count equals the number of keys acknowledged, exactly: unlike the unkeyed
+// kill test, no 503 leaves its client unsure.
 func TestIdempotentKillMidLoad(t *testing.T) {
 	const (
 		workers = 16
@@ -194,7 +195,8 @@ func TestIdempotentKillMidLoad(t *testing.T) {
 		before, down, after = 700*time.Millisecond, 2*time.Second, 700*time.Millisecond
 	}
 	db := dynamolocal.StartForTest(t, dynamolocal.Options{DBPath: t.TempDir()})
-	srv := startServer(t, dynamoEnv(db.Endpoint(), table, time.Second))
+	proxy := newDynamoProxy(t, db.Endpoint())
+	srv := startServer(t, dynamoEnv(proxy.URL(), table, time.Second))
 	createKeyed(t, srv.URL, name)
 
 	l := startKeyedLoad(t, srv.URL+"/counters/"+name+"/increment", name, workers, 3*time.Second)
@@ -202,17 +204,11 @@ func TestIdempotentKillMidLoad(t *testing.T) {
 	l.awaitAcked(t, 1, time.Minute) // a loaded machine may need longer than the window
 	ackedBeforeKill := l.acked.Load()
 	t.Logf("killing DynamoDB Local at %s, %d keys acknowledged", time.Now().Format("15:04:05.000"), ackedBeforeKill)
-	if err := db.Kill(); err != nil {
-		t.Fatalf("kill DynamoDB Local: %v", err)
-	}
+	crash(t, proxy, db)
 	awaitHealth(t, srv.URL, http.StatusServiceUnavailable, down)
 	<-time.After(down)
 	unavailableWhileDown := l.unavailable.Load()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if err := db.Start(ctx); err != nil {
-		t.Fatalf("start DynamoDB Local again: %v", err)
-	}
+	recoverStore(t, proxy, db)
 	awaitHealth(t, srv.URL, http.StatusOK, 30*time.Second)
 	ackedAtRestart := l.acked.Load()
 	<-time.After(after)

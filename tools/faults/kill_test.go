@@ -15,10 +15,11 @@ import (
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
-// TestKillMidLoad kills DynamoDB Local (file-backed) with SIGKILL in the
-// middle of a concurrent increment load on the standalone server, keeps it
-// down for a while, and starts it again on the same port, while the load
-// goes on against the same server instance.
+// TestKillMidLoad makes DynamoDB Local (file-backed) go away in the middle
+// of a concurrent increment load on the standalone server (cut off, every
+// request in flight failing, then SIGKILLed: see crash), keeps it down for
+// a while, and starts it again on the same port, while the load goes on
+// against the same server instance.
 //
 // Every request must end within its deadline with a 200 counter or a clean
 // 503 unavailable with Retry-After. No acknowledged increment may be lost or
@@ -41,8 +42,9 @@ func TestKillMidLoad(t *testing.T) {
 	}
 
 	db := dynamolocal.StartForTest(t, dynamolocal.Options{DBPath: t.TempDir()})
+	proxy := newDynamoProxy(t, db.Endpoint())
 	const table = "faults-kill-mid-load"
-	srv := startServer(t, dynamoEnv(db.Endpoint(), table, requestTimeout))
+	srv := startServer(t, dynamoEnv(proxy.URL(), table, requestTimeout))
 	createCounter(t, srv.URL, name)
 
 	l := startLoad(t, srv.URL+"/counters/"+name+"/increment", workers, clientTimeout, 50*time.Millisecond)
@@ -52,18 +54,12 @@ func TestKillMidLoad(t *testing.T) {
 	awaitAcked(t, l, 0, before)
 
 	killAt := time.Now()
-	if err := db.Kill(); err != nil {
-		t.Fatalf("kill DynamoDB Local: %v", err)
-	}
+	crash(t, proxy, db)
 	healthDownAt := awaitHealth(t, srv.URL, http.StatusServiceUnavailable, down)
 	<-time.After(time.Until(killAt.Add(down))) // the second window: the store is down
 
 	restartAt := time.Now()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if err := db.Start(ctx); err != nil {
-		t.Fatalf("start DynamoDB Local again: %v", err)
-	}
+	recoverStore(t, proxy, db)
 	startedAt := time.Now()
 	healthUpAt := awaitHealth(t, srv.URL, http.StatusOK, 30*time.Second)
 	// The third window: the store is back. It lasts until increments sent
