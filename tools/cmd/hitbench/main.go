@@ -74,33 +74,21 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	if *suite == "listing" {
+	suites := map[string]func(context.Context, options, io.Writer) error{
+		"listing":  benchListing,
+		"conns":    benchConns,
+		"dynamodb": benchDynamoDB,
+	}
+	if bench, ok := suites[*suite]; ok {
 		report, closeReport, err := openReport(o.out)
 		if err != nil {
 			return err
 		}
 		defer closeReport()
-		return benchListing(ctx, o, report)
+		return bench(ctx, o, report)
 	}
-	if *suite == "conns" {
-		report, closeReport, err := openReport(o.out)
-		if err != nil {
-			return err
-		}
-		defer closeReport()
-		return benchConns(ctx, o, report)
-	}
-	if *suite == "dynamodb" {
-		report := io.Discard
-		if o.out != "" {
-			f, err := os.OpenFile(o.out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			report = f
-		}
-		return benchDynamoDB(ctx, o, report)
+	if *suite != "memory" {
+		return fmt.Errorf("unknown suite %q", *suite)
 	}
 
 	baseAddr, svcAddr := freeAddr(), freeAddr()
