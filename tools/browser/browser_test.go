@@ -338,11 +338,7 @@ func checkEmbed(t *testing.T, tab *browser.Tab, api string) {
 <p id="inline"><script async src="` + api + `embed.js" data-counter="` + name + `"></script></p>
 <p id="missing"><script async src="` + api + `embed.js" data-counter="missing-` + name + `"></script></p>
 </body></html>`
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, page)
-	}))
-	defer site.Close()
+	site := servePage(t, page)
 	before := len(tab.Problems())
 	ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
 	defer cancel()
@@ -368,6 +364,16 @@ func checkEmbed(t *testing.T, tab *browser.Tab, api string) {
 	})
 }
 
+// servePage serves page as the HTML of another origin until the test ends.
+func servePage(t *testing.T, page string) *httptest.Server {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, page)
+	}))
+	t.Cleanup(site.Close)
+	return site
+}
+
 // checkEmbedDown loads a page whose embed's API fails, and checks that the
 // page is left as it was, with nothing thrown.
 func checkEmbedDown(t *testing.T, tab *browser.Tab, api string) {
@@ -376,11 +382,7 @@ func checkEmbedDown(t *testing.T, tab *browser.Tab, api string) {
 <script async src="` + api + `embed.js" data-counter="home" data-target="views"></script>
 <p id="inline">unchanged<script async src="` + api + `embed.js" data-counter="home"></script></p>
 </body></html>`
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, page)
-	}))
-	defer site.Close()
+	site := servePage(t, page)
 	before := len(tab.Problems())
 	ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
 	defer cancel()
@@ -437,11 +439,7 @@ func checkBadges(t *testing.T, tab *browser.Tab, api string) {
 <img id="hit" alt="hits" src="` + api + `counters/` + name + `/hit.svg">
 <img id="wide" alt="wide" src="` + api + `counters/` + name + `/badge.svg?label=` + url.QueryEscape("訪問者 & <friends>") + `&style=flat-square">
 </body></html>`
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, page)
-	}))
-	defer site.Close()
+	site := servePage(t, page)
 	ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
 	defer cancel()
 	before := len(tab.Problems())
