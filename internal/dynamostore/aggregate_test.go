@@ -33,6 +33,16 @@ type stream struct {
 	items   map[string]map[string]events.DynamoDBAttributeValue
 	hours   map[string]map[int64]int64 // by counter name, then bucket start
 	days    map[string]map[int64]int64
+	// first is the time of the earliest increment: check reads the buckets
+	// from its day on.
+	first time.Time
+}
+
+// daysAgo returns hour o'clock UTC, days days before today. Every history
+// here is dated from now: hour buckets expire 8 days after their hour, and
+// DynamoDB Local applies TTL, deleting expired items within seconds.
+func daysAgo(days, hour int) time.Time {
+	return counter.Day.Start(time.Now()).AddDate(0, 0, -days).Add(time.Duration(hour) * time.Hour)
 }
 
 func newStream() *stream {
@@ -91,6 +101,9 @@ func (s *stream) increment(name string, by int64, at time.Time) {
 	if s.hours[name] == nil {
 		s.hours[name], s.days[name] = map[int64]int64{}, map[int64]int64{}
 	}
+	if s.first.IsZero() || at.Before(s.first) {
+		s.first = at
+	}
 	s.hours[name][counter.Hour.Start(at).Unix()] += by
 	s.days[name][counter.Day.Start(at).Unix()] += by
 }
@@ -114,14 +127,14 @@ func (s *stream) other(pk string, at time.Time) {
 	})
 }
 
-// history builds a stream of two counters over three days: increments of
-// both signs (often several in one bucket), sets, and writes of other
-// items. The counters exist in the store's table with the same creation
-// time, so Stats finds their buckets.
+// history builds a stream of two counters over three days (34 hours from
+// 22:00 three days ago): increments of both signs (often several in one
+// bucket), sets, and writes of other items. The counters exist in the
+// store's table with the same creation time, so Stats finds their buckets.
 func history(t *testing.T, h aggHarness) *stream {
 	t.Helper()
 	s := newStream()
-	start := time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)
+	start := daysAgo(3, 22)
 	for _, name := range []string{"a", "b"} {
 		h.clock.Set(start)
 		if _, err := h.store.Create(testContext(t), name, 1000); err != nil {
@@ -167,8 +180,8 @@ func newAggHarness(t *testing.T) aggHarness {
 	return aggHarness{store: store, clock: clock, client: client, stats: stats}
 }
 
-// check compares every hour and day bucket of the stream's counters with
-// the exact sum.
+// check compares every hour and day bucket of the stream's counters, over
+// five days from the day of its first increment, with the exact sum.
 func check(t *testing.T, h aggHarness, s *stream) {
 	t.Helper()
 	for name := range s.hours {
@@ -176,7 +189,7 @@ func check(t *testing.T, h aggHarness, s *stream) {
 			period counter.Period
 			want   map[int64]int64
 		}{{counter.Hour, s.hours[name]}, {counter.Day, s.days[name]}} {
-			from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+			from := counter.Day.Start(s.first)
 			points, err := h.store.Stats(testContext(t), name, counter.StatsQuery{Period: tc.period, From: from, To: from.Add(5 * 24 * time.Hour)})
 			if err != nil {
 				t.Fatalf("Stats(%q): %v", name, err)
@@ -375,7 +388,7 @@ func TestAggregateExactlyOnce(t *testing.T) {
 // once, and delivered twice, still once.
 func TestAggregateSeveralItemsPerCounter(t *testing.T) {
 	h := newAggHarness(t)
-	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	start := daysAgo(2, 10)
 	h.clock.Set(start)
 	if _, err := h.store.Create(testContext(t), "hot", 0); err != nil {
 		t.Fatalf("Create: %v", err)
@@ -397,7 +410,7 @@ func TestAggregateSeveralItemsPerCounter(t *testing.T) {
 		lambda(t, first.records, 15, handle)  // one stream shard
 		lambda(t, second.records, 15, handle) // another, read after it
 	}
-	want := &stream{hours: map[string]map[int64]int64{"hot": {}}, days: map[string]map[int64]int64{"hot": {}}}
+	want := &stream{hours: map[string]map[int64]int64{"hot": {}}, days: map[string]map[int64]int64{"hot": {}}, first: start}
 	for _, s := range []*stream{first, second} {
 		for k, v := range s.hours["hot"] {
 			want.hours["hot"][k] += v
@@ -420,7 +433,7 @@ type handlerWith = func(ctx context.Context, batch []events.DynamoDBEventRecord,
 func TestAggregateWritesPerBatch(t *testing.T) {
 	h := newAggHarness(t)
 	s := newStream()
-	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	at := daysAgo(1, 5)
 	h.clock.Set(at)
 	if _, err := h.store.Create(testContext(t), "busy", 0); err != nil {
 		t.Fatal(err)
@@ -447,7 +460,7 @@ func TestAggregateWritesPerBatch(t *testing.T) {
 func TestAggregateRemove(t *testing.T) {
 	h := newAggHarness(t)
 	s := newStream()
-	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	at := daysAgo(3, 5)
 	h.clock.Set(at)
 	if _, err := h.store.Create(testContext(t), "gone", 0); err != nil {
 		t.Fatal(err)
@@ -481,7 +494,8 @@ func TestAggregateRemove(t *testing.T) {
 
 // TestAggregateEventFixture feeds events/aggregate.json (the fixture of the
 // aggregate function: a create, an increment by 3, a set, an increment by
-// -1 and an idempotency record) to the aggregator, twice.
+// -1 and an idempotency record) to the aggregator, twice. The fixture's
+// times are moved to yesterday first (moveFixture).
 func TestAggregateEventFixture(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "events", "aggregate.json"))
 	if err != nil {
@@ -492,7 +506,8 @@ func TestAggregateEventFixture(t *testing.T) {
 		t.Fatalf("events/aggregate.json: %v", err)
 	}
 	h := newAggHarness(t)
-	created := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	created := daysAgo(1, 5)
+	moveFixture(t, event, created)
 	h.clock.Set(created)
 	if _, err := h.store.Create(testContext(t), "home", 5); err != nil {
 		t.Fatal(err)
@@ -525,5 +540,35 @@ func TestAggregateEventFixture(t *testing.T) {
 				t.Errorf("hits %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// moveFixture shifts every time in the event's counter images (created_at
+// and updated_at, Unix milliseconds) and its records' creation times by the
+// same amount, so that the first record's created_at becomes created: the
+// fixture's own dates would be past the buckets' TTL on a later day.
+func moveFixture(t *testing.T, event events.DynamoDBEvent, created time.Time) {
+	t.Helper()
+	first, err := event.Records[0].Change.NewImage["created_at"].Int64()
+	if err != nil {
+		t.Fatalf("first record's created_at: %v", err)
+	}
+	shift := created.UnixMilli() - first
+	for i := range event.Records {
+		c := &event.Records[i].Change
+		for _, image := range []map[string]events.DynamoDBAttributeValue{c.OldImage, c.NewImage} {
+			for _, attr := range []string{"created_at", "updated_at"} {
+				if v, ok := image[attr]; ok {
+					ms, err := v.Int64()
+					if err != nil {
+						t.Fatalf("record %d %s: %v", i, attr, err)
+					}
+					image[attr] = num(ms + shift)
+				}
+			}
+		}
+		if !c.ApproximateCreationDateTime.IsZero() {
+			c.ApproximateCreationDateTime = events.SecondsEpochTime{Time: c.ApproximateCreationDateTime.Add(time.Duration(shift) * time.Millisecond)}
+		}
 	}
 }

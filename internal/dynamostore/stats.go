@@ -163,7 +163,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 
 // CreateStatsTable creates the stats table (partition key pk and sort key
 // sk, strings; on-demand capacity; TTL on expires_at, which DynamoDB Local
-// accepts and never applies) unless it exists, and waits until it is
+// applies within seconds: data dated in the past vanishes) unless it exists, and waits until it is
 // active. Like CreateTable, it is meant for tests and local development.
 func CreateStatsTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{

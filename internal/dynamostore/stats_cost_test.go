@@ -93,7 +93,7 @@ func BenchmarkAggregate(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := newStream()
-	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	at := daysAgo(1, 5)
 	names := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}
 	for _, n := range names {
 		s.create(n, 0, at)

@@ -29,9 +29,9 @@ var streamSpec = &types.StreamSpecification{StreamEnabled: aws.Bool(true), Strea
 
 // CreateTable creates the counter table (partition key pk, a string; on-demand
 // capacity; a stream of new and old images) unless it exists, waits until it
-// is active, and enables TTL on expires_at (idempotency records; DynamoDB
-// Local accepts the setting and never deletes, which the store does not rely
-// on). It is meant for tests and local development; production tables come
+// is active, and enables TTL on expires_at (idempotency records). DynamoDB
+// Local applies TTL as DynamoDB does, but within seconds of the expiry; the
+// store never relies on an expired record being gone. It is meant for tests and local development; production tables come
 // from the SAM template.
 func CreateTable(ctx context.Context, client TableClient, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{

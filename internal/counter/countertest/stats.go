@@ -103,8 +103,12 @@ func (h StatsHarness) sync(t *testing.T) {
 	}
 }
 
-// statsEpoch is where the suite's clocks start: a Friday, mid-month.
-var statsEpoch = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+// statsEpoch is where the suite's histories start: midnight UTC five days
+// before the test binary started. Histories are dated from now, never on a
+// calendar date: a store may expire old buckets for real (DynamoDB keeps
+// hour buckets 8 days, and DynamoDB Local applies TTL), so a history in the
+// past would vanish, on some run, while a test reads it.
+var statsEpoch = counter.Day.Start(time.Now()).AddDate(0, 0, -5)
 
 // testStatsExact spreads increments of both signs over hours and days,
 // among creates, sets and refused increments that are not hits, and
@@ -195,7 +199,7 @@ func testStatsExact(t *testing.T, h StatsHarness) {
 
 func testStatsDefaults(t *testing.T, h StatsHarness) {
 	s := h.Store
-	now := statsEpoch.Add(40*24*time.Hour + 13*time.Hour + 7*time.Minute)
+	now := time.Now().UTC()
 	h.Clock.Set(now.Add(-50 * 24 * time.Hour))
 	mustCreate(t, s, "d", 0)
 	// One hit in the current hour, one 47 hours ago (the oldest default
