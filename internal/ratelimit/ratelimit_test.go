@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,7 +9,7 @@ import (
 )
 
 func TestLimiter(t *testing.T) {
-	t0 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	t0 := time.Unix(0, 0)
 	l := ratelimit.New(2, 3) // 2/s, bursts of 3
 	for i := range 3 {
 		if ok, _ := l.Allow("a", t0); !ok {
@@ -43,19 +44,33 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// TestLimiterForgetsIdleClients checks that once the sweep interval has
+// passed, the clients whose buckets have refilled are forgotten. A shard
+// sweeps when one of its clients is seen, and which shard a client lands
+// in depends on the Limiter's random hash seed, so new clients come until
+// every shard has swept: until the Limiter tracks only them.
 func TestLimiterForgetsIdleClients(t *testing.T) {
-	t0 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	t0 := time.Unix(0, 0)
 	l := ratelimit.New(10, 10)
 	for i := range 1000 {
-		l.Allow(string(rune('a'+i%26))+time.Duration(i).String(), t0)
+		l.Allow(fmt.Sprintf("early-%d", i), t0)
 	}
-	if l.Len() != 1000 {
-		t.Fatalf("Len = %d, want 1000", l.Len())
+	if got := l.Len(); got != 1000 {
+		t.Fatalf("Len = %d, want 1000", got)
 	}
-	for i := range 100 { // touch every shard after the sweep interval
-		l.Allow("late"+time.Duration(i).String(), t0.Add(2*time.Minute))
+	later := t0.Add(2 * time.Minute)
+	// With 16 shards, about 54 clients reach every one on average; 10,000
+	// that do not would be a broken sweep, not bad luck.
+	const most = 10_000
+	late := 0
+	for l.Len() > late {
+		if late == most {
+			t.Fatalf("Len = %d after %d new clients, want only the new ones: idle clients are not forgotten", l.Len(), late)
+		}
+		l.Allow(fmt.Sprintf("late-%d", late), later)
+		late++
 	}
-	if got := l.Len(); got > 100 {
-		t.Errorf("Len after sweep = %d, want the 100 recent clients only", got)
+	if got := l.Len(); got != late {
+		t.Errorf("Len after the sweeps = %d, want the %d new clients", got, late)
 	}
 }
