@@ -36,6 +36,10 @@ type Options struct {
 	// Log receives the server's output; nil keeps only the last few KB, for
 	// error messages.
 	Log io.Writer
+
+	// pickPort picks the port when Port is 0; nil means freePort. Tests
+	// make it collide.
+	pickPort func() (int, error)
 }
 
 // Server is a running (or stopped) DynamoDB Local process.
@@ -72,16 +76,42 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("dynamolocal: %w", err)
 		}
 	}
-	if opts.Port == 0 {
-		if opts.Port, err = freePort(); err != nil {
+	if opts.Port != 0 {
+		s := newServer(java, dir, opts)
+		if err := s.Start(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	// A port picked as free can be taken before java binds it; java then
+	// exits ("Failed to bind"), and another port is tried.
+	pick := opts.pickPort
+	if pick == nil {
+		pick = freePort
+	}
+	for attempt := 1; ; attempt++ {
+		if opts.Port, err = pick(); err != nil {
+			return nil, err
+		}
+		s := newServer(java, dir, opts)
+		err := s.Start(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, errExited) || attempt == startAttempts {
 			return nil, err
 		}
 	}
-	s := &Server{java: java, dir: dir, opts: opts, endpoint: "http://127.0.0.1:" + strconv.Itoa(opts.Port)}
-	if err := s.Start(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+}
+
+// startAttempts bounds the ports Start tries when it picks them.
+const startAttempts = 5
+
+// errExited reports that the process ended before it answered.
+var errExited = errors.New("dynamodb local exited before answering")
+
+func newServer(java, dir string, opts Options) *Server {
+	return &Server{java: java, dir: dir, opts: opts, endpoint: "http://127.0.0.1:" + strconv.Itoa(opts.Port)}
 }
 
 // Endpoint returns the server's URL, http://127.0.0.1:PORT.
@@ -159,7 +189,7 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("dynamodb local exited before answering (%v); output:\n%s", p.err, p.out)
+			return fmt.Errorf("%w (%v); output:\n%s", errExited, p.err, p.out)
 		case <-ctx.Done():
 			return fmt.Errorf("dynamodb local on %s did not answer (last error: %v): %w; output:\n%s", s.endpoint, err, ctx.Err(), p.out)
 		case <-tick.C:

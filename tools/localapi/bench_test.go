@@ -59,7 +59,7 @@ func BenchmarkColdStart(b *testing.B) {
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				var log lockedBuffer
-				in, err := startInstance(ctx, rie, tgt.bootstrap, tgt.env, &log)
+				in, err := startInstance(ctx, rie, tgt.bootstrap, tgt.env, &log, freePorts)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -67,7 +67,7 @@ func startTestInstance(tb testing.TB, rie, bootstrap string, env []string) *inst
 	if _, bench := tb.(*testing.B); bench {
 		log = io.Discard
 	}
-	in, err := startInstance(ctx, rie, bootstrap, env, log)
+	in, err := startInstance(ctx, rie, bootstrap, env, log, freePorts)
 	if err != nil {
 		tb.Fatal(err)
 	}

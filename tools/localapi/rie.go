@@ -51,17 +51,40 @@ type instance struct {
 	done chan struct{} // closed when the process has exited
 }
 
+// startAttempts bounds how often startInstance tries new ports: a port
+// picked as free can be taken (by a connection's local end, say) before the
+// emulator binds it, and the emulator then exits at once.
+const startAttempts = 5
+
+// errExitedEarly reports that a process ended before it listened.
+var errExitedEarly = errors.New("exited before listening")
+
 // startInstance starts rie running bootstrap with env, both listening on
-// free loopback ports, and waits until the emulator accepts connections.
-func startInstance(ctx context.Context, rie, bootstrap string, env []string, log io.Writer) (*instance, error) {
-	ports, err := freePorts(2)
+// loopback ports from pick, and waits until the emulator accepts
+// connections. If the emulator exits first (a port was taken between the
+// pick and its bind), it tries again on new ports.
+func startInstance(ctx context.Context, rie, bootstrap string, env []string, log io.Writer, pick portPicker) (*instance, error) {
+	var err error
+	for range startAttempts {
+		var in *instance
+		in, err = tryInstance(ctx, rie, bootstrap, env, log, pick)
+		if !errors.Is(err, errExitedEarly) {
+			return in, err
+		}
+	}
+	return nil, fmt.Errorf("localapi: emulator for %s, %d attempts on new ports: %w", bootstrap, startAttempts, err)
+}
+
+func tryInstance(ctx context.Context, rie, bootstrap string, env []string, log io.Writer, pick portPicker) (*instance, error) {
+	ports, err := pick(2)
 	if err != nil {
 		return nil, err
 	}
 	invokeAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	runtimeAddr := "127.0.0.1:" + strconv.Itoa(ports[1])
 	cmd := exec.Command(rie,
 		"--runtime-interface-emulator-address", invokeAddr,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
+		"--runtime-api-address", runtimeAddr,
 		bootstrap)
 	cmd.Env = env
 	cmd.Stdout = log
@@ -79,9 +102,12 @@ func startInstance(ctx context.Context, rie, bootstrap string, env []string, log
 		_ = cmd.Wait()
 		close(in.done)
 	}()
-	if err := waitListening(ctx, invokeAddr, in.done); err != nil {
-		in.stop()
-		return nil, fmt.Errorf("localapi: emulator for %s: %w", bootstrap, err)
+	// Both: the emulator may listen on one and then fail to bind the other.
+	for _, addr := range []string{invokeAddr, runtimeAddr} {
+		if err := waitListening(ctx, addr, in.done); err != nil {
+			in.stop()
+			return nil, fmt.Errorf("localapi: emulator for %s: %w", bootstrap, err)
+		}
 	}
 	return in, nil
 }
@@ -251,7 +277,7 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 		}
 		select {
 		case <-exited:
-			return errors.New("exited before listening")
+			return errExitedEarly
 		case <-ctx.Done():
 			return fmt.Errorf("not listening on %s: %w", addr, ctx.Err())
 		case <-time.After(5 * time.Millisecond): // nothing to wait on but the port
@@ -259,7 +285,11 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 	}
 }
 
-// freePorts returns n distinct free loopback ports.
+// portPicker returns n distinct loopback ports, free when it was called.
+type portPicker func(n int) ([]int, error)
+
+// freePorts returns n distinct free loopback ports. Nothing holds them once
+// it returns: whoever binds them must retry with others if that fails.
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	var ls []net.Listener

@@ -50,7 +50,7 @@ func TestPoolQueuesConcurrentInvokes(t *testing.T) {
 	root, rie, bins := testBinaries(t)
 	ctx := context.Background()
 	p, err := newPool(ctx, "hello", 2, func(ctx context.Context) (*instance, error) {
-		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t})
+		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t}, freePorts)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestPoolReplacesDeadInstance(t *testing.T) {
 	root, rie, bins := testBinaries(t)
 	ctx := context.Background()
 	p, err := newPool(ctx, "hello", 1, func(ctx context.Context) (*instance, error) {
-		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t})
+		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t}, freePorts)
 	})
 	if err != nil {
 		t.Fatal(err)

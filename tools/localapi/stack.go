@@ -61,6 +61,10 @@ type Options struct {
 	// Logger receives the stack's own log, one line per request; nil
 	// discards it.
 	Logger *slog.Logger
+
+	// pickPorts picks the emulators' ports; nil means freePorts. Tests make
+	// it collide.
+	pickPorts portPicker
 }
 
 // Stack is a running local API: DynamoDB Local, the functions under the
@@ -154,7 +158,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		bootstrap := bins[f.CodeURI]
 		wg.Go(func() {
 			p, err := newPool(ctx, f.LogicalID, opts.PoolSize, func(ctx context.Context) (*instance, error) {
-				return startInstance(ctx, rie, bootstrap, fenv, opts.FunctionLog)
+				return startInstance(ctx, rie, bootstrap, fenv, opts.FunctionLog, opts.pickPorts)
 			})
 			errs[i] = err
 			if err == nil {
@@ -223,6 +227,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.pickPorts == nil {
+		o.pickPorts = freePorts
 	}
 	return nil
 }

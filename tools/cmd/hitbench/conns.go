@@ -62,22 +62,17 @@ func benchConns(ctx context.Context, o options, report io.Writer) error {
 }
 
 func benchConnCase(ctx context.Context, o options, c connCase) (string, error) {
-	addr := freeAddr()
-	_, port, _ := net.SplitHostPort(addr)
 	logFile, err := os.CreateTemp("", "hitbench-conns-*.log")
 	if err != nil {
 		return "", err
 	}
 	defer os.Remove(logFile.Name())
 	defer logFile.Close()
-	svc, err := startProcess(ctx, "hitcounter", []string{o.serverBin}, []string{"PORT=" + port, "HOST=127.0.0.1", "STORE=memory"}, logFile)
+	svc, addr, err := startServer(ctx, "hitcounter", func(string) []string { return []string{o.serverBin} }, serverEnv("STORE=memory"), logFile)
 	if err != nil {
 		return "", err
 	}
 	defer svc.stop()
-	if err := waitReady(addr); err != nil {
-		return "", err
-	}
 	if _, err := probeHealth(addr); err != nil { // the server's first request
 		return "", err
 	}

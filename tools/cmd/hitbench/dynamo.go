@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -71,19 +70,14 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 		return err
 	}
 
-	addr := freeAddr()
-	_, port, _ := net.SplitHostPort(addr)
-	svc, err := startProcess(ctx, "hitcounter", []string{o.serverBin}, []string{
-		"PORT=" + port, "HOST=127.0.0.1", "STORE=dynamodb", "TABLE_NAME=" + table, "AWS_REGION=us-east-1",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + ddb.Endpoint(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-	}, io.Discard)
+	svc, addr, err := startServer(ctx, "hitcounter", func(string) []string { return []string{o.serverBin} }, serverEnv(
+		"STORE=dynamodb", "TABLE_NAME="+table, "AWS_REGION=us-east-1",
+		"AWS_ENDPOINT_URL_DYNAMODB="+ddb.Endpoint(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+	), io.Discard)
 	if err != nil {
 		return err
 	}
 	defer svc.stop()
-	if err := waitReady(addr); err != nil {
-		return err
-	}
 
 	warm := 3 * o.duration
 	fmt.Printf("hitbench dynamodb: warming the JVM for %s\n", warm)

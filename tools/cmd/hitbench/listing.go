@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -23,16 +22,11 @@ const (
 // 200,000 counters, alone and while listingClients clients loop on
 // GET /counters?limit=1, in alternating rounds, and reports the ratio.
 func benchListing(ctx context.Context, o options, report io.Writer) error {
-	addr := freeAddr()
-	_, port, _ := net.SplitHostPort(addr)
-	svc, err := startProcess(ctx, "hitcounter", []string{o.serverBin}, []string{"PORT=" + port, "HOST=127.0.0.1", "STORE=memory"}, io.Discard)
+	svc, addr, err := startServer(ctx, "hitcounter", func(string) []string { return []string{o.serverBin} }, serverEnv("STORE=memory"), io.Discard)
 	if err != nil {
 		return err
 	}
 	defer svc.stop()
-	if err := waitReady(addr); err != nil {
-		return err
-	}
 	if err := seedMany(addr, listingCounters); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}

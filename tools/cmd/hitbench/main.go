@@ -91,8 +91,8 @@ func run() error {
 		return fmt.Errorf("unknown suite %q", *suite)
 	}
 
-	baseAddr, svcAddr := freeAddr(), freeAddr()
-	base, err := startProcess(ctx, "baseline", []string{self, "serve-baseline", baseAddr}, nil, io.Discard)
+	base, baseAddr, err := startServer(ctx, "baseline", func(addr string) []string { return []string{self, "serve-baseline", addr} },
+		func(string) []string { return nil }, io.Discard)
 	if err != nil {
 		return err
 	}
@@ -103,17 +103,11 @@ func run() error {
 	}
 	defer os.Remove(logFile.Name())
 	defer logFile.Close()
-	_, port, _ := net.SplitHostPort(svcAddr)
-	svc, err := startProcess(ctx, "hitcounter", []string{o.serverBin}, []string{"PORT=" + port, "HOST=127.0.0.1", "STORE=memory"}, logFile)
+	svc, svcAddr, err := startServer(ctx, "hitcounter", func(string) []string { return []string{o.serverBin} }, serverEnv("STORE=memory"), logFile)
 	if err != nil {
 		return err
 	}
 	defer svc.stop()
-	for _, addr := range []string{baseAddr, svcAddr} {
-		if err := waitReady(addr); err != nil {
-			return err
-		}
-	}
 	if err := seed(baseAddr, true); err != nil {
 		return fmt.Errorf("seed baseline: %w", err)
 	}
@@ -309,7 +303,41 @@ func seed(addr string, baseline bool) error {
 }
 
 type process struct {
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+// startServer starts a server process listening on a free loopback
+// address, which argv and env receive, and waits until it accepts
+// connections. A port picked as free can be taken before the server binds
+// it; the server then exits, and another port is tried.
+func startServer(ctx context.Context, name string, argv func(addr string) []string, env func(port string) []string, out io.Writer) (*process, string, error) {
+	const attempts = 5
+	var err error
+	for range attempts {
+		addr := freeAddr()
+		_, port, _ := net.SplitHostPort(addr)
+		var p *process
+		if p, err = startProcess(ctx, name, argv(addr), env(port), out); err != nil {
+			return nil, "", err
+		}
+		if err = waitReady(addr, p); err == nil {
+			return p, addr, nil
+		}
+		p.stop()
+		if !errors.Is(err, errExited) {
+			return nil, "", err
+		}
+	}
+	return nil, "", fmt.Errorf("%s: %d attempts on new ports: %w", name, attempts, err)
+}
+
+// serverEnv is the environment of the standalone server on port, plus
+// extra variables.
+func serverEnv(extra ...string) func(port string) []string {
+	return func(port string) []string {
+		return append([]string{"PORT=" + port, "HOST=127.0.0.1"}, extra...)
+	}
 }
 
 func startProcess(ctx context.Context, name string, argv, env []string, out io.Writer) (*process, error) {
@@ -320,18 +348,20 @@ func startProcess(ctx context.Context, name string, argv, env []string, out io.W
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	return &process{cmd: cmd}, nil
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
 }
 
+// stop interrupts the process, kills it after 5 s, and waits for it to
+// exit. It may be called more than once.
 func (p *process) stop() {
 	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.done:
 	case <-time.After(5 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-done
+		<-p.done
 	}
 }
 
@@ -344,7 +374,12 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-func waitReady(addr string) error {
+// errExited reports that a server exited before it listened.
+var errExited = errors.New("exited before listening")
+
+// waitReady waits until addr accepts connections, for at most 10 s, or
+// until p exits.
+func waitReady(addr string, p *process) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.Dial("tcp", addr)
@@ -352,7 +387,11 @@ func waitReady(addr string) error {
 			c.Close()
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-p.done:
+			return errExited
+		case <-time.After(20 * time.Millisecond): // a listener sends no signal
+		}
 	}
 	return fmt.Errorf("%s did not start listening", addr)
 }
