@@ -287,7 +287,13 @@ func (a *Aggregator) Handle(ctx context.Context, event events.DynamoDBEvent) (ev
 	p := planBatch(event.Records)
 	failed := -1 // place in the batch of the first failed record
 	fail := func(seq string, err error) {
-		a.log.ErrorContext(ctx, "stats aggregation failed", "seq", seq, "err", err)
+		if ctx.Err() != nil {
+			// Stopped (a shutdown, Lambda's timeout): not a fault. The
+			// records come again, and what was applied adds nothing twice.
+			a.log.InfoContext(ctx, "stats aggregation interrupted", "seq", seq, "cause", context.Cause(ctx).Error())
+		} else {
+			a.log.ErrorContext(ctx, "stats aggregation failed", "seq", seq, "err", err)
+		}
 		if i, ok := p.order[seq]; ok && (failed < 0 || i < failed) {
 			failed = i
 		}
