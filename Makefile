@@ -8,8 +8,25 @@ STATICCHECK_VERSION := v0.8.2
 PORT        ?= 3000
 export PORT
 
-.PHONY: all run test test-short lint fmt bench deps
+.PHONY: help all run test stress test-short lint fmt bench deps
+.DEFAULT_GOAL := help
 
+## help: this list of targets (what `make` alone prints)
+# Generated from the `## target: description` comments of this Makefile and
+# mk/*.mk, in file order: a target with such a comment is listed.
+help:
+	@awk -v port='$(PORT)' ' \
+		/^## [A-Za-z0-9_.-]+: / { \
+			d = $$0; sub(/^## [^:]*: */, "", d); gsub(/\$$\(PORT\)/, port, d); \
+			n++; name[n] = substr($$2, 1, length($$2) - 1); desc[n] = d; \
+			if (length(name[n]) > w) w = length(name[n]) \
+		} \
+		END { \
+			print "make <target>, one of:"; \
+			for (i = 1; i <= n; i++) printf "  %-" w "s  %s\n", name[i], desc[i] \
+		}' $(MAKEFILE_LIST)
+
+## all: lint, then test (what CI runs)
 all: lint test
 
 ## run: serve the API on http://localhost:$(PORT) with the in-memory store
@@ -28,6 +45,10 @@ test: deps
 	@ls -d .cache/rie-* >/dev/null 2>&1 || echo "first run: go test compiles everything and installs the Lambda Runtime Interface Emulator into .cache/ (a few minutes; later runs are faster)" >&2
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+## stress: soak runs make test leaves out: concurrency tests 50 times, kill and fault loops 10 times (about an hour)
+stress: deps
+	@GO=$(GO) scripts/stress.sh
+
 ## test-short: the fast subset (shorter concurrency runs)
 test-short:
 	$(GO) test -race -count=1 -short ./...
@@ -41,6 +62,7 @@ lint: $(STATICCHECK)
 	@scripts/tidy-check.sh
 	@scripts/redocly-lint.sh
 
+## fmt: gofmt every Go file in place
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

@@ -21,6 +21,7 @@ LAMBDA_GOENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
 .PHONY: build local
 
+## build: every Lambda function as a static linux/arm64 bin/<name>/bootstrap, with its size
 build: $(addprefix build-lambda-,$(LAMBDA_FUNCTIONS))
 	@for f in $(LAMBDA_FUNCTIONS); do \
 		size=$$(wc -c < $(LAMBDA_BIN)/$$f/bootstrap); \
@@ -59,6 +60,7 @@ $(eval $(call lambda_sam_target,DashboardScriptFunction,dashboard-script))
 $(eval $(call lambda_sam_target,DashboardStyleFunction,dashboard-style))
 $(eval $(call lambda_sam_target,EmbedFunction,embed))
 
+## local: the API as deployed, no Docker: the real Lambda binaries under AWS's emulator, on DynamoDB Local
 # Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.
 local: deps
 	@scripts/build-once.sh hitcounter-local ./tools/cmd/hitcounter-local

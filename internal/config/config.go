@@ -46,6 +46,14 @@ const (
 	MaxRateLimit = 1_000_000
 	// MaxRateBurst is the highest RATE_LIMIT_BURST.
 	MaxRateBurst = 1 << 30
+	// DefaultCORSOrigins is what CORS_ALLOWED_ORIGINS unset means, for every
+	// host (the standalone server, the functions, make local): any origin,
+	// as the template's AllowedOrigins default, so that a page served from
+	// another origin can use the API (embed.js) wherever it runs.
+	DefaultCORSOrigins = "*"
+	// CORSOff is the CORS_ALLOWED_ORIGINS value that turns CORS off: no
+	// CORS headers at all.
+	CORSOff = "none"
 )
 
 // Config is the service's configuration. Read it with FromEnv; README.md
@@ -70,8 +78,8 @@ type Config struct {
 	// none (0) for memory, which never blocks.
 	RequestTimeout time.Duration
 	// CORSOrigins are the origins browsers may call the API from
-	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any); none disables
-	// CORS headers.
+	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any; unset means
+	// DefaultCORSOrigins). CORSOff gives none, which disables CORS headers.
 	CORSOrigins []string
 	// HitCreates lets GET /counters/{name}/hit.svg create a missing counter
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
@@ -212,8 +220,23 @@ func (e *environment) list(name, what string) []string {
 	return items
 }
 
+// origins reads CORS_ALLOWED_ORIGINS: unset is DefaultCORSOrigins, CORSOff
+// alone is none, anything else a list of origins or "*".
 func (e *environment) origins(name string) []string {
-	origins := e.list(name, "origins")
+	v := e.getenv(name)
+	switch strings.TrimSpace(v) {
+	case "":
+		if v == "" {
+			return []string{DefaultCORSOrigins}
+		}
+	case CORSOff:
+		return nil
+	}
+	const want = "comma-separated origins such as https://example.com (scheme and host, no path), * for any, or " + CORSOff + " for no CORS"
+	origins := splitList(v)
+	if len(origins) == 0 {
+		e.invalid(name, v, want)
+	}
 	for _, o := range origins {
 		if o == "*" {
 			continue
@@ -221,7 +244,7 @@ func (e *environment) origins(name string) []string {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
-			e.invalid(name, e.getenv(name), fmt.Sprintf("comma-separated origins such as https://example.com (scheme and host, no path), or *; %q is not one", o))
+			e.invalid(name, v, fmt.Sprintf("%s; %q is not one", want, o))
 			break
 		}
 	}

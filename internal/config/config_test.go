@@ -50,7 +50,7 @@ func TestFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
-			want := config.Config{Store: "memory", Addr: ":3000", ShutdownTimeout: 10 * time.Second}
+			want := config.Config{Store: "memory", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
@@ -104,9 +104,18 @@ func TestFromEnv(t *testing.T) {
 		"HIT_CREATES_COUNTERS false":          {env: vars(nil, "HIT_CREATES_COUNTERS", "false"), check: wantField(func(c config.Config) any { return c.HitCreates }, false)},
 		"HIT_CREATES_COUNTERS unset":          {env: nil, check: wantField(func(c config.Config) any { return c.HitCreates }, false)},
 		"HIT_CREATES_COUNTERS other":          {env: vars(nil, "HIT_CREATES_COUNTERS", "yes"), wantErr: `HIT_CREATES_COUNTERS="yes"`},
-		"CORS_ALLOWED_ORIGINS comma only":     {env: vars(nil, "CORS_ALLOWED_ORIGINS", ","), wantErr: "CORS_ALLOWED_ORIGINS"},
+		"CORS_ALLOWED_ORIGINS comma only":     {env: vars(nil, "CORS_ALLOWED_ORIGINS", ","), wantErr: `CORS_ALLOWED_ORIGINS=","`},
+		"CORS_ALLOWED_ORIGINS blanks only":    {env: vars(nil, "CORS_ALLOWED_ORIGINS", "  "), wantErr: "CORS_ALLOWED_ORIGINS"},
 		"CORS_ALLOWED_ORIGINS with path":      {env: vars(nil, "CORS_ALLOWED_ORIGINS", "https://x.example/"), wantErr: "CORS_ALLOWED_ORIGINS"},
 		"CORS_ALLOWED_ORIGINS without scheme": {env: vars(nil, "CORS_ALLOWED_ORIGINS", "x.example"), wantErr: "CORS_ALLOWED_ORIGINS"},
+		// Unset is any origin on every host (server, functions, make local),
+		// as the template's AllowedOrigins default; none turns CORS off.
+		"CORS_ALLOWED_ORIGINS unset is any origin": {env: nil, check: wantField(func(c config.Config) any { return strings.Join(c.CORSOrigins, "|") }, "*")},
+		"CORS_ALLOWED_ORIGINS unset on dynamodb":   {env: onAWS, check: wantField(func(c config.Config) any { return strings.Join(c.CORSOrigins, "|") }, "*")},
+		"CORS_ALLOWED_ORIGINS none is off":         {env: vars(nil, "CORS_ALLOWED_ORIGINS", "none"), check: wantField(func(c config.Config) any { return c.CORSOrigins == nil }, true)},
+		"CORS_ALLOWED_ORIGINS none with blanks":    {env: vars(nil, "CORS_ALLOWED_ORIGINS", " none "), check: wantField(func(c config.Config) any { return c.CORSOrigins == nil }, true)},
+		"CORS_ALLOWED_ORIGINS none in a list":      {env: vars(nil, "CORS_ALLOWED_ORIGINS", "none,https://x.example"), wantErr: `"none" is not one`},
+		"CORS_ALLOWED_ORIGINS None":                {env: vars(nil, "CORS_ALLOWED_ORIGINS", "None"), wantErr: "CORS_ALLOWED_ORIGINS"},
 
 		"API_KEYS":             {env: vars(nil, "API_KEYS", " a, b ,,"), check: wantField(func(c config.Config) any { return strings.Join(c.APIKeys, "|") }, "a|b")},
 		"API_KEYS comma only":  {env: vars(nil, "API_KEYS", ","), wantErr: `API_KEYS=","`},

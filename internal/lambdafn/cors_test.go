@@ -22,7 +22,8 @@ func TestCORSFromEnvironment(t *testing.T) {
 		"listed origin":    {allowed: "https://a.example, https://b.example", origin: "https://b.example", want: "https://b.example"},
 		"unlisted origin":  {allowed: "https://a.example", origin: "https://evil.example", want: ""},
 		"no origin header": {allowed: "*", origin: "", want: ""},
-		"cors off":         {allowed: "", origin: "https://a.example", want: ""},
+		"unset: any":       {allowed: "", origin: "https://a.example", want: "*"},
+		"cors off":         {allowed: "none", origin: "https://a.example", want: ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

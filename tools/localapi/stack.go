@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
@@ -48,7 +49,7 @@ type Options struct {
 	TableName string
 	// AllowedOrigins is what CORS allows (the template's AllowedOrigins):
 	// the functions get it as CORS_ALLOWED_ORIGINS and preflight requests
-	// are answered with it; "" means "*".
+	// are answered with it; "" means config.DefaultCORSOrigins.
 	AllowedOrigins string
 	// Env holds extra environment variables for every function, overriding
 	// the ones the stack sets.
@@ -58,8 +59,8 @@ type Options struct {
 	// FunctionLog receives the output of the emulators and the functions;
 	// nil discards it.
 	FunctionLog io.Writer
-	// Logger receives the stack's own log, one line per request; nil
-	// discards it.
+	// Logger receives the stack's own log: a line per start-up step, then
+	// one per request; nil discards it.
 	Logger *slog.Logger
 
 	// pickPorts picks the emulators' ports; nil means freePorts. Tests make
@@ -142,13 +143,25 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		rie, endpoint           string
 		buildErr, rieErr, dbErr error
 	)
-	wg.Go(func() { bins, buildErr = BuildBootstraps(ctx, opts.Dir, s.buildDir, pkgDirs) })
+	s.logger.Info("building the functions for this machine, installing the emulator and starting DynamoDB Local (the first run installs them)",
+		"functions", len(pkgDirs))
+	began := time.Now()
+	wg.Go(func() {
+		if bins, buildErr = BuildBootstraps(ctx, opts.Dir, s.buildDir, pkgDirs); buildErr == nil {
+			s.logger.Info("functions built", "functions", len(bins), "s", seconds(began))
+		}
+	})
 	wg.Go(func() { rie, rieErr = InstallRIE(ctx, opts.CacheDir) })
-	wg.Go(func() { endpoint, dbErr = s.startDynamoDB(ctx) })
+	wg.Go(func() {
+		if endpoint, dbErr = s.startDynamoDB(ctx); dbErr == nil {
+			s.logger.Info("DynamoDB ready", "endpoint", endpoint, "s", seconds(began))
+		}
+	})
 	wg.Wait()
 	if err := errors.Join(buildErr, rieErr, dbErr); err != nil {
 		return nil, err
 	}
+	began = time.Now()
 
 	env := functionEnv(opts, endpoint, globalTimeout(tmpl))
 	var mu sync.Mutex
@@ -172,6 +185,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.logger.Info("emulators started", "functions", len(s.pools), "per_function", opts.PoolSize, "s", seconds(began))
 
 	if err := s.startStreams(ctx, consumers, endpoint); err != nil {
 		return nil, fmt.Errorf("localapi: stream: %w", err)
@@ -211,7 +225,7 @@ func (o *Options) defaults() error {
 		o.TableName = "hitcounter"
 	}
 	if o.AllowedOrigins == "" {
-		o.AllowedOrigins = "*"
+		o.AllowedOrigins = config.DefaultCORSOrigins
 	}
 	// The template's gateway responses carry it (AllowedOrigins).
 	params := map[string]any{"AllowedOrigins": o.AllowedOrigins}
@@ -299,6 +313,9 @@ func globalTimeout(t *samtemplate.Template) int {
 	}
 	return 5
 }
+
+// seconds returns the time since t in seconds, to a tenth.
+func seconds(t time.Time) float64 { return time.Since(t).Round(100 * time.Millisecond).Seconds() }
 
 // URL returns the API's base URL, e.g. http://127.0.0.1:3000.
 func (s *Stack) URL() string {

@@ -9,21 +9,29 @@
 // It reads the service's variables (internal/config; an invalid one stops
 // it) and uses: HOST and PORT (default 127.0.0.1:3000); API_KEYS (keys for
 // the routes whose template events require one; unset leaves them open);
-// CORS_ALLOWED_ORIGINS (unset means *, the default of the template's
-// AllowedOrigins parameter, unlike the standalone server, where unset turns
-// CORS off); AWS_ENDPOINT_URL_DYNAMODB (use that running DynamoDB instead of
+// CORS_ALLOWED_ORIGINS (unset means *, as on every host and in the
+// template's AllowedOrigins parameter; none turns CORS off);
+// AWS_ENDPOINT_URL_DYNAMODB (use that running DynamoDB instead of
 // starting DynamoDB Local). POOL_SIZE sets the emulators per function.
+//
+// It prints one line per start-up step and then one per request. What the
+// emulators and the functions print goes to .cache/local/functions.log,
+// except the functions' ERROR lines, which are printed too.
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hitcounter/hitcounter/internal/config"
@@ -53,12 +61,26 @@ func run(logger *slog.Logger) error {
 	if host == "" {
 		host = "127.0.0.1"
 	}
+	dir, err := localapi.FindModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(dir, ".cache", "local", "functions.log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return err
+	}
+	functionLog, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer functionLog.Close()
 	opts := localapi.Options{
+		Dir:              dir,
 		Addr:             net.JoinHostPort(host, port),
 		APIKeys:          cfg.APIKeys,
-		AllowedOrigins:   strings.Join(cfg.CORSOrigins, ","),
+		AllowedOrigins:   allowedOrigins(cfg.CORSOrigins),
 		DynamoDBEndpoint: cfg.DynamoDB.Endpoint,
-		FunctionLog:      os.Stderr,
+		FunctionLog:      io.MultiWriter(functionLog, &errorLines{out: os.Stderr}),
 		Logger:           logger,
 	}
 	if v := os.Getenv("POOL_SIZE"); v != "" {
@@ -66,7 +88,7 @@ func run(logger *slog.Logger) error {
 			return fmt.Errorf("POOL_SIZE=%q: want a whole number of emulators per function, at least 1", v)
 		}
 	}
-	logger.Info("starting: building the functions, the emulator and DynamoDB Local (the first run installs them)")
+	logger.Info("starting; the emulators' and functions' output goes to " + logPath)
 	stack, err := localapi.Start(ctx, opts)
 	if err != nil {
 		return err
@@ -74,4 +96,43 @@ func run(logger *slog.Logger) error {
 	<-ctx.Done()
 	logger.Info("stopping")
 	return stack.Close()
+}
+
+// allowedOrigins is the stack's AllowedOrigins for the configured origins:
+// none (config.CORSOff) when CORS is off.
+func allowedOrigins(origins []string) string {
+	if len(origins) == 0 {
+		return config.CORSOff
+	}
+	return strings.Join(origins, ",")
+}
+
+// errorLines passes on the complete lines written to it that are a JSON
+// log line at level ERROR (a function's internal error, with its cause).
+type errorLines struct {
+	mu      sync.Mutex
+	out     io.Writer
+	partial []byte
+}
+
+func (w *errorLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		line, rest, ok := bytes.Cut(w.partial, []byte("\n"))
+		if !ok {
+			break
+		}
+		if bytes.Contains(line, []byte(`"level":"ERROR"`)) {
+			if _, err := w.out.Write(append(line, '\n')); err != nil {
+				return len(p), err
+			}
+		}
+		w.partial = rest
+	}
+	if len(w.partial) > 64<<10 { // no newline in sight: not a log line
+		w.partial = w.partial[:0]
+	}
+	return len(p), nil
 }

@@ -1,0 +1,339 @@
+package samtemplate_test
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
+)
+
+// The README's deploy section states the template's size in two sentences
+// that TestREADMECounts finds with these expressions:
+//
+//	sam build                # builds the 16 functions
+//	... 38 alarms on 43 metrics, about $4.30 (39 alarms on 44 metrics, about $4.40, with `EnableHealthCheck=true` in us-east-1 ...
+//
+// The parenthesis names the one parameter value and region under which the
+// second numbers hold; everywhere else the first ones must. A space in
+// them matches any run of white space, a line break included.
+var (
+	readmeFunctions = sentence(`builds the (\d+) functions`)
+	readmeAlarms    = sentence("(\\d+) alarms on (\\d+) metrics, about \\$(\\d+\\.\\d\\d) \\((\\d+) alarms on (\\d+) metrics, about \\$(\\d+\\.\\d\\d), with `(\\w+)=(\\w+)` in ([a-z0-9-]+)")
+)
+
+// sentence compiles a regular expression in which a space matches any
+// white space, as Markdown wraps lines anywhere.
+func sentence(expr string) *regexp.Regexp {
+	return regexp.MustCompile(strings.ReplaceAll(expr, " ", `\s+`))
+}
+
+// alarmMetricCents is CloudWatch's list price of a standard-resolution
+// alarm, per metric the alarm reads, per month: 10 cents (an alarm on a
+// metric math expression is billed for each metric it reads).
+const alarmMetricCents = 10
+
+// deployment is what CloudFormation would create from the template under
+// one set of values of the parameters (and region) its conditions read.
+type deployment struct {
+	params    map[string]string // with AWS::Region
+	functions int               // AWS::Serverless::Function resources
+	alarms    int               // AWS::CloudWatch::Alarm resources
+	metrics   int               // the metrics the alarms read: what CloudWatch bills
+}
+
+func (d deployment) String() string {
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(d.params)) {
+		kv = append(kv, k+"="+d.params[k])
+	}
+	return strings.Join(kv, " ")
+}
+
+// TestREADMECounts: the number of functions `sam build` builds, and the
+// number of alarms, the metrics they read and what they cost a month, as
+// README.md states them, are the template's, for every combination of the
+// values of the parameters its conditions read (a resource under a
+// condition counts only where the condition holds).
+func TestREADMECounts(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployments := templateDeployments(t)
+	for _, err := range checkREADMECounts(string(readme), deployments) {
+		t.Error(err)
+	}
+	seen := map[string][]string{}
+	for _, d := range deployments {
+		k := fmt.Sprintf("%d functions, %d alarms on %d metrics", d.functions, d.alarms, d.metrics)
+		seen[k] = append(seen[k], d.String())
+	}
+	for k, ds := range seen {
+		t.Logf("%s: %d of %d deployments, e.g. %s", k, len(ds), len(deployments), ds[0])
+	}
+}
+
+// TestREADMECountsCatchesDrift: the check fails on a README whose numbers
+// are not the template's.
+func TestREADMECountsCatchesDrift(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	deployments := templateDeployments(t)
+	tests := map[string]struct {
+		edit func(string) string
+		want string // in one of the errors
+	}{
+		"function count":                 {edit: replaceGroup(readmeFunctions, 1, "14"), want: "14 functions"},
+		"alarm count":                    {edit: replaceGroup(readmeAlarms, 1, "18"), want: "18 alarms"},
+		"metric count":                   {edit: replaceGroup(readmeAlarms, 2, "23"), want: "on 23 metrics"},
+		"monthly cost":                   {edit: replaceGroup(readmeAlarms, 3, "2.30"), want: "$2.30"},
+		"count with the health check":    {edit: replaceGroup(readmeAlarms, 4, "40"), want: "40 alarms"},
+		"cost with the health check":     {edit: replaceGroup(readmeAlarms, 6, "4.30"), want: "$4.30"},
+		"health check in every region":   {edit: replaceGroup(readmeAlarms, 9, "eu-west-1"), want: "AWS::Region=us-east-1"},
+		"a parameter the template lacks": {edit: replaceGroup(readmeAlarms, 7, "EnableTracing"), want: "EnableTracing"},
+		"functions sentence gone":        {edit: func(s string) string { return readmeFunctions.ReplaceAllString(s, "builds the functions") }, want: "states no function count"},
+		"alarms sentence gone":           {edit: func(s string) string { return readmeAlarms.ReplaceAllString(s, "some alarms") }, want: "states no alarm count"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			edited := tc.edit(readme)
+			if edited == readme {
+				t.Fatal("the edit changed nothing: README.md no longer has the sentence")
+			}
+			errs := checkREADMECounts(edited, deployments)
+			if len(errs) == 0 {
+				t.Fatal("no error")
+			}
+			if !slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), tc.want) }) {
+				t.Errorf("errors %q, want one mentioning %q", errs, tc.want)
+			}
+		})
+	}
+}
+
+// replaceGroup returns an edit that sets the group'th submatch of re's
+// first match to value.
+func replaceGroup(re *regexp.Regexp, group int, value string) func(string) string {
+	return func(s string) string {
+		m := re.FindStringSubmatchIndex(s)
+		if m == nil {
+			return s
+		}
+		return s[:m[2*group]] + value + s[m[2*group+1]:]
+	}
+}
+
+// checkREADMECounts returns what the README text states wrongly about
+// the deployments: one error per wrong number.
+func checkREADMECounts(readme string, deployments []deployment) []error {
+	var errs []error
+	if m := readmeFunctions.FindStringSubmatch(readme); m == nil {
+		errs = append(errs, fmt.Errorf("README.md states no function count (%q)", readmeFunctions))
+	} else {
+		want, _ := strconv.Atoi(m[1])
+		for _, d := range deployments {
+			if d.functions != want {
+				errs = append(errs, fmt.Errorf("README.md says %q; template.yaml has %d functions with %v", m[0], d.functions, d))
+				break
+			}
+		}
+	}
+
+	m := readmeAlarms.FindStringSubmatch(readme)
+	if m == nil {
+		return append(errs, fmt.Errorf("README.md states no alarm count (%q)", readmeAlarms))
+	}
+	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	usual := struct{ alarms, metrics int }{atoi(m[1]), atoi(m[2])}
+	variant := struct{ alarms, metrics int }{atoi(m[4]), atoi(m[5])}
+	param, value, region := m[7], m[8], m[9]
+	for i, c := range []struct {
+		stated, alarms string
+		metrics        int
+	}{{m[3], m[1], usual.metrics}, {m[6], m[4], variant.metrics}} {
+		if want := cost(c.metrics); c.stated != want {
+			errs = append(errs, fmt.Errorf("README.md says %s alarms on %d metrics cost about $%s a month; at %d cents per alarm metric that is $%s (sentence %d of %q)", c.alarms, c.metrics, c.stated, alarmMetricCents, want, i+1, m[0]))
+		}
+	}
+	if _, ok := deployments[0].params[param]; !ok {
+		errs = append(errs, fmt.Errorf("README.md states the alarms with %s=%s, which no condition of template.yaml reads", param, value))
+	}
+	for _, d := range deployments {
+		want, when := usual, "without "+param+"="+value+" in "+region
+		if d.params[param] == value && d.params["AWS::Region"] == region {
+			want, when = variant, "with "+param+"="+value+" in "+region
+		}
+		if d.alarms != want.alarms || d.metrics != want.metrics {
+			errs = append(errs, fmt.Errorf("README.md says %d alarms on %d metrics %s; template.yaml has %d on %d with %v", want.alarms, want.metrics, when, d.alarms, d.metrics, d))
+		}
+	}
+	return errs
+}
+
+// cost formats a month of alarms on n metrics in dollars, e.g. "4.30".
+func cost(metrics int) string {
+	cents := metrics * alarmMetricCents
+	return fmt.Sprintf("%d.%02d", cents/100, cents%100)
+}
+
+// templateDeployments counts the functions, alarms and alarm metrics of
+// template.yaml under every combination of values of what its conditions
+// read.
+func templateDeployments(t *testing.T) []deployment {
+	t.Helper()
+	raw := load(t, nil).Raw
+	resources := raw["Resources"].(map[string]any)
+	for id := range resources {
+		if strings.HasPrefix(id, "Fn::") {
+			t.Fatalf("resource %s: the counts do not expand %s", id, id)
+		}
+	}
+	var out []deployment
+	for _, params := range conditionInputs(t, raw) {
+		values := map[string]any{}
+		for k, v := range params {
+			values[k] = v
+		}
+		conds, err := samtemplate.Conditions(raw, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := deployment{params: params}
+		for id, r := range resources {
+			res := r.(map[string]any)
+			if c, ok := res["Condition"].(string); ok && !conds[c] {
+				continue
+			}
+			switch res["Type"] {
+			case "AWS::Serverless::Function":
+				d.functions++
+			case "AWS::CloudWatch::Alarm":
+				d.alarms++
+				d.metrics += alarmMetrics(t, id, res["Properties"].(map[string]any))
+			case "AWS::Lambda::Function", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::AnomalyDetector":
+				t.Fatalf("%s is a %s, which the README's counts and costs leave out", id, res["Type"])
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// alarmMetrics returns how many metrics an alarm reads: one, or, for an
+// alarm on a metric math expression, each of its MetricStat queries. An
+// alarm priced otherwise (high resolution, anomaly detection) fails the
+// test: alarmMetricCents would not be its price.
+func alarmMetrics(t *testing.T, id string, props map[string]any) int {
+	t.Helper()
+	if _, ok := props["ThresholdMetricId"]; ok {
+		t.Fatalf("%s is an anomaly detection alarm, not priced at %d cents a metric", id, alarmMetricCents)
+	}
+	queries, ok := props["Metrics"].([]any)
+	if !ok {
+		checkStandardResolution(t, id, props["Period"])
+		return 1
+	}
+	n := 0
+	for _, q := range queries {
+		stat, ok := q.(map[string]any)["MetricStat"].(map[string]any)
+		if ok {
+			checkStandardResolution(t, id, stat["Period"])
+			n++
+		}
+	}
+	return n
+}
+
+func checkStandardResolution(t *testing.T, id string, period any) {
+	t.Helper()
+	if p, ok := period.(float64); !ok || p < 60 {
+		t.Fatalf("%s: period %v; an alarm under 60 s is high resolution, not priced at %d cents a metric", id, period, alarmMetricCents)
+	}
+}
+
+// conditionInputs returns every combination of values of the parameters
+// and pseudo parameters the template's conditions read: a parameter's
+// AllowedValues, or else its default, the literals the conditions compare
+// it with and one other value; for AWS::Region, us-east-1 and eu-west-1.
+func conditionInputs(t *testing.T, raw map[string]any) []map[string]string {
+	t.Helper()
+	conds, _ := raw["Conditions"].(map[string]any)
+	params, _ := raw["Parameters"].(map[string]any)
+	literals := map[string][]string{} // by parameter: what Fn::Equals compares it with
+	var collect func(v any)
+	collect = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if args, ok := x.([]any); ok && k == "Fn::Equals" && len(args) == 2 {
+					for i, a := range args {
+						m, _ := a.(map[string]any)
+						ref, _ := m["Ref"].(string)
+						if s, ok := args[1-i].(string); ok && ref != "" {
+							literals[ref] = append(literals[ref], s)
+						}
+					}
+				}
+				collect(x)
+			}
+		case []any:
+			for _, x := range v {
+				collect(x)
+			}
+		}
+	}
+	collect(conds)
+
+	choices := map[string][]string{}
+	for _, name := range references(conds) {
+		if _, done := choices[name]; done {
+			continue
+		}
+		if name == "AWS::Region" {
+			choices[name] = []string{"us-east-1", "eu-west-1"}
+			continue
+		}
+		p, ok := params[name].(map[string]any)
+		if !ok {
+			t.Fatalf("a condition reads %s, which is not a parameter this test knows values for", name)
+		}
+		var values []string
+		if allowed, ok := p["AllowedValues"].([]any); ok {
+			for _, v := range allowed {
+				values = append(values, fmt.Sprint(v))
+			}
+		} else {
+			if def, ok := p["Default"]; ok {
+				values = append(values, fmt.Sprint(def))
+			}
+			values = append(values, literals[name]...)
+			values = append(values, "other")
+		}
+		slices.Sort(values)
+		choices[name] = slices.Compact(values)
+	}
+
+	combos := []map[string]string{{}}
+	for _, name := range slices.Sorted(maps.Keys(choices)) {
+		var next []map[string]string
+		for _, c := range combos {
+			for _, v := range choices[name] {
+				n := maps.Clone(c)
+				n[name] = v
+				next = append(next, n)
+			}
+		}
+		combos = next
+	}
+	return combos
+}
