@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make stress: the soak runs that make test leaves out, for before a release
+# or after touching concurrency or fault handling. Each step repeats tests
+# that make test runs once; STRESS_COUNT scales them (default 50 for the
+# concurrency tests, a fifth of it for the kill and fault loops).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+count=${STRESS_COUNT:-50}
+loops=$(( count / 5 > 0 ? count / 5 : 1 ))
+GO=${GO:-go}
+
+step() { echo; echo "== stress: $*"; }
+
+step "in-process concurrency: rate limiter, memory store, conformance suites ($count runs)"
+"$GO" test -race -count="$count" -timeout 60m ./internal/ratelimit ./internal/memstore ./internal/counter/...
+
+step "DynamoDB Local: the conformance suites (concurrent increments, creates, keyed writes), hits over time ($loops runs)"
+"$GO" test -race -count="$loops" -timeout 60m -run 'TestConformance|TestStatsConformance|TestAggregate|TestKeyed' ./internal/dynamostore
+
+step "the HTTP server under concurrency and slow clients ($loops runs)"
+"$GO" test -race -count="$loops" -timeout 60m ./internal/server ./internal/httpapi
+
+step "kill loops: DynamoDB Local cut off and killed mid-load, clients gone, hanging stores ($loops runs)"
+"$GO" test -race -count="$loops" -timeout 90m ./tools/faults
+
+echo
+echo "stress: all green"
