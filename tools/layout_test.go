@@ -1,11 +1,14 @@
 package tools_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
 // TestServiceDoesNotLinkTools checks the line the tree draws: what ships (the
@@ -30,43 +33,41 @@ func TestServiceDoesNotLinkTools(t *testing.T) {
 	}
 }
 
-// TestAPIFunctionsDoNotLinkPages checks that only the functions that call
-// httpapi.EnablePages (badges, dashboard, embed) carry the badge and web
-// code: httpapi imports those packages, and the linker leaves their code
-// out of the others only as long as nothing else reaches it. Those stay
-// about 65 KB smaller, within the 8 MB a function may weigh (make build).
-func TestAPIFunctionsDoNotLinkPages(t *testing.T) {
-	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "../functions/...").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+// TestOnlyPageFunctionsLinkPages checks that the functions whose template
+// events include a page route (the badges, the web files) import
+// internal/pages, and that the others link neither it nor the badge and
+// web code: what a binary carries is decided by what its main imports.
+func TestOnlyPageFunctionsLinkPages(t *testing.T) {
+	tmpl, err := samtemplate.Load(filepath.Join("..", "template.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mains, err := filepath.Glob("../functions/*/main.go")
-	if err != nil || len(mains) == 0 {
-		t.Fatalf("no functions found (%v)", err)
+	pageRoute := map[string]bool{} // by "METHOD path"
+	for _, rt := range httpapi.Routes {
+		for _, m := range rt.Methods() {
+			pageRoute[m+" "+rt.Path] = rt.Page
+		}
 	}
-	checked := 0
-	for _, main := range mains {
-		src, err := os.ReadFile(main)
+	for _, fn := range tmpl.Functions {
+		servesPages := false
+		for _, r := range fn.Routes {
+			servesPages = servesPages || pageRoute[r.Method+" "+r.Path]
+		}
+		out, err := exec.Command("go", "list", "-deps", "../"+fn.CodeURI).CombinedOutput()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("go list %s: %v\n%s", fn.CodeURI, err, out)
 		}
-		if strings.Contains(string(src), "httpapi.EnablePages()") {
-			continue
-		}
-		name := filepath.Base(filepath.Dir(main))
-		out, err := exec.Command("go", "tool", "nm", filepath.Join(bin, name)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go tool nm %s: %v\n%s", name, err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "hitcounter/internal/badge.") || strings.Contains(line, "hitcounter/internal/web.") {
-				t.Errorf("%s carries badge or web code without serving a page: %s", name, strings.TrimSpace(line))
-				break
+		deps := strings.Fields(string(out))
+		linksPages := slices.Contains(deps, "github.com/hitcounter/hitcounter/internal/pages")
+		switch {
+		case servesPages && !linksPages:
+			t.Errorf("%s serves a page route but does not import internal/pages", fn.LogicalID)
+		case !servesPages:
+			for _, pkg := range []string{"pages", "badge", "web"} {
+				if slices.Contains(deps, "github.com/hitcounter/hitcounter/internal/"+pkg) {
+					t.Errorf("%s serves no page route but links internal/%s", fn.LogicalID, pkg)
+				}
 			}
 		}
-		checked++
-	}
-	if checked == 0 {
-		t.Error("no function without pages was checked")
 	}
 }

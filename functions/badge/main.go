@@ -1,5 +1,6 @@
 // Command badge is the AWS Lambda function serving the badge route of the
-// counter API (see template.yaml); build it with `make build`.
+// counter API (see template.yaml); build it with `make build`. It imports
+// internal/pages, which draws the badges.
 package main
 
 import (
@@ -7,11 +8,11 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/lambdafn"
+	"github.com/hitcounter/hitcounter/internal/pages"
 )
 
 func main() {
-	httpapi.EnablePages()
-	if err := lambdafn.Run(httpapi.RouteBadge); err != nil {
+	if err := lambdafn.Run(lambdafn.Function{Routes: []string{httpapi.RouteBadge}, Pages: pages.New()}); err != nil {
 		os.Exit(1)
 	}
 }

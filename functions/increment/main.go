@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := lambdafn.Run(httpapi.RouteIncrement); err != nil {
+	if err := lambdafn.Run(lambdafn.Function{Routes: []string{httpapi.RouteIncrement}}); err != nil {
 		os.Exit(1)
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := lambdafn.Run(httpapi.RouteList); err != nil {
+	if err := lambdafn.Run(lambdafn.Function{Routes: []string{httpapi.RouteList}}); err != nil {
 		os.Exit(1)
 	}
 }

@@ -3,9 +3,6 @@ package config_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/hitcounter/hitcounter/internal/config"
-	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
-
-func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
 
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
@@ -252,168 +246,5 @@ func TestConfigHidesSecrets(t *testing.T) {
 		if s := fmt.Sprintf(format, cfg); strings.Contains(s, "secret") || strings.Contains(s, "token") {
 			t.Errorf("Printf(%q, cfg) = %s: shows a secret", format, s)
 		}
-	}
-}
-
-// TestOpenStoreRetrievesCredentials checks that a store on AWS fetches its
-// credentials once at open, so that a process without any fails at start.
-func TestOpenStoreRetrievesCredentials(t *testing.T) {
-	cfg, err := config.FromEnv(env(vars(onAWS, "AWS_ACCESS_KEY_ID", "", "AWS_SECRET_ACCESS_KEY", "")),
-		func(string) aws.CredentialsProvider {
-			return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{}, fmt.Errorf("no profile")
-			})
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = config.OpenStore(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "AWS credentials") || !strings.Contains(err.Error(), "no profile") {
-		t.Fatalf("OpenStore err = %v, want one about AWS credentials with the cause", err)
-	}
-}
-
-// TestOpenStoreMakesNoCallsOnAWS opens a store on an endpoint that cannot
-// be reached: it must succeed, because init makes no network call (and
-// never creates tables) unless the endpoint is local.
-func TestOpenStoreMakesNoCallsOnAWS(t *testing.T) {
-	cfg, err := config.FromEnv(env(vars(onAWS, "AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.invalid")), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.OpenStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("OpenStore: %v", err)
-	}
-	if err := s.Ping(context.Background()); err == nil {
-		t.Errorf("Ping on an unreachable endpoint: no error")
-	}
-}
-
-// TestOpenStoreLocalWithoutTable opens a store on a loopback endpoint
-// where nothing listens, without CreateLocalTable (as Lambda functions do):
-// it makes no call, so it succeeds, and the store reports the fault later.
-func TestOpenStoreLocalWithoutTable(t *testing.T) {
-	endpoint := "http://" + closedPort(t)
-	cfg, err := config.FromEnv(env(vars(local, "AWS_ENDPOINT_URL_DYNAMODB", endpoint)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.OpenStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("OpenStore without CreateLocalTable: %v", err)
-	}
-	if err := s.Ping(context.Background()); err == nil {
-		t.Errorf("Ping with nothing listening: no error")
-	}
-}
-
-// TestOpenStoreLocalNotRunning opens a store on a loopback endpoint where
-// nothing listens: after waiting, the error says what to do, without the
-// SDK's dump.
-func TestOpenStoreLocalNotRunning(t *testing.T) {
-	endpoint := "http://" + closedPort(t)
-	cfg, err := config.FromEnv(env(vars(local, "AWS_ENDPOINT_URL_DYNAMODB", endpoint)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = config.OpenStore(context.Background(), cfg, config.CreateLocalTable)
-	if err == nil {
-		t.Fatal("OpenStore succeeded with nothing listening")
-	}
-	msg := err.Error()
-	for _, want := range []string{endpoint, "connection refused", "is DynamoDB Local running?", "scripts/dynamodb-local.sh"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q does not say %q", msg, want)
-		}
-	}
-	if strings.Contains(msg, "https response error") {
-		t.Errorf("error %q carries the SDK's dump", msg)
-	}
-}
-
-// TestOpenStoreWaitsForLocal opens a store on a loopback endpoint that
-// starts listening only after OpenStore has begun: it waits for it rather
-// than failing at the first refused connection.
-func TestOpenStoreWaitsForLocal(t *testing.T) {
-	addr := closedPort(t)
-	cfg, err := config.FromEnv(env(vars(local, "AWS_ENDPOINT_URL_DYNAMODB", "http://"+addr)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened := make(chan error, 1)
-	go func() {
-		_, err := config.OpenStore(context.Background(), cfg, config.CreateLocalTable)
-		opened <- err
-	}()
-	// Nothing signals that OpenStore has tried once: give it time to.
-	time.Sleep(300 * time.Millisecond)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen on %s again: %v", addr, err)
-	}
-	srv := &http.Server{Handler: fakeDynamoDB()}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	if err := <-opened; err != nil {
-		t.Fatalf("OpenStore: %v", err)
-	}
-}
-
-// fakeDynamoDB answers ListTables, CreateTable, DescribeTable and
-// DescribeTimeToLive as a DynamoDB with an active table, TTL on, does.
-func fakeDynamoDB() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		switch target := r.Header.Get("X-Amz-Target"); target {
-		case "DynamoDB_20120810.ListTables":
-			fmt.Fprint(w, `{"TableNames":[]}`)
-		case "DynamoDB_20120810.CreateTable":
-			fmt.Fprint(w, `{"TableDescription":{"TableName":"hits","TableStatus":"CREATING"}}`)
-		case "DynamoDB_20120810.DescribeTable":
-			fmt.Fprint(w, `{"Table":{"TableName":"hits","TableStatus":"ACTIVE"}}`)
-		case "DynamoDB_20120810.DescribeTimeToLive":
-			fmt.Fprint(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)
-		default:
-			http.Error(w, "unexpected "+target, http.StatusBadRequest)
-		}
-	})
-}
-
-// closedPort returns a loopback host:port where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// TestOpenStoreDynamoDBLocal opens the store on DynamoDB Local the way the
-// standalone server does: the table is created if missing.
-func TestOpenStoreDynamoDBLocal(t *testing.T) {
-	endpoint := dynamolocal.ForTest(t).Endpoint()
-	cfg, err := config.FromEnv(env(vars(local, "TABLE_NAME", "config-open-store", "AWS_ENDPOINT_URL_DYNAMODB", endpoint)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := config.OpenStore(ctx, cfg, config.CreateLocalTable)
-	if err != nil {
-		t.Fatalf("OpenStore: %v", err)
-	}
-	if _, err := s.Create(ctx, "hits", 41); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	again, err := config.OpenStore(ctx, cfg, config.CreateLocalTable) // the table exists now
-	if err != nil {
-		t.Fatalf("second OpenStore: %v", err)
-	}
-	if c, err := again.Increment(ctx, "hits", 1); err != nil || c.Count != 42 {
-		t.Fatalf("Increment = %+v, %v; want count 42", c, err)
 	}
 }

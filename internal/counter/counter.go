@@ -51,39 +51,57 @@ const (
 //
 // Every store validates its own arguments, whatever its caller checked
 // before, and before it reads or changes anything: a name that ValidateName
-// refuses is InvalidName, a count that ValidateCount refuses and a by that
-// ValidateIncrement refuses are InvalidRequest (the name is checked first).
-// Callers may validate earlier to answer sooner, with the same functions.
+// refuses is InvalidName; a write that Write.Validate refuses, a count, an
+// increment or a key that the Validate functions refuse are InvalidRequest
+// (the name is checked first). Callers may validate earlier to answer
+// sooner, with the same functions.
+//
+// A new store implements these five methods and passes the conformance
+// suites of internal/counter/countertest (Run, RunKeyed, RunStats).
 type Store interface {
-	// Create makes a counter with the given count (0 to MaxCount).
-	// It returns AlreadyExists if the name is taken.
-	Create(ctx context.Context, name string, count int64) (Counter, error)
+	// Apply makes the change w describes to one counter, atomically:
+	//   - OpCreate makes the counter with w.Count (0 to MaxCount); it
+	//     returns AlreadyExists if the name is taken.
+	//   - OpSet sets the count to w.Count, creating the counter if needed
+	//     (Result.Created says whether it did).
+	//   - OpIncrement adds w.By (non-zero, within ±MaxCount); it returns
+	//     NotFound if the counter does not exist, and OutOfRange, leaving
+	//     the count unchanged, if the result would leave 0..MaxCount.
+	//   - OpDelete removes the counter; it returns NotFound if it does not
+	//     exist.
+	// Result.Counter is the counter after the change (zero after a delete).
+	//
+	// A write with an idempotency key (w.Key.Key != "") is applied at most
+	// once per key: unless the store holds a record, younger than
+	// IdempotencyTTL, of a write with the same scope (w.Scope), it applies
+	// w and records its answer (the Result, or the NotFound, AlreadyExists
+	// or OutOfRange refusal) in the same atomic change, so that two
+	// concurrent calls with the same key never both apply. A later call
+	// with the same write returns the recorded answer with Result.Replayed
+	// set, and changes nothing; a later call with another write under the
+	// same scope (w.Fingerprint differs) returns IdempotencyKeyReused and
+	// changes nothing. After Unavailable or Internal a keyed write has been
+	// applied and recorded completely or not at all: a retry with the same
+	// key is safe.
+	Apply(ctx context.Context, w Write) (Result, error)
 
 	// Get returns the counter. It returns NotFound if it does not exist.
 	Get(ctx context.Context, name string) (Counter, error)
-
-	// Increment adds by (non-zero, within ±MaxCount) to the counter and
-	// returns it after the change. It returns NotFound if the counter does
-	// not exist, and OutOfRange, leaving the count unchanged, if the result
-	// would leave 0..MaxCount.
-	Increment(ctx context.Context, name string, by int64) (Counter, error)
-
-	// Set sets the count (0 to MaxCount), creating the counter if needed;
-	// created reports whether it did.
-	Set(ctx context.Context, name string, count int64) (c Counter, created bool, err error)
-
-	// Delete removes the counter. It returns NotFound if it does not exist.
-	Delete(ctx context.Context, name string) error
 
 	// List returns one page of counters. A walk that follows NextCursor
 	// visits every counter that exists for the whole walk exactly once.
 	// It returns InvalidRequest for a cursor the store did not issue.
 	List(ctx context.Context, opts ListOptions) (Page, error)
 
+	// Stats returns the hits of the named counter in every bucket of q (see
+	// StatsQuery.Resolve for the defaults, taken at the store's clock),
+	// dense and in time order. Hits are the increments applied, keyed or
+	// not (a replay adds nothing); creates and sets are not hits. It
+	// returns InvalidRequest for a query that Resolve refuses and NotFound
+	// if the counter does not exist. A store may show a hit in its bucket
+	// some time after the increment returned (see the store's doc).
+	Stats(ctx context.Context, name string, q StatsQuery) ([]Point, error)
+
 	// Ping checks that the store can be reached; it returns Unavailable if not.
 	Ping(ctx context.Context) error
-
-	// KeyedStore applies create, set, increment and delete exactly once
-	// per idempotency key.
-	KeyedStore
 }

@@ -1,9 +1,6 @@
 package counter
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Period is the width of a statistics bucket: an hour or a day, in UTC.
 type Period string
@@ -118,15 +115,4 @@ func (q StatsQuery) Densify(hits map[int64]int64) []Point {
 		points[i] = Point{Start: start, Hits: hits[start.Unix()]}
 	}
 	return points
-}
-
-// StatsStore reads the hits of counters over time. Every implementation of
-// Store in this module implements it too.
-type StatsStore interface {
-	// Stats returns the hits of the named counter in every bucket of q (see
-	// StatsQuery.Resolve for the defaults, taken at the store's clock),
-	// dense and in time order. It returns InvalidRequest for a query that
-	// Resolve refuses, NotFound if the counter does not exist, and
-	// Unavailable if the store cannot be reached.
-	Stats(ctx context.Context, name string, q StatsQuery) ([]Point, error)
 }

@@ -137,7 +137,7 @@ func history(t *testing.T, h aggHarness) *stream {
 	start := daysAgo(3, 22)
 	for _, name := range []string{"a", "b"} {
 		h.clock.Set(start)
-		if _, err := h.store.Create(testContext(t), name, 1000); err != nil {
+		if _, err := h.store.Apply(testContext(t), counter.Create(name, 1000)); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 		s.create(name, 1000, start)
@@ -390,7 +390,7 @@ func TestAggregateSeveralItemsPerCounter(t *testing.T) {
 	h := newAggHarness(t)
 	start := daysAgo(2, 10)
 	h.clock.Set(start)
-	if _, err := h.store.Create(testContext(t), "hot", 0); err != nil {
+	if _, err := h.store.Apply(testContext(t), counter.Create("hot", 0)); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	first, second := newStream(), newStream()
@@ -435,7 +435,7 @@ func TestAggregateWritesPerBatch(t *testing.T) {
 	s := newStream()
 	at := daysAgo(1, 5)
 	h.clock.Set(at)
-	if _, err := h.store.Create(testContext(t), "busy", 0); err != nil {
+	if _, err := h.store.Apply(testContext(t), counter.Create("busy", 0)); err != nil {
 		t.Fatal(err)
 	}
 	s.create("busy", 0, at)
@@ -462,7 +462,7 @@ func TestAggregateRemove(t *testing.T) {
 	s := newStream()
 	at := daysAgo(3, 5)
 	h.clock.Set(at)
-	if _, err := h.store.Create(testContext(t), "gone", 0); err != nil {
+	if _, err := h.store.Apply(testContext(t), counter.Create("gone", 0)); err != nil {
 		t.Fatal(err)
 	}
 	s.create("gone", 0, at)
@@ -509,7 +509,7 @@ func TestAggregateEventFixture(t *testing.T) {
 	created := daysAgo(1, 5)
 	moveFixture(t, event, created)
 	h.clock.Set(created)
-	if _, err := h.store.Create(testContext(t), "home", 5); err != nil {
+	if _, err := h.store.Apply(testContext(t), counter.Create("home", 5)); err != nil {
 		t.Fatal(err)
 	}
 	agg := dynamostore.NewAggregator(h.client, h.stats, nil)

@@ -32,7 +32,7 @@ func BenchmarkIncrement(b *testing.B) {
 	client, table := newTable(b)
 	s := dynamostore.New(client, table)
 	ctx := testContext(b)
-	if _, err := s.Create(ctx, "bench", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("bench", 0)); err != nil {
 		b.Fatal(err)
 	}
 	rawInput := &dynamodb.UpdateItemInput{
@@ -49,7 +49,7 @@ func BenchmarkIncrement(b *testing.B) {
 	for range benchConcurrency {
 		wg.Go(func() {
 			for time.Now().Before(warm) {
-				if _, err := s.Increment(ctx, "bench", 1); err != nil {
+				if _, err := s.Apply(ctx, counter.Increment("bench", 1)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -86,14 +86,14 @@ func BenchmarkIncrement(b *testing.B) {
 		})
 	}
 	run("raw-sdk", func() error { _, err := client.UpdateItem(ctx, rawInput); return err })
-	run("store", func() error { _, err := s.Increment(ctx, "bench", 1); return err })
+	run("store", func() error { _, err := s.Apply(ctx, counter.Increment("bench", 1)); return err })
 	// A keyed increment: a consistent GetItem and a two-item
 	// TransactWriteItems, retried while other increments win the race.
 	var keys atomic.Int64
 	run("store-keyed", func() error {
 		key := counter.IdempotencyKey{Key: "bench-" + strconv.FormatInt(keys.Add(1), 10)}
 		for {
-			_, _, err := s.ApplyKeyed(ctx, key, counter.Write{Op: counter.OpIncrement, Name: "bench", By: 1})
+			_, err := s.Apply(ctx, counter.Write{Op: counter.OpIncrement, Name: "bench", By: 1}.WithKey(key))
 			if counter.ErrorCode(err) != counter.Unavailable {
 				return err
 			}

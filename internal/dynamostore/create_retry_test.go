@@ -17,18 +17,18 @@ func TestCreateAppliedButUnacknowledged(t *testing.T) {
 	_, table := newTable(t)
 	proxyURL, puts := dropFirstAnswer(t, ddb.Endpoint(), "PutItem")
 	store := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: proxyURL}, fastRetries), table)
-	c, err := store.Create(testContext(t), "retried", 7)
+	c, err := store.Apply(testContext(t), counter.Create("retried", 7))
 	if err != nil {
 		t.Fatalf("Create after an unacknowledged success = %v, want success", err)
 	}
-	if c.Count != 7 {
-		t.Errorf("count = %d, want 7", c.Count)
+	if c.Counter.Count != 7 {
+		t.Errorf("count = %d, want 7", c.Counter.Count)
 	}
 	if got := puts.Load(); got != 2 {
 		t.Errorf("PutItem requests = %d, want 2 (the lost one and the retry)", got)
 	}
 	// A counter that really was there already is still already_exists.
-	_, err = store.Create(testContext(t), "retried", 7)
+	_, err = store.Apply(testContext(t), counter.Create("retried", 7))
 	if code := counter.ErrorCode(err); code != counter.AlreadyExists {
 		t.Errorf("second Create code = %q (err %v), want %q", code, err, counter.AlreadyExists)
 	}

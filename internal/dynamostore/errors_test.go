@@ -97,13 +97,13 @@ func TestErrorTranslation(t *testing.T) {
 			s := dynamostore.New(failingClient{tc.err}, "table")
 			ctx := context.Background()
 			ops := map[string]error{}
-			_, ops["Create"] = s.Create(ctx, "x", 1)
+			_, ops["Create"] = s.Apply(ctx, counter.Create("x", 1))
 			_, ops["Get"] = s.Get(ctx, "x")
-			_, ops["Increment"] = s.Increment(ctx, "x", 1)
-			_, _, ops["Set"] = s.Set(ctx, "x", 1)
-			ops["Delete"] = s.Delete(ctx, "x")
+			_, ops["Increment"] = s.Apply(ctx, counter.Increment("x", 1))
+			_, ops["Set"] = s.Apply(ctx, counter.Set("x", 1))
+			_, ops["Delete"] = s.Apply(ctx, counter.Delete("x"))
 			_, ops["List"] = s.List(ctx, counter.ListOptions{})
-			_, _, ops["ApplyKeyed"] = s.ApplyKeyed(ctx, counter.IdempotencyKey{Key: "k"}, counter.Write{Op: counter.OpIncrement, Name: "x", By: 1})
+			_, ops["ApplyKeyed"] = s.Apply(ctx, counter.Write{Op: counter.OpIncrement, Name: "x", By: 1}.WithKey(counter.IdempotencyKey{Key: "k"}))
 			for op, err := range ops {
 				if got := counter.ErrorCode(err); got != tc.want {
 					t.Errorf("%s: code %q (err %v), want %q", op, got, err, tc.want)
@@ -135,11 +135,11 @@ func TestConditionFailureTranslation(t *testing.T) {
 		want     string
 		wantText string
 	}{
-		"create taken":         {func(s *dynamostore.Store) error { _, err := s.Create(ctx, "x", 1); return err }, existing, counter.AlreadyExists, `dynamodb: create "x": already_exists`},
-		"increment missing":    {func(s *dynamostore.Store) error { _, err := s.Increment(ctx, "x", 1); return err }, nil, counter.NotFound, `dynamodb: increment "x": not_found`},
-		"increment over range": {func(s *dynamostore.Store) error { _, err := s.Increment(ctx, "x", -42); return err }, existing, counter.OutOfRange, `(count 41) by -42`},
-		"increment bad item":   {func(s *dynamostore.Store) error { _, err := s.Increment(ctx, "x", 1); return err }, map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c#x"}}, counter.Internal, `dynamodb: increment "x"`},
-		"delete missing":       {func(s *dynamostore.Store) error { return s.Delete(ctx, "x") }, nil, counter.NotFound, `dynamodb: delete "x": not_found`},
+		"create taken":         {func(s *dynamostore.Store) error { _, err := s.Apply(ctx, counter.Create("x", 1)); return err }, existing, counter.AlreadyExists, `dynamodb: create "x": already_exists`},
+		"increment missing":    {func(s *dynamostore.Store) error { _, err := s.Apply(ctx, counter.Increment("x", 1)); return err }, nil, counter.NotFound, `dynamodb: increment "x": not_found`},
+		"increment over range": {func(s *dynamostore.Store) error { _, err := s.Apply(ctx, counter.Increment("x", -42)); return err }, existing, counter.OutOfRange, `(count 41) by -42`},
+		"increment bad item":   {func(s *dynamostore.Store) error { _, err := s.Apply(ctx, counter.Increment("x", 1)); return err }, map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c#x"}}, counter.Internal, `dynamodb: increment "x"`},
+		"delete missing":       {func(s *dynamostore.Store) error { _, err := s.Apply(ctx, counter.Delete("x")); return err }, nil, counter.NotFound, `dynamodb: delete "x": not_found`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

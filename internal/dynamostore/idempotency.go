@@ -27,7 +27,7 @@ const (
 	// an expired record.
 	attrExpiresAt   = "expires_at"  // N
 	attrFingerprint = "fingerprint" // B, counter.Write.Fingerprint
-	attrCreated     = "created"     // BOOL, Outcome.Created
+	attrCreated     = "created"     // BOOL, Result.Created
 	attrErrCode     = "error_code"  // S, a refused write's error code
 	attrErrMessage  = "error_msg"   // S, and its message
 	// An applied create, set or increment also keeps attrCount,
@@ -68,7 +68,7 @@ var (
 	keyedSetNames  = map[string]string{"#c": attrCount, "#cr": attrCreatedAt, "#u": attrUpdatedAt, "#sets": attrSets}
 )
 
-// ApplyKeyed implements counter.KeyedStore with optimistic concurrency:
+// applyKeyed applies a keyed write (valid) with optimistic concurrency:
 // a strongly consistent GetItem of the counter, then one TransactWriteItems
 // of two actions: the change (or, for a write refused as not_found,
 // already_exists or out_of_range, a ConditionCheck) conditioned on the
@@ -82,28 +82,22 @@ var (
 // The SDK retries a transaction with the same ClientRequestToken, which
 // DynamoDB deduplicates, and a client that retries after an Unavailable
 // error finds the record if the first attempt was applied.
-func (s *Store) ApplyKeyed(ctx context.Context, key counter.IdempotencyKey, w counter.Write) (counter.Outcome, bool, error) {
+func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result, error) {
 	op := "keyed " + w.Op.String()
-	if err := counter.ValidateIdempotencyKey(key.Key); err != nil {
-		return counter.Outcome{}, false, wrap(op, w.Name, err)
-	}
-	if err := w.Validate(); err != nil {
-		return counter.Outcome{}, false, wrap(op, w.Name, err)
-	}
-	scope := key.Scope(w)
+	scope := w.Scope()
 	fingerprint := w.Fingerprint()
 	recordKey := map[string]types.AttributeValue{
 		attrPK: &types.AttributeValueMemberS{Value: recordPrefix + base64.RawURLEncoding.EncodeToString(scope[:])},
 	}
 	current, err := s.read(ctx, w.Name)
 	if err != nil {
-		return counter.Outcome{}, false, wrap(op, w.Name, err)
+		return counter.Result{}, wrap(op, w.Name, err)
 	}
 	for attempt := 1; ; attempt++ {
 		now := s.now()
 		p, err := s.plan(w, current, now.UnixMilli())
 		if err != nil {
-			return counter.Outcome{}, false, wrap(op, w.Name, err)
+			return counter.Result{}, wrap(op, w.Name, err)
 		}
 		record := recordItem(recordKey, fingerprint, p, now)
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
@@ -118,46 +112,47 @@ func (s *Store) ApplyKeyed(ctx context.Context, key counter.IdempotencyKey, w co
 		})
 		if err == nil {
 			if p.refusal != nil {
-				return counter.Outcome{}, false, wrap(op, w.Name, p.refusal)
+				return counter.Result{}, wrap(op, w.Name, p.refusal)
 			}
-			return p.outcome, false, nil
+			return p.result, nil
 		}
 		var canceled *types.TransactionCanceledException
 		if !errors.As(err, &canceled) || len(canceled.CancellationReasons) != 2 {
-			return counter.Outcome{}, false, wrap(op, w.Name, translate(err))
+			return counter.Result{}, wrap(op, w.Name, translate(err))
 		}
 		change, rec := canceled.CancellationReasons[0], canceled.CancellationReasons[1]
 		switch {
 		case reason(rec) == reasonCondition:
-			o, refusal, err := replay(rec.Item, fingerprint, w)
+			res, refusal, err := replay(rec.Item, fingerprint, w)
 			switch {
 			case err != nil:
-				return counter.Outcome{}, false, wrap(op, w.Name, err)
+				return counter.Result{}, wrap(op, w.Name, err)
 			case refusal != nil:
-				return counter.Outcome{}, true, wrap(op, w.Name, refusal)
+				return counter.Result{Replayed: true}, wrap(op, w.Name, refusal)
 			}
-			return o, true, nil
+			res.Replayed = true
+			return res, nil
 		case reason(change) == reasonCondition && reason(rec) == reasonNone:
 			current = change.Item // the state that failed the condition
 		case reason(change) == reasonConflict || reason(rec) == reasonConflict:
 			// Another transaction holds one of the items: nothing is
 			// known about the counter's state; read it again.
 			if current, err = s.read(ctx, w.Name); err != nil {
-				return counter.Outcome{}, false, wrap(op, w.Name, err)
+				return counter.Result{}, wrap(op, w.Name, err)
 			}
 		case throttled(change) || throttled(rec):
-			return counter.Outcome{}, false, wrap(op, w.Name, counter.UnavailableError(err))
+			return counter.Result{}, wrap(op, w.Name, counter.UnavailableError(err))
 		default:
-			return counter.Outcome{}, false, wrap(op, w.Name, err)
+			return counter.Result{}, wrap(op, w.Name, err)
 		}
 		if attempt == maxKeyedAttempts {
-			return counter.Outcome{}, false, wrap(op, w.Name, counter.UnavailableError(errContention))
+			return counter.Result{}, wrap(op, w.Name, counter.UnavailableError(errContention))
 		}
 		// Full jitter, from 2 ms up to 64 ms: contenders spread out.
 		wait := time.Duration(rand.N(int64(2*time.Millisecond) << min(attempt, 5)))
 		select {
 		case <-ctx.Done():
-			return counter.Outcome{}, false, wrap(op, w.Name, ctx.Err())
+			return counter.Result{}, wrap(op, w.Name, ctx.Err())
 		case <-time.After(wait):
 		}
 	}
@@ -183,7 +178,7 @@ func throttled(r types.CancellationReason) bool {
 // and the answer it gives if the transaction succeeds.
 type plan struct {
 	change  types.TransactWriteItem
-	outcome counter.Outcome
+	result  counter.Result
 	refusal error // NotFound, AlreadyExists or OutOfRange; the change is a ConditionCheck
 }
 
@@ -222,7 +217,7 @@ func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, n
 	put := func() plan {
 		t := time.UnixMilli(now).UTC()
 		return plan{
-			outcome: counter.Outcome{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}, Created: true},
+			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}, Created: true},
 			change: types.TransactWriteItem{Put: &types.Put{
 				TableName: s.table,
 				Item: map[string]types.AttributeValue{
@@ -253,7 +248,7 @@ func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, n
 		}
 		return plan{
 			change:  update(w.Count, condSameLife, life()),
-			outcome: counter.Outcome{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
+			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
 		}, nil
 	case counter.OpIncrement:
 		if !exists {
@@ -268,7 +263,7 @@ func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, n
 		values[":old"] = number(old.Count)
 		return plan{
 			change:  update(n, condSameBoth, values),
-			outcome: counter.Outcome{Counter: counter.Counter{Name: w.Name, Count: n, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
+			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: n, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
 		}, nil
 	case counter.OpDelete:
 		if !exists {
@@ -295,8 +290,8 @@ func recordItem(recordKey map[string]types.AttributeValue, fingerprint [32]byte,
 		item[attrErrMessage] = &types.AttributeValueMemberS{Value: counter.ErrorMessage(p.refusal)}
 		return item
 	}
-	item[attrCreated] = &types.AttributeValueMemberBOOL{Value: p.outcome.Created}
-	if c := p.outcome.Counter; c.Name != "" {
+	item[attrCreated] = &types.AttributeValueMemberBOOL{Value: p.result.Created}
+	if c := p.result.Counter; c.Name != "" {
 		item[attrCount] = number(c.Count)
 		item[attrCreatedAt] = number(c.CreatedAt.UnixMilli())
 		item[attrUpdatedAt] = number(c.UpdatedAt.UnixMilli())
@@ -304,10 +299,10 @@ func recordItem(recordKey map[string]types.AttributeValue, fingerprint [32]byte,
 	return item
 }
 
-// replay returns the answer a record holds for w: an outcome, or the
+// replay returns the answer a record holds for w: a result, or the
 // refusal the write was answered with. It returns IdempotencyKeyReused if
 // the record is of another request, and an error if it cannot be read.
-func replay(record map[string]types.AttributeValue, fingerprint [32]byte, w counter.Write) (o counter.Outcome, refusal, err error) {
+func replay(record map[string]types.AttributeValue, fingerprint [32]byte, w counter.Write) (o counter.Result, refusal, err error) {
 	fp, ok := record[attrFingerprint].(*types.AttributeValueMemberB)
 	if !ok {
 		return o, nil, fmt.Errorf("record %v has no fingerprint", record[attrPK])
@@ -332,7 +327,7 @@ func replay(record map[string]types.AttributeValue, fingerprint [32]byte, w coun
 	}
 	record[attrName] = &types.AttributeValueMemberS{Value: w.Name}
 	if o.Counter, err = decode(record); err != nil {
-		return counter.Outcome{}, nil, fmt.Errorf("record: %w", err)
+		return counter.Result{}, nil, fmt.Errorf("record: %w", err)
 	}
 	return o, nil, nil
 }

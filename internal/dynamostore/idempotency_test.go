@@ -35,10 +35,10 @@ func TestKeyedRecordItem(t *testing.T) {
 	client, table := newTable(t)
 	s := dynamostore.New(client, table, dynamostore.WithClock(func() time.Time { return clock }))
 	ctx := testContext(t)
-	if _, err := s.Create(ctx, "x", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("x", 0)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.ApplyKeyed(ctx, counter.IdempotencyKey{Key: "k"}, keyedIncrement("x")); err != nil {
+	if _, err := s.Apply(ctx, keyedIncrement("x").WithKey(counter.IdempotencyKey{Key: "k"})); err != nil {
 		t.Fatal(err)
 	}
 	out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
@@ -89,7 +89,7 @@ func TestKeyedRecordExpires(t *testing.T) {
 	client, table := newTable(t)
 	s := dynamostore.New(client, table, dynamostore.WithClock(func() time.Time { return clock }))
 	ctx := testContext(t)
-	if _, err := s.Create(ctx, "x", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("x", 0)); err != nil {
 		t.Fatal(err)
 	}
 	start := clock
@@ -105,9 +105,10 @@ func TestKeyedRecordExpires(t *testing.T) {
 		{25 * time.Hour, 2, true},
 	} {
 		clock = start.Add(st.after)
-		o, replayed, err := s.ApplyKeyed(ctx, key, keyedIncrement("x"))
+		o, err := s.Apply(ctx, keyedIncrement("x").WithKey(key))
+		replayed := o.Replayed
 		if err != nil || o.Counter.Count != st.wantCount || replayed != st.wantReplayed {
-			t.Errorf("after %v: ApplyKeyed = %d, replayed %t, %v; want %d, replayed %t", st.after, o.Counter.Count, replayed, err, st.wantCount, st.wantReplayed)
+			t.Errorf("after %v: keyed Apply = %d, replayed %t, %v; want %d, replayed %t", st.after, o.Counter.Count, replayed, err, st.wantCount, st.wantReplayed)
 		}
 	}
 }
@@ -168,21 +169,21 @@ func TestKeyedAppliedButUnacknowledged(t *testing.T) {
 			url, transactions := dropFirstAnswer(t, dynamolocal.ForTest(t).Endpoint(), "TransactWriteItems")
 			s := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: url}, tc.retryer), table)
 			ctx := testContext(t)
-			if _, err := s.Create(ctx, "x", 41); err != nil {
+			if _, err := s.Apply(ctx, counter.Create("x", 41)); err != nil {
 				t.Fatal(err)
 			}
 			key := counter.IdempotencyKey{Key: "k"}
-			o, replayed, err := s.ApplyKeyed(ctx, key, keyedIncrement("x"))
+			o, err := s.Apply(ctx, keyedIncrement("x").WithKey(key))
 			if tc.wantUnavailable {
 				if counter.ErrorCode(err) != counter.Unavailable {
-					t.Fatalf("first ApplyKeyed = %+v, %v; want unavailable", o, err)
+					t.Fatalf("first keyed Apply = %+v, %v; want unavailable", o, err)
 				}
-				o, replayed, err = s.ApplyKeyed(ctx, key, keyedIncrement("x"))
-				if err != nil || !replayed {
-					t.Fatalf("retried ApplyKeyed = %+v, replayed %t, %v; want the replayed answer", o, replayed, err)
+				o, err = s.Apply(ctx, keyedIncrement("x").WithKey(key))
+				if err != nil || !o.Replayed {
+					t.Fatalf("retried keyed Apply = %+v, %v; want the replayed answer", o, err)
 				}
-			} else if err != nil || replayed {
-				t.Fatalf("ApplyKeyed = %+v, replayed %t, %v; want applied", o, replayed, err)
+			} else if err != nil || o.Replayed {
+				t.Fatalf("keyed Apply = %+v, %v; want applied", o, err)
 			}
 			if o.Counter.Count != 42 {
 				t.Errorf("answered count %d, want 42", o.Counter.Count)
@@ -263,20 +264,20 @@ func TestKeyedIncrementCost(t *testing.T) {
 	cc := &capacityClient{Client: client}
 	s := dynamostore.New(cc, table)
 	ctx := testContext(t)
-	if _, err := s.Create(ctx, "x", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("x", 0)); err != nil {
 		t.Fatal(err)
 	}
 	cc.reset()
-	if _, err := s.Increment(ctx, "x", 1); err != nil {
+	if _, err := s.Apply(ctx, counter.Increment("x", 1)); err != nil {
 		t.Fatal(err)
 	}
 	ur, uw := cc.reset()
-	if _, _, err := s.ApplyKeyed(ctx, counter.IdempotencyKey{Key: "k"}, keyedIncrement("x")); err != nil {
+	if _, err := s.Apply(ctx, keyedIncrement("x").WithKey(counter.IdempotencyKey{Key: "k"})); err != nil {
 		t.Fatal(err)
 	}
 	kr, kw := cc.reset()
-	if _, replayed, err := s.ApplyKeyed(ctx, counter.IdempotencyKey{Key: "k"}, keyedIncrement("x")); err != nil || !replayed {
-		t.Fatalf("replay: %t, %v", replayed, err)
+	if r, err := s.Apply(ctx, keyedIncrement("x").WithKey(counter.IdempotencyKey{Key: "k"})); err != nil || !r.Replayed {
+		t.Fatalf("replay: %+v, %v", r, err)
 	}
 	rr, rw := cc.reset()
 	t.Logf("unkeyed increment: %.1f read, %.1f write units; keyed: %.1f read, %.1f write; keyed replay: %.1f read, %.1f write (a failed transaction reports none)", ur, uw, kr, kw, rr, rw)

@@ -98,7 +98,7 @@ func TestIncrementIsNotRetriedAfterAmbiguousFailure(t *testing.T) {
 	for name, fail := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newFakeDynamoDB(t, func(w http.ResponseWriter, _ *http.Request, _ string, _ int64) { fail(w) })
-			_, err := f.store().Increment(testContext(t), "hits", 1)
+			_, err := f.store().Apply(testContext(t), counter.Increment("hits", 1))
 			if code := counter.ErrorCode(err); code != counter.Unavailable {
 				t.Errorf("Increment code = %q (err %v), want %q", code, err, counter.Unavailable)
 			}
@@ -107,7 +107,7 @@ func TestIncrementIsNotRetriedAfterAmbiguousFailure(t *testing.T) {
 			}
 			// The same failure on an idempotent operation is retried:
 			// this proves the fake fails in a way the SDK would retry.
-			_, _, err = f.store().Set(testContext(t), "hits", 1)
+			_, err = f.store().Apply(testContext(t), counter.Set("hits", 1))
 			if code := counter.ErrorCode(err); code != counter.Unavailable {
 				t.Errorf("Set code = %q (err %v), want %q", code, err, counter.Unavailable)
 			}
@@ -133,11 +133,11 @@ func TestIncrementIsRetriedAfterThrottling(t *testing.T) {
 				}
 				writeJSON(w, 200, itemJSON)
 			})
-			c, err := f.store().Increment(testContext(t), "hits", 1)
+			c, err := f.store().Apply(testContext(t), counter.Increment("hits", 1))
 			if err != nil {
 				t.Fatalf("Increment: %v", err)
 			}
-			if c.Name != "hits" || c.Count != 8 {
+			if c.Counter.Name != "hits" || c.Counter.Count != 8 {
 				t.Errorf("Increment = %+v, want hits at 8", c)
 			}
 			if got := f.count("UpdateItem"); got != 2 {
@@ -151,7 +151,7 @@ func TestThrottlingThatPersistsIsUnavailable(t *testing.T) {
 	f := newFakeDynamoDB(t, func(w http.ResponseWriter, _ *http.Request, _ string, _ int64) {
 		writeJSON(w, 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`)
 	})
-	_, err := f.store().Increment(testContext(t), "hits", 1)
+	_, err := f.store().Apply(testContext(t), counter.Increment("hits", 1))
 	if code := counter.ErrorCode(err); code != counter.Unavailable {
 		t.Errorf("code = %q (err %v), want %q", code, err, counter.Unavailable)
 	}
@@ -179,7 +179,7 @@ func TestIncrementIsRetriedWhenConnectFails(t *testing.T) {
 	l.Close() // nothing listens there now: connection refused
 	hc := &countingHTTPClient{}
 	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}, fastRetries, func(o *dynamodb.Options) { o.HTTPClient = hc })
-	_, err = dynamostore.New(client, "table").Increment(testContext(t), "hits", 1)
+	_, err = dynamostore.New(client, "table").Apply(testContext(t), counter.Increment("hits", 1))
 	if code := counter.ErrorCode(err); code != counter.Unavailable {
 		t.Errorf("code = %q (err %v), want %q", code, err, counter.Unavailable)
 	}
@@ -226,7 +226,7 @@ func TestDynamoDBLocalDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := dynamostore.New(client, "down")
-	if _, err := s.Create(testContext(t), "x", 1); err != nil {
+	if _, err := s.Apply(testContext(t), counter.Create("x", 1)); err != nil {
 		t.Fatalf("Create while up: %v", err)
 	}
 	if err := srv.Kill(); err != nil {
@@ -246,11 +246,11 @@ func TestDynamoDBLocalDown(t *testing.T) {
 // "y", the others on "x".
 func everyOperation(s *dynamostore.Store) map[string]func(ctx context.Context) error {
 	return map[string]func(ctx context.Context) error{
-		"Create":    func(ctx context.Context) error { _, err := s.Create(ctx, "y", 1); return err },
+		"Create":    func(ctx context.Context) error { _, err := s.Apply(ctx, counter.Create("y", 1)); return err },
 		"Get":       func(ctx context.Context) error { _, err := s.Get(ctx, "x"); return err },
-		"Increment": func(ctx context.Context) error { _, err := s.Increment(ctx, "x", 1); return err },
-		"Set":       func(ctx context.Context) error { _, _, err := s.Set(ctx, "x", 1); return err },
-		"Delete":    func(ctx context.Context) error { return s.Delete(ctx, "x") },
+		"Increment": func(ctx context.Context) error { _, err := s.Apply(ctx, counter.Increment("x", 1)); return err },
+		"Set":       func(ctx context.Context) error { _, err := s.Apply(ctx, counter.Set("x", 1)); return err },
+		"Delete":    func(ctx context.Context) error { _, err := s.Apply(ctx, counter.Delete("x")); return err },
 		"List":      func(ctx context.Context) error { _, err := s.List(ctx, counter.ListOptions{}); return err },
 		"Ping":      s.Ping,
 	}

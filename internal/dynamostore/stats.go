@@ -15,8 +15,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-var _ counter.StatsStore = (*Store)(nil)
-
 // The stats table holds one item per counter incarnation and bucket with
 // hits; docs/dynamodb.md describes it. Its key is (pk, sk):
 //
@@ -41,7 +39,8 @@ const (
 )
 
 // WithStatsTable names the table of hits over time (see CreateStatsTable)
-// that Stats reads and the Aggregator writes.
+// that Stats reads and the Aggregator writes; without it, it is the
+// counter table's name followed by DefaultStatsSuffix.
 func WithStatsTable(table string) Option {
 	return func(s *Store) {
 		if table != "" {
@@ -88,7 +87,7 @@ var (
 	incarnationNames   = map[string]string{"#cr": attrCreatedAt}
 )
 
-// Stats implements counter.StatsStore with one strongly consistent GetItem
+// Stats implements counter.Store with one strongly consistent GetItem
 // of the counter (it must exist; its creation time names its history) and
 // one Query of its buckets in the stats table: the read does not grow with
 // the number of hits. The buckets follow the increments through the
@@ -97,9 +96,6 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	q, err := q.Resolve(s.now())
 	if err != nil {
 		return nil, wrap("stats", name, err)
-	}
-	if s.statsTable == nil {
-		return nil, wrap("stats", name, errors.New("no stats table configured (WithStatsTable)"))
 	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                s.table,

@@ -61,12 +61,12 @@ func TestWriteUnitsPerHit(t *testing.T) {
 	cc := &unitsClient{Client: client, units: map[string]float64{}, calls: map[string]int{}}
 	s := dynamostore.New(cc, table)
 	ctx := testContext(t)
-	if _, err := s.Create(ctx, "units", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("units", 0)); err != nil {
 		t.Fatal(err)
 	}
 	const hits = 20
 	for range hits {
-		if _, err := s.Increment(ctx, "units", 1); err != nil {
+		if _, err := s.Apply(ctx, counter.Increment("units", 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func TestWriteUnitsPerHit(t *testing.T) {
 		t.Errorf("%d UpdateItems of %.2f write units each, want %d of 1", cc.calls["UpdateItem"], got, hits)
 	}
 	before := cc.units["UpdateItem"]
-	if _, _, err := s.Set(ctx, "units", 5); err != nil {
+	if _, err := s.Apply(ctx, counter.Set("units", 5)); err != nil {
 		t.Fatal(err)
 	}
 	if got := cc.units["UpdateItem"] - before; got != 1 {
@@ -138,7 +138,7 @@ func BenchmarkStatsLag(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := dynamostore.New(client, table, dynamostore.WithStatsTable(stats))
-	if _, err := s.Create(ctx, "lag", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("lag", 0)); err != nil {
 		b.Fatal(err)
 	}
 	poller := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(b).Endpoint()}), arn,
@@ -150,7 +150,7 @@ func BenchmarkStatsLag(b *testing.B) {
 	var want int64
 	q := counter.StatsQuery{Period: counter.Day, From: time.Now().Add(-24 * time.Hour)}
 	for b.Loop() {
-		if _, err := s.Increment(ctx, "lag", 1); err != nil {
+		if _, err := s.Apply(ctx, counter.Increment("lag", 1)); err != nil {
 			b.Fatal(err)
 		}
 		want++

@@ -53,7 +53,7 @@ const (
 type Store struct {
 	client     Client
 	table      *string
-	statsTable *string // nil: no stats (WithStatsTable)
+	statsTable *string // WithStatsTable
 	now        func() time.Time
 }
 
@@ -65,10 +65,14 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
+// DefaultStatsSuffix makes the name of a store's stats table from its
+// counter table's, unless WithStatsTable names it.
+const DefaultStatsSuffix = "-stats"
+
 // New returns a Store on the table, using client (a *dynamodb.Client built
 // once and shared).
 func New(client Client, table string, opts ...Option) *Store {
-	s := &Store{client: client, table: aws.String(table), now: time.Now}
+	s := &Store{client: client, table: aws.String(table), statsTable: aws.String(table + DefaultStatsSuffix), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -103,21 +107,32 @@ func number(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-// validate returns the name's error if it is not valid, else argErr: the
-// name is checked first, as counter.Store says. Nothing invalid reaches
-// DynamoDB.
-func validate(name string, argErr error) error {
-	if err := counter.ValidateName(name); err != nil {
-		return err
+// Apply implements counter.Store. An unkeyed write is one request on the
+// counter's item: create a conditional PutItem, set and increment one
+// UpdateItem each, delete a conditional DeleteItem. A keyed write is a
+// transaction with its idempotency record (applyKeyed). Nothing invalid
+// reaches DynamoDB.
+func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
+	if err := w.Validate(); err != nil {
+		return counter.Result{}, wrap(w.Op.String(), w.Name, err)
 	}
-	return argErr
+	if w.Keyed() {
+		return s.applyKeyed(ctx, w)
+	}
+	switch w.Op {
+	case counter.OpCreate:
+		return s.create(ctx, w.Name, w.Count)
+	case counter.OpSet:
+		return s.set(ctx, w.Name, w.Count)
+	case counter.OpIncrement:
+		return s.increment(ctx, w.Name, w.By)
+	default: // counter.OpDelete: Validate knows no other
+		return counter.Result{}, s.delete(ctx, w.Name)
+	}
 }
 
-// Create implements counter.Store with one conditional PutItem.
-func (s *Store) Create(ctx context.Context, name string, count int64) (counter.Counter, error) {
-	if err := validate(name, counter.ValidateCount(count)); err != nil {
-		return counter.Counter{}, wrap("create", name, err)
-	}
+// create makes the counter with one conditional PutItem.
+func (s *Store) create(ctx context.Context, name string, count int64) (counter.Result, error) {
 	now := s.timestamp()
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: s.table,
@@ -140,13 +155,13 @@ func (s *Store) Create(ctx context.Context, name string, count int64) (counter.C
 			// applied but not acknowledged: then the item in the way is
 			// exactly the one this call wrote, and the create succeeded.
 			if old, derr := decode(ccf.Item); derr == nil && old.Count == count && old.CreatedAt.Equal(t) && old.UpdatedAt.Equal(t) {
-				return created, nil
+				return counter.Result{Counter: created, Created: true}, nil
 			}
-			return counter.Counter{}, wrap("create", name, counter.AlreadyExistsError(name))
+			return counter.Result{}, wrap("create", name, counter.AlreadyExistsError(name))
 		}
-		return counter.Counter{}, wrap("create", name, translate(err))
+		return counter.Result{}, wrap("create", name, translate(err))
 	}
-	return created, nil
+	return counter.Result{Counter: created, Created: true}, nil
 }
 
 // Get implements counter.Store with one strongly consistent GetItem.
@@ -172,14 +187,11 @@ func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	return c, nil
 }
 
-// Increment implements counter.Store with one UpdateItem that adds by under
-// the condition that the counter exists and the result stays in
+// increment adds by (valid: nothing below overflows) with one UpdateItem
+// under the condition that the counter exists and the result stays in
 // 0..counter.MaxCount. It runs with a retryer that never resends a request
 // DynamoDB may have applied (see NoAmbiguousRetry).
-func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
-	if err := validate(name, counter.ValidateIncrement(by)); err != nil {
-		return counter.Counter{}, wrap("increment", name, err) // and nothing below overflows
-	}
+func (s *Store) increment(ctx context.Context, name string, by int64) (counter.Result, error) {
 	// The count before the change must lie in lo..hi for the result to lie
 	// in 0..MaxCount.
 	lo, hi := max(0, -by), min(counter.MaxCount, counter.MaxCount-by)
@@ -201,29 +213,26 @@ func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.C
 	if err != nil {
 		if ccf := conditionFailed(err); ccf != nil {
 			if len(ccf.Item) == 0 {
-				return counter.Counter{}, wrap("increment", name, counter.NotFoundError(name))
+				return counter.Result{}, wrap("increment", name, counter.NotFoundError(name))
 			}
 			old, derr := decode(ccf.Item)
 			if derr != nil {
-				return counter.Counter{}, wrap("increment", name, derr)
+				return counter.Result{}, wrap("increment", name, derr)
 			}
-			return counter.Counter{}, wrap("increment", name, counter.OutOfRangeError(name, old.Count, by))
+			return counter.Result{}, wrap("increment", name, counter.OutOfRangeError(name, old.Count, by))
 		}
-		return counter.Counter{}, wrap("increment", name, translate(err))
+		return counter.Result{}, wrap("increment", name, translate(err))
 	}
 	c, err := decode(out.Attributes)
 	if err != nil {
-		return counter.Counter{}, wrap("increment", name, err)
+		return counter.Result{}, wrap("increment", name, err)
 	}
-	return c, nil
+	return counter.Result{Counter: c}, nil
 }
 
-// Set implements counter.Store with one UpdateItem that keeps created_at
-// if the counter exists; the old item it returns tells whether it did.
-func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Counter, bool, error) {
-	if err := validate(name, counter.ValidateCount(count)); err != nil {
-		return counter.Counter{}, false, wrap("set", name, err)
-	}
+// set sets the count with one UpdateItem that keeps created_at if the
+// counter exists; the old item it returns tells whether it did.
+func (s *Store) set(ctx context.Context, name string, count int64) (counter.Result, error) {
 	now := s.timestamp()
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                s.table,
@@ -239,26 +248,23 @@ func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Coun
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
-		return counter.Counter{}, false, wrap("set", name, translate(err))
+		return counter.Result{}, wrap("set", name, translate(err))
 	}
 	t := time.UnixMilli(now).UTC()
 	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
 	if len(out.Attributes) == 0 {
-		return c, true, nil
+		return counter.Result{Counter: c, Created: true}, nil
 	}
 	old, err := decode(out.Attributes)
 	if err != nil {
-		return counter.Counter{}, false, wrap("set", name, err)
+		return counter.Result{}, wrap("set", name, err)
 	}
 	c.CreatedAt = old.CreatedAt
-	return c, false, nil
+	return counter.Result{Counter: c}, nil
 }
 
-// Delete implements counter.Store with one conditional DeleteItem.
-func (s *Store) Delete(ctx context.Context, name string) error {
-	if err := counter.ValidateName(name); err != nil {
-		return wrap("delete", name, err)
-	}
+// delete removes the counter with one conditional DeleteItem.
+func (s *Store) delete(ctx context.Context, name string) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                s.table,
 		Key:                      key(name),

@@ -35,10 +35,10 @@ func TestIncrementOutOfRangeTellsCount(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			target := strings.ReplaceAll(name, " ", "-")
-			if _, err := s.Create(ctx, target, 5); err != nil {
+			if _, err := s.Apply(ctx, counter.Create(target, 5)); err != nil {
 				t.Fatalf("Create: %v", err)
 			}
-			got, err := s.Increment(ctx, target, tc.by)
+			got, err := s.Apply(ctx, counter.Increment(target, tc.by))
 			if code := counter.ErrorCode(err); code != tc.wantCode {
 				t.Fatalf("Increment(%q, %d) code = %q (err %v), want %q", target, tc.by, code, err, tc.wantCode)
 			}
@@ -58,8 +58,8 @@ func TestIncrementOutOfRangeTellsCount(t *testing.T) {
 				}
 				return
 			}
-			if want := 5 + tc.by; got.Count != want || after.Count != want {
-				t.Errorf("count = %d (Get: %d), want %d", got.Count, after.Count, want)
+			if want := 5 + tc.by; got.Counter.Count != want || after.Count != want {
+				t.Errorf("count = %d (Get: %d), want %d", got.Counter.Count, after.Count, want)
 			}
 		})
 	}
@@ -70,17 +70,19 @@ func TestSetKeepsCreatedAt(t *testing.T) {
 	client, table := newTable(t)
 	s := dynamostore.New(client, table, dynamostore.WithClock(func() time.Time { return clock }))
 	ctx := testContext(t)
-	created, isNew, err := s.Set(ctx, "s", 3)
-	if err != nil || !isNew {
-		t.Fatalf("Set new = %+v, %v, %v; want created", created, isNew, err)
+	r, err := s.Apply(ctx, counter.Set("s", 3))
+	created := r.Counter
+	if err != nil || !r.Created {
+		t.Fatalf("Set new = %+v, %v; want created", r, err)
 	}
 	if want := clock.Truncate(time.Millisecond); !created.CreatedAt.Equal(want) || created.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt = %v, want %v UTC", created.CreatedAt, want)
 	}
 	clock = clock.Add(time.Hour)
-	updated, isNew, err := s.Set(ctx, "s", 9)
-	if err != nil || isNew {
-		t.Fatalf("Set existing = %+v, %v, %v; want not created", updated, isNew, err)
+	r, err = s.Apply(ctx, counter.Set("s", 9))
+	updated := r.Counter
+	if err != nil || r.Created {
+		t.Fatalf("Set existing = %+v, %v; want not created", r, err)
 	}
 	if !updated.CreatedAt.Equal(created.CreatedAt) || !updated.UpdatedAt.Equal(clock.Truncate(time.Millisecond)) {
 		t.Errorf("after second Set: created %v updated %v; want created %v updated %v", updated.CreatedAt, updated.UpdatedAt, created.CreatedAt, clock)
@@ -106,7 +108,7 @@ func TestListSkipsOtherItems(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"a", "b", "c"} {
-		if _, err := s.Create(ctx, name, 1); err != nil {
+		if _, err := s.Apply(ctx, counter.Create(name, 1)); err != nil {
 			t.Fatalf("Create(%q): %v", name, err)
 		}
 	}
@@ -135,7 +137,7 @@ func TestListRejectsForeignCursors(t *testing.T) {
 	s := newStore(t)
 	ctx := testContext(t)
 	for _, name := range []string{"a", "b", "c"} {
-		if _, err := s.Create(ctx, name, 1); err != nil {
+		if _, err := s.Apply(ctx, counter.Create(name, 1)); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )
@@ -22,8 +23,8 @@ func (refuseAll) Allow(string, time.Time) (bool, time.Duration) { return false, 
 // on Origin, even to a request without one.
 func TestCORSOnEveryAnswer(t *testing.T) {
 	const origin = "https://app.example"
-	open := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{origin}})
-	limited := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{origin}, RateLimiter: refuseAll{}})
+	open := newHandler(t, memstore.New(), httpapi.Options{CORSOrigins: []string{origin}})
+	limited := newHandler(t, memstore.New(), httpapi.Options{CORSOrigins: []string{origin}, RateLimiter: refuseAll{}})
 	tests := map[string]struct {
 		h          http.Handler
 		method     string
@@ -75,7 +76,7 @@ func TestCORSOnEveryAnswer(t *testing.T) {
 
 // TestNoVaryWithoutCORS checks that Vary: Origin comes with CORS only.
 func TestNoVaryWithoutCORS(t *testing.T) {
-	res := serve(t, httpapi.New(memstore.New(), httpapi.Options{}), "GET", "/health", "")
+	res := serve(t, newHandler(t, memstore.New(), httpapi.Options{}), "GET", "/health", "")
 	if got := res.header.Values("Vary"); len(got) != 0 {
 		t.Errorf("got Vary %q without CORS configured, want none", got)
 	}
@@ -85,7 +86,7 @@ func TestNoVaryWithoutCORS(t *testing.T) {
 // authenticate, and that WriteError, which the local gateway uses, does
 // the same.
 func TestUnauthorizedChallenge(t *testing.T) {
-	h := httpapi.New(memstore.New(), httpapi.Options{APIKeys: []string{"k"}})
+	h := newHandler(t, memstore.New(), httpapi.Options{APIKeys: []string{"k"}})
 	for _, req := range []struct{ method, target, body string }{
 		{"POST", "/counters", `{"name":"x"}`},
 		{"GET", "/counters", ""},
@@ -126,10 +127,10 @@ func TestAPIKeys(t *testing.T) {
 // keep one (as the Lambda adapter does).
 func TestHeadWithoutBody(t *testing.T) {
 	store := memstore.New()
-	if _, err := store.Create(t.Context(), "x", 3); err != nil {
+	if _, err := store.Apply(t.Context(), counter.Create("x", 3)); err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(store, httpapi.Options{})
+	h := newHandler(t, store, httpapi.Options{})
 	for _, target := range []string{"/health", "/counters/x", "/counters?limit=5", "/counters/missing", "/counters/-x", "/counters/..", "/nope", "/counters/x/increment"} {
 		get := serve(t, h, "GET", target, "")
 		head := serve(t, h, "HEAD", target, "")

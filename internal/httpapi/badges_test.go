@@ -104,10 +104,10 @@ func TestBadges(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			store := memstore.New()
-			if _, err := store.Create(t.Context(), "x", 41); err != nil {
+			if _, err := store.Apply(t.Context(), counter.Create("x", 41)); err != nil {
 				t.Fatal(err)
 			}
-			h := httpapi.New(store, httpapi.Options{})
+			h := newHandler(t, store, httpapi.Options{})
 			res := serve(t, h, "GET", tc.target, "")
 			if res.status != tc.wantStatus {
 				t.Errorf("got status %d, want %d", res.status, tc.wantStatus)
@@ -133,10 +133,10 @@ func TestBadges(t *testing.T) {
 
 func TestHitHeadCountsNothing(t *testing.T) {
 	store := memstore.New()
-	if _, err := store.Create(t.Context(), "x", 9); err != nil {
+	if _, err := store.Apply(t.Context(), counter.Create("x", 9)); err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(store, httpapi.Options{HitCreates: true})
+	h := newHandler(t, store, httpapi.Options{HitCreates: true})
 	for _, target := range []string{"/counters/x/hit.svg", "/counters/missing/hit.svg"} {
 		res := serve(t, h, "HEAD", target, "")
 		if len(res.body) != 0 || res.header.Get("Content-Type") != svgType {
@@ -166,7 +166,7 @@ func TestBadgeStoreFailures(t *testing.T) {
 		for _, target := range []string{"/counters/x/badge.svg?label=up", "/counters/x/hit.svg?label=up"} {
 			t.Run(name+target, func(t *testing.T) {
 				var logs syncBuffer
-				h := httpapi.New(failingStore{tc.err}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+				h := newHandler(t, failingStore{tc.err}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 				res := serve(t, h, "GET", target, "")
 				if res.status != tc.wantStatus {
 					t.Errorf("got status %d, want %d", res.status, tc.wantStatus)
@@ -191,7 +191,7 @@ func TestBadgeStoreFailures(t *testing.T) {
 
 func TestHitCreates(t *testing.T) {
 	store := memstore.New()
-	h := httpapi.New(store, httpapi.Options{HitCreates: true})
+	h := newHandler(t, store, httpapi.Options{HitCreates: true})
 	for i, want := range []string{"1", "2", "3"} {
 		res := serve(t, h, "GET", "/counters/fresh/hit.svg", "")
 		if _, message := badgeText(t, res.body); res.status != 200 || message != want {
@@ -215,19 +215,19 @@ type racingStore struct {
 	raced atomic.Bool
 }
 
-func (s *racingStore) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
-	if !s.raced.Swap(true) {
-		return counter.Counter{}, counter.NotFoundError(name)
+func (s *racingStore) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
+	if w.Op == counter.OpIncrement && !s.raced.Swap(true) {
+		return counter.Result{}, counter.NotFoundError(w.Name)
 	}
-	return s.Store.Increment(ctx, name, by)
+	return s.Store.Apply(ctx, w)
 }
 
 func TestHitCreatesRace(t *testing.T) {
 	mem := memstore.New()
-	if _, err := mem.Create(t.Context(), "x", 7); err != nil {
+	if _, err := mem.Apply(t.Context(), counter.Create("x", 7)); err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(&racingStore{Store: mem}, httpapi.Options{HitCreates: true})
+	h := newHandler(t, &racingStore{Store: mem}, httpapi.Options{HitCreates: true})
 	res := serve(t, h, "GET", "/counters/x/hit.svg", "")
 	if _, message := badgeText(t, res.body); res.status != 200 || message != "8" {
 		t.Errorf("got %d %q, want 200 \"8\": the hit must count once on the counter the other hit created", res.status, message)
@@ -236,10 +236,10 @@ func TestHitCreatesRace(t *testing.T) {
 
 func TestBadgeNotModified(t *testing.T) {
 	store := memstore.New()
-	if _, err := store.Create(t.Context(), "x", 3); err != nil {
+	if _, err := store.Apply(t.Context(), counter.Create("x", 3)); err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(store, httpapi.Options{})
+	h := newHandler(t, store, httpapi.Options{})
 	for _, target := range []string{"/counters/x/badge.svg", "/counters/x/shields.json"} {
 		first := serve(t, h, "GET", target, "")
 		req := httptestRequest("GET", target)
@@ -248,7 +248,7 @@ func TestBadgeNotModified(t *testing.T) {
 		if res.status != http.StatusNotModified || len(res.body) != 0 {
 			t.Errorf("%s with its ETag: got %d %q, want 304 without a body", target, res.status, res.body)
 		}
-		if _, err := store.Increment(t.Context(), "x", 1); err != nil {
+		if _, err := store.Apply(t.Context(), counter.Increment("x", 1)); err != nil {
 			t.Fatal(err)
 		}
 		if res := do(h, req); res.status != http.StatusOK {
@@ -275,10 +275,10 @@ func TestShieldsEndpoint(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			store := memstore.New()
-			if _, err := store.Create(t.Context(), "x", 12); err != nil {
+			if _, err := store.Apply(t.Context(), counter.Create("x", 12)); err != nil {
 				t.Fatal(err)
 			}
-			res := serve(t, httpapi.New(store, httpapi.Options{}), "GET", tc.target, "")
+			res := serve(t, newHandler(t, store, httpapi.Options{}), "GET", tc.target, "")
 			if res.status != tc.wantStatus {
 				t.Errorf("got status %d, want %d", res.status, tc.wantStatus)
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )
@@ -28,10 +29,10 @@ func TestDuplicateMembers(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			store := memstore.New()
-			if _, err := store.Create(t.Context(), "x", 5); err != nil {
+			if _, err := store.Apply(t.Context(), counter.Create("x", 5)); err != nil {
 				t.Fatal(err)
 			}
-			res := serve(t, httpapi.New(store, httpapi.Options{}), tt.method, tt.target, tt.body)
+			res := serve(t, newHandler(t, store, httpapi.Options{}), tt.method, tt.target, tt.body)
 			wantError(t, res, http.StatusBadRequest, "invalid_request")
 			if !strings.Contains(string(res.body), "more than once") {
 				t.Errorf("got %s, want a message saying a field is given more than once", res.body)
@@ -64,7 +65,7 @@ func TestRangeMessages(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			res := serve(t, httpapi.New(memstore.New(), httpapi.Options{}), tt.method, tt.target, tt.body)
+			res := serve(t, newHandler(t, memstore.New(), httpapi.Options{}), tt.method, tt.target, tt.body)
 			var e struct {
 				Error struct{ Code, Message string }
 			}

@@ -21,7 +21,7 @@ const testOrigin = "https://app.example"
 // TestContract runs the HTTP contract suite against the handler on a
 // memory store, over real HTTP, with CORS allowing testOrigin.
 func TestContract(t *testing.T) {
-	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{testOrigin}}))
+	srv := httptest.NewServer(newHandler(t, memstore.New(), httpapi.Options{CORSOrigins: []string{testOrigin}}))
 	t.Cleanup(srv.Close)
 	apitest.Run(t, srv.URL, apitest.Options{Origin: testOrigin})
 }
@@ -29,7 +29,7 @@ func TestContract(t *testing.T) {
 // TestContractRateLimited runs the rate-limit part of the contract against
 // the handler with a tight limit and CORS.
 func TestContractRateLimited(t *testing.T) {
-	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{
+	srv := httptest.NewServer(newHandler(t, memstore.New(), httpapi.Options{
 		CORSOrigins: []string{testOrigin},
 		RateLimiter: ratelimit.New(1, 3),
 	}))

@@ -2,10 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -26,14 +23,8 @@ func (h *handler) storeContext(r *http.Request) (context.Context, context.Cancel
 
 func noCancel() {}
 
-// pathName returns the validated {name} of the request path.
-func pathName(r *http.Request) (string, error) {
-	name := r.PathValue("name")
-	return name, counter.ValidateName(name)
-}
-
 func (h *handler) writeCounter(w http.ResponseWriter, status int, c counter.Counter) {
-	writeBody(w, status, appendCounter(getBuf(), c))
+	writeJSON(w, status, newCounterJSON(c))
 }
 
 func setLocation(w http.ResponseWriter, name string) {
@@ -51,63 +42,35 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.log.WarnContext(r.Context(), "health check failed", "cause", err.Error())
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		b := append(getBuf(), `{"status":"unavailable","error":{"code":"unavailable","message":`...)
-		b = appendString(b, counter.ErrorMessage(err))
-		writeBody(w, http.StatusServiceUnavailable, append(b, "}}"...))
+		w.Header().Set("Retry-After", RetryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, healthJSON{Status: "unavailable",
+			Error: &errorBody{Code: counter.Unavailable, Message: counter.ErrorMessage(err)}})
 		return
 	}
-	writeBody(w, http.StatusOK, append(getBuf(), `{"status":"ok"}`...))
+	writeJSON(w, http.StatusOK, healthJSON{Status: "ok"})
 }
 
-// create answers POST /counters, whose body is {"name": ..., "count": ...}
-// (count optional).
+// create answers POST /counters.
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
-	body, err := decodeBody(w, r, false, "name", "count")
+	cw, err := decodeCreate(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	name, err := parseName(body[0])
+	res, err := h.apply(w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	count, _, err := parseCount(body[1])
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	o, err := h.write(w, r, counter.Write{Op: counter.OpCreate, Name: name, Count: count})
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	setLocation(w, o.Counter.Name)
-	h.writeCounter(w, http.StatusCreated, o.Counter)
+	setLocation(w, res.Counter.Name)
+	h.writeCounter(w, http.StatusCreated, res.Counter)
 }
-
-// maxCursorLength bounds list cursors before any work is done.
-const maxCursorLength = 2048
 
 // list answers GET /counters?limit=&cursor=.
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	opts, err := decodeList(r)
 	if err != nil {
-		h.writeError(w, r, counter.Errorf(counter.InvalidRequest, "the query string is not valid"))
-		return
-	}
-	opts := counter.ListOptions{Limit: counter.DefaultListLimit, Cursor: q.Get("cursor")}
-	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 || n > counter.MaxListLimit {
-			h.writeError(w, r, counter.Errorf(counter.InvalidRequest, "limit must be an integer from 1 to %d", counter.MaxListLimit))
-			return
-		}
-		opts.Limit = n
-	}
-	if len(opts.Cursor) > maxCursorLength {
-		h.writeError(w, r, counter.InvalidCursorError())
+		h.writeError(w, r, err)
 		return
 	}
 	ctx, cancel := h.storeContext(r)
@@ -117,19 +80,11 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	b := append(getBuf(), `{"counters":[`...)
+	body := pageJSON{Counters: make([]counterJSON, len(page.Counters)), NextCursor: page.NextCursor}
 	for i, c := range page.Counters {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendCounter(b, c)
+		body.Counters[i] = newCounterJSON(c)
 	}
-	b = append(b, ']')
-	if page.NextCursor != "" {
-		b = append(b, `,"next_cursor":`...)
-		b = appendString(b, page.NextCursor)
-	}
-	writeBody(w, http.StatusOK, append(b, '}'))
+	writeJSON(w, http.StatusOK, body)
 }
 
 // get answers GET /counters/{name}.
@@ -149,74 +104,49 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	h.writeCounter(w, http.StatusOK, c)
 }
 
-// set answers PUT /counters/{name}, whose body is {"count": ...}.
+// set answers PUT /counters/{name}: 200, or 201 if it created the counter.
 func (h *handler) set(w http.ResponseWriter, r *http.Request) {
-	name, err := pathName(r)
+	cw, err := decodeSet(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	body, err := decodeBody(w, r, false, "count")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	count, present, err := parseCount(body[0])
-	if err == nil && !present {
-		err = counter.Errorf(counter.InvalidRequest, "field \"count\" is required")
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	o, err := h.write(w, r, counter.Write{Op: counter.OpSet, Name: name, Count: count})
+	res, err := h.apply(w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	status := http.StatusOK
-	if o.Created {
+	if res.Created {
 		status = http.StatusCreated
-		setLocation(w, o.Counter.Name)
+		setLocation(w, res.Counter.Name)
 	}
-	h.writeCounter(w, status, o.Counter)
+	h.writeCounter(w, status, res.Counter)
 }
 
-// increment answers POST /counters/{name}/increment, whose body, optional,
-// is {"by": ...}.
+// increment answers POST /counters/{name}/increment.
 func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
-	name, err := pathName(r)
+	cw, err := decodeIncrement(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	by := int64(1)
-	if r.ContentLength != 0 { // -1 (unknown) or more: there may be a body
-		body, err := decodeBody(w, r, true, "by")
-		if err == nil {
-			by, err = parseBy(body[0])
-		}
-		if err != nil && err != io.EOF { // io.EOF: an empty body, the default
-			h.writeError(w, r, err)
-			return
-		}
-	}
-	o, err := h.write(w, r, counter.Write{Op: counter.OpIncrement, Name: name, By: by})
+	res, err := h.apply(w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	h.writeCounter(w, http.StatusOK, o.Counter)
+	h.writeCounter(w, http.StatusOK, res.Counter)
 }
 
-// delete answers DELETE /counters/{name}.
+// delete answers DELETE /counters/{name}: 204, no body.
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
-	name, err := pathName(r)
+	cw, err := decodeDelete(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if _, err := h.write(w, r, counter.Write{Op: counter.OpDelete, Name: name}); err != nil {
+	if _, err := h.apply(w, r, cw); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

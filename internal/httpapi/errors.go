@@ -37,8 +37,8 @@ var statusByCode = map[string]int{
 	HeaderTooLarge:               http.StatusRequestHeaderFieldsTooLarge,
 }
 
-// statusFor returns the HTTP status for an error code (500 for unknown ones).
-func statusFor(code string) int {
+// StatusFor returns the HTTP status for an error code (500 for unknown ones).
+func StatusFor(code string) int {
 	if s, ok := statusByCode[code]; ok {
 		return s
 	}
@@ -49,8 +49,9 @@ func statusFor(code string) int {
 // the header API Gateway reads (RFC 9110, section 11.6.1).
 const WWWAuthenticate = `ApiKey realm="hitcounter", header="` + APIKeyHeader + `"`
 
-// retryAfterSeconds is what a 503 tells clients to wait.
-const retryAfterSeconds = "1"
+// RetryAfterSeconds is what every 503 tells clients to wait, in its
+// Retry-After header.
+const RetryAfterSeconds = "1"
 
 // requestError is a failure of the HTTP layer itself, with one of its codes
 // and a message safe to show.
@@ -71,7 +72,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	} else {
 		code, msg = counter.ErrorCode(err), counter.ErrorMessage(err)
 	}
-	h.logError(r, err, statusFor(code))
+	h.logError(r, err, StatusFor(code))
 	WriteError(w, code, msg)
 }
 
@@ -108,8 +109,8 @@ func WriteError(w http.ResponseWriter, code, message string) {
 		hdr.Set("WWW-Authenticate", WWWAuthenticate)
 	case http.StatusServiceUnavailable:
 		if hdr.Get("Retry-After") == "" {
-			hdr.Set("Retry-After", retryAfterSeconds)
+			hdr.Set("Retry-After", RetryAfterSeconds)
 		}
 	}
-	writeBody(w, status, appendError(getBuf(), code, message))
+	writeJSON(w, status, errorJSON{errorBody{Code: code, Message: message}})
 }

@@ -14,7 +14,11 @@ import (
 // ExampleNew mounts the API on a memory store under a server, creates a
 // counter and increments it.
 func ExampleNew() {
-	api := httpapi.New(memstore.New(), httpapi.Options{})
+	api, err := httpapi.New(memstore.New(), httpapi.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	srv := httptest.NewServer(api) // or http.ListenAndServe(":3000", api)
 	defer srv.Close()
 
@@ -42,8 +46,11 @@ func ExampleNew() {
 // ExampleNew_oneRoute serves a single route, as a Lambda function does;
 // the other routes are 404.
 func ExampleNew_oneRoute() {
-	store := memstore.New()
-	api := httpapi.New(store, httpapi.Options{Routes: []string{httpapi.RouteIncrement}})
+	api, err := httpapi.New(memstore.New(), httpapi.Options{Routes: []string{httpapi.RouteIncrement}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))

@@ -19,89 +19,63 @@ type failingStore struct{ err error }
 
 var _ counter.Store = failingStore{}
 
-func (s failingStore) Create(context.Context, string, int64) (counter.Counter, error) {
-	return counter.Counter{}, s.err
+func (s failingStore) Apply(context.Context, counter.Write) (counter.Result, error) {
+	return counter.Result{}, s.err
 }
 func (s failingStore) Get(context.Context, string) (counter.Counter, error) {
 	return counter.Counter{}, s.err
 }
-func (s failingStore) Increment(context.Context, string, int64) (counter.Counter, error) {
-	return counter.Counter{}, s.err
-}
-func (s failingStore) Set(context.Context, string, int64) (counter.Counter, bool, error) {
-	return counter.Counter{}, false, s.err
-}
-func (s failingStore) Delete(context.Context, string) error { return s.err }
 func (s failingStore) List(context.Context, counter.ListOptions) (counter.Page, error) {
 	return counter.Page{}, s.err
 }
-func (s failingStore) Ping(context.Context) error { return s.err }
-func (s failingStore) ApplyKeyed(context.Context, counter.IdempotencyKey, counter.Write) (counter.Outcome, bool, error) {
-	return counter.Outcome{}, false, s.err
+func (s failingStore) Stats(context.Context, string, counter.StatsQuery) ([]counter.Point, error) {
+	return nil, s.err
 }
+func (s failingStore) Ping(context.Context) error { return s.err }
 
 // panickingStore panics on every call.
 type panickingStore struct{}
 
 var _ counter.Store = panickingStore{}
 
-func (panickingStore) Create(context.Context, string, int64) (counter.Counter, error) {
+func (panickingStore) Apply(context.Context, counter.Write) (counter.Result, error) {
 	panic("secret panic detail")
 }
 func (panickingStore) Get(context.Context, string) (counter.Counter, error) {
 	panic("secret panic detail")
 }
-func (panickingStore) Increment(context.Context, string, int64) (counter.Counter, error) {
-	panic("secret panic detail")
-}
-func (panickingStore) Set(context.Context, string, int64) (counter.Counter, bool, error) {
-	panic("secret panic detail")
-}
-func (panickingStore) Delete(context.Context, string) error { panic("secret panic detail") }
 func (panickingStore) List(context.Context, counter.ListOptions) (counter.Page, error) {
 	panic("secret panic detail")
 }
-func (panickingStore) Ping(context.Context) error { panic("secret panic detail") }
-func (panickingStore) ApplyKeyed(context.Context, counter.IdempotencyKey, counter.Write) (counter.Outcome, bool, error) {
+func (panickingStore) Stats(context.Context, string, counter.StatsQuery) ([]counter.Point, error) {
 	panic("secret panic detail")
 }
+func (panickingStore) Ping(context.Context) error { panic("secret panic detail") }
 
 // hangingStore blocks every call until its context is done.
 type hangingStore struct{}
 
 var _ counter.Store = hangingStore{}
 
-func (hangingStore) Create(ctx context.Context, _ string, _ int64) (counter.Counter, error) {
+func (hangingStore) Apply(ctx context.Context, _ counter.Write) (counter.Result, error) {
 	<-ctx.Done()
-	return counter.Counter{}, ctx.Err()
+	return counter.Result{}, ctx.Err()
 }
 func (hangingStore) Get(ctx context.Context, _ string) (counter.Counter, error) {
 	<-ctx.Done()
 	return counter.Counter{}, ctx.Err()
 }
-func (hangingStore) Increment(ctx context.Context, _ string, _ int64) (counter.Counter, error) {
-	<-ctx.Done()
-	return counter.Counter{}, ctx.Err()
-}
-func (hangingStore) Set(ctx context.Context, _ string, _ int64) (counter.Counter, bool, error) {
-	<-ctx.Done()
-	return counter.Counter{}, false, ctx.Err()
-}
-func (hangingStore) Delete(ctx context.Context, _ string) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
 func (hangingStore) List(ctx context.Context, _ counter.ListOptions) (counter.Page, error) {
 	<-ctx.Done()
 	return counter.Page{}, ctx.Err()
 }
+func (hangingStore) Stats(ctx context.Context, _ string, _ counter.StatsQuery) ([]counter.Point, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
 func (hangingStore) Ping(ctx context.Context) error {
 	<-ctx.Done()
 	return ctx.Err()
-}
-func (hangingStore) ApplyKeyed(ctx context.Context, _ counter.IdempotencyKey, _ counter.Write) (counter.Outcome, bool, error) {
-	<-ctx.Done()
-	return counter.Outcome{}, false, ctx.Err()
 }
 
 // storeRequests reach the store on every route that uses one.
@@ -158,7 +132,7 @@ func TestStoreFaults(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var logs syncBuffer
-			h := httpapi.New(tt.store, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Timeout: timeout})
+			h := newHandler(t, tt.store, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Timeout: timeout})
 			for route, req := range storeRequests {
 				t.Run(route, func(t *testing.T) {
 					logs.Reset()
@@ -225,7 +199,7 @@ func TestStoreFaults(t *testing.T) {
 // TestStoreNotReachedOnBadRequests checks that requests refused for their
 // name or body never reach the store: a store that panics would make them 500.
 func TestStoreNotReachedOnBadRequests(t *testing.T) {
-	h := httpapi.New(panickingStore{}, httpapi.Options{})
+	h := newHandler(t, panickingStore{}, httpapi.Options{})
 	tests := map[string]struct {
 		method, target, body string
 		wantStatus           int

@@ -59,7 +59,7 @@ func FuzzRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := httpapi.New(memstore.New(), httpapi.Options{})
+	h := newHandler(f, memstore.New(), httpapi.Options{})
 	f.Fuzz(func(t *testing.T, method, target string, body []byte, chunked bool) {
 		if !strings.HasPrefix(target, "/") {
 			return

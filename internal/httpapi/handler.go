@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -17,10 +18,21 @@ import (
 // standalone server hold.
 const MaxBodyBytes = 8 << 10
 
+// MaxHeaderBytes is the bound on a request's line and header fields (as
+// HeaderBytes counts them) that the service sets (Options.MaxHeaderBytes):
+// a larger request is 431 header_too_large, in JSON. The standalone server
+// sets net/http's own limit, whose answer is plain text, above it; API
+// Gateway has its own (10 KiB).
+const MaxHeaderBytes = 16 << 10
+
 // Options configures a Handler.
 type Options struct {
-	// Routes names the routes to serve (Route* constants); nil serves all.
+	// Routes names the routes to serve (Route* constants); nil serves all
+	// of them, the page routes only if Pages is set.
 	Routes []string
+	// Pages serves the page routes (badges and web files); nil for a
+	// handler that serves none.
+	Pages Pages
 	// Logger receives one line per request and the causes of internal
 	// errors; nil discards them.
 	Logger *slog.Logger
@@ -57,10 +69,7 @@ type RateLimiter interface {
 
 // handler serves the API; its methods are the endpoints.
 type handler struct {
-	store counter.Store
-	// statsStore is store as a counter.StatsStore; nil if it is not one,
-	// and then the stats route is not served.
-	statsStore counter.StatsStore
+	store      counter.Store
 	log        *slog.Logger
 	timeout    time.Duration
 	// named lists the served paths that hold {name}, so that a request
@@ -74,30 +83,23 @@ type handler struct {
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
-// are 405, both with JSON errors.
-func New(store counter.Store, opts Options) http.Handler {
+// are 405, both with JSON errors. It fails for an unknown route name, and
+// for a page route without Options.Pages.
+func New(store counter.Store, opts Options) (http.Handler, error) {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
-	h.statsStore, _ = store.(counter.StatsStore)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	enabled := func(name string) bool { return true }
-	if opts.Routes != nil {
-		set := make(map[string]bool, len(opts.Routes))
-		for _, name := range opts.Routes {
-			set[name] = true
-		}
-		enabled = func(name string) bool { return set[name] }
+	routes, err := selectRoutes(opts.Routes, opts.Pages != nil)
+	if err != nil {
+		return nil, err
 	}
 
 	// Each path is registered once, without a method, so that this package
 	// (not ServeMux's plain-text defaults) answers a wrong method.
 	byPath := map[string]*pathMethods{}
 	var paths []string
-	for _, rt := range Routes {
-		if !enabled(rt.Name) || rt.Name == RouteStats && h.statsStore == nil {
-			continue
-		}
+	for _, rt := range routes {
 		pm := byPath[rt.Path]
 		if pm == nil {
 			pm = &pathMethods{h: h}
@@ -107,7 +109,11 @@ func New(store counter.Store, opts Options) http.Handler {
 				h.named = append(h.named, namedPath{prefix: prefix, suffix: suffix, pm: pm})
 			}
 		}
-		pm.add(rt, h.endpoint(rt))
+		serve, err := h.endpoint(rt, opts.Pages)
+		if err != nil {
+			return nil, err
+		}
+		pm.add(rt, serve)
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
@@ -130,21 +136,56 @@ func New(store counter.Store, opts Options) http.Handler {
 	if c := newCORS(opts.CORSOrigins); c != nil {
 		root = c.wrap(root)
 	}
-	return h.logRequests(h.recover(withoutHeadBodies(root)))
+	return h.logRequests(h.recover(withoutHeadBodies(root))), nil
+}
+
+// selectRoutes returns the routes named (all, if names is nil: the page
+// routes only withPages), in the order of Routes.
+func selectRoutes(names []string, withPages bool) ([]Route, error) {
+	if names == nil {
+		var all []Route
+		for _, rt := range Routes {
+			if !rt.Page || withPages {
+				all = append(all, rt)
+			}
+		}
+		return all, nil
+	}
+	for _, name := range names {
+		rt, ok := RouteNamed(name)
+		if !ok {
+			return nil, fmt.Errorf("httpapi: unknown route %q", name)
+		}
+		if rt.Page && !withPages {
+			return nil, fmt.Errorf("httpapi: route %q is a page route: it needs Options.Pages (internal/pages)", name)
+		}
+	}
+	var selected []Route
+	for _, rt := range Routes {
+		if slices.Contains(names, rt.Name) {
+			selected = append(selected, rt)
+		}
+	}
+	return selected, nil
 }
 
 // endpoint returns the handler of one route with what wraps that route
 // alone: the API key check of an admin route.
-func (h *handler) endpoint(rt Route) http.HandlerFunc {
-	serve := rt.serve
-	next := func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) }
-	if rt.Write {
-		next = h.idempotent(next)
+func (h *handler) endpoint(rt Route, pages Pages) (http.HandlerFunc, error) {
+	var next http.HandlerFunc
+	if rt.Page {
+		var err error
+		if next, err = pages.Handler(rt.Name, pageCounters{h}); err != nil {
+			return nil, err
+		}
+	} else {
+		serve := rt.serve
+		next = func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) }
 	}
 	if rt.Admin && h.keys.Len() > 0 {
 		next = h.requireKey(next)
 	}
-	return next
+	return next, nil
 }
 
 // pathMethods dispatches one path on the request method. Where it serves

@@ -10,8 +10,25 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/tools/apitest"
 )
+
+// newHandler is httpapi.New, with the page routes served by internal/pages
+// unless opts says otherwise, failing tb on error.
+func newHandler(tb testing.TB, store counter.Store, opts httpapi.Options) http.Handler {
+	tb.Helper()
+	if opts.Pages == nil {
+		opts.Pages = pages.New()
+	}
+	h, err := httpapi.New(store, opts)
+	if err != nil {
+		tb.Fatalf("httpapi.New: %v", err)
+	}
+	return h
+}
 
 // result is what a handler answered to one request.
 type result struct {

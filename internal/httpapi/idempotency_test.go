@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )
@@ -31,10 +32,10 @@ func TestWriteRoutesAreIdempotent(t *testing.T) {
 	for _, rt := range httpapi.Routes {
 		t.Run(rt.Name, func(t *testing.T) {
 			store := memstore.New()
-			if _, err := store.Create(t.Context(), "x", 1); err != nil {
+			if _, err := store.Apply(t.Context(), counter.Create("x", 1)); err != nil {
 				t.Fatal(err)
 			}
-			h := httpapi.New(store, httpapi.Options{})
+			h := newHandler(t, store, httpapi.Options{})
 			req := routeRequests[rt.Name]
 			key := http.Header{httpapi.IdempotencyKeyHeader: {"key-1"}}
 			first := keyedRequest(t, h, req.method, req.target, req.body, key)
@@ -74,10 +75,10 @@ func TestWriteRoutesAreIdempotent(t *testing.T) {
 // API key before the idempotency key.
 func TestIdempotencyKeyScopedByAPIKey(t *testing.T) {
 	store := memstore.New()
-	if _, err := store.Create(t.Context(), "x", 0); err != nil {
+	if _, err := store.Apply(t.Context(), counter.Create("x", 0)); err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(store, httpapi.Options{APIKeys: []string{"k1", "k2"}})
+	h := newHandler(t, store, httpapi.Options{APIKeys: []string{"k1", "k2"}})
 	for i, apiKey := range []string{"k1", "k2", "k1"} {
 		rec := keyedRequest(t, h, "POST", "/counters/x/increment", "", http.Header{
 			httpapi.IdempotencyKeyHeader: {"same"}, httpapi.APIKeyHeader: {apiKey},
@@ -94,7 +95,7 @@ func TestIdempotencyKeyScopedByAPIKey(t *testing.T) {
 }
 
 func TestCORSAllowsIdempotencyHeaders(t *testing.T) {
-	h := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{"*"}})
+	h := newHandler(t, memstore.New(), httpapi.Options{CORSOrigins: []string{"*"}})
 	pre := keyedRequest(t, h, "OPTIONS", "/counters/x/increment", "", http.Header{
 		"Origin": {"https://example.com"}, "Access-Control-Request-Method": {"POST"},
 		"Access-Control-Request-Headers": {"idempotency-key"},

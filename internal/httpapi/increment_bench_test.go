@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/memstore"
@@ -70,13 +71,13 @@ func (*reusableBody) Close() error { return nil }
 // body {"by":1}, so it also measures request decoding.
 func BenchmarkIncrementHandler(b *testing.B) {
 	store := memstore.New()
-	if _, err := store.Create(b.Context(), "bench", 0); err != nil {
+	if _, err := store.Apply(b.Context(), counter.Create("bench", 0)); err != nil {
 		b.Fatal(err)
 	}
 	handlers := map[string]http.Handler{
 		"baseline":  bareIncrement(),
-		"api":       httpapi.New(store, httpapi.Options{Logger: slog.New(jsonlog.New(io.Discard, nil))}),
-		"api-nolog": httpapi.New(store, httpapi.Options{}),
+		"api":       newHandler(b, store, httpapi.Options{Logger: slog.New(jsonlog.New(io.Discard, nil))}),
+		"api-nolog": newHandler(b, store, httpapi.Options{}),
 	}
 	handlers["api-by"] = handlers["api"]
 	for _, name := range []string{"baseline", "api", "api-nolog", "api-by"} {

@@ -12,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/tools/apitest"
@@ -159,10 +160,10 @@ func TestOpenAPIRequests(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			store := memstore.New()
-			if _, err := store.Create(t.Context(), "x", 5); err != nil {
+			if _, err := store.Apply(t.Context(), counter.Create("x", 5)); err != nil {
 				t.Fatal(err)
 			}
-			res := serve(t, httpapi.New(store, httpapi.Options{}), tt.method, tt.target, tt.body)
+			res := serve(t, newHandler(t, store, httpapi.Options{}), tt.method, tt.target, tt.body)
 			handlerAccepts := res.status < 300
 
 			req := httptest.NewRequest(tt.method, tt.target, bytes.NewReader([]byte(tt.body)))

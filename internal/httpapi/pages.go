@@ -1,42 +1,68 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// pageServer draws what the badge and web routes answer: SVG badges
-// (internal/badge) and the embedded web files (internal/web). It is
-// reached only through EnablePages, so that a binary that never calls it
-// links neither: Go's linker drops what nothing reaches, and every Lambda
-// function but the badge and web ones stays under its 8,000,000-byte limit
-// (the badge and web code is about 75 KB).
-type pageServer struct {
-	badge func(h *handler, w http.ResponseWriter, r *http.Request, format badgeFormat, hit bool)
-	asset func(w http.ResponseWriter, r *http.Request, name string)
+// Pages serves the page routes (Route.Page): the badges, drawn from
+// counters, and the web files. internal/pages implements it. What a binary
+// imports decides whether it can serve them: a Lambda function whose main
+// does not import internal/pages links no badge or web code, and a handler
+// built without Pages does not serve those routes.
+type Pages interface {
+	// Handler returns the handler of the page route named route; the
+	// handler reads and counts counters through counters. It fails for a
+	// route it does not serve.
+	Handler(route string, counters PageCounters) (http.HandlerFunc, error)
 }
 
-// pages is nil until EnablePages.
-var pages atomic.Pointer[pageServer]
-
-// EnablePages lets every Handler serve the badge and web routes (badge,
-// hit, shields, dashboard, dashboard-script, dashboard-style, embed). The
-// standalone server and the functions of those routes call it before
-// serving; without it those routes answer 500 (and log why). It is safe to
-// call more than once, and concurrently.
-func EnablePages() {
-	pages.Store(&pageServer{badge: (*handler).serveBadge, asset: serveNamedAsset})
+// PageCounters is what a page route's handler may do with counters, with
+// the handler's store, timeout, settings and log.
+type PageCounters interface {
+	// Get returns the named counter.
+	Get(r *http.Request, name string) (counter.Counter, error)
+	// Hit adds one to the named counter and returns it; a missing counter
+	// is created at 1 if the handler's Options.HitCreates allows it, and
+	// is NotFound otherwise.
+	Hit(r *http.Request, name string) (counter.Counter, error)
+	// Failed logs the cause of err, answered with an error status, as
+	// every route's failures are logged (internal errors and store faults
+	// only; clients never see the cause).
+	Failed(r *http.Request, err error)
 }
 
-// page runs serve with the page server, or answers 500 if EnablePages was
-// not called in this binary.
-func (h *handler) page(w http.ResponseWriter, r *http.Request, serve func(*pageServer)) {
-	p := pages.Load()
-	if p == nil {
-		h.writeError(w, r, counter.Errorf(counter.Internal, "httpapi.EnablePages was not called: this binary does not serve %s", r.URL.Path))
-		return
+// pageCounters is the handler's PageCounters.
+type pageCounters struct{ h *handler }
+
+func (c pageCounters) Get(r *http.Request, name string) (counter.Counter, error) {
+	ctx, cancel := c.h.storeContext(r)
+	defer cancel()
+	return c.h.store.Get(ctx, name)
+}
+
+func (c pageCounters) Hit(r *http.Request, name string) (counter.Counter, error) {
+	ctx, cancel := c.h.storeContext(r)
+	defer cancel()
+	return c.h.hit(ctx, name)
+}
+
+func (c pageCounters) Failed(r *http.Request, err error) {
+	c.h.logError(r, err, StatusFor(counter.ErrorCode(err)))
+}
+
+// hit adds one to the named counter: see PageCounters.Hit.
+func (h *handler) hit(ctx context.Context, name string) (counter.Counter, error) {
+	res, err := h.store.Apply(ctx, counter.Increment(name, 1))
+	if !h.hitCreates || counter.ErrorCode(err) != counter.NotFound {
+		return res.Counter, err
 	}
-	serve(p)
+	res, err = h.store.Apply(ctx, counter.Create(name, 1))
+	if counter.ErrorCode(err) == counter.AlreadyExists {
+		// Created by a concurrent hit since the increment: count this one.
+		res, err = h.store.Apply(ctx, counter.Increment(name, 1))
+	}
+	return res.Counter, err
 }

@@ -3,7 +3,7 @@ package httpapi
 import "net/http"
 
 // Route names: each Lambda function serves one of them, or a few that
-// belong together (the badges, the web files).
+// belong together (the web files).
 const (
 	RouteHealth    = "health"
 	RouteCreate    = "create"
@@ -28,7 +28,7 @@ const (
 )
 
 // Web routes: the dashboard and the embed script, files embedded in the
-// binary (internal/web).
+// binary (internal/web), served by one function.
 const (
 	// RouteDashboard is GET /: the dashboard page.
 	RouteDashboard = "dashboard"
@@ -41,19 +41,22 @@ const (
 )
 
 // Route is one endpoint of the API: a method and a Go 1.22 ServeMux path,
-// served by one method of the handler. A path that serves GET also serves
-// HEAD, with the same headers and no body (RFC 9110, section 9.3.2).
+// served by one method of the handler, or by Options.Pages for a page
+// route. A path that serves GET also serves HEAD, with the same headers
+// and no body (RFC 9110, section 9.3.2).
 type Route struct {
 	Name   string // one of the Route* constants
 	Method string
 	Path   string // e.g. "/counters/{name}"
 	// Admin routes are the ones API keys protect: create, set, delete, list.
 	Admin bool
-	// Write routes change a counter; they accept an Idempotency-Key, and
-	// their endpoint applies its change through handler.write.
+	// Write routes change a counter (Store.Apply) and accept an
+	// Idempotency-Key; TestWriteRoutesAreIdempotent holds the two together.
 	Write bool
+	// Page routes (badges, web files) are served by Options.Pages.
+	Page bool
 
-	serve func(*handler, http.ResponseWriter, *http.Request)
+	serve func(*handler, http.ResponseWriter, *http.Request) // nil for a page route
 }
 
 // Methods are the methods the route answers: its Method, and HEAD after
@@ -66,10 +69,11 @@ func (r Route) Methods() []string {
 }
 
 // Routes lists every endpoint of the API, in a stable order. Adding one
-// takes an entry here, its handler method, functions/<name>/main.go, its
-// events in template.yaml (one per method: a GET route has a HEAD one too),
-// its sample event in events/ and its operation in docs/openapi.yaml; the
-// tests that compare them name what is missing.
+// takes an entry here, its handler method (or, for a page route, its case
+// in internal/pages), the function that serves it (functions/<name>/main.go
+// and its events in template.yaml, one per method: a GET route has a HEAD
+// one too), its sample event in events/ and its operation in
+// docs/openapi.yaml; the tests that compare them name what is missing.
 var Routes = []Route{
 	{Name: RouteHealth, Method: http.MethodGet, Path: "/health", serve: (*handler).health},
 	{Name: RouteCreate, Method: http.MethodPost, Path: "/counters", Admin: true, Write: true, serve: (*handler).create},
@@ -79,13 +83,13 @@ var Routes = []Route{
 	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", Write: true, serve: (*handler).increment},
 	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).delete},
 	{Name: RouteStats, Method: http.MethodGet, Path: "/counters/{name}/stats", serve: (*handler).stats},
-	{Name: RouteBadge, Method: http.MethodGet, Path: "/counters/{name}/badge.svg", serve: (*handler).badgeSVG},
-	{Name: RouteHit, Method: http.MethodGet, Path: "/counters/{name}/hit.svg", serve: (*handler).hitSVG},
-	{Name: RouteShields, Method: http.MethodGet, Path: "/counters/{name}/shields.json", serve: (*handler).shieldsJSON},
-	{Name: RouteDashboard, Method: http.MethodGet, Path: "/", serve: (*handler).dashboard},
-	{Name: RouteDashboardScript, Method: http.MethodGet, Path: "/dashboard.js", serve: (*handler).dashboardScript},
-	{Name: RouteDashboardStyle, Method: http.MethodGet, Path: "/dashboard.css", serve: (*handler).dashboardStyle},
-	{Name: RouteEmbed, Method: http.MethodGet, Path: "/embed.js", serve: (*handler).embedScript},
+	{Name: RouteBadge, Method: http.MethodGet, Path: "/counters/{name}/badge.svg", Page: true},
+	{Name: RouteHit, Method: http.MethodGet, Path: "/counters/{name}/hit.svg", Page: true},
+	{Name: RouteShields, Method: http.MethodGet, Path: "/counters/{name}/shields.json", Page: true},
+	{Name: RouteDashboard, Method: http.MethodGet, Path: "/", Page: true},
+	{Name: RouteDashboardScript, Method: http.MethodGet, Path: "/dashboard.js", Page: true},
+	{Name: RouteDashboardStyle, Method: http.MethodGet, Path: "/dashboard.css", Page: true},
+	{Name: RouteEmbed, Method: http.MethodGet, Path: "/embed.js", Page: true},
 }
 
 // RouteNamed returns the route with the given name.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )
@@ -44,10 +45,10 @@ func TestRouteSubsets(t *testing.T) {
 			for _, rt := range httpapi.Routes {
 				t.Run(rt.Name, func(t *testing.T) {
 					store := memstore.New()
-					if _, err := store.Create(t.Context(), "x", 1); err != nil {
+					if _, err := store.Apply(t.Context(), counter.Create("x", 1)); err != nil {
 						t.Fatal(err)
 					}
-					h := httpapi.New(store, httpapi.Options{Routes: []string{served.Name}})
+					h := newHandler(t, store, httpapi.Options{Routes: []string{served.Name}})
 					req := routeRequests[rt.Name]
 					res := serveSubset(t, h, req.method, req.target, req.body)
 					switch {
@@ -106,7 +107,7 @@ func TestRouteSubsetBadNames(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			h := httpapi.New(memstore.New(), httpapi.Options{Routes: tt.routes})
+			h := newHandler(t, memstore.New(), httpapi.Options{Routes: tt.routes})
 			var res result
 			if tt.routes == nil {
 				res = serve(t, h, tt.method, tt.target, tt.body)
@@ -123,11 +124,11 @@ func TestRequestLog(t *testing.T) {
 	var logs syncBuffer
 	store := memstore.New()
 	for _, name := range []string{"x", "z"} {
-		if _, err := store.Create(t.Context(), name, 1); err != nil {
+		if _, err := store.Apply(t.Context(), counter.Create(name, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h := httpapi.New(store, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, store, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	tests := map[string]struct {
 		method, target, body string
 		wantStatus           int
@@ -166,7 +167,7 @@ func TestRequestLog(t *testing.T) {
 
 func TestRequestLogOfInternalErrors(t *testing.T) {
 	var logs syncBuffer
-	h := httpapi.New(failingStore{errSecret}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, failingStore{errSecret}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	res := serve(t, h, "GET", "/counters/x", "")
 	wantError(t, res, http.StatusInternalServerError, "internal")
 	requests, causes := 0, 0
@@ -185,7 +186,7 @@ func TestRequestLogOfInternalErrors(t *testing.T) {
 
 func TestRequestLogOmitsHeaders(t *testing.T) {
 	var logs syncBuffer
-	h := httpapi.New(memstore.New(), httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, memstore.New(), httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	req := httptestRequest("GET", "/health")
 	req.Header.Set("X-Api-Key", "key-that-must-not-be-logged")
 	req.Header.Set("Authorization", "Bearer token-that-must-not-be-logged")

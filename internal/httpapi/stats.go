@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -68,25 +67,14 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.storeContext(r)
 	defer cancel()
-	points, err := h.statsStore.Stats(ctx, name, q)
+	points, err := h.store.Stats(ctx, name, q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	b := append(getBuf(), `{"name":`...)
-	b = appendString(b, name)
-	b = append(b, `,"period":`...)
-	b = appendString(b, string(q.Period))
-	b = append(b, `,"points":[`...)
+	body := statsJSON{Name: name, Period: string(q.Period), Points: make([]pointJSON, len(points))}
 	for i, p := range points {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"start":"`...)
-		b = p.Start.UTC().AppendFormat(b, time.RFC3339)
-		b = append(b, `","hits":`...)
-		b = strconv.AppendInt(b, p.Hits, 10)
-		b = append(b, '}')
+		body.Points[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits}
 	}
-	writeBody(w, http.StatusOK, append(b, "]}"...))
+	writeJSON(w, http.StatusOK, body)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter/countertest"
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )
@@ -20,7 +21,7 @@ func TestStatsQuery(t *testing.T) {
 	clock := countertest.NewClock(now.Add(-48 * time.Hour))
 	store := memstore.New(memstore.WithClock(clock.Now))
 	ctx := context.Background()
-	if _, err := store.Create(ctx, "home", 0); err != nil {
+	if _, err := store.Apply(ctx, counter.Create("home", 0)); err != nil {
 		t.Fatal(err)
 	}
 	for _, hit := range []struct {
@@ -28,12 +29,12 @@ func TestStatsQuery(t *testing.T) {
 		by int64
 	}{{now.Add(-8*time.Hour - 30*time.Minute), 4}, {now.Add(-2*time.Hour - 20*time.Minute), 2}, {now.Add(-31 * time.Minute), 3}} {
 		clock.Set(hit.at)
-		if _, err := store.Increment(ctx, "home", hit.by); err != nil {
+		if _, err := store.Apply(ctx, counter.Increment("home", hit.by)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clock.Set(now)
-	h := httpapi.New(store, httpapi.Options{})
+	h := newHandler(t, store, httpapi.Options{})
 
 	type point struct {
 		Start string `json:"start"`

@@ -27,7 +27,7 @@ func TestWebFiles(t *testing.T) {
 		"dashboard style":  {"/dashboard.css", "text/css; charset=utf-8", ":focus-visible"},
 		"embed":            {"/embed.js", "text/javascript; charset=utf-8", "credentials: 'omit'"},
 	}
-	h := httpapi.New(memstore.New(), httpapi.Options{})
+	h := newHandler(t, memstore.New(), httpapi.Options{})
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			res := serve(t, h, "GET", tc.target, "")
@@ -52,7 +52,7 @@ func TestWebFiles(t *testing.T) {
 }
 
 func TestDashboardSecurityHeaders(t *testing.T) {
-	res := serve(t, httpapi.New(memstore.New(), httpapi.Options{}), "GET", "/", "")
+	res := serve(t, newHandler(t, memstore.New(), httpapi.Options{}), "GET", "/", "")
 	csp := res.header.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"} {
 		if !strings.Contains(csp, want) {
@@ -70,7 +70,7 @@ func TestDashboardSecurityHeaders(t *testing.T) {
 // TestWebFilesUseRelativeURLs checks that the dashboard names every URL
 // relative to itself, so that it works under a stage prefix (/Prod/).
 func TestWebFilesUseRelativeURLs(t *testing.T) {
-	h := httpapi.New(memstore.New(), httpapi.Options{})
+	h := newHandler(t, memstore.New(), httpapi.Options{})
 	page := string(serve(t, h, "GET", "/", "").body)
 	for _, m := range regexp.MustCompile(`(?:src|href|action)="([^"]*)"`).FindAllStringSubmatch(page, -1) {
 		if u := m[1]; strings.HasPrefix(u, "/") || strings.Contains(u, "://") {
@@ -87,7 +87,7 @@ func TestWebFilesUseRelativeURLs(t *testing.T) {
 }
 
 func TestWebRoutesAreExact(t *testing.T) {
-	h := httpapi.New(memstore.New(), httpapi.Options{})
+	h := newHandler(t, memstore.New(), httpapi.Options{})
 	for _, target := range []string{"/index.html", "/dashboard.js/x", "/embed.jsx", "/assets/embed.js"} {
 		res := serve(t, h, "GET", target, "")
 		wantError(t, res, http.StatusNotFound, "not_found")
@@ -96,5 +96,31 @@ func TestWebRoutesAreExact(t *testing.T) {
 	wantError(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
-// The tests serve every route, as the standalone server does.
-func init() { httpapi.EnablePages() }
+// TestPageRoutesNeedPages checks that a handler without Options.Pages
+// serves no page route (404; 400 invalid_name for a badge path, which has
+// the shape of /counters/{name} with a '/' in the name), and refuses to be
+// built for one by name.
+func TestPageRoutesNeedPages(t *testing.T) {
+	h, err := httpapi.New(memstore.New(), httpapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range httpapi.Routes {
+		if !rt.Page {
+			continue
+		}
+		if _, err := httpapi.New(memstore.New(), httpapi.Options{Routes: []string{rt.Name}}); err == nil || !strings.Contains(err.Error(), "Options.Pages") {
+			t.Errorf("New(route %s, no Pages) = %v, want an error about Options.Pages", rt.Name, err)
+		}
+		req := routeRequests[rt.Name]
+		res := serveSubset(t, h, req.method, req.target, req.body)
+		if strings.HasPrefix(rt.Path, "/counters/{name}/") {
+			wantError(t, res, http.StatusBadRequest, "invalid_name")
+		} else {
+			wantError(t, res, http.StatusNotFound, "not_found")
+		}
+	}
+	if _, err := httpapi.New(memstore.New(), httpapi.Options{Routes: []string{"nope"}}); err == nil {
+		t.Error("New(unknown route) succeeded")
+	}
+}

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/config"
-	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 )
 
@@ -19,26 +19,33 @@ import (
 // mapping with ReportBatchItemFailures), a partial batch response out.
 type AggregateHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
-// NewAggregate builds the stats aggregator from the configuration getenv
-// reads (config.FromEnv: STORE=dynamodb, STATS_TABLE_NAME). logger
-// receives the causes of failed batches; nil discards them.
-func NewAggregate(getenv func(string) string, logger *slog.Logger) (AggregateHandler, error) {
+// NewAggregate builds the history aggregator from the configuration getenv
+// reads (config.FromEnv: STORE=dynamodb, STATS_TABLE_NAME), through the
+// composition root. logger receives the causes of failed batches; nil
+// discards them.
+func NewAggregate(ctx context.Context, getenv func(string) string, logger *slog.Logger) (AggregateHandler, error) {
 	cfg, err := config.FromEnv(getenv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: config: %w", err)
 	}
-	if cfg.Store != config.StoreDynamoDB {
-		return nil, fmt.Errorf("lambdafn: the stats aggregator needs STORE=dynamodb, not %q", cfg.Store)
+	a, err := app.Open(ctx, cfg, app.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("lambdafn: %w", err)
 	}
-	client := dynamostore.NewClient(cfg.DynamoDB)
-	return dynamostore.NewAggregator(client, cfg.StatsTableName, logger).Handle, nil
+	agg, err := a.Aggregator()
+	if err != nil {
+		return nil, fmt.Errorf("lambdafn: %w", err)
+	}
+	return agg.Handle, nil
 }
 
 // RunAggregate runs the aggregate function like Run runs a route: it
 // returns only if the function cannot start, after reporting the cause.
 func RunAggregate() error {
 	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("function", "aggregate")
-	h, err := NewAggregate(os.Getenv, logger)
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	h, err := NewAggregate(ctx, os.Getenv, logger)
+	cancel()
 	if err != nil {
 		return failInit(logger, err)
 	}

@@ -11,9 +11,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/lambdafn"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/pages"
 )
 
 // TestEventFixtures feeds each events/<route>.json (the fixtures for
@@ -65,11 +67,15 @@ func TestEventFixtures(t *testing.T) {
 			}
 			store := memstore.New()
 			if name != httpapi.RouteCreate {
-				if _, err := store.Create(context.Background(), "home", 5); err != nil {
+				if _, err := store.Apply(context.Background(), counter.Create("home", 5)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			handler := lambdafn.Adapt(httpapi.New(store, httpapi.Options{Routes: []string{name}}))
+			h, err := httpapi.New(store, httpapi.Options{Routes: []string{name}, Pages: pages.New()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			handler := lambdafn.Adapt(h)
 			resp, err := handler(context.Background(), event)
 			if err != nil {
 				t.Fatalf("handler: %v", err)
@@ -114,6 +120,3 @@ func loadEvent(t *testing.T, name string) events.APIGatewayProxyRequest {
 	}
 	return event
 }
-
-// The badge and web functions call httpapi.EnablePages in main.
-func init() { httpapi.EnablePages() }

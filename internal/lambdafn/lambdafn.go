@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
@@ -21,44 +24,49 @@ import (
 // initTimeout bounds the wiring done at init (opening the store).
 const initTimeout = 5 * time.Second
 
-// New builds the handler of the named route (an httpapi.Route* constant)
-// from the configuration getenv reads (config.FromEnv, without the SDK's
-// default credentials chain: Lambda puts the credentials in the
-// environment): the store, the request timeout and the browser origins
-// allowed by CORS. A setting that does not parse fails it, naming the
+// Function is what one Lambda function serves: its routes (httpapi.Route*
+// names), and the page server if any of them is a page route. A function's
+// main builds it; a main that does not import internal/pages cannot link
+// the badge and web code.
+type Function struct {
+	Routes []string
+	Pages  httpapi.Pages
+}
+
+// New builds the handler of fn from the configuration getenv reads
+// (config.FromEnv, without the SDK's default credentials chain: Lambda puts
+// the credentials in the environment), through the composition root
+// (internal/app). A setting that does not parse fails it, naming the
 // variable. logger receives the request log; nil discards it.
-func New(ctx context.Context, route string, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
-	if _, ok := httpapi.RouteNamed(route); !ok {
-		return nil, fmt.Errorf("lambdafn: unknown route %q", route)
+func New(ctx context.Context, fn Function, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
+	if len(fn.Routes) == 0 {
+		return nil, errors.New("lambdafn: a function serves at least one route")
 	}
 	cfg, err := config.FromEnv(getenv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: config: %w", err)
 	}
-	store, err := config.OpenStore(ctx, cfg)
+	a, err := app.Open(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("lambdafn: open store: %w", err)
+		return nil, fmt.Errorf("lambdafn: %w", err)
 	}
-	h := httpapi.New(store, httpapi.Options{
-		Routes:      []string{route},
-		Logger:      logger,
-		Timeout:     cfg.RequestTimeout,
-		CORSOrigins: cfg.CORSOrigins,
-		HitCreates:  cfg.HitCreates,
-	})
+	h, err := a.Handler(fn.Routes, fn.Pages)
+	if err != nil {
+		return nil, fmt.Errorf("lambdafn: %w", err)
+	}
 	return adapt(h, logger), nil
 }
 
-// Run wires the named route from the process environment and serves Lambda
-// invocations until the process ends. It returns only if the function cannot
-// start: it has then logged the cause and reported it to the Lambda Runtime
-// API as an init error, so Lambda fails the invocation once with that
-// message instead of restarting a crashing runtime; main should exit with a
+// Run wires fn from the process environment and serves Lambda invocations
+// until the process ends. It returns only if the function cannot start: it
+// has then logged the cause and reported it to the Lambda Runtime API as
+// an init error, so Lambda fails the invocation once with that message
+// instead of restarting a crashing runtime; main should exit with a
 // non-zero status.
-func Run(route string) error {
-	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("route", route)
+func Run(fn Function) error {
+	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("route", strings.Join(fn.Routes, ","))
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	h, err := New(ctx, route, os.Getenv, logger)
+	h, err := New(ctx, fn, os.Getenv, logger)
 	cancel()
 	if err != nil {
 		return failInit(logger, err)

@@ -42,7 +42,7 @@ func TestMalformedEvents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			event := loadEvent(t, tc.route)
 			tc.spoil(&event)
-			handler := lambdafn.Adapt(httpapi.New(memstore.New(), httpapi.Options{Routes: []string{tc.route}}))
+			handler := lambdafn.Adapt(mustHandler(t, tc.route))
 			resp, err := handler(context.Background(), event)
 			if err != nil {
 				t.Fatalf("function error %v, want a 400 proxy response", err)
@@ -72,7 +72,7 @@ func TestBase64Body(t *testing.T) {
 	event := loadEvent(t, httpapi.RouteCreate)
 	event.IsBase64Encoded = true
 	event.Body = base64.StdEncoding.EncodeToString([]byte(`{"name":"home","count":3}`))
-	handler := lambdafn.Adapt(httpapi.New(memstore.New(), httpapi.Options{Routes: []string{httpapi.RouteCreate}}))
+	handler := lambdafn.Adapt(mustHandler(t, httpapi.RouteCreate))
 	resp, err := handler(context.Background(), event)
 	if err != nil {
 		t.Fatal(err)
@@ -80,4 +80,14 @@ func TestBase64Body(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("status %d, want 201; body %s", resp.StatusCode, resp.Body)
 	}
+}
+
+// mustHandler is the API serving route on a memory store.
+func mustHandler(t *testing.T, route string) http.Handler {
+	t.Helper()
+	h, err := httpapi.New(memstore.New(), httpapi.Options{Routes: []string{route}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

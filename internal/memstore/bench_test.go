@@ -16,13 +16,13 @@ import (
 func BenchmarkIncrement(b *testing.B) {
 	s := memstore.New()
 	ctx := context.Background()
-	if _, err := s.Create(ctx, "bench", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("bench", 0)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Increment(ctx, "bench", 1); err != nil {
+			if _, err := s.Apply(ctx, counter.Increment("bench", 1)); err != nil {
 				b.Error(err)
 				return
 			}
@@ -56,7 +56,7 @@ func BenchmarkIncrementWhileListing(b *testing.B) {
 	fill := func() *memstore.Store {
 		s := memstore.New()
 		for _, name := range names {
-			if _, err := s.Create(ctx, name, 0); err != nil {
+			if _, err := s.Apply(ctx, counter.Create(name, 0)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -98,7 +98,7 @@ func BenchmarkIncrementWhileListing(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(next.Add(7919)) // goroutines start apart
 				for pb.Next() {
-					if _, err := s.Increment(ctx, names[i%counters], 1); err != nil {
+					if _, err := s.Apply(ctx, counter.Increment(names[i%counters], 1)); err != nil {
 						b.Error(err)
 						return
 					}

@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"time"
@@ -37,46 +36,38 @@ func WithMaxIdempotencyRecords(n int) Option {
 // refused because the records are at their bound.
 var errRecordsFull = errors.New("memstore: the idempotency records are at their bound")
 
-// ApplyKeyed implements counter.KeyedStore. The write and its record are
-// made under the store's lock, so they are atomic and concurrent calls with
-// the same key are serialized: the first applies, the others replay.
-func (s *Store) ApplyKeyed(ctx context.Context, key counter.IdempotencyKey, w counter.Write) (counter.Outcome, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return counter.Outcome{}, false, err
-	}
-	if err := counter.ValidateIdempotencyKey(key.Key); err != nil {
-		return counter.Outcome{}, false, err
-	}
-	if err := w.Validate(); err != nil {
-		return counter.Outcome{}, false, err
-	}
-	scope, fingerprint := key.Scope(w), w.Fingerprint()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// applyKeyed applies a keyed write w (valid) unless a live record of its
+// scope answers it; s.mu must be held for writing, so the write and its
+// record are atomic and concurrent writes with the same key are
+// serialized: the first applies, the others replay.
+func (s *Store) applyKeyed(w counter.Write) (counter.Result, error) {
+	scope, fingerprint := w.Scope(), w.Fingerprint()
 	now := s.now()
 	s.records.sweep(now)
 	if r, ok := s.records.byScope[scope]; ok && r.expires.After(now) {
 		if r.fingerprint != fingerprint {
-			return counter.Outcome{}, false, counter.IdempotencyKeyReusedError(w)
+			return counter.Result{}, counter.IdempotencyKeyReusedError(w)
 		}
-		return r.outcome, true, r.err
+		res := r.result
+		res.Replayed = true
+		return res, r.err
 	}
 	if len(s.records.byScope) >= s.records.max {
-		return counter.Outcome{}, false, counter.UnavailableError(errRecordsFull)
+		return counter.Result{}, counter.UnavailableError(errRecordsFull)
 	}
-	o, err := s.apply(w)
+	res, err := s.apply(w)
 	if err != nil && !counter.Refused(err) {
-		return counter.Outcome{}, false, err
+		return counter.Result{}, err
 	}
-	s.records.put(scope, &record{fingerprint: fingerprint, expires: now.Add(counter.IdempotencyTTL), outcome: o, err: err})
-	return o, false, err
+	s.records.put(scope, &record{fingerprint: fingerprint, expires: now.Add(counter.IdempotencyTTL), result: res, err: err})
+	return res, err
 }
 
 // record is the answer to one keyed write.
 type record struct {
 	fingerprint [sha256.Size]byte
 	expires     time.Time
-	outcome     counter.Outcome
+	result      counter.Result
 	err         error // the refusal the write was answered with, or nil
 }
 

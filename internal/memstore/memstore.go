@@ -60,18 +60,21 @@ func New(opts ...Option) *Store {
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-// Create implements counter.Store.
-func (s *Store) Create(ctx context.Context, name string, count int64) (counter.Counter, error) {
+// Apply implements counter.Store: every write, keyed or not, is made under
+// the store's lock.
+func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
 	if err := ctx.Err(); err != nil {
-		return counter.Counter{}, err
+		return counter.Result{}, err
 	}
-	if err := validate(name, counter.ValidateCount(count)); err != nil {
-		return counter.Counter{}, err
+	if err := w.Validate(); err != nil {
+		return counter.Result{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := s.apply(counter.Write{Op: counter.OpCreate, Name: name, Count: count})
-	return o.Counter, err
+	if w.Keyed() {
+		return s.applyKeyed(w)
+	}
+	return s.apply(w)
 }
 
 // Get implements counter.Store.
@@ -91,74 +94,32 @@ func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	return *c, nil
 }
 
-// Increment implements counter.Store.
-func (s *Store) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
-	if err := ctx.Err(); err != nil {
-		return counter.Counter{}, err
-	}
-	if err := validate(name, counter.ValidateIncrement(by)); err != nil {
-		return counter.Counter{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, err := s.apply(counter.Write{Op: counter.OpIncrement, Name: name, By: by})
-	return o.Counter, err
-}
-
-// Set implements counter.Store.
-func (s *Store) Set(ctx context.Context, name string, count int64) (counter.Counter, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return counter.Counter{}, false, err
-	}
-	if err := validate(name, counter.ValidateCount(count)); err != nil {
-		return counter.Counter{}, false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, err := s.apply(counter.Write{Op: counter.OpSet, Name: name, Count: count})
-	return o.Counter, o.Created, err
-}
-
-// Delete implements counter.Store.
-func (s *Store) Delete(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := counter.ValidateName(name); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.apply(counter.Write{Op: counter.OpDelete, Name: name})
-	return err
-}
-
 // apply makes the change w describes; s.mu must be held for writing. Every
 // write, keyed or not, goes through it.
-func (s *Store) apply(w counter.Write) (counter.Outcome, error) {
+func (s *Store) apply(w counter.Write) (counter.Result, error) {
 	c, ok := s.counters[w.Name]
 	switch w.Op {
 	case counter.OpCreate:
 		if ok {
-			return counter.Outcome{}, counter.AlreadyExistsError(w.Name)
+			return counter.Result{}, counter.AlreadyExistsError(w.Name)
 		}
 		t := s.now()
 		c = &counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}
 		s.counters[w.Name] = c
 		s.byName.ReplaceOrInsert(c)
-		return counter.Outcome{Counter: *c, Created: true}, nil
+		return counter.Result{Counter: *c, Created: true}, nil
 	case counter.OpIncrement:
 		if !ok {
-			return counter.Outcome{}, counter.NotFoundError(w.Name)
+			return counter.Result{}, counter.NotFoundError(w.Name)
 		}
 		n := c.Count + w.By // cannot overflow: both are within ±MaxCount
 		if n < 0 || n > counter.MaxCount {
-			return counter.Outcome{}, counter.OutOfRangeError(w.Name, c.Count, w.By)
+			return counter.Result{}, counter.OutOfRangeError(w.Name, c.Count, w.By)
 		}
 		c.Count = n
 		c.UpdatedAt = s.now()
 		s.recordHits(w.Name, w.By, c.UpdatedAt)
-		return counter.Outcome{Counter: *c}, nil
+		return counter.Result{Counter: *c}, nil
 	case counter.OpSet:
 		t := s.now()
 		if !ok {
@@ -168,26 +129,17 @@ func (s *Store) apply(w counter.Write) (counter.Outcome, error) {
 		}
 		c.Count = w.Count
 		c.UpdatedAt = t
-		return counter.Outcome{Counter: *c, Created: !ok}, nil
+		return counter.Result{Counter: *c, Created: !ok}, nil
 	case counter.OpDelete:
 		if !ok {
-			return counter.Outcome{}, counter.NotFoundError(w.Name)
+			return counter.Result{}, counter.NotFoundError(w.Name)
 		}
 		delete(s.counters, w.Name)
 		s.byName.Delete(c)
 		delete(s.history, w.Name)
-		return counter.Outcome{}, nil
+		return counter.Result{}, nil
 	}
-	return counter.Outcome{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)
-}
-
-// validate returns the name's error if it is not valid, else argErr: the
-// name is checked first, as counter.Store says.
-func validate(name string, argErr error) error {
-	if err := counter.ValidateName(name); err != nil {
-		return err
-	}
-	return argErr
+	return counter.Result{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)
 }
 
 // cursorPrefix marks cursors this store issued.

@@ -32,7 +32,7 @@ func TestStatsRetention(t *testing.T) {
 	clock := countertest.NewClock(start)
 	s := memstore.New(memstore.WithClock(clock.Now))
 	ctx := context.Background()
-	if _, err := s.Create(ctx, "r", 0); err != nil {
+	if _, err := s.Apply(ctx, counter.Create("r", 0)); err != nil {
 		t.Fatal(err)
 	}
 	hits := func(p counter.Period, at time.Time) int64 {
@@ -46,7 +46,7 @@ func TestStatsRetention(t *testing.T) {
 	later := start.Add(9 * 24 * time.Hour)
 	for _, at := range []time.Time{start, start.Add(25 * time.Hour), later} {
 		clock.Set(at)
-		if _, err := s.Increment(ctx, "r", 1); err != nil {
+		if _, err := s.Apply(ctx, counter.Increment("r", 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestStatsRetention(t *testing.T) {
 		t.Errorf("day 9 days old: %d hits, want 2 (kept)", got)
 	}
 	clock.Set(start.Add(402 * 24 * time.Hour))
-	if _, err := s.Increment(ctx, "r", 1); err != nil {
+	if _, err := s.Apply(ctx, counter.Increment("r", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := hits(counter.Day, start); got != 0 {
@@ -83,18 +83,18 @@ func TestListFollowsEveryChange(t *testing.T) {
 		name := fmt.Sprintf("n%03d", rng.IntN(300))
 		switch rng.IntN(3) {
 		case 0:
-			_, err := s.Create(ctx, name, 1)
+			_, err := s.Apply(ctx, counter.Create(name, 1))
 			if model[name] != (err != nil) {
 				t.Fatalf("create %s: err %v, exists %v", name, err, model[name])
 			}
 			model[name] = true
 		case 1:
-			if _, _, err := s.Set(ctx, name, 2); err != nil {
+			if _, err := s.Apply(ctx, counter.Set(name, 2)); err != nil {
 				t.Fatalf("set %s: %v", name, err)
 			}
 			model[name] = true
 		case 2:
-			err := s.Delete(ctx, name)
+			_, err := s.Apply(ctx, counter.Delete(name))
 			if model[name] != (err == nil) {
 				t.Fatalf("delete %s: err %v, exists %v", name, err, model[name])
 			}

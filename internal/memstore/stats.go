@@ -8,8 +8,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-var _ counter.StatsStore = (*Store)(nil)
-
 // history is the hits of one counter per hour and per day. Each slice is in
 // time order and holds only buckets with hits, within their retention: a
 // counter's history is at most about 200 hours and 400 days, whatever its
@@ -62,7 +60,7 @@ func add(buckets []bucket, p counter.Period, by int64, t time.Time) []bucket {
 	return buckets
 }
 
-// Stats implements counter.StatsStore: the buckets are exact as soon as an
+// Stats implements counter.Store: the buckets are exact as soon as an
 // increment returns.
 func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([]counter.Point, error) {
 	if err := ctx.Err(); err != nil {

@@ -16,10 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
-	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
@@ -30,12 +31,6 @@ func ConfigFromEnv(getenv func(string) string) (config.Config, error) {
 	return config.FromEnv(getenv, defaultChain)
 }
 
-// headerLimit bounds a request's line and header fields: a larger request
-// is 431 header_too_large, in JSON. net/http itself refuses, with a
-// plain-text 431, one over twice that (plus the 4 KiB it allows beyond
-// MaxHeaderBytes); no handler sees it. API Gateway allows 10 KiB.
-const headerLimit = 16 << 10
-
 // Main is a configured server. Create it with New, then Run it.
 type Main struct {
 	cfg      config.Config
@@ -45,8 +40,8 @@ type Main struct {
 	limiter  *connLimiter
 	srv      *http.Server
 	conns    openConns
-	// aggregation feeds the table's stream to the stats aggregator on
-	// DynamoDB Local; nil otherwise (aggregate.go).
+	// aggregation feeds the table's stream to the history aggregator on
+	// DynamoDB Local; nil otherwise (app.LocalAggregation).
 	aggregation *streampoll.Poller
 	aggCtx      context.Context // the aggregation runs until it ends
 	stopAgg     context.CancelFunc
@@ -58,21 +53,30 @@ type Main struct {
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
 	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	store, err := config.OpenStore(ctx, cfg, config.CreateLocalTable)
+	m, err := newMain(ctx, cfg, log, fw)
 	if err != nil {
 		fw.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flushWriter) (*Main, error) {
+	a, err := app.Open(ctx, cfg, app.Options{Logger: log, PrepareLocal: true})
+	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	var aggregation *streampoll.Poller
-	if localAggregation(cfg) {
-		if aggregation, err = openLocalAggregation(ctx, cfg, log); err != nil {
-			fw.Close()
-			return nil, err
-		}
+	aggregation, err := a.LocalAggregation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The server serves every route, the badges and the web files too.
+	handler, err := a.Handler(nil, pages.New())
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		fw.Close()
 		return nil, err
 	}
 	maxConns := cfg.MaxConnections
@@ -83,22 +87,8 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
 		aggregation: aggregation, aggDone: make(chan struct{})}
 	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
-	opts := httpapi.Options{
-		Logger:      log,
-		Timeout:     cfg.RequestTimeout,
-		APIKeys:     cfg.APIKeys,
-		CORSOrigins: cfg.CORSOrigins,
-		HitCreates:  cfg.HitCreates,
-		// Under net/http's own limit (MaxHeaderBytes below), so that a
-		// large header gets our JSON 431, not net/http's plain text.
-		MaxHeaderBytes: headerLimit,
-	}
-	if cfg.RateLimit > 0 {
-		opts.RateLimiter = ratelimit.New(cfg.RateLimit, cfg.RateBurst)
-	}
-	httpapi.EnablePages() // the server serves every route, the badges and the dashboard too
 	m.srv = &http.Server{
-		Handler:     limiter.trackBodies(httpapi.New(store, opts)),
+		Handler:     limiter.trackBodies(handler),
 		ConnContext: limiter.ConnContext,
 		// Slow or stalled clients cannot hold a connection while sending a
 		// request; the work is bounded by the request timeout. There is no
@@ -108,7 +98,9 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    2 * headerLimit,
+		// Above the handler's own limit, so that a large header gets its
+		// JSON 431, not net/http's plain text.
+		MaxHeaderBytes: 2 * httpapi.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ConnState: func(c net.Conn, state http.ConnState) {
 			limiter.ConnState(c, state)
@@ -166,4 +158,24 @@ func (m *Main) Close() error {
 	m.stopAggregation()
 	m.logOut.Close()
 	return err
+}
+
+// runAggregation runs the aggregation, if there is one, until stopAggregation.
+func (m *Main) runAggregation() {
+	if m.aggregation == nil {
+		return
+	}
+	m.aggOnce.Do(func() {
+		go func() {
+			defer close(m.aggDone)
+			_ = m.aggregation.Run(m.aggCtx) // returns when stopped
+		}()
+	})
+}
+
+// stopAggregation stops the aggregation, if it runs, and waits for it.
+func (m *Main) stopAggregation() {
+	m.stopAgg()
+	m.aggOnce.Do(func() { close(m.aggDone) }) // never started
+	<-m.aggDone
 }

@@ -17,12 +17,13 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 	"github.com/hitcounter/hitcounter/tools/apitest"
 )
 
 func TestRun(t *testing.T) {
-	srv := httptest.NewServer(httpapi.New(memstore.New(), httpapi.Options{}))
+	srv := httptest.NewServer(newAPI(memstore.New(), httpapi.Options{}))
 	t.Cleanup(srv.Close)
 	// A base URL with a trailing slash and a fixed prefix work too.
 	apitest.Run(t, srv.URL+"/", apitest.Options{Prefix: "fixed-", Workers: 4, IncrementsPerWorker: 10})
@@ -30,9 +31,9 @@ func TestRun(t *testing.T) {
 
 func TestRunCleansUp(t *testing.T) {
 	store := memstore.New()
-	srv := httptest.NewServer(httpapi.New(store, httpapi.Options{}))
+	srv := httptest.NewServer(newAPI(store, httpapi.Options{}))
 	t.Cleanup(srv.Close)
-	if _, err := store.Create(t.Context(), "someone-elses", 7); err != nil {
+	if _, err := store.Apply(t.Context(), counter.Create("someone-elses", 7)); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("suite", func(t *testing.T) { apitest.Run(t, srv.URL) })
@@ -45,44 +46,57 @@ func TestRunCleansUp(t *testing.T) {
 	}
 }
 
+// newAPI is the whole API (page routes included) on store; a wiring error
+// makes every answer a plain-text 500 naming it, which fails the suite.
+func newAPI(store counter.Store, opts httpapi.Options) http.Handler {
+	opts.Pages = pages.New()
+	h, err := httpapi.New(store, opts)
+	if err != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		})
+	}
+	return h
+}
+
 // brokenServers are servers that each break one part of the contract; the
 // suite must fail against every one of them.
 var brokenServers = map[string]func() http.Handler{
 	"no Location on 201": func() http.Handler {
-		return rewriteHeaders(httpapi.New(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+		return rewriteHeaders(newAPI(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
 			h.Del("Location")
 		})
 	},
 	"text/plain errors": func() http.Handler {
-		return rewriteHeaders(httpapi.New(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+		return rewriteHeaders(newAPI(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
 			if status >= 400 {
 				h.Set("Content-Type", "text/plain")
 			}
 		})
 	},
 	"no Allow on 405": func() http.Handler {
-		return rewriteHeaders(httpapi.New(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+		return rewriteHeaders(newAPI(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
 			h.Del("Allow")
 		})
 	},
 	"lost increments": func() http.Handler {
-		return httpapi.New(&lossyStore{Store: memstore.New()}, httpapi.Options{})
+		return newAPI(&lossyStore{Store: memstore.New()}, httpapi.Options{})
 	},
 	"out_of_range changes the count": func() http.Handler {
-		return httpapi.New(&clampingStore{Store: memstore.New()}, httpapi.Options{})
+		return newAPI(&clampingStore{Store: memstore.New()}, httpapi.Options{})
 	},
 	"list skips counters": func() http.Handler {
-		return httpapi.New(&skippingStore{Store: memstore.New()}, httpapi.Options{})
+		return newAPI(&skippingStore{Store: memstore.New()}, httpapi.Options{})
 	},
 	"idempotency keys ignored": func() http.Handler {
-		api := httpapi.New(memstore.New(), httpapi.Options{})
+		api := newAPI(memstore.New(), httpapi.Options{})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r.Header.Del("Idempotency-Key")
 			api.ServeHTTP(w, r)
 		})
 	},
 	"bodies not parsed as text/plain": func() http.Handler {
-		api := httpapi.New(memstore.New(), httpapi.Options{})
+		api := newAPI(memstore.New(), httpapi.Options{})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Content-Type") != "application/json" && r.ContentLength > 0 {
 				httpapi.WriteError(w, counter.InvalidRequest, "want JSON")
@@ -92,7 +106,7 @@ var brokenServers = map[string]func() http.Handler{
 		})
 	},
 	"duplicate members, the last wins": func() http.Handler {
-		api := httpapi.New(memstore.New(), httpapi.Options{})
+		api := newAPI(memstore.New(), httpapi.Options{})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// Decoding into a map keeps the last of two members.
 			data, _ := io.ReadAll(r.Body)
@@ -105,7 +119,7 @@ var brokenServers = map[string]func() http.Handler{
 		})
 	},
 	"HEAD not served": func() http.Handler {
-		api := httpapi.New(memstore.New(), httpapi.Options{})
+		api := newAPI(memstore.New(), httpapi.Options{})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodHead {
 				w.Header().Set("Allow", "GET")
@@ -116,11 +130,11 @@ var brokenServers = map[string]func() http.Handler{
 		})
 	},
 	"no WWW-Authenticate on 401": func() http.Handler {
-		api := httpapi.New(memstore.New(), httpapi.Options{APIKeys: []string{brokenKey}})
+		api := newAPI(memstore.New(), httpapi.Options{APIKeys: []string{brokenKey}})
 		return rewriteHeaders(api, func(status int, h http.Header) { h.Del("WWW-Authenticate") })
 	},
 	"Vary only with an Origin": func() http.Handler {
-		api := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{brokenOrigin}})
+		api := newAPI(memstore.New(), httpapi.Options{CORSOrigins: []string{brokenOrigin}})
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Origin") == "" {
 				w = &headerEditor{ResponseWriter: w, edit: func(_ int, h http.Header) { h.Del("Vary") }}
@@ -130,7 +144,7 @@ var brokenServers = map[string]func() http.Handler{
 	},
 	"no CORS on 429": func() http.Handler {
 		// The limiter outside CORS, as it was.
-		api := httpapi.New(memstore.New(), httpapi.Options{CORSOrigins: []string{brokenOrigin}})
+		api := newAPI(memstore.New(), httpapi.Options{CORSOrigins: []string{brokenOrigin}})
 		limiter := ratelimit.New(1, 3)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if ok, _ := limiter.Allow("client", time.Now()); !ok {
@@ -248,29 +262,29 @@ type lossyStore struct {
 	n atomic.Int64
 }
 
-func (s *lossyStore) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
-	if s.n.Add(1)%100 == 0 {
-		c, err := s.Get(ctx, name)
-		c.Count += by
-		return c, err
+func (s *lossyStore) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
+	if w.Op == counter.OpIncrement && s.n.Add(1)%100 == 0 {
+		c, err := s.Get(ctx, w.Name)
+		c.Count += w.By
+		return counter.Result{Counter: c}, err
 	}
-	return s.Store.Increment(ctx, name, by)
+	return s.Store.Apply(ctx, w)
 }
 
 // clampingStore sets the count to the nearest bound before reporting an
 // increment out of range.
 type clampingStore struct{ counter.Store }
 
-func (s *clampingStore) Increment(ctx context.Context, name string, by int64) (counter.Counter, error) {
-	c, err := s.Store.Increment(ctx, name, by)
-	if counter.ErrorCode(err) == counter.OutOfRange {
+func (s *clampingStore) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
+	res, err := s.Store.Apply(ctx, w)
+	if w.Op == counter.OpIncrement && counter.ErrorCode(err) == counter.OutOfRange {
 		bound := int64(0)
-		if by > 0 {
+		if w.By > 0 {
 			bound = counter.MaxCount
 		}
-		_, _, _ = s.Set(ctx, name, bound)
+		_, _ = s.Store.Apply(ctx, counter.Set(w.Name, bound))
 	}
-	return c, err
+	return res, err
 }
 
 // skippingStore drops the first counter of every page after the first.

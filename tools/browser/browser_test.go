@@ -20,9 +20,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hitcounter/hitcounter/internal/badge"
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/counter/countertest"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/internal/server"
 	"github.com/hitcounter/hitcounter/tools/browser"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
@@ -259,8 +261,11 @@ func checkCharts(t *testing.T, tab *browser.Tab, screenshotPath string) {
 	now := time.Now().UTC()
 	clock := countertest.NewClock(now)
 	store := memstore.New(memstore.WithClock(clock.Now))
-	httpapi.EnablePages()
-	srv := httptest.NewServer(httpapi.New(store, httpapi.Options{APIKeys: []string{testKey}}))
+	h, err := httpapi.New(store, httpapi.Options{APIKeys: []string{testKey}, Pages: pages.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	api := srv.URL + "/"
 	totals := map[string]int64{}
@@ -268,7 +273,7 @@ func checkCharts(t *testing.T, tab *browser.Tab, screenshotPath string) {
 		days := chartDays(name)
 		today := now.Truncate(24 * time.Hour)
 		clock.Set(today.AddDate(0, 0, -len(days)))
-		if _, err := store.Create(t.Context(), name, count); err != nil {
+		if _, err := store.Apply(t.Context(), counter.Create(name, count)); err != nil {
 			t.Fatal(err)
 		}
 		for i, hits := range days {
@@ -276,7 +281,7 @@ func checkCharts(t *testing.T, tab *browser.Tab, screenshotPath string) {
 				continue
 			}
 			clock.Set(today.AddDate(0, 0, i-len(days)+1)) // midnight UTC of that day
-			if _, err := store.Increment(t.Context(), name, hits); err != nil {
+			if _, err := store.Apply(t.Context(), counter.Increment(name, hits)); err != nil {
 				t.Fatal(err)
 			}
 			totals[name] += hits

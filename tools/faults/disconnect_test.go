@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
@@ -286,15 +287,18 @@ func TestClientDisconnectMemory(t *testing.T) {
 		n = 60
 	}
 	store := memstore.New()
-	if _, err := store.Create(t.Context(), name, 0); err != nil {
+	if _, err := store.Apply(t.Context(), counter.Create(name, 0)); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	h := httpapi.New(store, httpapi.Options{
+	h, err := httpapi.New(store, httpapi.Options{
 		Logger:      slog.New(slog.NewJSONHandler(logs, nil)),
 		APIKeys:     []string{"faults-key"},
 		CORSOrigins: []string{"https://example.com"},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 

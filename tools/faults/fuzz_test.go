@@ -18,6 +18,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/pages"
 )
 
 const (
@@ -43,11 +44,15 @@ type fuzzServer struct {
 
 func newFuzzServer(f *testing.F) *fuzzServer {
 	fs := &fuzzServer{}
-	api := httpapi.New(memstore.New(), httpapi.Options{
+	api, err := httpapi.New(memstore.New(), httpapi.Options{
 		Logger:      slog.New(slog.DiscardHandler),
 		APIKeys:     []string{fuzzKey},
 		CORSOrigins: []string{fuzzOrigin},
+		Pages:       pages.New(),
 	})
+	if err != nil {
+		f.Fatal(err)
+	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fs.last.CompareAndSwap(nil, &seen{method: r.Method, keyOK: r.Header.Get(httpapi.APIKeyHeader) == fuzzKey, origin: r.Header.Get("Origin")})
 		api.ServeHTTP(w, r)

@@ -1,6 +1,9 @@
 // Package countertest is the conformance suite every counter.Store
-// implementation must pass: each operation and error, concurrent increments,
-// pagination, and keyed (exactly-once) writes.
+// implementation must pass. A store implements five methods: Apply (every
+// write: create, set, increment and delete, with or without an idempotency
+// key), Get, List, Stats and Ping. Run checks Apply's unkeyed and keyed
+// writes, Get, List and Ping (each operation and error, concurrent
+// increments, pagination, exactly-once keyed writes); RunStats checks Stats.
 package countertest
 
 import (
@@ -50,9 +53,37 @@ func wantCode(t *testing.T, op string, err error, want string) {
 	}
 }
 
+// create, increment, set and del apply one unkeyed write with Store.Apply
+// and return what the write answers.
+func create(t *testing.T, s counter.Store, name string, count int64) (counter.Counter, error) {
+	r, err := s.Apply(ctx(t), counter.Create(name, count))
+	if err == nil && !r.Created {
+		t.Errorf("Apply(create %q): Created = false", name)
+	}
+	return r.Counter, err
+}
+
+func increment(t *testing.T, s counter.Store, name string, by int64) (counter.Counter, error) {
+	r, err := s.Apply(ctx(t), counter.Increment(name, by))
+	return r.Counter, err
+}
+
+func set(t *testing.T, s counter.Store, name string, count int64) (counter.Counter, bool, error) {
+	r, err := s.Apply(ctx(t), counter.Set(name, count))
+	return r.Counter, r.Created, err
+}
+
+func del(t *testing.T, s counter.Store, name string) error {
+	r, err := s.Apply(ctx(t), counter.Delete(name))
+	if r != (counter.Result{}) {
+		t.Errorf("Apply(delete %q) = %+v, want a zero Result", name, r)
+	}
+	return err
+}
+
 func mustCreate(t *testing.T, s counter.Store, name string, count int64) counter.Counter {
 	t.Helper()
-	c, err := s.Create(ctx(t), name, count)
+	c, err := create(t, s, name, count)
 	if err != nil {
 		t.Fatalf("Create(%q, %d): %v", name, count, err)
 	}
@@ -112,7 +143,7 @@ func testCreate(t *testing.T, s counter.Store) {
 		})
 	}
 	t.Run("exists", func(t *testing.T) {
-		_, err := s.Create(ctx(t), "ten", 5)
+		_, err := create(t, s, "ten", 5)
 		wantCode(t, "Create(existing)", err, counter.AlreadyExists)
 		if got := mustGet(t, s, "ten"); got.Count != 10 {
 			t.Errorf("count after failed Create = %d, want 10", got.Count)
@@ -155,7 +186,7 @@ func testIncrement(t *testing.T, s counter.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := s.Increment(ctx(t), tt.counter, tt.by)
+			c, err := increment(t, s, tt.counter, tt.by)
 			wantCode(t, "Increment", err, tt.wantCode)
 			if err == nil && (c.Name != tt.counter || c.Count != tt.wantCount) {
 				t.Errorf("Increment = %q %d, want %q %d", c.Name, c.Count, tt.counter, tt.wantCount)
@@ -181,19 +212,19 @@ func testIncrement(t *testing.T, s counter.Store) {
 
 func testSet(t *testing.T, s counter.Store) {
 	before := time.Now()
-	c, created, err := s.Set(ctx(t), "fresh", 5)
+	c, created, err := set(t, s, "fresh", 5)
 	if err != nil || !created || c.Name != "fresh" || c.Count != 5 {
 		t.Fatalf("Set(new) = %+v, created %v, err %v; want fresh/5 created", c, created, err)
 	}
 	checkTimes(t, c, before)
-	c2, created, err := s.Set(ctx(t), "fresh", 0)
+	c2, created, err := set(t, s, "fresh", 0)
 	if err != nil || created || c2.Count != 0 {
 		t.Fatalf("Set(existing) = %+v, created %v, err %v; want count 0, not created", c2, created, err)
 	}
 	if !c2.CreatedAt.Equal(c.CreatedAt) {
 		t.Errorf("Set changed created_at: %v -> %v", c.CreatedAt, c2.CreatedAt)
 	}
-	if c3, _, err := s.Set(ctx(t), "fresh", counter.MaxCount); err != nil || c3.Count != counter.MaxCount {
+	if c3, _, err := set(t, s, "fresh", counter.MaxCount); err != nil || c3.Count != counter.MaxCount {
 		t.Errorf("Set(max) = %+v, %v", c3, err)
 	}
 	if got := mustGet(t, s, "fresh"); got.Count != counter.MaxCount {
@@ -202,15 +233,15 @@ func testSet(t *testing.T, s counter.Store) {
 }
 
 func testDelete(t *testing.T, s counter.Store) {
-	wantCode(t, "Delete(missing)", s.Delete(ctx(t), "gone"), counter.NotFound)
+	wantCode(t, "Delete(missing)", del(t, s, "gone"), counter.NotFound)
 	mustCreate(t, s, "gone", 3)
-	if err := s.Delete(ctx(t), "gone"); err != nil {
+	if err := del(t, s, "gone"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	_, err := s.Get(ctx(t), "gone")
 	wantCode(t, "Get(deleted)", err, counter.NotFound)
-	wantCode(t, "Delete(deleted)", s.Delete(ctx(t), "gone"), counter.NotFound)
-	_, err = s.Increment(ctx(t), "gone", 1)
+	wantCode(t, "Delete(deleted)", del(t, s, "gone"), counter.NotFound)
+	_, err = increment(t, s, "gone", 1)
 	wantCode(t, "Increment(deleted)", err, counter.NotFound)
 	if c := mustCreate(t, s, "gone", 1); c.Count != 1 {
 		t.Errorf("re-Create after Delete = %d, want 1", c.Count)
@@ -238,42 +269,42 @@ func testInvalidArguments(t *testing.T, s counter.Store) {
 	mustCreate(t, s, "valid", 5)
 	for test, name := range invalidNames {
 		t.Run("name "+test, func(t *testing.T) {
-			_, err := s.Create(ctx(t), name, 1)
+			_, err := create(t, s, name, 1)
 			wantCode(t, "Create", err, counter.InvalidName)
 			_, err = s.Get(ctx(t), name)
 			wantCode(t, "Get", err, counter.InvalidName)
-			_, err = s.Increment(ctx(t), name, 1)
+			_, err = increment(t, s, name, 1)
 			wantCode(t, "Increment", err, counter.InvalidName)
-			_, _, err = s.Set(ctx(t), name, 1)
+			_, _, err = set(t, s, name, 1)
 			wantCode(t, "Set", err, counter.InvalidName)
-			wantCode(t, "Delete", s.Delete(ctx(t), name), counter.InvalidName)
+			wantCode(t, "Delete", del(t, s, name), counter.InvalidName)
 			// The name is checked before anything else.
-			_, err = s.Create(ctx(t), name, -1)
+			_, err = create(t, s, name, -1)
 			wantCode(t, "Create with a bad count too", err, counter.InvalidName)
-			_, err = s.Increment(ctx(t), name, 0)
+			_, err = increment(t, s, name, 0)
 			wantCode(t, "Increment by 0 too", err, counter.InvalidName)
 		})
 	}
 	for _, count := range []int64{-1, counter.MaxCount + 1, math.MinInt64, math.MaxInt64} {
 		t.Run(fmt.Sprintf("count %d", count), func(t *testing.T) {
-			_, err := s.Create(ctx(t), "fresh", count)
+			_, err := create(t, s, "fresh", count)
 			wantCode(t, "Create", err, counter.InvalidRequest)
 			_, err = s.Get(ctx(t), "fresh")
 			wantCode(t, "Get after a refused Create", err, counter.NotFound)
-			_, _, err = s.Set(ctx(t), "fresh", count)
+			_, _, err = set(t, s, "fresh", count)
 			wantCode(t, "Set (new)", err, counter.InvalidRequest)
 			_, err = s.Get(ctx(t), "fresh")
 			wantCode(t, "Get after a refused Set", err, counter.NotFound)
-			_, _, err = s.Set(ctx(t), "valid", count)
+			_, _, err = set(t, s, "valid", count)
 			wantCode(t, "Set (existing)", err, counter.InvalidRequest)
 		})
 	}
 	for _, by := range []int64{0, counter.MaxCount + 1, -counter.MaxCount - 1, math.MinInt64, math.MaxInt64} {
 		t.Run(fmt.Sprintf("by %d", by), func(t *testing.T) {
-			_, err := s.Increment(ctx(t), "valid", by)
+			_, err := increment(t, s, "valid", by)
 			wantCode(t, "Increment", err, counter.InvalidRequest)
 			// Arguments are checked before the counter is looked up.
-			_, err = s.Increment(ctx(t), "missing", by)
+			_, err = increment(t, s, "missing", by)
 			wantCode(t, "Increment (missing counter)", err, counter.InvalidRequest)
 		})
 	}
@@ -299,7 +330,7 @@ func testConcurrentIncrements(t *testing.T, s counter.Store) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				if _, err := s.Increment(ctx(t), "hot", 1); err != nil {
+				if _, err := increment(t, s, "hot", 1); err != nil {
 					errs <- err
 					return
 				}
@@ -323,7 +354,7 @@ func testConcurrentCreate(t *testing.T, s counter.Store) {
 	results := make(chan error, racers)
 	for i := range racers {
 		wg.Go(func() {
-			_, err := s.Create(ctx(t), "contested", int64(i))
+			_, err := create(t, s, "contested", int64(i))
 			results <- err
 		})
 	}
@@ -441,7 +472,7 @@ func testListDuringChanges(t *testing.T, s counter.Store) {
 				if page >= n {
 					return // a bounded number of changes, so the walk ends
 				}
-				_ = s.Delete(ctx(t), fmt.Sprintf("doomed%02d", page)) // it may be gone already
+				_ = del(t, s, fmt.Sprintf("doomed%02d", page)) // it may be gone already
 				mustCreate(t, s, fmt.Sprintf("new%d-%04d", limit, page), 1)
 			}) {
 				seen[c.Name]++

@@ -9,7 +9,8 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// runKeyed is the conformance suite of counter.KeyedStore.
+// runKeyed is the conformance suite of keyed writes: Store.Apply with an
+// idempotency key.
 func runKeyed(t *testing.T, newStore func(t *testing.T) counter.Store) {
 	t.Run("KeyedReplay", func(t *testing.T) { testKeyedReplay(t, newStore(t)) })
 	t.Run("KeyedReuse", func(t *testing.T) { testKeyedReuse(t, newStore(t)) })
@@ -19,17 +20,23 @@ func runKeyed(t *testing.T, newStore func(t *testing.T) counter.Store) {
 	t.Run("KeyedConcurrentKeys", func(t *testing.T) { testKeyedConcurrentKeys(t, newStore(t)) })
 }
 
-// answer is what one ApplyKeyed call returned.
+// answer is what one keyed Apply returned: the result without its
+// Replayed mark, the mark, and the error.
 type answer struct {
-	outcome  counter.Outcome
+	outcome  counter.Result
 	replayed bool
 	err      error
 }
 
+func newAnswer(r counter.Result, err error) answer {
+	replayed := r.Replayed
+	r.Replayed = false
+	return answer{r, replayed, err}
+}
+
 func applyKeyed(t *testing.T, s counter.Store, key counter.IdempotencyKey, w counter.Write) answer {
 	t.Helper()
-	o, replayed, err := s.ApplyKeyed(ctx(t), key, w)
-	return answer{o, replayed, err}
+	return newAnswer(s.Apply(ctx(t), w.WithKey(key)))
 }
 
 // sameAnswer fails t unless replay is first again, marked replayed.
@@ -67,52 +74,52 @@ func testKeyedReplay(t *testing.T, s counter.Store) {
 		{
 			name:  "create",
 			write: counter.Write{Op: counter.OpCreate, Count: 5}, wantCount: 5, wantCreated: true,
-			change: increment(1), afterCount: 6,
+			change: incrementing(1), afterCount: 6,
 		},
 		{
-			name: "create taken", setup: create(1),
+			name: "create taken", setup: creating(1),
 			write: counter.Write{Op: counter.OpCreate, Count: 5}, wantCode: counter.AlreadyExists,
 			change: remove, afterCount: -1,
 		},
 		{
 			name:  "set new",
 			write: counter.Write{Op: counter.OpSet, Count: 3}, wantCount: 3, wantCreated: true,
-			change: set(9), afterCount: 9,
+			change: setting(9), afterCount: 9,
 		},
 		{
-			name: "set existing", setup: create(1),
+			name: "set existing", setup: creating(1),
 			write: counter.Write{Op: counter.OpSet, Count: 3}, wantCount: 3,
-			change: increment(1), afterCount: 4,
+			change: incrementing(1), afterCount: 4,
 		},
 		{
-			name: "increment", setup: create(10),
+			name: "increment", setup: creating(10),
 			write: counter.Write{Op: counter.OpIncrement, By: 5}, wantCount: 15,
-			change: increment(1), afterCount: 16,
+			change: incrementing(1), afterCount: 16,
 		},
 		{
 			name:  "increment missing",
 			write: counter.Write{Op: counter.OpIncrement, By: 1}, wantCode: counter.NotFound,
-			change: create(0), afterCount: 0,
+			change: creating(0), afterCount: 0,
 		},
 		{
-			name: "increment out of range", setup: create(1),
+			name: "increment out of range", setup: creating(1),
 			write: counter.Write{Op: counter.OpIncrement, By: -2}, wantCode: counter.OutOfRange,
-			change: set(5), afterCount: 5,
+			change: setting(5), afterCount: 5,
 		},
 		{
-			name: "increment above max", setup: create(counter.MaxCount - 1),
+			name: "increment above max", setup: creating(counter.MaxCount - 1),
 			write: counter.Write{Op: counter.OpIncrement, By: 2}, wantCode: counter.OutOfRange,
-			change: set(0), afterCount: 0,
+			change: setting(0), afterCount: 0,
 		},
 		{
-			name: "delete", setup: create(4),
+			name: "delete", setup: creating(4),
 			write:  counter.Write{Op: counter.OpDelete},
-			change: create(7), afterCount: 7,
+			change: creating(7), afterCount: 7,
 		},
 		{
 			name:  "delete missing",
 			write: counter.Write{Op: counter.OpDelete}, wantCode: counter.NotFound,
-			change: create(7), afterCount: 7,
+			change: creating(7), afterCount: 7,
 		},
 	}
 	for i, tt := range tests {
@@ -125,20 +132,20 @@ func testKeyedReplay(t *testing.T, s counter.Store) {
 				tt.setup(t, s, name)
 			}
 			first := applyKeyed(t, s, key, w)
-			wantCode(t, "first ApplyKeyed", first.err, tt.wantCode)
+			wantCode(t, "first keyed Apply", first.err, tt.wantCode)
 			if first.replayed {
-				t.Errorf("first ApplyKeyed: replayed = true, want false")
+				t.Errorf("first keyed Apply: replayed = true, want false")
 			}
 			if tt.wantCode == "" && w.Op != counter.OpDelete {
 				c := first.outcome.Counter
 				if c.Name != name || c.Count != tt.wantCount || first.outcome.Created != tt.wantCreated {
-					t.Errorf("first ApplyKeyed = %+v, want %q count %d created %t", first.outcome, name, tt.wantCount, tt.wantCreated)
+					t.Errorf("first keyed Apply = %+v, want %q count %d created %t", first.outcome, name, tt.wantCount, tt.wantCreated)
 				}
 				if got := mustGet(t, s, name); got != c {
-					t.Errorf("Get after ApplyKeyed = %+v, want the answered %+v", got, c)
+					t.Errorf("Get after keyed Apply = %+v, want the answered %+v", got, c)
 				}
 			}
-			if tt.wantCode == "" && w.Op == counter.OpDelete && first.outcome != (counter.Outcome{}) {
+			if tt.wantCode == "" && w.Op == counter.OpDelete && first.outcome != (counter.Result{}) {
 				t.Errorf("delete outcome = %+v, want zero", first.outcome)
 			}
 			tt.change(t, s, name)
@@ -151,23 +158,23 @@ func testKeyedReplay(t *testing.T, s counter.Store) {
 }
 
 // Setup and change steps of testKeyedReplay.
-func create(count int64) func(*testing.T, counter.Store, string) {
+func creating(count int64) func(*testing.T, counter.Store, string) {
 	return func(t *testing.T, s counter.Store, name string) { mustCreate(t, s, name, count) }
 }
 
-func set(count int64) func(*testing.T, counter.Store, string) {
+func setting(count int64) func(*testing.T, counter.Store, string) {
 	return func(t *testing.T, s counter.Store, name string) {
 		t.Helper()
-		if _, _, err := s.Set(ctx(t), name, count); err != nil {
+		if _, _, err := set(t, s, name, count); err != nil {
 			t.Fatalf("Set(%q, %d): %v", name, count, err)
 		}
 	}
 }
 
-func increment(by int64) func(*testing.T, counter.Store, string) {
+func incrementing(by int64) func(*testing.T, counter.Store, string) {
 	return func(t *testing.T, s counter.Store, name string) {
 		t.Helper()
-		if _, err := s.Increment(ctx(t), name, by); err != nil {
+		if _, err := increment(t, s, name, by); err != nil {
 			t.Fatalf("Increment(%q, %d): %v", name, by, err)
 		}
 	}
@@ -175,7 +182,7 @@ func increment(by int64) func(*testing.T, counter.Store, string) {
 
 func remove(t *testing.T, s counter.Store, name string) {
 	t.Helper()
-	if err := s.Delete(ctx(t), name); err != nil {
+	if err := del(t, s, name); err != nil {
 		t.Fatalf("Delete(%q): %v", name, err)
 	}
 }
@@ -205,7 +212,7 @@ func testKeyedReuse(t *testing.T, s counter.Store) {
 	other := inc
 	other.By = 2
 	a := applyKeyed(t, s, key, other)
-	wantCode(t, "ApplyKeyed(same key, other by)", a.err, counter.IdempotencyKeyReused)
+	wantCode(t, "keyed Apply(same key, other by)", a.err, counter.IdempotencyKeyReused)
 	if a.replayed {
 		t.Errorf("a reused key's answer is marked replayed")
 	}
@@ -216,7 +223,7 @@ func testKeyedReuse(t *testing.T, s counter.Store) {
 		t.Fatalf("keyed set: %v", a.err)
 	}
 	a = applyKeyed(t, s, setKey, counter.Write{Op: counter.OpSet, Name: "reused", Count: 4})
-	wantCode(t, "ApplyKeyed(same key, other count)", a.err, counter.IdempotencyKeyReused)
+	wantCode(t, "keyed Apply(same key, other count)", a.err, counter.IdempotencyKeyReused)
 	checkCount(t, s, "reused", 3)
 	// The original request still replays.
 	if a := applyKeyed(t, s, key, inc); !a.replayed || a.err != nil || a.outcome.Counter.Count != 11 {
@@ -245,7 +252,7 @@ func testKeyedScope(t *testing.T, s counter.Store) {
 	for _, st := range steps {
 		a := applyKeyed(t, s, st.key, st.write)
 		if a.err != nil || a.replayed || a.outcome.Counter.Count != st.wantCount {
-			t.Errorf("%s: ApplyKeyed = %+v; want applied, count %d", st.what, a, st.wantCount)
+			t.Errorf("%s: keyed Apply = %+v; want applied, count %d", st.what, a, st.wantCount)
 		}
 	}
 }
@@ -255,8 +262,9 @@ func testKeyedScope(t *testing.T, s counter.Store) {
 func testKeyedInvalid(t *testing.T, s counter.Store) {
 	mustCreate(t, s, "v", 1)
 	inc := counter.Write{Op: counter.OpIncrement, Name: "v", By: 1}
+	// (An empty key is no key: Write.Keyed. The HTTP layer refuses an
+	// empty Idempotency-Key header itself.)
 	for name, key := range map[string]string{
-		"empty":     "",
 		"too long":  strings.Repeat("k", counter.MaxIdempotencyKeyLength+1),
 		"newline":   "a\nb",
 		"tab":       "a\tb",
@@ -265,7 +273,7 @@ func testKeyedInvalid(t *testing.T, s counter.Store) {
 	} {
 		t.Run("key "+name, func(t *testing.T) {
 			a := applyKeyed(t, s, counter.IdempotencyKey{Key: key}, inc)
-			wantCode(t, "ApplyKeyed", a.err, counter.InvalidRequest)
+			wantCode(t, "keyed Apply", a.err, counter.InvalidRequest)
 		})
 	}
 	for name, tc := range map[string]struct {
@@ -281,29 +289,29 @@ func testKeyedInvalid(t *testing.T, s counter.Store) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := applyKeyed(t, s, counter.IdempotencyKey{Key: "k-" + name}, tc.write)
-			wantCode(t, "ApplyKeyed", a.err, tc.code)
+			wantCode(t, "keyed Apply", a.err, tc.code)
 		})
 	}
 	checkCount(t, s, "v", 1)
 	// Nothing was recorded: the longest valid key works for a real write.
 	long := strings.Repeat("~", counter.MaxIdempotencyKeyLength)
 	if a := applyKeyed(t, s, counter.IdempotencyKey{Key: long}, inc); a.err != nil || a.replayed {
-		t.Errorf("ApplyKeyed(255-character key) = %+v, want applied", a)
+		t.Errorf("keyed Apply(255-character key) = %+v, want applied", a)
 	}
 	if a := applyKeyed(t, s, counter.IdempotencyKey{Key: " "}, inc); a.err != nil || a.replayed {
-		t.Errorf("ApplyKeyed(key %q) = %+v, want applied", " ", a)
+		t.Errorf("keyed Apply(key %q) = %+v, want applied", " ", a)
 	}
 	checkCount(t, s, "v", 3)
 }
 
-// untilDefinite calls ApplyKeyed until it gets an answer other than
+// untilDefinite applies a keyed write until it gets an answer other than
 // Unavailable, as a client that retries with the same key does.
 func untilDefinite(t *testing.T, s counter.Store, key counter.IdempotencyKey, w counter.Write) (answer, int) {
 	t.Helper()
 	for retries := 0; ; retries++ {
-		o, replayed, err := s.ApplyKeyed(ctx(t), key, w)
-		if counter.ErrorCode(err) != counter.Unavailable || retries == 100 {
-			return answer{o, replayed, err}, retries
+		a := newAnswer(s.Apply(ctx(t), w.WithKey(key)))
+		if counter.ErrorCode(a.err) != counter.Unavailable || retries == 100 {
+			return a, retries
 		}
 	}
 }
@@ -324,7 +332,7 @@ func testKeyedConcurrentSameKey(t *testing.T, s counter.Store) {
 	applied := 0
 	for _, a := range answers {
 		if a.err != nil {
-			t.Fatalf("ApplyKeyed: %v", a.err)
+			t.Fatalf("keyed Apply: %v", a.err)
 		}
 		if a.outcome != answers[0].outcome {
 			t.Errorf("answers differ: %+v and %+v", a.outcome, answers[0].outcome)
@@ -366,7 +374,7 @@ func testKeyedConcurrentKeys(t *testing.T, s counter.Store) {
 				mu.Lock()
 				retries += r
 				if a.err != nil {
-					t.Errorf("ApplyKeyed(%s): %v", key.Key, a.err)
+					t.Errorf("keyed Apply(%s): %v", key.Key, a.err)
 				} else if seen[a.outcome.Counter.Count] {
 					t.Errorf("two increments answered count %d", a.outcome.Counter.Count)
 				}

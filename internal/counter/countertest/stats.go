@@ -33,16 +33,10 @@ func (c *Clock) Set(t time.Time) {
 	c.t = t
 }
 
-// StatsStore is a store that also reads hits over time.
-type StatsStore interface {
-	counter.Store
-	counter.StatsStore
-}
-
 // StatsHarness is one store under the statistics suite.
 type StatsHarness struct {
 	// Store reads the time from Clock.
-	Store StatsStore
+	Store counter.Store
 	Clock *Clock
 	// Sync returns once every change made so far shows in Stats; nil for a
 	// store whose statistics are exact at once.
@@ -67,8 +61,8 @@ func testStatsKeyed(t *testing.T, h StatsHarness) {
 	h.Clock.Set(statsEpoch)
 	apply := func(key string, w counter.Write) {
 		t.Helper()
-		if _, _, err := s.ApplyKeyed(ctx(t), counter.IdempotencyKey{Key: key}, w); err != nil {
-			t.Fatalf("ApplyKeyed(%q, %+v): %v", key, w, err)
+		if _, err := s.Apply(ctx(t), w.WithKey(counter.IdempotencyKey{Key: key})); err != nil {
+			t.Fatalf("Apply(%+v, key %q): %v", w, key, err)
 		}
 	}
 	apply("create", counter.Write{Op: counter.OpCreate, Name: "keyed", Count: 50})
@@ -129,21 +123,21 @@ func testStatsExact(t *testing.T, h StatsHarness) {
 		if i%5 == 4 {
 			by = -int64(i%3 + 1)
 		}
-		if _, err := s.Increment(ctx(t), "spread", by); err != nil {
+		if _, err := increment(t, s, "spread", by); err != nil {
 			t.Fatalf("Increment #%d: %v", i, err)
 		}
 		wantHours[counter.Hour.Start(at).Unix()] += by
 		wantDays[counter.Day.Start(at).Unix()] += by
 		switch i % 17 {
 		case 3: // a set is not a hit
-			if _, _, err := s.Set(ctx(t), "spread", 500+int64(i)); err != nil {
+			if _, _, err := set(t, s, "spread", 500+int64(i)); err != nil {
 				t.Fatalf("Set: %v", err)
 			}
 		case 7: // nor is a refused increment
-			_, err := s.Increment(ctx(t), "spread", -counter.MaxCount)
+			_, err := increment(t, s, "spread", -counter.MaxCount)
 			wantCode(t, "Increment(out of range)", err, counter.OutOfRange)
 		case 11: // nor a set that creates, nor a create
-			if _, _, err := s.Set(ctx(t), fmt.Sprintf("made-%d", i), 9); err != nil {
+			if _, _, err := set(t, s, fmt.Sprintf("made-%d", i), 9); err != nil {
 				t.Fatalf("Set(new): %v", err)
 			}
 			mustCreate(t, s, fmt.Sprintf("new-%d", i), 4)
@@ -207,7 +201,7 @@ func testStatsDefaults(t *testing.T, h StatsHarness) {
 	hits := []time.Duration{0, 47 * time.Hour, 48 * time.Hour, 29 * 24 * time.Hour, 30 * 24 * time.Hour}
 	for _, ago := range hits {
 		h.Clock.Set(now.Add(-ago))
-		if _, err := s.Increment(ctx(t), "d", 1); err != nil {
+		if _, err := increment(t, s, "d", 1); err != nil {
 			t.Fatalf("Increment: %v", err)
 		}
 	}
@@ -292,7 +286,7 @@ func testStatsDelete(t *testing.T, h StatsHarness) {
 	mustCreate(t, s, "again", 0)
 	for i := range 3 {
 		h.Clock.Set(statsEpoch.Add(time.Duration(i) * time.Minute))
-		if _, err := s.Increment(ctx(t), "again", 5); err != nil {
+		if _, err := increment(t, s, "again", 5); err != nil {
 			t.Fatalf("Increment: %v", err)
 		}
 	}
@@ -302,7 +296,7 @@ func testStatsDelete(t *testing.T, h StatsHarness) {
 		t.Fatalf("Stats before delete = %+v, %v; want 15 hits", points, err)
 	}
 	h.Clock.Set(statsEpoch.Add(10 * time.Minute))
-	if err := s.Delete(ctx(t), "again"); err != nil {
+	if err := del(t, s, "again"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	_, err := s.Stats(ctx(t), "again", q)
@@ -310,14 +304,14 @@ func testStatsDelete(t *testing.T, h StatsHarness) {
 
 	// Created again in the same hour: no history, at once; then its own.
 	h.Clock.Set(statsEpoch.Add(11 * time.Minute))
-	if _, _, err := s.Set(ctx(t), "again", 1); err != nil {
+	if _, _, err := set(t, s, "again", 1); err != nil {
 		t.Fatalf("Set: %v", err)
 	}
 	if points, err := s.Stats(ctx(t), "again", q); err != nil || points[0].Hits != 0 {
 		t.Fatalf("Stats after re-create = %+v, %v; want 0 hits", points, err)
 	}
 	h.Clock.Set(statsEpoch.Add(12 * time.Minute))
-	if _, err := s.Increment(ctx(t), "again", 2); err != nil {
+	if _, err := increment(t, s, "again", 2); err != nil {
 		t.Fatalf("Increment: %v", err)
 	}
 	h.sync(t)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
@@ -38,7 +39,7 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 	}
 	store := dynamostore.New(client, table)
 	for _, name := range []string{"raw", "store", "server"} {
-		if _, err := store.Create(ctx, name, 0); err != nil {
+		if _, err := store.Apply(ctx, counter.Create(name, 0)); err != nil {
 			return err
 		}
 	}
@@ -58,7 +59,7 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 	// sends for an increment (the range condition, updated_at, ALL_NEW):
 	// it separates the store's own cost from DynamoDB's cost of the
 	// condition and the timestamp that the contract requires.
-	if _, err := store.Create(ctx, "raw-same", 0); err != nil {
+	if _, err := store.Apply(ctx, counter.Create("raw-same", 0)); err != nil {
 		return err
 	}
 	rawSame := func(ctx context.Context) error {
@@ -66,7 +67,7 @@ func benchDynamoDB(ctx context.Context, o options, report io.Writer) error {
 		return err
 	}
 	viaStore := func(ctx context.Context) error {
-		_, err := store.Increment(ctx, "store", 1)
+		_, err := store.Apply(ctx, counter.Increment("store", 1))
 		return err
 	}
 

@@ -1,4 +1,4 @@
-package httpapi
+package pages
 
 import (
 	"io"
@@ -13,32 +13,6 @@ import (
 // (no inline code), talk only to its own origin, and never be framed.
 const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-// dashboard answers GET /.
-func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) {
-	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.Dashboard) })
-}
-
-// dashboardScript answers GET /dashboard.js.
-func (h *handler) dashboardScript(w http.ResponseWriter, r *http.Request) {
-	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.DashboardScript) })
-}
-
-// dashboardStyle answers GET /dashboard.css.
-func (h *handler) dashboardStyle(w http.ResponseWriter, r *http.Request) {
-	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.DashboardStyle) })
-}
-
-// embedScript answers GET /embed.js.
-func (h *handler) embedScript(w http.ResponseWriter, r *http.Request) {
-	h.page(w, r, func(p *pageServer) { p.asset(w, r, web.Embed) })
-}
-
-// serveNamedAsset writes the embedded file name (see serveAsset).
-func serveNamedAsset(w http.ResponseWriter, r *http.Request, name string) {
-	a, _ := web.Lookup(name) // name is one of web's constants
-	serveAsset(w, r, a)
-}
 
 // serveAsset writes the embedded file a, or 304 if the request's
 // If-None-Match holds its ETag.

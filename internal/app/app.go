@@ -1,0 +1,142 @@
+// Package app is hitcounter's composition root: the one place that turns a
+// config.Config into the running parts: the store (on DynamoDB, with the
+// process's one DynamoDB client), the HTTP handler with its options, the
+// history aggregator, and, on a local DynamoDB, the stream poller that
+// feeds it. Every host takes the parts it needs from an App: the
+// standalone server (internal/server) all of them, each Lambda function
+// (internal/lambdafn) its routes' handler or the aggregator. What a host
+// serves beyond that is decided by what its main imports: the page routes
+// need internal/pages.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/hitcounter/hitcounter/internal/config"
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/memstore"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/streampoll"
+)
+
+// Options change what Open does.
+type Options struct {
+	// Logger receives the request log, the causes of internal errors and
+	// of failed aggregation batches; nil discards them.
+	Logger *slog.Logger
+	// PrepareLocal makes Open, against a loopback DynamoDB endpoint, wait
+	// up to LocalWait for DynamoDB to answer, then create the tables if
+	// they are missing (never in AWS). The standalone server asks for it;
+	// Lambda functions do not (make local creates their tables), which
+	// keeps DynamoDB's table management out of every function binary.
+	PrepareLocal bool
+}
+
+// App is hitcounter's parts for one configuration. Build it with Open.
+type App struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  counter.Store
+	dynamo *dynamodb.Client // the process's DynamoDB client; nil on the memory store
+}
+
+// How long Open waits, at most, to fetch credentials.
+const credentialsTimeout = 10 * time.Second
+
+// Open builds the store cfg names (cfg comes from config.FromEnv). On
+// DynamoDB it builds the process's one DynamoDB client and fetches the
+// credentials once, so that a process without any fails at start rather
+// than on every request. It makes no other network call against AWS; see
+// Options.PrepareLocal for a loopback endpoint.
+func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	a := &App{cfg: cfg, log: opts.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Store != config.StoreDynamoDB {
+		a.store = memstore.New()
+		return a, nil
+	}
+	a.dynamo = dynamostore.NewClient(cfg.DynamoDB)
+	switch {
+	case cfg.DynamoDB.Local() && opts.PrepareLocal:
+		if err := prepareLocal(ctx, a.dynamo, cfg); err != nil {
+			return nil, fmt.Errorf("local tables %q and %q: %w", cfg.TableName, cfg.StatsTableName, err)
+		}
+	case !cfg.DynamoDB.Local():
+		ctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+		defer cancel()
+		if _, err := cfg.DynamoDB.Credentials.Retrieve(ctx); err != nil {
+			return nil, fmt.Errorf("AWS credentials: %w", err)
+		}
+	}
+	a.store = dynamostore.New(a.dynamo, cfg.TableName, dynamostore.WithStatsTable(cfg.StatsTableName))
+	return a, nil
+}
+
+// Config returns the configuration the App was opened with.
+func (a *App) Config() config.Config { return a.cfg }
+
+// Store returns the store.
+func (a *App) Store() counter.Store { return a.store }
+
+// Handler returns the HTTP API serving routes (httpapi.Route* names; nil
+// for all of them) on the store, configured as the App's configuration
+// says; pages serves the page routes (nil for none: see httpapi.Pages).
+func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error) {
+	opts := httpapi.Options{
+		Routes:         routes,
+		Pages:          pages,
+		Logger:         a.log,
+		Timeout:        a.cfg.RequestTimeout,
+		APIKeys:        a.cfg.APIKeys,
+		CORSOrigins:    a.cfg.CORSOrigins,
+		HitCreates:     a.cfg.HitCreates,
+		MaxHeaderBytes: httpapi.MaxHeaderBytes,
+	}
+	if a.cfg.RateLimit > 0 {
+		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst)
+	}
+	return httpapi.New(a.store, opts)
+}
+
+// Aggregator returns the history aggregator, which adds the counter
+// table's stream records into the stats table's hour and day buckets, on
+// the process's DynamoDB client. It fails on the memory store, whose
+// history needs none.
+func (a *App) Aggregator() (*dynamostore.Aggregator, error) {
+	if a.dynamo == nil {
+		return nil, fmt.Errorf("app: the history aggregator needs STORE=%s, not %q", config.StoreDynamoDB, a.cfg.Store)
+	}
+	return dynamostore.NewAggregator(a.dynamo, a.cfg.StatsTableName, a.log), nil
+}
+
+// LocalAggregation returns a poller that feeds the counter table's stream
+// to the history aggregator, as Lambda's event source mapping does in
+// AWS, or nil where there is none to run: on the memory store, and against
+// AWS, where the aggregate function does it.
+func (a *App) LocalAggregation(ctx context.Context) (*streampoll.Poller, error) {
+	if a.dynamo == nil || !a.cfg.DynamoDB.Local() {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	arn, err := dynamostore.StreamARN(ctx, a.dynamo, a.cfg.TableName)
+	if err != nil {
+		return nil, fmt.Errorf("history aggregation: %w", err)
+	}
+	agg, err := a.Aggregator()
+	if err != nil {
+		return nil, err
+	}
+	// Batches of up to 1,000, as template.yaml's event source mapping.
+	return streampoll.New(streampoll.NewClient(a.cfg.DynamoDB), arn, agg.Handle, streampoll.Options{BatchSize: 1000, Logger: a.log}), nil
+}

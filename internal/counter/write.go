@@ -1,0 +1,142 @@
+package counter
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// Op is the kind of a write.
+type Op uint8
+
+// The writes a Store applies.
+const (
+	OpCreate Op = iota + 1
+	OpSet
+	OpIncrement
+	OpDelete
+)
+
+// String returns the operation's name: create, set, increment or delete.
+func (op Op) String() string {
+	switch op {
+	case OpCreate:
+		return "create"
+	case OpSet:
+		return "set"
+	case OpIncrement:
+		return "increment"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(op))
+}
+
+// Write is one change to one counter, as a request asked for it: what
+// Store.Apply takes. Build one with Create, Set, Increment or Delete.
+type Write struct {
+	Op   Op
+	Name string
+	// Count is the count of a create or a set (0 to MaxCount).
+	Count int64
+	// By is the amount of an increment (non-zero, -MaxCount to MaxCount).
+	By int64
+	// Key, unless Key.Key is "", makes the write idempotent: see
+	// Store.Apply.
+	Key IdempotencyKey
+}
+
+// Create is the write that makes the counter name with count.
+func Create(name string, count int64) Write { return Write{Op: OpCreate, Name: name, Count: count} }
+
+// Set is the write that sets the count of name, creating it if needed.
+func Set(name string, count int64) Write { return Write{Op: OpSet, Name: name, Count: count} }
+
+// Increment is the write that adds by to the count of name.
+func Increment(name string, by int64) Write { return Write{Op: OpIncrement, Name: name, By: by} }
+
+// Delete is the write that removes the counter name.
+func Delete(name string) Write { return Write{Op: OpDelete, Name: name} }
+
+// WithKey returns w made idempotent under key.
+func (w Write) WithKey(key IdempotencyKey) Write {
+	w.Key = key
+	return w
+}
+
+// Keyed reports whether w has an idempotency key.
+func (w Write) Keyed() bool { return w.Key.Key != "" }
+
+// Validate returns an InvalidName or InvalidRequest error unless w is a
+// write a Store can apply. Fields an operation does not use must be zero,
+// so that two writes that mean the same are equal.
+func (w Write) Validate() error {
+	if err := ValidateName(w.Name); err != nil {
+		return err
+	}
+	if w.Keyed() {
+		if err := ValidateIdempotencyKey(w.Key.Key); err != nil {
+			return err
+		}
+	}
+	switch w.Op {
+	case OpCreate, OpSet:
+		if w.By != 0 {
+			return Errorf(InvalidRequest, "a %s has no increment", w.Op)
+		}
+		return ValidateCount(w.Count)
+	case OpIncrement:
+		if w.Count != 0 {
+			return Errorf(InvalidRequest, "an increment has no count")
+		}
+		return ValidateIncrement(w.By)
+	case OpDelete:
+		if w.Count != 0 || w.By != 0 {
+			return Errorf(InvalidRequest, "a delete has no count and no increment")
+		}
+		return nil
+	}
+	return Errorf(InvalidRequest, "unknown write %s", w.Op)
+}
+
+// Fingerprint identifies the request w stands for, whatever its key: two
+// keyed writes with the same scope are the same request if and only if
+// their fingerprints are equal. It is the SHA-256 of the operation, the
+// name and the parameters.
+func (w Write) Fingerprint() [sha256.Size]byte {
+	b := make([]byte, 0, 64+len(w.Name))
+	b = append(b, "hitcounter write v1\x00"...)
+	b = append(b, byte(w.Op))
+	b = binary.BigEndian.AppendUint64(b, uint64(len(w.Name)))
+	b = append(b, w.Name...)
+	b = binary.BigEndian.AppendUint64(b, uint64(w.Count))
+	b = binary.BigEndian.AppendUint64(b, uint64(w.By))
+	return sha256.Sum256(b)
+}
+
+// Scope identifies the record of a keyed write: the SHA-256 of the key's
+// principal, the operation, the counter name and the key. Keys are scoped
+// by all four, so clients (principals) never see each other's outcomes, and
+// the same key used on another counter or route is another write.
+func (w Write) Scope() [sha256.Size]byte {
+	k := w.Key
+	b := make([]byte, 0, 64+len(k.Principal)+len(w.Name)+len(k.Key))
+	b = append(b, "hitcounter scope v1\x00"...)
+	for _, s := range []string{k.Principal, w.Op.String(), w.Name, k.Key} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return sha256.Sum256(b)
+}
+
+// Result is what a write answered.
+type Result struct {
+	// Counter is the counter after a create, set or increment; zero after
+	// a delete.
+	Counter Counter
+	// Created reports whether a create or set created the counter.
+	Created bool
+	// Replayed reports that a keyed write was answered from the record of
+	// an earlier write with the same key, and changed nothing now.
+	Replayed bool
+}

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// Each route's request is decoded here, once, into the typed value its
+// endpoint acts on: a counter.Write for the write routes (with the
+// Idempotency-Key, if any), the options of a listing, a stats query.
+// Errors are InvalidName, InvalidRequest or PayloadTooLarge; a write's
+// Idempotency-Key is checked first, then its name, then its body.
+
+// pathName returns the validated {name} of the request path.
+func pathName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	return name, counter.ValidateName(name)
+}
+
+// decodeCreate decodes POST /counters, whose body is {"name": ...,
+// "count": ...} (count optional, 0 by default).
+func decodeCreate(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return counter.Write{}, err
+	}
+	body, err := decodeBody(w, r, false, "name", "count")
+	if err != nil {
+		return counter.Write{}, err
+	}
+	name, err := parseName(body[0])
+	if err != nil {
+		return counter.Write{}, err
+	}
+	count, _, err := parseCount(body[1])
+	if err != nil {
+		return counter.Write{}, err
+	}
+	return counter.Create(name, count).WithKey(key), nil
+}
+
+// decodeSet decodes PUT /counters/{name}, whose body is {"count": ...}.
+func decodeSet(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
+	key, name, err := keyAndName(r)
+	if err != nil {
+		return counter.Write{}, err
+	}
+	body, err := decodeBody(w, r, false, "count")
+	if err != nil {
+		return counter.Write{}, err
+	}
+	count, present, err := parseCount(body[0])
+	if err == nil && !present {
+		err = counter.Errorf(counter.InvalidRequest, "field \"count\" is required")
+	}
+	if err != nil {
+		return counter.Write{}, err
+	}
+	return counter.Set(name, count).WithKey(key), nil
+}
+
+// decodeIncrement decodes POST /counters/{name}/increment, whose body,
+// optional, is {"by": ...} (1 by default).
+func decodeIncrement(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
+	key, name, err := keyAndName(r)
+	if err != nil {
+		return counter.Write{}, err
+	}
+	by := int64(1)
+	if r.ContentLength != 0 { // -1 (unknown) or more: there may be a body
+		body, err := decodeBody(w, r, true, "by")
+		if err == nil {
+			by, err = parseBy(body[0])
+		}
+		if err != nil && err != io.EOF { // io.EOF: an empty body, the default
+			return counter.Write{}, err
+		}
+	}
+	return counter.Increment(name, by).WithKey(key), nil
+}
+
+// decodeDelete decodes DELETE /counters/{name}.
+func decodeDelete(r *http.Request) (counter.Write, error) {
+	key, name, err := keyAndName(r)
+	if err != nil {
+		return counter.Write{}, err
+	}
+	return counter.Delete(name).WithKey(key), nil
+}
+
+func keyAndName(r *http.Request) (counter.IdempotencyKey, string, error) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return key, "", err
+	}
+	name, err := pathName(r)
+	return key, name, err
+}
+
+// maxCursorLength bounds list cursors before any work is done.
+const maxCursorLength = 2048
+
+// decodeList decodes GET /counters?limit=&cursor=.
+func decodeList(r *http.Request) (counter.ListOptions, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return counter.ListOptions{}, counter.Errorf(counter.InvalidRequest, "the query string is not valid")
+	}
+	opts := counter.ListOptions{Limit: counter.DefaultListLimit, Cursor: q.Get("cursor")}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > counter.MaxListLimit {
+			return counter.ListOptions{}, counter.Errorf(counter.InvalidRequest, "limit must be an integer from 1 to %d", counter.MaxListLimit)
+		}
+		opts.Limit = n
+	}
+	if len(opts.Cursor) > maxCursorLength {
+		return counter.ListOptions{}, counter.InvalidCursorError()
+	}
+	return opts, nil
+}
