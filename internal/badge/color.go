@@ -84,12 +84,9 @@ var (
 	labelColor   = Color{Name: "grey", R: 0x55, G: 0x55, B: 0x55}
 )
 
-// errColor is what ParseColor returns for anything it does not accept. The
-// message never repeats the input.
-const errColor = QueryError("color must be a named color (brightgreen, green, yellowgreen, yellow, orange, red, blue, grey, lightgrey, blueviolet, success, important, critical, informational, inactive) or 3 or 6 hexadecimal digits")
-
 // ParseColor parses a named color (see namedColors; case-insensitive) or
-// 3 or 6 hexadecimal digits, with or without a leading '#'.
+// 3 or 6 hexadecimal digits, with or without a leading '#'. For anything
+// else it returns ErrColor, whose message never repeats the input.
 func ParseColor(s string) (Color, error) {
 	name := strings.ToLower(s)
 	for _, n := range namedColors {
@@ -99,7 +96,7 @@ func ParseColor(s string) (Color, error) {
 	}
 	c, ok := parseHex(strings.TrimPrefix(s, "#"))
 	if !ok {
-		return Color{}, errColor
+		return Color{}, ErrColor
 	}
 	return c, nil
 }

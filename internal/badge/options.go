@@ -1,6 +1,7 @@
 package badge
 
 import (
+	"errors"
 	"net/url"
 	"unicode"
 	"unicode/utf8"
@@ -38,22 +39,14 @@ func DefaultOptions() Options {
 
 // Errors of ParseQuery. Their messages never repeat the query: they are
 // safe to show anywhere, badges included.
-const (
-	ErrQuery        = QueryError("the query string is not valid")
-	ErrUnknownParam = QueryError("unknown query parameter: a badge takes label, color and style")
-	ErrRepeated     = QueryError("label, color and style may each be given once")
-	ErrLabel        = QueryError("label must be 1 to 64 characters of UTF-8 text, without control characters")
-	ErrColor        = errColor
-	ErrStyle        = QueryError("style must be flat or flat-square")
+var (
+	ErrQuery        = errors.New("the query string is not valid")
+	ErrUnknownParam = errors.New("unknown query parameter: a badge takes label, color and style")
+	ErrRepeated     = errors.New("label, color and style may each be given once")
+	ErrLabel        = errors.New("label must be 1 to 64 characters of UTF-8 text, without control characters")
+	ErrColor        = errors.New("color must be a named color (brightgreen, green, yellowgreen, yellow, orange, red, blue, grey, lightgrey, blueviolet, success, important, critical, informational, inactive) or 3 or 6 hexadecimal digits")
+	ErrStyle        = errors.New("style must be flat or flat-square")
 )
-
-// QueryError is an error of ParseQuery. (Constants, not errors.New
-// values: nothing to build at init in every binary that imports the
-// package.)
-type QueryError string
-
-// Error implements the error interface.
-func (e QueryError) Error() string { return string(e) }
 
 // ParseQuery parses a badge's raw query string. Any parameter other than
 // label, color and style, a repeated one, or a value it does not accept

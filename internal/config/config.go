@@ -112,8 +112,9 @@ type Config struct {
 // CredentialsChain returns the AWS credentials provider to use, for the
 // region, when the environment holds no credentials. The standalone server
 // passes the SDK's default chain (profiles, SSO, container and instance
-// roles); Lambda functions pass nil, because Lambda always sets the
-// variables and the chain would add about 2 MB to each binary.
+// roles); Lambda functions pass nil: Lambda always sets the variables, and
+// the chain would link the SDK's configuration loader into every function
+// (its size is in docs/benchmarks.md).
 type CredentialsChain func(region string) aws.CredentialsProvider
 
 // FromEnv reads the configuration through getenv (os.Getenv in mains). A
@@ -326,8 +327,8 @@ func (e *environment) burst(name string, rate float64) int {
 
 // validTableName reports whether name follows DynamoDB's rule for table
 // names, ^[A-Za-z0-9_.-]{3,255}$. It is checked by hand: a package-level
-// regexp.MustCompile cost every Lambda function about 3 ms of init
-// (GODEBUG=inittrace=1), a third of the init budget against hello world.
+// regexp.MustCompile would compile at every Lambda function's init, which
+// the Lambda init target (docs/benchmarks.md) cannot spare.
 func validTableName(name string) bool {
 	if len(name) < 3 || len(name) > 255 {
 		return false

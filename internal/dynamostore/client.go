@@ -33,8 +33,7 @@ const LocalRegion = "us-east-1"
 
 // NewClient builds a DynamoDB client from cfg. It is the only place the
 // service and its tools build one: without the SDK's configuration loader,
-// which would add about 1.2 MB to every Lambda binary and read files at
-// init. For a loopback endpoint it fills in a region and dummy credentials
+// which the functions do not need and which reads files at init. For a loopback endpoint it fills in a region and dummy credentials
 // when cfg has none, and turns off response checksum validation (DynamoDB
 // Local's error responses carry no x-amz-crc32, and the SDK would log a
 // warning for each). optFns adjust the options further, e.g. the retryer in

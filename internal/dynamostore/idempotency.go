@@ -247,7 +247,7 @@ func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, n
 			return put(), nil
 		}
 		return plan{
-			change:  update(w.Count, condSameLife, life()),
+			change: update(w.Count, condSameLife, life()),
 			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
 		}, nil
 	case counter.OpIncrement:
@@ -262,7 +262,7 @@ func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, n
 		values := life()
 		values[":old"] = number(old.Count)
 		return plan{
-			change:  update(n, condSameBoth, values),
+			change: update(n, condSameBoth, values),
 			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: n, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
 		}, nil
 	case counter.OpDelete:

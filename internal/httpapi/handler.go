@@ -69,9 +69,9 @@ type RateLimiter interface {
 
 // handler serves the API; its methods are the endpoints.
 type handler struct {
-	store      counter.Store
-	log        *slog.Logger
-	timeout    time.Duration
+	store   counter.Store
+	log     *slog.Logger
+	timeout time.Duration
 	// named lists the served paths that hold {name}, so that a request
 	// shaped like one of them but with a name that is not one (empty,
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitcounter/hitcounter/internal/counter/countertest"
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/counter/countertest"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )

@@ -16,10 +16,9 @@ const (
 	// fdReserve is kept below the descriptor limit for what the server
 	// opens besides client connections (the log, DynamoDB connections).
 	fdReserve = 64
-	// maxDefaultConnections caps the default however high the limit: a
-	// client connection holds at most about 40 KB (a stalled 16 KiB header
-	// measured 37 KB, a stalled 8 KiB body 30 KB: make bench's conns
-	// suite), so 4,096 of them stay under 160 MB.
+	// maxDefaultConnections caps the default however high the limit, so
+	// that the memory the open connections hold stays bounded (make
+	// bench's conns suite measures it per connection: docs/benchmarks.md).
 	maxDefaultConnections = 4096
 )
 

@@ -92,16 +92,16 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 		ConnContext: limiter.ConnContext,
 		// Slow or stalled clients cannot hold a connection while sending a
 		// request; the work is bounded by the request timeout. There is no
-		// WriteTimeout: answers are small (a full page of 1,000 counters is
-		// about 110 KB), and arming a write deadline on every request costs
-		// about 5% of the increment path's throughput (make bench).
+		// WriteTimeout: answers are small (a full page of counters at most
+		// about a hundred KB), and arming a write deadline on every request
+		// costs the increment path measurably (docs/benchmarks.md).
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// Above the handler's own limit, so that a large header gets its
 		// JSON 431, not net/http's plain text.
 		MaxHeaderBytes: 2 * httpapi.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ConnState: func(c net.Conn, state http.ConnState) {
 			limiter.ConnState(c, state)
 			m.conns.track(c, state)

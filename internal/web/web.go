@@ -6,8 +6,9 @@ package web
 
 import (
 	"crypto/sha256"
-	_ "embed" // the files below
+	"embed"
 	"encoding/hex"
+	"path"
 )
 
 // The embedded files, by the name they are served under.
@@ -18,18 +19,16 @@ const (
 	Embed           = "embed.js"
 )
 
-// Each file is its own variable rather than an embed.FS: the file system's
-// code would add about 10 KB to every Lambda binary, whose limit is 8 MB.
-var (
-	//go:embed assets/index.html
-	dashboardHTML string
-	//go:embed assets/dashboard.js
-	dashboardJS string
-	//go:embed assets/dashboard.css
-	dashboardCSS string
-	//go:embed assets/embed.js
-	embedJS string
-)
+//go:embed assets
+var assets embed.FS
+
+// contentTypes are the embedded files' media types, by name.
+var contentTypes = map[string]string{
+	Dashboard:       "text/html; charset=utf-8",
+	DashboardScript: "text/javascript; charset=utf-8",
+	DashboardStyle:  "text/css; charset=utf-8",
+	Embed:           "text/javascript; charset=utf-8",
+}
 
 // Asset is one embedded file.
 type Asset struct {
@@ -40,24 +39,17 @@ type Asset struct {
 	ETag string
 }
 
-func newAsset(name, contentType, body string) Asset {
-	sum := sha256.Sum256([]byte(body))
-	return Asset{Name: name, ContentType: contentType, Body: body, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-}
-
 // Lookup returns the embedded file with the given name (one of the
-// constants above). Nothing is done at init: a binary that never calls
-// Lookup links none of the files.
+// constants above).
 func Lookup(name string) (Asset, bool) {
-	switch name {
-	case Dashboard:
-		return newAsset(Dashboard, "text/html; charset=utf-8", dashboardHTML), true
-	case DashboardScript:
-		return newAsset(DashboardScript, "text/javascript; charset=utf-8", dashboardJS), true
-	case DashboardStyle:
-		return newAsset(DashboardStyle, "text/css; charset=utf-8", dashboardCSS), true
-	case Embed:
-		return newAsset(Embed, "text/javascript; charset=utf-8", embedJS), true
+	contentType, ok := contentTypes[name]
+	if !ok {
+		return Asset{}, false
 	}
-	return Asset{}, false
+	body, err := assets.ReadFile(path.Join("assets", name))
+	if err != nil {
+		return Asset{}, false
+	}
+	sum := sha256.Sum256(body)
+	return Asset{Name: name, ContentType: contentType, Body: string(body), ETag: `"` + hex.EncodeToString(sum[:12]) + `"`}, true
 }
