@@ -31,7 +31,7 @@ func TestServiceDoesNotLinkTools(t *testing.T) {
 }
 
 // TestAPIFunctionsDoNotLinkPages checks that only the functions that call
-// httpapi.EnablePages (badges, dashboard, embed) carry the badge and web
+// httpapi.EnablePages (the badges, web) carry the badge and web
 // code: httpapi imports those packages, and the linker leaves their code
 // out of the others only as long as nothing else reaches it. Those stay
 // about 65 KB smaller, within the 8 MB a function may weigh (make build).

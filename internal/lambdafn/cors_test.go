@@ -28,7 +28,7 @@ func TestCORSFromEnvironment(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			env := map[string]string{"STORE": "memory", "CORS_ALLOWED_ORIGINS": tc.allowed}
-			h, err := lambdafn.New(context.Background(), httpapi.RouteHealth, func(k string) string { return env[k] }, nil)
+			h, err := lambdafn.New(context.Background(), []string{httpapi.RouteHealth}, func(k string) string { return env[k] }, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,7 @@ func BenchmarkNew(b *testing.B) {
 	env := map[string]string{"STORE": "dynamodb", "TABLE_NAME": "counters", "AWS_REGION": "eu-west-1",
 		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
 	for b.Loop() {
-		if _, err := lambdafn.New(context.Background(), httpapi.RouteGet, func(k string) string { return env[k] }, nil); err != nil {
+		if _, err := lambdafn.New(context.Background(), []string{httpapi.RouteGet}, func(k string) string { return env[k] }, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -21,15 +23,20 @@ import (
 // initTimeout bounds the wiring done at init (opening the store).
 const initTimeout = 5 * time.Second
 
-// New builds the handler of the named route (an httpapi.Route* constant)
+// New builds the handler of the named routes (httpapi.Route* constants)
 // from the configuration getenv reads (config.FromEnv, without the SDK's
 // default credentials chain: Lambda puts the credentials in the
 // environment): the store, the request timeout and the browser origins
 // allowed by CORS. A setting that does not parse fails it, naming the
 // variable. logger receives the request log; nil discards it.
-func New(ctx context.Context, route string, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
-	if _, ok := httpapi.RouteNamed(route); !ok {
-		return nil, fmt.Errorf("lambdafn: unknown route %q", route)
+func New(ctx context.Context, routes []string, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
+	if len(routes) == 0 {
+		return nil, errors.New("lambdafn: no route")
+	}
+	for _, route := range routes {
+		if _, ok := httpapi.RouteNamed(route); !ok {
+			return nil, fmt.Errorf("lambdafn: unknown route %q", route)
+		}
 	}
 	cfg, err := config.FromEnv(getenv, nil)
 	if err != nil {
@@ -40,7 +47,7 @@ func New(ctx context.Context, route string, getenv func(string) string, logger *
 		return nil, fmt.Errorf("lambdafn: open store: %w", err)
 	}
 	h := httpapi.New(store, httpapi.Options{
-		Routes:      []string{route},
+		Routes:      routes,
 		Logger:      logger,
 		Timeout:     cfg.RequestTimeout,
 		CORSOrigins: cfg.CORSOrigins,
@@ -49,16 +56,16 @@ func New(ctx context.Context, route string, getenv func(string) string, logger *
 	return adapt(h, logger), nil
 }
 
-// Run wires the named route from the process environment and serves Lambda
+// Run wires the named routes from the process environment and serves Lambda
 // invocations until the process ends. It returns only if the function cannot
 // start: it has then logged the cause and reported it to the Lambda Runtime
 // API as an init error, so Lambda fails the invocation once with that
 // message instead of restarting a crashing runtime; main should exit with a
 // non-zero status.
-func Run(route string) error {
-	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("route", route)
+func Run(routes ...string) error {
+	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("route", strings.Join(routes, ","))
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	h, err := New(ctx, route, os.Getenv, logger)
+	h, err := New(ctx, routes, os.Getenv, logger)
 	cancel()
 	if err != nil {
 		return failInit(logger, err)

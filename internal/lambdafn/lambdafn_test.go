@@ -17,23 +17,24 @@ import (
 // variable, on a setting that does not parse, even one it does not use.
 func TestNewRejectsBadConfig(t *testing.T) {
 	tests := map[string]struct {
-		route   string
+		routes  []string
 		env     map[string]string
 		wantErr string
 	}{
-		"unknown route":      {route: "nope", wantErr: `unknown route "nope"`},
-		"unknown store":      {route: "get", env: map[string]string{"STORE": "bogus"}, wantErr: `STORE="bogus"`},
-		"bad timeout":        {route: "get", env: map[string]string{"REQUEST_TIMEOUT": "abc"}, wantErr: `REQUEST_TIMEOUT="abc"`},
-		"empty origin list":  {route: "get", env: map[string]string{"CORS_ALLOWED_ORIGINS": ","}, wantErr: "CORS_ALLOWED_ORIGINS"},
-		"rate limit NaN":     {route: "get", env: map[string]string{"RATE_LIMIT": "NaN"}, wantErr: `RATE_LIMIT="NaN"`},
-		"malformed endpoint": {route: "get", env: map[string]string{"STORE": "dynamodb", "TABLE_NAME": "hits", "AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"}, wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
-		"no credentials": {route: "get", env: map[string]string{"STORE": "dynamodb", "TABLE_NAME": "hits", "AWS_REGION": "eu-west-1"},
+		"no route":           {wantErr: "no route"},
+		"unknown route":      {routes: []string{"get", "nope"}, wantErr: `unknown route "nope"`},
+		"unknown store":      {routes: []string{"get"}, env: map[string]string{"STORE": "bogus"}, wantErr: `STORE="bogus"`},
+		"bad timeout":        {routes: []string{"get"}, env: map[string]string{"REQUEST_TIMEOUT": "abc"}, wantErr: `REQUEST_TIMEOUT="abc"`},
+		"empty origin list":  {routes: []string{"get"}, env: map[string]string{"CORS_ALLOWED_ORIGINS": ","}, wantErr: "CORS_ALLOWED_ORIGINS"},
+		"rate limit NaN":     {routes: []string{"get"}, env: map[string]string{"RATE_LIMIT": "NaN"}, wantErr: `RATE_LIMIT="NaN"`},
+		"malformed endpoint": {routes: []string{"get"}, env: map[string]string{"STORE": "dynamodb", "TABLE_NAME": "hits", "AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"}, wantErr: "AWS_ENDPOINT_URL_DYNAMODB"},
+		"no credentials": {routes: []string{"get"}, env: map[string]string{"STORE": "dynamodb", "TABLE_NAME": "hits", "AWS_REGION": "eu-west-1"},
 			wantErr: "AWS_ACCESS_KEY_ID"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			getenv := func(k string) string { return tc.env[k] }
-			_, err := lambdafn.New(context.Background(), tc.route, getenv, nil)
+			_, err := lambdafn.New(context.Background(), tc.routes, getenv, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("New: err = %v, want one mentioning %s", err, tc.wantErr)
 			}

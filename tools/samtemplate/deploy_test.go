@@ -169,11 +169,12 @@ func routeFunctions(t *testing.T) map[string]string {
 		if f.LogicalID == aggregateFunction {
 			continue // a stream consumer, no route (TestAggregator)
 		}
-		r := servedRoute(t, f.CodeURI)
-		if prev, dup := m[r.Name]; dup {
-			t.Errorf("route %s served by %s and %s", r.Name, prev, f.LogicalID)
+		for _, r := range servedRoutes(t, f.CodeURI) {
+			if prev, dup := m[r.Name]; dup {
+				t.Errorf("route %s served by %s and %s", r.Name, prev, f.LogicalID)
+			}
+			m[r.Name] = f.LogicalID
 		}
-		m[r.Name] = f.LogicalID
 	}
 	return m
 }
