@@ -39,11 +39,12 @@ var forEachSections = []string{"Conditions", "Resources", "Outputs"}
 // of strings, or a Ref to a CommaDelimitedList parameter, whose value is
 // taken from params or its default), in which ${Identifier} is replaced by
 // the item, &{Identifier} by the item without its non-alphanumeric
-// characters, and {"Ref": Identifier} by the item itself. A Ref or
-// Fn::GetAtt whose name is given by an Fn::Sub, as in
-// {"Ref": {"Fn::Sub": "${Name}Function"}}, then names that resource
-// directly. Loops nest (five deep at most) and may appear in the
-// Conditions, Resources (properties included) and Outputs sections.
+// characters, and {"Ref": Identifier} by the item itself; an Fn::Sub left
+// without variables becomes its string, so that a Ref or Fn::GetAtt whose
+// name is given by one, as in {"Ref": {"Fn::Sub": "${Name}Function"}},
+// names that resource directly. Loops nest (five deep at most) and may
+// appear in the Conditions, Resources (properties included) and Outputs
+// sections.
 //
 // CloudFormation's rules for the loop are enforced: a loop name is
 // alphanumeric, unique, and no parameter's or resource's name; an
@@ -183,7 +184,7 @@ func (x *expander) expandTree(v any, path string, identifiers []string) (any, er
 				out[k] = val
 			}
 		}
-		return resolveNameSub(out), nil
+		return out, nil
 	case []any:
 		out := make([]any, len(v))
 		for i, val := range v {
@@ -237,7 +238,7 @@ func (x *expander) expandLoop(v any, path string, identifiers []string) (map[str
 	out := map[string]any{}
 	inner := append(slices.Clone(identifiers), id)
 	for _, item := range items {
-		expanded, err := x.expandTree(substitute(body, id, item), path, inner)
+		expanded, err := x.expandTree(plainSubs(substitute(body, id, item)), path, inner)
 		if err != nil {
 			return nil, err
 		}
@@ -332,36 +333,31 @@ func substitute(v any, id, item string) any {
 	return sub(v)
 }
 
-// resolveNameSub resolves a Ref or an Fn::GetAtt whose resource name is an
-// Fn::Sub without variables left (each was a loop identifier), as
-// AWS::LanguageExtensions does: {"Ref": {"Fn::Sub": "HealthFunction"}}
-// becomes {"Ref": "HealthFunction"}. Anything else is returned as is.
-func resolveNameSub(m map[string]any) map[string]any {
-	if len(m) != 1 {
-		return m
-	}
-	if name, ok := plainSub(m["Ref"]); ok {
-		return map[string]any{"Ref": name}
-	}
-	if args, ok := m["Fn::GetAtt"].([]any); ok && len(args) == 2 {
-		if name, ok := plainSub(args[0]); ok {
-			return map[string]any{"Fn::GetAtt": []any{name, args[1]}}
+// plainSubs returns v with each Fn::Sub that the loop left without
+// variables replaced by its string, as AWS::LanguageExtensions resolves
+// them: {"Fn::Sub": "HealthFunction errors"} becomes "HealthFunction
+// errors", and so {"Ref": {"Fn::Sub": "${Fn}Function"}} names the resource
+// HealthFunction directly. An Fn::Sub with a variable left (${AWS::Region},
+// ${!Literal}) is kept.
+func plainSubs(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if s, ok := v["Fn::Sub"].(string); ok && len(v) == 1 && !strings.Contains(s, "${") {
+			return s
 		}
+		out := make(map[string]any, len(v))
+		for k, val := range v {
+			out[k] = plainSubs(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, val := range v {
+			out[i] = plainSubs(val)
+		}
+		return out
 	}
-	return m
-}
-
-// plainSub returns the string of an Fn::Sub that has no variables.
-func plainSub(v any) (string, bool) {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) != 1 {
-		return "", false
-	}
-	s, ok := m["Fn::Sub"].(string)
-	if !ok || strings.Contains(s, "${") {
-		return "", false
-	}
-	return s, true
+	return v
 }
 
 // findForEach returns the path of the first Fn::ForEach in v, or "".

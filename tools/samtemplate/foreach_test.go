@@ -30,12 +30,12 @@ func TestExpandForEach(t *testing.T) {
 		"one resource per item, ${} and Ref to the identifier": {
 			template: `{` + transform + `, "Resources": {"Fn::ForEach::Topics": ["Name", ["Success", "Failure"],
 				{"${Name}Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "Name"},
-					"DisplayName": {"Fn::Sub": "${Name} in ${AWS::Region}"}, "Tags": [{"Key": "k", "Value": "${Name}"}]}}}]}}`,
+					"DisplayName": {"Fn::Sub": "${Name} in ${AWS::Region}"}, "Tags": [{"Key": "k", "Value": "${Name}"}, {"Key": "s", "Value": {"Fn::Sub": "${Name}!"}}]}}}]}}`,
 			want: `{` + transform + `, "Resources": {
 				"SuccessTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "Success",
-					"DisplayName": {"Fn::Sub": "Success in ${AWS::Region}"}, "Tags": [{"Key": "k", "Value": "Success"}]}},
+					"DisplayName": {"Fn::Sub": "Success in ${AWS::Region}"}, "Tags": [{"Key": "k", "Value": "Success"}, {"Key": "s", "Value": "Success!"}]}},
 				"FailureTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "Failure",
-					"DisplayName": {"Fn::Sub": "Failure in ${AWS::Region}"}, "Tags": [{"Key": "k", "Value": "Failure"}]}}}}`,
+					"DisplayName": {"Fn::Sub": "Failure in ${AWS::Region}"}, "Tags": [{"Key": "k", "Value": "Failure"}, {"Key": "s", "Value": "Failure!"}]}}}}`,
 		},
 		"&{} keeps only the alphanumeric characters": {
 			template: `{` + transform + `, "Resources": {"Fn::ForEach::Hosts": ["IP", ["10.0.0.1"],
@@ -60,10 +60,10 @@ func TestExpandForEach(t *testing.T) {
 					{"${Fn}Function${Metric}Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": {"Ref": "Metric"},
 						"AlarmDescription": {"Fn::Sub": "${Fn}Function ${Metric}"}}}}]}]}}`,
 			want: `{` + transform + `, "Resources": {
-				"GetFunctionErrorsAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Errors", "AlarmDescription": {"Fn::Sub": "GetFunction Errors"}}},
-				"GetFunctionThrottlesAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Throttles", "AlarmDescription": {"Fn::Sub": "GetFunction Throttles"}}},
-				"SetFunctionErrorsAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Errors", "AlarmDescription": {"Fn::Sub": "SetFunction Errors"}}},
-				"SetFunctionThrottlesAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Throttles", "AlarmDescription": {"Fn::Sub": "SetFunction Throttles"}}}}}`,
+				"GetFunctionErrorsAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Errors", "AlarmDescription": "GetFunction Errors"}},
+				"GetFunctionThrottlesAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Throttles", "AlarmDescription": "GetFunction Throttles"}},
+				"SetFunctionErrorsAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Errors", "AlarmDescription": "SetFunction Errors"}},
+				"SetFunctionThrottlesAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Throttles", "AlarmDescription": "SetFunction Throttles"}}}}`,
 		},
 		"in a resource's properties": {
 			template: `{` + transform + `, "Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
@@ -95,8 +95,8 @@ func TestExpandForEach(t *testing.T) {
 				"Resources": {"cQueue": {"Type": "AWS::SQS::Queue"}}}`,
 		},
 		"no loop": {
-			template: `{"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}"}}}}}`,
-			want:     `{"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}"}}}}}`,
+			template: `{"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}"}, "DisplayName": {"Fn::Sub": "t"}}}}}`,
+			want:     `{"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}"}, "DisplayName": {"Fn::Sub": "t"}}}}}`,
 		},
 	}
 	for name, tc := range tests {
