@@ -274,12 +274,12 @@ func (x *expander) collection(v any) ([]string, error) {
 		params, _ := x.template["Parameters"].(map[string]any)
 		p, ok := params[name].(map[string]any)
 		if typ, _ := p["Type"].(string); !ok || !(typ == "CommaDelimitedList" || strings.HasPrefix(typ, "List<")) {
-			return nil, fmt.Errorf("Ref %s: not a list parameter", name)
+			return nil, fmt.Errorf("parameter %s: not a list (CommaDelimitedList, List<...>)", name)
 		}
 		value, ok := x.params[name]
 		if !ok {
 			if value, ok = p["Default"]; !ok {
-				return nil, fmt.Errorf("Ref %s: no value and no default", name)
+				return nil, fmt.Errorf("parameter %s: no value and no default", name)
 			}
 		}
 		switch value := value.(type) {
@@ -294,7 +294,7 @@ func (x *expander) collection(v any) ([]string, error) {
 		case []any:
 			return x.collection(value)
 		}
-		return nil, fmt.Errorf("Ref %s: value %v is not a list", name, value)
+		return nil, fmt.Errorf("parameter %s: value %v is not a list", name, value)
 	}
 	return nil, fmt.Errorf("%v is neither a list nor a Ref to a list parameter", v)
 }

@@ -155,7 +155,7 @@ func TestExpandForEachRejects(t *testing.T) {
 		"output key without identifier":   {loop("L", `["N", ["a"], {"Topic": {}}]`), `output key "Topic" contains neither ${N} nor &{N}`},
 		"collection item not a string":    {loop("L", `["N", ["a", 1], `+topic+`]`), "item 1 is 1, not a string"},
 		"collection neither list nor Ref": {loop("L", `["N", "a,b", `+topic+`]`), "neither a list nor a Ref to a list parameter"},
-		"collection Ref to a string":      {loop("L", `["N", {"Ref": "P"}, `+topic+`]`), "Ref P: not a list parameter"},
+		"collection Ref to a string":      {loop("L", `["N", {"Ref": "P"}, `+topic+`]`), "parameter P: not a list"},
 		"a key already there":             {loop("L", `["N", ["R"], {"${N}": {}}]`), `yields "R", which is already in Resources`},
 		"a key twice":                     {loop("L", `["N", ["a", "a"], `+topic+`]`), `yields "aTopic" twice`},
 		"a logical ID not alphanumeric":   {loop("L", `["N", ["a.b"], `+topic+`]`), `logical ID "a.bTopic", which is not alphanumeric`},
