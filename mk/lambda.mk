@@ -10,7 +10,7 @@
 # LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
 
 LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate \
-                    badge hit shields dashboard dashboard-script dashboard-style embed
+                    badge hit shields web
 LAMBDA_BIN       ?= bin
 LAMBDA_MAX_BYTES ?= 8000000
 # lambda.norpc drops aws-lambda-go's legacy RPC mode (not used by
@@ -55,10 +55,7 @@ $(eval $(call lambda_sam_target,AggregateFunction,aggregate))
 $(eval $(call lambda_sam_target,BadgeFunction,badge))
 $(eval $(call lambda_sam_target,HitFunction,hit))
 $(eval $(call lambda_sam_target,ShieldsFunction,shields))
-$(eval $(call lambda_sam_target,DashboardFunction,dashboard))
-$(eval $(call lambda_sam_target,DashboardScriptFunction,dashboard-script))
-$(eval $(call lambda_sam_target,DashboardStyleFunction,dashboard-style))
-$(eval $(call lambda_sam_target,EmbedFunction,embed))
+$(eval $(call lambda_sam_target,WebFunction,web))
 
 ## local: the API as deployed, no Docker: the real Lambda binaries under AWS's emulator, on DynamoDB Local
 # Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.

@@ -1,5 +1,6 @@
-// Package lambdafn runs one route of the counter API as an AWS Lambda
-// function behind an API Gateway REST API (proxy integration, payload v1):
-// it wires the store from the environment once at init, mounts only its own
-// route, and reports an init failure to the Lambda Runtime API.
+// Package lambdafn runs routes of the counter API as an AWS Lambda function
+// behind an API Gateway REST API (proxy integration, payload v1): it wires
+// the store from the environment once at init, mounts only the function's
+// own routes (one, or a few that belong together, such as the web files),
+// and reports an init failure to the Lambda Runtime API.
 package lambdafn

@@ -34,7 +34,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			getenv := func(k string) string { return tc.env[k] }
-			_, err := lambdafn.New(context.Background(), lambdafn.Function{Routes: []string{tc.route}}, getenv, nil)
+			fn := lambdafn.Function{}
+			if tc.route != "" {
+				fn.Routes = []string{tc.route}
+			}
+			_, err := lambdafn.New(context.Background(), fn, getenv, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("New: err = %v, want one mentioning %s", err, tc.wantErr)
 			}

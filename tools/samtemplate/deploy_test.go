@@ -20,6 +20,20 @@ type deployCase struct {
 	Name   string            `json:"name"`
 	Region string            `json:"region"`
 	Params map[string]string `json:"params"`
+	// Template is the template file translate.py reads: template.yaml with
+	// its Fn::ForEach loops expanded for this case (ExpandForEach, as
+	// AWS::LanguageExtensions expands them before the SAM transform).
+	Template string `json:"template"`
+}
+
+// values returns the case's parameter values with its region, as
+// samtemplate takes them.
+func (c deployCase) values() map[string]any {
+	values := map[string]any{"AWS::Region": c.Region}
+	for k, v := range c.Params {
+		values[k] = v
+	}
+	return values
 }
 
 func (c deployCase) param(name, def string) string {
@@ -58,10 +72,12 @@ func requirePython(t *testing.T) {
 }
 
 // TestDeploy does what `sam deploy` has CloudFormation do before it creates
-// anything: the language extensions, then the real SAM transform
-// (tools/samtemplate/translate.py) on the template as `sam package` leaves
-// it, for every deployCase; then it checks the CloudFormation that comes
-// out, and lints the template and every translation with cfn-lint.
+// anything: the language extensions (Fn::ForEach here, with ExpandForEach;
+// the rest in tools/samtemplate/translate.py), then the real SAM transform
+// (translate.py) on the template as `sam package` leaves it, for every
+// deployCase; then it checks the CloudFormation that comes out, and lints
+// the template itself (Fn::ForEach and all) and every translation with
+// cfn-lint.
 func TestDeploy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the SAM translator and cfn-lint (Python)")
@@ -70,11 +86,21 @@ func TestDeploy(t *testing.T) {
 	template := filepath.Join(root, "template.yaml")
 	out := t.TempDir()
 	cases := deployCases()
+	for i, c := range cases {
+		expanded, err := json.MarshalIndent(load(t, c.values()).Raw, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases[i].Template = filepath.Join(out, c.Name+".template.json")
+		if err := os.WriteFile(cases[i].Template, expanded, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	casesJSON, err := json.Marshal(cases)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("python3", "translate.py", template, string(casesJSON), out)
+	cmd := exec.Command("python3", "translate.py", string(casesJSON), out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("translate.py: %v\n%s", err, msg)
 	}
@@ -126,11 +152,7 @@ func decodeTemplate(t *testing.T, data []byte, c deployCase) cfnTemplate {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]any{"AWS::Region": c.Region}
-	for k, v := range c.Params {
-		params[k] = v
-	}
-	conds, err := samtemplate.Conditions(raw, params)
+	conds, err := samtemplate.Conditions(raw, c.values())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +191,12 @@ func routeFunctions(t *testing.T) map[string]string {
 		if f.LogicalID == aggregateFunction {
 			continue // a stream consumer, no route (TestAggregator)
 		}
-		r := servedRoute(t, f.CodeURI)
-		if prev, dup := m[r.Name]; dup {
-			t.Errorf("route %s served by %s and %s", r.Name, prev, f.LogicalID)
+		for _, r := range servedRoutes(t, f.CodeURI) {
+			if prev, dup := m[r.Name]; dup {
+				t.Errorf("route %s served by %s and %s", r.Name, prev, f.LogicalID)
+			}
+			m[r.Name] = f.LogicalID
 		}
-		m[r.Name] = f.LogicalID
 	}
 	return m
 }

@@ -1,8 +1,10 @@
 // Package samtemplate reads the parts of the AWS SAM template (template.yaml)
 // that the service's tools need: each function, its code directory, its API
 // Gateway routes and whether they require an API key, and the IAM actions its
-// inline policies grant. It is for tools and tests (it pulls in goformation),
-// never for the Lambda binaries.
+// inline policies grant. It first expands the template's Fn::ForEach loops
+// as the AWS::LanguageExtensions transform does (ExpandForEach), which
+// neither goformation nor the Python SAM translator does. It is for tools and
+// tests (it pulls in goformation), never for the Lambda binaries.
 package samtemplate
 
 import (
@@ -22,8 +24,9 @@ import (
 type Template struct {
 	// Functions are the AWS::Serverless::Function resources, by logical ID.
 	Functions []Function
-	// Raw is the whole template with its intrinsic functions unresolved
-	// (long form, e.g. {"Ref": "X"}), for checks beyond the functions.
+	// Raw is the whole template with each Fn::ForEach expanded
+	// (ExpandForEach) and its other intrinsic functions unresolved (long
+	// form, e.g. {"Ref": "X"}), for checks beyond the functions.
 	Raw map[string]any
 
 	params map[string]any // as given to Parse
@@ -52,8 +55,9 @@ type Route struct {
 	APIKeyRequired bool
 }
 
-// Load reads the template at path. Parameters absent from params take their
-// default values; conditions are evaluated with them.
+// Load reads the template at path, expanding its Fn::ForEach loops as the
+// AWS::LanguageExtensions transform would. Parameters absent from params
+// take their default values; conditions are evaluated with them.
 func Load(path string, params map[string]any) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -74,6 +78,9 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	}
 	raw, err := decodeJSONObject(rawJSON)
 	if err != nil {
+		return nil, err
+	}
+	if raw, err = ExpandForEach(raw, params); err != nil {
 		return nil, err
 	}
 	resolved := deepCopy(raw)

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
 """Does what `sam deploy` has CloudFormation do to template.yaml before it
-creates anything, without AWS: the AWS::LanguageExtensions transform (the
-parts this template can use: Fn::If on conditions of parameters only,
-AWS::NoValue, Fn::ForEach), then the real AWS::Serverless-2016-10-31
-transform (aws-sam-translator) on the template as `sam package` leaves it
-(each CodeUri an s3:// URI).
+creates anything, without AWS: the rest of the AWS::LanguageExtensions
+transform (the parts this template can use besides Fn::ForEach: Fn::If on
+conditions of parameters only, AWS::NoValue), then the real
+AWS::Serverless-2016-10-31 transform (aws-sam-translator) on the template
+as `sam package` leaves it (each CodeUri an s3:// URI).
 
-usage: translate.py TEMPLATE CASES_JSON OUTDIR
+usage: translate.py CASES_JSON OUTDIR
 
-CASES_JSON is a list of {"name": ..., "region": ..., "params": {...}}: the
-parameter values of one deploy (missing ones take their defaults) and its
-region. For each case it writes, in OUTDIR/<name>/, packaged.json (the
-template after the language extensions: what the SAM transform reads) and
-either translated.json (the CloudFormation that would be created) or
-errors.txt (the transform's messages, one a line). Exit status: 0 done; 2
-missing Python packages or bad usage (stderr). One process does every case:
+CASES_JSON is a list of {"name": ..., "region": ..., "params": {...},
+"template": ...}: the parameter values of one deploy (missing ones take
+their defaults), its region, and the template to deploy with its
+Fn::ForEach loops already expanded for those values (by
+tools/samtemplate's ExpandForEach: one expander for every tool). For each
+case it writes, in OUTDIR/<name>/, packaged.json (the template after the
+language extensions: what the SAM transform reads) and either
+translated.json (the CloudFormation that would be created) or errors.txt
+(the transform's messages, one a line). Exit status: 0 done; 2 missing
+Python packages or bad usage (stderr). One process does every case:
 starting Python and importing the translator is most of the time.
 tools/samtemplate/deploy_test.go runs it from `make test`.
 """
@@ -112,7 +115,7 @@ def resolve(node, conds):
             if v is not None:
                 return resolve(yes if v else no, conds)
         if any(isinstance(k, str) and k.startswith("Fn::ForEach::") for k in node):
-            raise SystemExit("translate.py: Fn::ForEach is not resolved by this helper; extend it first")
+            raise SystemExit("translate.py: Fn::ForEach left in the template; expand it first (samtemplate.ExpandForEach)")
         out = {}
         for k, v in node.items():
             r = resolve(v, conds)
@@ -160,13 +163,13 @@ def translate(template, case, outdir):
 
 
 def main(argv):
-    if len(argv) != 4:
+    if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    path, cases_json, outdir = argv[1:]
-    with open(path) as f:
-        template = yaml_parse(f.read())
+    cases_json, outdir = argv[1:]
     for case in json.loads(cases_json):
+        with open(case["template"]) as f:
+            template = yaml_parse(f.read())
         translate(template, case, os.path.join(outdir, case["name"]))
     return 0
 
