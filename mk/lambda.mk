@@ -12,7 +12,7 @@
 LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate \
                     badge hit shields web
 LAMBDA_BIN       ?= bin
-LAMBDA_MAX_BYTES ?= 8000000
+LAMBDA_MAX_BYTES ?= 10000000
 # lambda.norpc drops aws-lambda-go's legacy RPC mode (not used by
 # provided.al2023); nethttpomithttp2 drops net/http's HTTP/2 (DynamoDB and
 # the Lambda Runtime API are spoken over HTTP/1.1), about 320 KB a binary.

@@ -168,6 +168,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	errs := make([]error, len(tmpl.Functions))
 	for i, f := range tmpl.Functions {
 		fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME="+f.LogicalID)
+		for k, v := range f.Environment { // the function's own, as Lambda sets them over Globals
+			if _, overridden := opts.Env[k]; !overridden {
+				fenv = append(fenv, k+"="+v)
+			}
+		}
 		bootstrap := bins[f.CodeURI]
 		wg.Go(func() {
 			p, err := newPool(ctx, f.LogicalID, opts.PoolSize, func(ctx context.Context) (*instance, error) {

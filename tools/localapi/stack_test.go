@@ -219,3 +219,25 @@ func TestStackContract(t *testing.T) {
 	s := startStack(t, localapi.Options{APIKeys: []string{testKey}})
 	apitest.Run(t, s.URL(), apitest.Options{APIKey: testKey, Gateway: true})
 }
+
+// TestStackFunctionEnvironment checks that a function gets its own
+// template environment (HitFunction's HIT_CREATES_COUNTERS, from the
+// HitCreatesCounters parameter) over the Globals, as on Lambda.
+func TestStackFunctionEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		hitCreates string
+		wantStatus int
+	}{{"true", http.StatusOK}, {"false", http.StatusNotFound}} {
+		t.Run("HitCreatesCounters="+tc.hitCreates, func(t *testing.T) {
+			s := startStack(t, localapi.Options{PoolSize: 1, TemplateParams: map[string]any{"HitCreatesCounters": tc.hitCreates}})
+			resp, err := http.Get(s.URL() + "/counters/fresh/hit.svg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("GET hit.svg of a missing counter: %s, want %d", resp.Status, tc.wantStatus)
+			}
+		})
+	}
+}

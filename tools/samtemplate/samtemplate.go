@@ -43,6 +43,9 @@ type Function struct {
 	Actions []string
 	// Metadata is the resource's Metadata (BuildMethod and so on).
 	Metadata map[string]any
+	// Environment holds the function's own environment variables (beyond
+	// Globals), with parameters resolved.
+	Environment map[string]string
 }
 
 // Route is one Api event of a function: an API Gateway method.
@@ -146,6 +149,9 @@ func function(id string, cf *cloudformation.Template, raw map[string]any) (Funct
 		return Function{}, fmt.Errorf("CodeUri is not a local path")
 	}
 	f.CodeURI = *sf.CodeUri.String
+	if sf.Environment != nil {
+		f.Environment = sf.Environment.Variables
+	}
 	names := make([]string, 0, len(sf.Events))
 	for name := range sf.Events {
 		names = append(names, name)
