@@ -194,7 +194,7 @@ func planBatch(records []events.DynamoDBEventRecord) batchPlan {
 			k := [2]string{bpk, statsSK(period, start)}
 			u := byKey[k]
 			if u == nil {
-				u = &bucketUpdate{pk: k[0], sk: k[1], expires: statsExpiry(period, start), firstSeq: seq}
+				u = &bucketUpdate{pk: k[0], sk: k[1], expires: StatsExpiry(period, start), firstSeq: seq}
 				byKey[k] = u
 				p.updates = append(p.updates, u)
 			}
