@@ -11,6 +11,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 )
 
@@ -31,7 +32,7 @@ func NewAggregate(getenv func(string) string, logger *slog.Logger) (AggregateHan
 		return nil, fmt.Errorf("lambdafn: the stats aggregator needs STORE=dynamodb, not %q", cfg.Store)
 	}
 	client := dynamostore.NewClient(cfg.DynamoDB)
-	return dynamostore.NewAggregator(client, cfg.StatsTableName, logger).Handle, nil
+	return adaptStream(history.NewAggregator(client, cfg.StatsTableName, logger).Handle), nil
 }
 
 // RunAggregate runs the aggregate function like Run runs a route: it

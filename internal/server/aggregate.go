@@ -8,6 +8,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
@@ -30,7 +31,7 @@ func openLocalAggregation(ctx context.Context, cfg config.Config, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("stats aggregation: %w", err)
 	}
-	agg := dynamostore.NewAggregator(client, cfg.StatsTableName, log)
+	agg := history.NewAggregator(client, cfg.StatsTableName, log)
 	// Batches of up to 1,000, as template.yaml's event source mapping.
 	return streampoll.New(streampoll.NewClient(cfg.DynamoDB), arn, agg.Handle, streampoll.Options{BatchSize: 1000, Logger: log}), nil
 }
