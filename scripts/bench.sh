@@ -33,7 +33,7 @@ go test -run '^$' -bench 'Increment' -benchmem -count 3 \
 echo
 echo "== Hits over time on DynamoDB Local: write units per hit, aggregator writes per 1,000 hits, lag from a hit to its bucket"
 go test -run 'TestWriteUnitsPerHit' -v ./internal/dynamostore | grep -E '^(--- |ok|FAIL)' | tee "$out/stats-bench.txt"
-go test -run '^$' -bench 'Aggregate|StatsLag' -benchtime 20x ./internal/dynamostore | tee -a "$out/stats-bench.txt"
+go test -run '^$' -bench 'Aggregate|StatsLag' -benchtime 20x ./internal/history ./internal/dynamostore | tee -a "$out/stats-bench.txt"
 
 echo
 echo "== Standalone server (memory store, request log on) vs a bare net/http handler, under wrk"

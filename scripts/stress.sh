@@ -16,7 +16,7 @@ step "in-process concurrency: rate limiter, memory store, conformance suites ($c
 "$GO" test -race -count="$count" -timeout 60m ./internal/ratelimit ./internal/memstore ./internal/counter/...
 
 step "DynamoDB Local: the conformance suites (concurrent increments, creates, keyed writes), hits over time ($loops runs)"
-"$GO" test -race -count="$loops" -timeout 60m -run 'TestConformance|TestStatsConformance|TestAggregate|TestKeyed' ./internal/dynamostore
+"$GO" test -race -count="$loops" -timeout 60m -run 'TestConformance|TestStatsConformance|TestAggregate|TestKeyed' ./internal/dynamostore ./internal/history
 
 step "the HTTP server under concurrency and slow clients ($loops runs)"
 "$GO" test -race -count="$loops" -timeout 60m ./internal/server ./internal/httpapi

@@ -21,6 +21,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
@@ -112,11 +113,11 @@ func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error
 // table's stream records into the stats table's hour and day buckets, on
 // the process's DynamoDB client. It fails on the memory store, whose
 // history needs none.
-func (a *App) Aggregator() (*dynamostore.Aggregator, error) {
+func (a *App) Aggregator() (*history.Aggregator, error) {
 	if a.dynamo == nil {
 		return nil, fmt.Errorf("app: the history aggregator needs STORE=%s, not %q", config.StoreDynamoDB, a.cfg.Store)
 	}
-	return dynamostore.NewAggregator(a.dynamo, a.cfg.StatsTableName, a.log), nil
+	return history.NewAggregator(a.dynamo, a.cfg.StatsTableName, a.log), nil
 }
 
 // LocalAggregation returns a poller that feeds the counter table's stream

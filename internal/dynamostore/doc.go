@@ -12,4 +12,9 @@
 // with a retryer that retries only errors that prove DynamoDB did not apply
 // the request (a throttling answer from DynamoDB itself, or a failure to
 // connect). See docs/dynamodb.md for the key schema and the design.
+//
+// Hits over time live in a second table that Store.Stats reads and
+// internal/history's aggregator writes; the layouts of both tables are
+// defined here only, with the few pieces the aggregator needs exported
+// (DecodeCounterImage and the Stats* names).
 package dynamostore

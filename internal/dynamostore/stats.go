@@ -16,7 +16,10 @@ import (
 )
 
 // The stats table holds one item per counter incarnation and bucket with
-// hits; docs/dynamodb.md describes it. Its key is (pk, sk):
+// hits; docs/dynamodb.md describes it. Store.Stats reads it and
+// internal/history's Aggregator writes it, with the pieces exported below
+// (StatsBucketKey, StatsExpiry, StatsHits, StatsExpiresAt, StatsLastSeq,
+// StatsHistoryQuery): its layout is defined here only. Its key is (pk, sk):
 //
 //	pk  S  <name>#<created_at>: the counter's name and creation time in Unix
 //	       milliseconds, so a counter created again under the same name
@@ -28,19 +31,55 @@ const (
 	// attrExpiresAt (idempotency.go), N, Unix seconds, is the stats table's
 	// TTL attribute too.
 	// attrLastSeq is the stream sequence number of the last record added
-	// to the bucket from the counter's item, zero-padded to seqWidth digits
-	// so that string order is numeric order (aggregate.go). A counter kept
+	// to the bucket from the counter's item, zero-padded to 40 digits by
+	// the aggregator so that string order is numeric order. A counter kept
 	// in several items (c#<name> followed by a suffix: shards) has one per
-	// item, attrLastSeq followed by that suffix (seqAttr).
+	// item, attrLastSeq followed by that suffix (StatsLastSeq).
 	attrLastSeq = "last_seq"
 
 	hourLayout = "2006-01-02T15"
 	dayLayout  = "2006-01-02"
 )
 
+// The bucket attributes the aggregator sets besides the key.
+const (
+	// StatsHits is the attribute (N) that sums a bucket's hits.
+	StatsHits = attrHits
+	// StatsExpiresAt is the attribute (N, Unix seconds; see StatsExpiry)
+	// that the stats table's TTL reads.
+	StatsExpiresAt = attrExpiresAt
+)
+
+// StatsLastSeq returns the bucket attribute (S) that holds the sequence
+// number of the last stream record added to the bucket from the counter
+// item whose key ends in item (CounterImage.Item): one per item, since the
+// sequence numbers of different items are not comparable.
+func StatsLastSeq(item string) string { return attrLastSeq + item }
+
+// StatsBucketKey returns the key in the stats table of the bucket of period
+// p starting at start, of the counter incarnation (name, createdAt).
+func StatsBucketKey(name string, createdAt time.Time, p counter.Period, start time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK:      &types.AttributeValueMemberS{Value: statsPK(name, createdAt.UnixMilli())},
+		attrStatsSK: &types.AttributeValueMemberS{Value: statsSK(p, start)},
+	}
+}
+
+// StatsHistoryQuery returns a Query of the stats table for the keys of
+// every bucket of the counter incarnation (name, createdAt): its history.
+func StatsHistoryQuery(table, name string, createdAt time.Time) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ProjectionExpression:      aws.String("#pk, #sk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrStatsSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: statsPK(name, createdAt.UnixMilli())}},
+	}
+}
+
 // WithStatsTable names the table of hits over time (see CreateStatsTable)
-// that Stats reads and the Aggregator writes; without it, it is the
-// counter table's name followed by DefaultStatsSuffix.
+// that Stats reads and internal/history's Aggregator writes; without it,
+// it is the counter table's name followed by DefaultStatsSuffix.
 func WithStatsTable(table string) Option {
 	return func(s *Store) {
 		if table != "" {
@@ -73,9 +112,9 @@ func parseStatsSK(sk string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("stats item: bad sort key %q", sk)
 }
 
-// statsExpiry returns when the bucket of period p starting at start may
+// StatsExpiry returns when the bucket of period p starting at start may
 // expire, in Unix seconds: its retention after its end.
-func statsExpiry(p counter.Period, start time.Time) int64 {
+func StatsExpiry(p counter.Period, start time.Time) int64 {
 	return start.Add(p.Duration() + p.Retention()).Unix()
 }
 
@@ -91,7 +130,7 @@ var (
 // of the counter (it must exist; its creation time names its history) and
 // one Query of its buckets in the stats table: the read does not grow with
 // the number of hits. The buckets follow the increments through the
-// table's stream (see Aggregator), within seconds.
+// table's stream (see internal/history), within seconds.
 func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([]counter.Point, error) {
 	q, err := q.Resolve(s.now())
 	if err != nil {

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
@@ -82,45 +82,6 @@ func TestWriteUnitsPerHit(t *testing.T) {
 	}
 }
 
-// BenchmarkAggregate measures the aggregator on DynamoDB Local: each
-// iteration is a batch of 1,000 increments of 10 counters within one hour,
-// which writes 20 buckets (an hour and a day per counter). It reports the
-// bucket writes per 1,000 hits and the hits aggregated per second.
-func BenchmarkAggregate(b *testing.B) {
-	client, table := newTable(b)
-	stats := table + "-stats"
-	if err := dynamostore.CreateStatsTable(testContext(b), client, stats); err != nil {
-		b.Fatal(err)
-	}
-	s := newStream()
-	at := daysAgo(1, 5)
-	names := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}
-	for _, n := range names {
-		s.create(n, 0, at)
-	}
-	fc := &faultyClient{AggregatorClient: client, fault: func(int64) fault { return pass }}
-	agg := dynamostore.NewAggregator(fc, stats, nil)
-	ctx := testContext(b)
-	hits := 0
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		first := len(s.records)
-		for j := range 1000 {
-			s.increment(names[j%len(names)], 1, at.Add(time.Duration(j)*time.Second))
-		}
-		batch := s.records[first:]
-		b.StartTimer()
-		resp, err := agg.Handle(ctx, events.DynamoDBEvent{Records: batch})
-		if err != nil || len(resp.BatchItemFailures) > 0 {
-			b.Fatalf("Handle = %+v, %v", resp, err)
-		}
-		hits += len(batch)
-	}
-	b.ReportMetric(float64(fc.calls.Load())*1000/float64(hits), "writes/1000hits")
-	b.ReportMetric(float64(hits)/b.Elapsed().Seconds(), "hits/s")
-}
-
 // BenchmarkStatsLag measures the lag from a hit to its bucket on DynamoDB
 // Local, the standalone server's setup: the store increments, a stream
 // poller feeds the aggregator in the background (as `STORE=dynamodb make
@@ -142,7 +103,7 @@ func BenchmarkStatsLag(b *testing.B) {
 		b.Fatal(err)
 	}
 	poller := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(b).Endpoint()}), arn,
-		dynamostore.NewAggregator(client, stats, nil).Handle, streampoll.Options{})
+		history.NewAggregator(client, stats, nil).Handle, streampoll.Options{})
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = poller.Run(pctx) }()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/counter/countertest"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
@@ -25,7 +26,7 @@ func TestStatsConformance(t *testing.T) {
 		if err != nil {
 			t.Fatalf("StreamARN: %v", err)
 		}
-		agg := dynamostore.NewAggregator(client, stats, nil)
+		agg := history.NewAggregator(client, stats, nil)
 		poller := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(t).Endpoint()}), arn, agg.Handle,
 			streampoll.Options{RetryDelay: 10 * time.Millisecond})
 		clock := countertest.NewClock(time.Now())

@@ -36,7 +36,7 @@ func NewAggregate(ctx context.Context, getenv func(string) string, logger *slog.
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: %w", err)
 	}
-	return agg.Handle, nil
+	return adaptStream(agg.Handle), nil
 }
 
 // RunAggregate runs the aggregate function like Run runs a route: it

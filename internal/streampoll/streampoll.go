@@ -1,10 +1,11 @@
 // Package streampoll feeds a DynamoDB stream to a handler the way Lambda's
 // event source mapping does: it polls every shard, parents before children,
-// hands each shard's records over in batches, delivers a failed batch again
-// from its first failed record, and moves on only after success. Local runs
-// use it where AWS runs the event source mapping: the standalone server on
-// DynamoDB Local (handler in process) and the local API (handler = the
-// aggregate function's bootstrap under the Lambda emulator).
+// hands each shard's records over in batches (as history.Record), delivers
+// a failed batch again from its first failed record, and moves on only
+// after success. Local runs use it where AWS runs the event source
+// mapping: the standalone server on DynamoDB Local (handler in process)
+// and the local API (handler = the aggregate function's bootstrap under
+// the Lambda emulator).
 package streampoll
 
 import (
@@ -14,13 +15,14 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 )
 
 // Client is the part of *dynamodbstreams.Client that a Poller uses.
@@ -33,10 +35,10 @@ type Client interface {
 var _ Client = (*dynamodbstreams.Client)(nil)
 
 // Handler processes one batch of one shard's records, in stream order. It
-// reports the records it could not process as a partial batch response
-// naming the first of them (the rest of the batch is delivered again from
-// there); an error fails the whole batch.
-type Handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+// names the first record it could not process in the BatchResult (the rest
+// of the batch is delivered again from there); an error fails the whole
+// batch.
+type Handler func(context.Context, []history.Record) (history.BatchResult, error)
 
 // Options configure a Poller.
 type Options struct {
@@ -231,19 +233,18 @@ func (p *Poller) pollShard(ctx context.Context, s *shard) (int, error) {
 		s.done = out.NextShardIterator == nil
 		return 0, nil
 	}
-	event := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, len(out.Records))}
+	records := make([]history.Record, len(out.Records))
 	for i, r := range out.Records {
-		event.Records[i] = EventRecord(r, *p.arn)
+		records[i] = record(r)
 	}
-	resp, err := p.handler(ctx, event)
-	if err == nil && len(resp.BatchItemFailures) > 0 {
-		failed := resp.BatchItemFailures[0].ItemIdentifier
-		for i, r := range event.Records {
-			if r.Change.SequenceNumber != failed {
+	result, err := p.handler(ctx, records)
+	if failed := result.FirstFailed; err == nil && failed != "" {
+		for i, r := range records {
+			if r.SequenceNumber != failed {
 				continue
 			}
 			if i > 0 {
-				s.last = event.Records[i-1].Change.SequenceNumber
+				s.last = records[i-1].SequenceNumber
 			}
 			s.iterator = nil // deliver again from the failed record
 			return i, fmt.Errorf("batch failed at record %s", failed)
@@ -254,79 +255,66 @@ func (p *Poller) pollShard(ctx context.Context, s *shard) (int, error) {
 		s.iterator = nil // deliver the whole batch again
 		return 0, fmt.Errorf("handler: %w", err)
 	}
-	s.last = event.Records[len(event.Records)-1].Change.SequenceNumber
+	s.last = records[len(records)-1].SequenceNumber
 	s.iterator = out.NextShardIterator
 	s.done = out.NextShardIterator == nil
-	return len(event.Records), nil
+	return len(records), nil
 }
 
-// EventRecord returns r as Lambda delivers it in a DynamoDB stream event
-// from the stream streamARN.
-func EventRecord(r types.Record, streamARN string) events.DynamoDBEventRecord {
-	er := events.DynamoDBEventRecord{
-		AWSRegion:      aws.ToString(r.AwsRegion),
-		EventID:        aws.ToString(r.EventID),
-		EventName:      string(r.EventName),
-		EventSource:    aws.ToString(r.EventSource),
-		EventVersion:   aws.ToString(r.EventVersion),
-		EventSourceArn: streamARN,
-	}
-	if r.UserIdentity != nil {
-		er.UserIdentity = &events.DynamoDBUserIdentity{Type: aws.ToString(r.UserIdentity.Type), PrincipalID: aws.ToString(r.UserIdentity.PrincipalId)}
-	}
+// record returns what the handler needs of r.
+func record(r types.Record) history.Record {
+	out := history.Record{EventName: string(r.EventName)}
 	if d := r.Dynamodb; d != nil {
-		er.Change = events.DynamoDBStreamRecord{
-			Keys:           attributes(d.Keys),
-			NewImage:       attributes(d.NewImage),
-			OldImage:       attributes(d.OldImage),
-			SequenceNumber: aws.ToString(d.SequenceNumber),
-			SizeBytes:      aws.ToInt64(d.SizeBytes),
-			StreamViewType: string(d.StreamViewType),
-		}
-		if d.ApproximateCreationDateTime != nil {
-			er.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
-		}
+		out.SequenceNumber = aws.ToString(d.SequenceNumber)
+		out.Keys, out.OldImage, out.NewImage = attributes(d.Keys), attributes(d.OldImage), attributes(d.NewImage)
 	}
-	return er
+	return out
 }
 
-func attributes(m map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+// attributes converts an item of the DynamoDB Streams API to the DynamoDB
+// API's types, which are other Go types for the same values.
+func attributes(m map[string]types.AttributeValue) map[string]dynamodbtypes.AttributeValue {
 	if m == nil {
 		return nil
 	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
+	out := make(map[string]dynamodbtypes.AttributeValue, len(m))
 	for k, v := range m {
 		out[k] = attribute(v)
 	}
 	return out
 }
 
-func attribute(v types.AttributeValue) events.DynamoDBAttributeValue {
+func attribute(v types.AttributeValue) dynamodbtypes.AttributeValue {
 	switch v := v.(type) {
 	case *types.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberS{Value: v.Value}
 	case *types.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberN{Value: v.Value}
 	case *types.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberB{Value: v.Value}
 	case *types.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberBOOL{Value: v.Value}
+	case *types.AttributeValueMemberNULL:
+		return &dynamodbtypes.AttributeValueMemberNULL{Value: v.Value}
 	case *types.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberSS{Value: v.Value}
 	case *types.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberNS{Value: v.Value}
 	case *types.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
+		return &dynamodbtypes.AttributeValueMemberBS{Value: v.Value}
 	case *types.AttributeValueMemberM:
-		return events.NewMapAttribute(attributes(v.Value))
+		return &dynamodbtypes.AttributeValueMemberM{Value: attributes(v.Value)}
 	case *types.AttributeValueMemberL:
-		list := make([]events.DynamoDBAttributeValue, len(v.Value))
+		list := make([]dynamodbtypes.AttributeValue, len(v.Value))
 		for i, item := range v.Value {
 			list[i] = attribute(item)
 		}
-		return events.NewListAttribute(list)
-	default: // NULL, or a type newer than this code
-		return events.NewNullAttribute()
+		return &dynamodbtypes.AttributeValueMemberL{Value: list}
+	case *types.UnknownUnionMember:
+		// A type newer than this code: kept, for the handler to refuse.
+		return &dynamodbtypes.UnknownUnionMember{Tag: v.Tag, Value: v.Value}
+	default: // nil
+		return nil
 	}
 }
 

@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
@@ -25,6 +27,8 @@ type fakeStream struct {
 	shards []fakeShard
 	// expireNext makes the next GetRecords fail with an expired iterator.
 	expireNext bool
+	// image is the old and new image of every record (default: a number).
+	image map[string]types.AttributeValue
 }
 
 type fakeShard struct {
@@ -101,16 +105,18 @@ func (f *fakeStream) GetRecords(_ context.Context, in *dynamodbstreams.GetRecord
 	s := f.shard(id)
 	end := min(pos+int(*in.Limit), len(s.seqs))
 	out := &dynamodbstreams.GetRecordsOutput{}
+	image := f.image
+	if image == nil {
+		image = map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "1"}}
+	}
 	for _, seq := range s.seqs[pos:end] {
 		out.Records = append(out.Records, types.Record{
 			EventName: types.OperationTypeModify,
 			Dynamodb: &types.StreamRecord{
 				SequenceNumber: aws.String(seq),
 				Keys:           map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c#" + id}},
-				NewImage: map[string]types.AttributeValue{
-					"n": &types.AttributeValueMemberN{Value: "1"},
-					"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberBOOL{Value: true}}}}},
-				},
+				OldImage:       image,
+				NewImage:       image,
 			},
 		})
 	}
@@ -130,13 +136,13 @@ type recorder struct {
 	fail func(batch int, seqs []string) string
 }
 
-func (r *recorder) handle(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+func (r *recorder) handle(_ context.Context, records []history.Record) (history.BatchResult, error) {
 	r.batches++
-	seqs := make([]string, len(ev.Records))
-	for i, rec := range ev.Records {
-		seqs[i] = rec.Change.SequenceNumber
-		if rec.Change.NewImage["m"].Map()["l"].List()[0].Boolean() != true {
-			return events.DynamoDBEventResponse{}, errors.New("image not converted")
+	seqs := make([]string, len(records))
+	for i, rec := range records {
+		seqs[i] = rec.SequenceNumber
+		if _, ok := rec.NewImage["n"].(*dynamodbtypes.AttributeValueMemberN); !ok {
+			return history.BatchResult{}, errors.New("image not converted")
 		}
 	}
 	verdict := ""
@@ -146,12 +152,12 @@ func (r *recorder) handle(_ context.Context, ev events.DynamoDBEvent) (events.Dy
 	switch verdict {
 	case "":
 		r.handled = append(r.handled, seqs...)
-		return events.DynamoDBEventResponse{}, nil
+		return history.BatchResult{}, nil
 	case "error":
-		return events.DynamoDBEventResponse{}, errors.New("batch failed")
+		return history.BatchResult{}, errors.New("batch failed")
 	default:
 		r.handled = append(r.handled, seqs[:slices.Index(seqs, verdict)]...)
-		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: verdict}}}, nil
+		return history.BatchResult{FirstFailed: verdict}, nil
 	}
 }
 
@@ -240,5 +246,88 @@ func TestPollerNewRecords(t *testing.T) {
 	}
 	if want := []string{"1000", "1001", "1002", "1003", "1004"}; !slices.Equal(rec.handled, want) {
 		t.Errorf("handled %v, want %v", rec.handled, want)
+	}
+}
+
+// TestPollerConvertsRecords checks that the handler gets each record's
+// event name, sequence number, keys and images, every attribute of the
+// DynamoDB Streams API turned into the same value of the DynamoDB API
+// (other Go types), nested ones too.
+func TestPollerConvertsRecords(t *testing.T) {
+	type sv = types.AttributeValue
+	type dv = dynamodbtypes.AttributeValue
+	tests := map[string]struct {
+		in   sv
+		want dv
+	}{
+		"S":            {&types.AttributeValueMemberS{Value: "home"}, &dynamodbtypes.AttributeValueMemberS{Value: "home"}},
+		"N":            {&types.AttributeValueMemberN{Value: "-12.5"}, &dynamodbtypes.AttributeValueMemberN{Value: "-12.5"}},
+		"B":            {&types.AttributeValueMemberB{Value: []byte{0, 1, 0xff}}, &dynamodbtypes.AttributeValueMemberB{Value: []byte{0, 1, 0xff}}},
+		"BOOL true":    {&types.AttributeValueMemberBOOL{Value: true}, &dynamodbtypes.AttributeValueMemberBOOL{Value: true}},
+		"BOOL false":   {&types.AttributeValueMemberBOOL{Value: false}, &dynamodbtypes.AttributeValueMemberBOOL{Value: false}},
+		"NULL":         {&types.AttributeValueMemberNULL{Value: true}, &dynamodbtypes.AttributeValueMemberNULL{Value: true}},
+		"SS":           {&types.AttributeValueMemberSS{Value: []string{"a", "b"}}, &dynamodbtypes.AttributeValueMemberSS{Value: []string{"a", "b"}}},
+		"NS":           {&types.AttributeValueMemberNS{Value: []string{"1", "2.5"}}, &dynamodbtypes.AttributeValueMemberNS{Value: []string{"1", "2.5"}}},
+		"BS":           {&types.AttributeValueMemberBS{Value: [][]byte{{1}, {2, 3}}}, &dynamodbtypes.AttributeValueMemberBS{Value: [][]byte{{1}, {2, 3}}}},
+		"empty L":      {&types.AttributeValueMemberL{Value: []sv{}}, &dynamodbtypes.AttributeValueMemberL{Value: []dv{}}},
+		"empty M":      {&types.AttributeValueMemberM{Value: map[string]sv{}}, &dynamodbtypes.AttributeValueMemberM{Value: map[string]dv{}}},
+		"unknown type": {&types.UnknownUnionMember{Tag: "X", Value: []byte("?")}, &dynamodbtypes.UnknownUnionMember{Tag: "X", Value: []byte("?")}},
+	}
+	// Every value also inside a list and a map, and those inside each other.
+	image := map[string]sv{}
+	var list []sv
+	var listWant []dv
+	inner, innerWant := map[string]sv{}, map[string]dv{}
+	for name, tc := range tests {
+		image[name] = tc.in
+		list, listWant = append(list, tc.in), append(listWant, tc.want)
+		inner[name], innerWant[name] = tc.in, tc.want
+	}
+	tests["L"] = struct {
+		in   sv
+		want dv
+	}{
+		&types.AttributeValueMemberL{Value: append(slices.Clone(list), &types.AttributeValueMemberM{Value: inner})},
+		&dynamodbtypes.AttributeValueMemberL{Value: append(slices.Clone(listWant), &dynamodbtypes.AttributeValueMemberM{Value: innerWant})},
+	}
+	tests["M"] = struct {
+		in   sv
+		want dv
+	}{
+		&types.AttributeValueMemberM{Value: map[string]sv{"map": &types.AttributeValueMemberM{Value: inner}, "list": &types.AttributeValueMemberL{Value: list}}},
+		&dynamodbtypes.AttributeValueMemberM{Value: map[string]dv{"map": &dynamodbtypes.AttributeValueMemberM{Value: innerWant}, "list": &dynamodbtypes.AttributeValueMemberL{Value: listWant}}},
+	}
+	image["L"], image["M"] = tests["L"].in, tests["M"].in
+
+	f := &fakeStream{image: image, shards: []fakeShard{{id: "s", seqs: []string{"100000000000000000001"}, closed: true}}}
+	var got []history.Record
+	p := streampoll.New(f, "arn:stream", func(_ context.Context, records []history.Record) (history.BatchResult, error) {
+		got = append(got, records...)
+		return history.BatchResult{}, nil
+	}, streampoll.Options{})
+	if err := p.Drain(t.Context()); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("handled %d records, want 1", len(got))
+	}
+	r := got[0]
+	if r.EventName != "MODIFY" || r.SequenceNumber != "100000000000000000001" {
+		t.Errorf("event %q, sequence number %q; want MODIFY, 100000000000000000001", r.EventName, r.SequenceNumber)
+	}
+	if want := map[string]dv{"pk": &dynamodbtypes.AttributeValueMemberS{Value: "c#s"}}; !reflect.DeepEqual(r.Keys, want) {
+		t.Errorf("keys %#v, want %#v", r.Keys, want)
+	}
+	if len(r.NewImage) != len(tests) || len(r.OldImage) != len(tests) {
+		t.Errorf("images of %d and %d attributes, want %d", len(r.OldImage), len(r.NewImage), len(tests))
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			for which, img := range map[string]map[string]dv{"old": r.OldImage, "new": r.NewImage} {
+				if got := img[name]; !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("%s image: got %#v, want %#v", which, got, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
@@ -61,7 +63,7 @@ func (s *Stack) startStreams(ctx context.Context, consumers []streamConsumer, en
 	pctx, cancel := context.WithCancel(context.Background())
 	s.stopStreams = cancel
 	for _, c := range consumers {
-		p := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), arn, s.invokeStream(c.function),
+		p := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), arn, s.invokeStream(c.function, arn),
 			streampoll.Options{BatchSize: c.batchSize, Logger: s.logger.With("function", c.function)})
 		s.streams.Go(func() { _ = p.Run(pctx) })
 	}
@@ -69,25 +71,29 @@ func (s *Stack) startStreams(ctx context.Context, consumers []streamConsumer, en
 }
 
 // invokeStream returns a handler that invokes the function with a
-// DynamoDB stream event and reads its partial batch response.
-func (s *Stack) invokeStream(function string) streampoll.Handler {
-	return func(ctx context.Context, event events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		var resp events.DynamoDBEventResponse
-		payload, err := json.Marshal(event)
+// DynamoDB stream event of the stream streamARN and reads its partial batch
+// response.
+func (s *Stack) invokeStream(function, streamARN string) streampoll.Handler {
+	return func(ctx context.Context, records []history.Record) (history.BatchResult, error) {
+		payload, err := json.Marshal(streamEvent(records, streamARN, time.Now()))
 		if err != nil {
-			return resp, err
+			return history.BatchResult{}, err
 		}
 		out, fnErr, err := s.pools[function].invoke(ctx, s.client, payload)
 		switch {
 		case err != nil:
-			return resp, err
+			return history.BatchResult{}, err
 		case fnErr:
-			return resp, fmt.Errorf("function error: %s", strings.TrimSpace(string(out)))
+			return history.BatchResult{}, fmt.Errorf("function error: %s", strings.TrimSpace(string(out)))
 		}
+		var resp events.DynamoDBEventResponse
 		if err := json.Unmarshal(out, &resp); err != nil {
-			return resp, fmt.Errorf("function response %q: %w", out, err)
+			return history.BatchResult{}, fmt.Errorf("function response %q: %w", out, err)
 		}
-		s.logger.Info("stream batch", "function", function, "records", len(event.Records), "failures", len(resp.BatchItemFailures))
-		return resp, nil
+		s.logger.Info("stream batch", "function", function, "records", len(records), "failures", len(resp.BatchItemFailures))
+		if len(resp.BatchItemFailures) == 0 {
+			return history.BatchResult{}, nil
+		}
+		return history.BatchResult{FirstFailed: resp.BatchItemFailures[0].ItemIdentifier}, nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
@@ -171,7 +172,7 @@ func benchAggregator(ctx context.Context, client *dynamodb.Client, table string,
 	if err != nil {
 		return "", err
 	}
-	agg := dynamostore.NewAggregator(client, table+"-stats", nil)
+	agg := history.NewAggregator(client, table+"-stats", nil)
 	// As the server runs it (and template.yaml's event source mapping).
 	poller := streampoll.New(streampoll.NewClient(cfg), arn, agg.Handle, streampoll.Options{BatchSize: 1000})
 	fmt.Println("hitbench dynamodb: the aggregator catches up with the stream so far")

@@ -1,26 +1,27 @@
-package dynamostore_test
+package history_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/counter/countertest"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/history"
 )
+
+// image is an item of the counter table as a stream record shows it.
+type image = map[string]types.AttributeValue
 
 // stream builds the stream records of a counter table as DynamoDB writes
 // them (NEW_AND_OLD_IMAGES), and the exact hits each bucket must get.
@@ -29,8 +30,8 @@ type stream struct {
 	// store's items, another for a counter kept in several items (shards).
 	suffix  string
 	seq     int
-	records []events.DynamoDBEventRecord
-	items   map[string]map[string]events.DynamoDBAttributeValue
+	records []history.Record
+	items   map[string]image
 	hours   map[string]map[int64]int64 // by counter name, then bucket start
 	days    map[string]map[int64]int64
 	// first is the time of the earliest increment: check reads the buckets
@@ -48,54 +49,59 @@ func daysAgo(days, hour int) time.Time {
 func newStream() *stream {
 	return &stream{
 		seq:   100_000_000_000_000_000, // 21 digits, like DynamoDB's
-		items: map[string]map[string]events.DynamoDBAttributeValue{},
+		items: map[string]image{},
 		hours: map[string]map[int64]int64{},
 		days:  map[string]map[int64]int64{},
 	}
 }
 
-func num(n int64) events.DynamoDBAttributeValue {
-	return events.NewNumberAttribute(strconv.FormatInt(n, 10))
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-func (s *stream) add(event, pk string, old, new map[string]events.DynamoDBAttributeValue) {
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+// numOf reads a number attribute of an item the stream built.
+func numOf(item image, attr string) int64 {
+	v, ok := item[attr].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(v.Value, 10, 64)
+	return n
+}
+
+func (s *stream) add(event, pk string, old, new image) {
 	s.seq++
-	s.records = append(s.records, events.DynamoDBEventRecord{
-		EventName: event,
-		Change: events.DynamoDBStreamRecord{
-			Keys:           map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk)},
-			OldImage:       old,
-			NewImage:       new,
-			SequenceNumber: strconv.Itoa(s.seq),
-			StreamViewType: "NEW_AND_OLD_IMAGES",
-		},
+	s.records = append(s.records, history.Record{
+		EventName:      event,
+		SequenceNumber: strconv.Itoa(s.seq),
+		Keys:           image{"pk": str(pk)},
+		OldImage:       old,
+		NewImage:       new,
 	})
 }
 
 func (s *stream) create(name string, count int64, at time.Time) {
-	item := map[string]events.DynamoDBAttributeValue{
-		"pk": events.NewStringAttribute("c#" + name + s.suffix), "name": events.NewStringAttribute(name),
+	item := image{
+		"pk": str("c#" + name + s.suffix), "name": str(name),
 		"count": num(count), "created_at": num(at.UnixMilli()), "updated_at": num(at.UnixMilli()),
 	}
 	s.items[name] = item
 	s.add("INSERT", "c#"+name+s.suffix, nil, item)
 }
 
-func (s *stream) modify(name string, change func(item map[string]events.DynamoDBAttributeValue)) {
+func (s *stream) modify(name string, change func(item image)) {
 	old := s.items[name]
-	item := make(map[string]events.DynamoDBAttributeValue, len(old)+1)
-	for k, v := range old {
-		item[k] = v
-	}
+	item := maps.Clone(old)
 	change(item)
 	s.items[name] = item
 	s.add("MODIFY", "c#"+name+s.suffix, old, item)
 }
 
 func (s *stream) increment(name string, by int64, at time.Time) {
-	s.modify(name, func(item map[string]events.DynamoDBAttributeValue) {
-		n, _ := item["count"].Int64()
-		item["count"] = num(n + by)
+	s.modify(name, func(item image) {
+		item["count"] = num(numOf(item, "count") + by)
 		item["updated_at"] = num(at.UnixMilli())
 	})
 	if s.hours[name] == nil {
@@ -109,12 +115,8 @@ func (s *stream) increment(name string, by int64, at time.Time) {
 }
 
 func (s *stream) set(name string, count int64, at time.Time) {
-	s.modify(name, func(item map[string]events.DynamoDBAttributeValue) {
-		var n int64
-		if v, ok := item["sets"]; ok {
-			n, _ = v.Int64()
-		}
-		item["sets"] = num(n + 1)
+	s.modify(name, func(item image) {
+		item["sets"] = num(numOf(item, "sets") + 1)
 		item["count"] = num(count)
 		item["updated_at"] = num(at.UnixMilli())
 	})
@@ -122,16 +124,16 @@ func (s *stream) set(name string, count int64, at time.Time) {
 
 // other adds a write of an item that is not a counter.
 func (s *stream) other(pk string, at time.Time) {
-	s.add("INSERT", pk, nil, map[string]events.DynamoDBAttributeValue{
-		"pk": events.NewStringAttribute(pk), "count": num(5), "updated_at": num(at.UnixMilli()),
+	s.add("INSERT", pk, nil, image{
+		"pk": str(pk), "count": num(5), "updated_at": num(at.UnixMilli()),
 	})
 }
 
-// history builds a stream of two counters over three days (34 hours from
+// twoCounters builds a stream of two counters over three days (34 hours from
 // 22:00 three days ago): increments of both signs (often several in one
 // bucket), sets, and writes of other items. The counters exist in the
 // store's table with the same creation time, so Stats finds their buckets.
-func history(t *testing.T, h aggHarness) *stream {
+func twoCounters(t *testing.T, h aggHarness) *stream {
 	t.Helper()
 	s := newStream()
 	start := daysAgo(3, 22)
@@ -208,11 +210,11 @@ func check(t *testing.T, h aggHarness, s *stream) {
 // the failed record; after an error, the batch again in two halves
 // (BisectBatchOnFunctionError), each retried until it succeeds. It gives
 // up after 1000 failed deliveries.
-func lambda(t *testing.T, records []events.DynamoDBEventRecord, size int, handle func([]events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error)) {
+func lambda(t *testing.T, records []history.Record, size int, handle func([]history.Record) (history.BatchResult, error)) {
 	t.Helper()
 	failures := 0
-	var deliver func(batch []events.DynamoDBEventRecord) int // returns how many records were handled
-	deliver = func(batch []events.DynamoDBEventRecord) int {
+	var deliver func(batch []history.Record) int // returns how many records were handled
+	deliver = func(batch []history.Record) int {
 		for {
 			if failures > 1000 {
 				t.Fatalf("more than 1000 failed deliveries")
@@ -230,16 +232,16 @@ func lambda(t *testing.T, records []events.DynamoDBEventRecord, size int, handle
 				}
 				continue
 			}
-			if len(resp.BatchItemFailures) == 0 {
+			if resp.FirstFailed == "" {
 				return len(batch)
 			}
 			failures++
 			for i, r := range batch {
-				if r.Change.SequenceNumber == resp.BatchItemFailures[0].ItemIdentifier {
+				if r.SequenceNumber == resp.FirstFailed {
 					return i
 				}
 			}
-			t.Fatalf("failure %q not in the batch", resp.BatchItemFailures[0].ItemIdentifier)
+			t.Fatalf("failure %q not in the batch", resp.FirstFailed)
 		}
 	}
 	for pos := 0; pos < len(records); {
@@ -251,7 +253,7 @@ func lambda(t *testing.T, records []events.DynamoDBEventRecord, size int, handle
 // faultyClient passes calls to a real client, failing some: before the
 // call (not applied) or after it (applied, the answer lost).
 type faultyClient struct {
-	dynamostore.AggregatorClient
+	history.Client
 	calls atomic.Int64
 	// fault decides the fate of the n-th UpdateItem (from 1).
 	fault func(n int64) fault
@@ -284,7 +286,7 @@ func (c *faultyClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemIn
 	if f == failBefore {
 		return nil, errInjected
 	}
-	out, err := c.AggregatorClient.UpdateItem(ctx, in, optFns...)
+	out, err := c.Client.UpdateItem(ctx, in, optFns...)
 	if err == nil && f == failAfter {
 		return nil, errInjected
 	}
@@ -294,34 +296,34 @@ func (c *faultyClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemIn
 // TestAggregateExactlyOnce delivers the same stream in the ways Lambda
 // may, with faults, and checks that every bucket ends at its exact sum.
 func TestAggregateExactlyOnce(t *testing.T) {
-	type handler = func([]events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error)
+	type handler = func([]history.Record) (history.BatchResult, error)
 	tests := map[string]struct {
 		size  int
 		fault func(n int64) fault
 		// deliver feeds the records to the aggregator: handle is the
 		// aggregator of the test, handleWith one whose every write first
 		// calls onWrite, under ctx.
-		deliver func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith)
+		deliver func(t *testing.T, records []history.Record, handle handler, handleWith handlerWith)
 	}{
 		"once in batches of 10": {size: 10},
 		"one big batch":         {size: 1000},
-		"every batch twice": {size: 25, deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+		"every batch twice": {size: 25, deliver: func(t *testing.T, records []history.Record, handle handler, handleWith handlerWith) {
 			for pos := 0; pos < len(records); pos += 25 {
 				batch := records[pos:min(pos+25, len(records))]
 				for range 2 {
-					if resp, err := handle(batch); err != nil || len(resp.BatchItemFailures) > 0 {
+					if resp, err := handle(batch); err != nil || resp.FirstFailed != "" {
 						t.Fatalf("Handle = %+v, %v", resp, err)
 					}
 				}
 			}
 		}},
-		"the whole stream twice, in other batches": {deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+		"the whole stream twice, in other batches": {deliver: func(t *testing.T, records []history.Record, handle handler, handleWith handlerWith) {
 			lambda(t, records, 10, handle)
 			lambda(t, records, 33, handle)
 		}},
 		"partial failures, not applied":             {size: 20, fault: randomFaults(failBefore, 0.1)},
 		"partial failures, applied but answer lost": {size: 20, fault: randomFaults(failAfter, 0.2)},
-		"killed mid-batch, then the batch again": {deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+		"killed mid-batch, then the batch again": {deliver: func(t *testing.T, records []history.Record, handle handler, handleWith handlerWith) {
 			for pos := 0; pos < len(records); pos += 40 {
 				batch := records[pos:min(pos+40, len(records))]
 				// The function dies after some of its writes: its context
@@ -334,20 +336,20 @@ func TestAggregateExactlyOnce(t *testing.T) {
 					}
 				})
 				cancel()
-				if resp, err := handle(batch); err != nil || len(resp.BatchItemFailures) > 0 {
+				if resp, err := handle(batch); err != nil || resp.FirstFailed != "" {
 					t.Fatalf("Handle = %+v, %v", resp, err)
 				}
 			}
 		}},
-		"bisected after errors": {deliver: func(t *testing.T, records []events.DynamoDBEventRecord, handle handler, handleWith handlerWith) {
+		"bisected after errors": {deliver: func(t *testing.T, records []history.Record, handle handler, handleWith handlerWith) {
 			// Every third delivery fails as a whole (the function erred or
 			// timed out after applying part of the batch): Lambda bisects.
 			calls := 0
-			lambda(t, records, 30, func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
+			lambda(t, records, 30, func(batch []history.Record) (history.BatchResult, error) {
 				calls++
 				resp, err := handle(batch)
 				if err == nil && calls%3 == 1 {
-					return events.DynamoDBEventResponse{}, errInjected
+					return history.BatchResult{}, errInjected
 				}
 				return resp, err
 			})
@@ -356,19 +358,19 @@ func TestAggregateExactlyOnce(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			h := newAggHarness(t)
-			s := history(t, h)
+			s := twoCounters(t, h)
 			faults := tc.fault
 			if faults == nil {
 				faults = func(int64) fault { return pass }
 			}
-			client := &faultyClient{AggregatorClient: h.client, fault: faults}
-			agg := dynamostore.NewAggregator(client, h.stats, nil)
-			handle := func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
-				return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+			client := &faultyClient{Client: h.client, fault: faults}
+			agg := history.NewAggregator(client, h.stats, nil)
+			handle := func(batch []history.Record) (history.BatchResult, error) {
+				return agg.Handle(testContext(t), batch)
 			}
-			handleWith := func(ctx context.Context, batch []events.DynamoDBEventRecord, onWrite func(int64)) (events.DynamoDBEventResponse, error) {
-				c := &faultyClient{AggregatorClient: h.client, fault: func(n int64) fault { onWrite(n); return pass }}
-				return dynamostore.NewAggregator(c, h.stats, nil).Handle(ctx, events.DynamoDBEvent{Records: batch})
+			handleWith := func(ctx context.Context, batch []history.Record, onWrite func(int64)) (history.BatchResult, error) {
+				c := &faultyClient{Client: h.client, fault: func(n int64) fault { onWrite(n); return pass }}
+				return history.NewAggregator(c, h.stats, nil).Handle(ctx, batch)
 			}
 			if tc.deliver != nil {
 				tc.deliver(t, s.records, handle, handleWith)
@@ -402,9 +404,9 @@ func TestAggregateSeveralItemsPerCounter(t *testing.T) {
 			s.increment("hot", int64(i%5+1), start.Add(time.Duration(i)*7*time.Minute))
 		}
 	}
-	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
-	handle := func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
-		return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	handle := func(batch []history.Record) (history.BatchResult, error) {
+		return agg.Handle(testContext(t), batch)
 	}
 	for range 2 {
 		lambda(t, first.records, 15, handle)  // one stream shard
@@ -424,7 +426,7 @@ func TestAggregateSeveralItemsPerCounter(t *testing.T) {
 
 // handlerWith runs a batch through an aggregator whose every UpdateItem
 // first calls onWrite.
-type handlerWith = func(ctx context.Context, batch []events.DynamoDBEventRecord, onWrite func(int64)) (events.DynamoDBEventResponse, error)
+type handlerWith = func(ctx context.Context, batch []history.Record, onWrite func(int64)) (history.BatchResult, error)
 
 // TestAggregateWritesPerBatch checks that a batch costs one write per
 // bucket it touches, whatever the number of hits: 1,000 hits on one counter
@@ -442,10 +444,10 @@ func TestAggregateWritesPerBatch(t *testing.T) {
 	for i := range 1000 {
 		s.increment("busy", 1, at.Add(time.Duration(i)*time.Second))
 	}
-	client := &faultyClient{AggregatorClient: h.client, fault: func(int64) fault { return pass }}
-	agg := dynamostore.NewAggregator(client, h.stats, nil)
-	lambda(t, s.records, 100, func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
-		return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+	client := &faultyClient{Client: h.client, fault: func(int64) fault { return pass }}
+	agg := history.NewAggregator(client, h.stats, nil)
+	lambda(t, s.records, 100, func(batch []history.Record) (history.BatchResult, error) {
+		return agg.Handle(testContext(t), batch)
 	})
 	check(t, h, s)
 	// 1,001 records in batches of 100: 11 batches, the first one with the
@@ -469,9 +471,9 @@ func TestAggregateRemove(t *testing.T) {
 	for i := range 50 {
 		s.increment("gone", 1, at.Add(time.Duration(i)*time.Hour))
 	}
-	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
-	handle := func(batch []events.DynamoDBEventRecord) (events.DynamoDBEventResponse, error) {
-		return agg.Handle(testContext(t), events.DynamoDBEvent{Records: batch})
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	handle := func(batch []history.Record) (history.BatchResult, error) {
+		return agg.Handle(testContext(t), batch)
 	}
 	lambda(t, s.records, 100, handle)
 	check(t, h, s)
@@ -489,86 +491,5 @@ func TestAggregateRemove(t *testing.T) {
 	lambda(t, s.records[len(s.records)-1:], 100, handle)
 	if n := countItems(); n != 0 {
 		t.Errorf("%d buckets after the delete, want 0", n)
-	}
-}
-
-// TestAggregateEventFixture feeds events/aggregate.json (the fixture of the
-// aggregate function: a create, an increment by 3, a set, an increment by
-// -1 and an idempotency record) to the aggregator, twice. The fixture's
-// times are moved to yesterday first (moveFixture).
-func TestAggregateEventFixture(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", "aggregate.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var event events.DynamoDBEvent
-	if err := json.Unmarshal(data, &event); err != nil {
-		t.Fatalf("events/aggregate.json: %v", err)
-	}
-	h := newAggHarness(t)
-	created := daysAgo(1, 5)
-	moveFixture(t, event, created)
-	h.clock.Set(created)
-	if _, err := h.store.Apply(testContext(t), counter.Create("home", 5)); err != nil {
-		t.Fatal(err)
-	}
-	agg := dynamostore.NewAggregator(h.client, h.stats, nil)
-	for range 2 {
-		resp, err := agg.Handle(testContext(t), event)
-		if err != nil || len(resp.BatchItemFailures) > 0 {
-			t.Fatalf("Handle = %+v, %v", resp, err)
-		}
-	}
-	tests := map[string]struct {
-		q    counter.StatsQuery
-		want []int64
-	}{
-		"hours": {counter.StatsQuery{Period: counter.Hour, From: created, To: created.Add(time.Hour)}, []int64{3, -1}},
-		"day":   {counter.StatsQuery{Period: counter.Day, From: created, To: created}, []int64{2}},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			points, err := h.store.Stats(testContext(t), "home", tc.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []int64
-			for _, p := range points {
-				got = append(got, p.Hits)
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("hits %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// moveFixture shifts every time in the event's counter images (created_at
-// and updated_at, Unix milliseconds) and its records' creation times by the
-// same amount, so that the first record's created_at becomes created: the
-// fixture's own dates would be past the buckets' TTL on a later day.
-func moveFixture(t *testing.T, event events.DynamoDBEvent, created time.Time) {
-	t.Helper()
-	first, err := event.Records[0].Change.NewImage["created_at"].Int64()
-	if err != nil {
-		t.Fatalf("first record's created_at: %v", err)
-	}
-	shift := created.UnixMilli() - first
-	for i := range event.Records {
-		c := &event.Records[i].Change
-		for _, image := range []map[string]events.DynamoDBAttributeValue{c.OldImage, c.NewImage} {
-			for _, attr := range []string{"created_at", "updated_at"} {
-				if v, ok := image[attr]; ok {
-					ms, err := v.Int64()
-					if err != nil {
-						t.Fatalf("record %d %s: %v", i, attr, err)
-					}
-					image[attr] = num(ms + shift)
-				}
-			}
-		}
-		if !c.ApproximateCreationDateTime.IsZero() {
-			c.ApproximateCreationDateTime = events.SecondsEpochTime{Time: c.ApproximateCreationDateTime.Add(time.Duration(shift) * time.Millisecond)}
-		}
 	}
 }

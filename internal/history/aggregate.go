@@ -1,4 +1,4 @@
-package dynamostore
+package history
 
 import (
 	"cmp"
@@ -11,29 +11,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 )
 
-// AggregatorClient is the part of *dynamodb.Client that the Aggregator
-// uses, all on the stats table: UpdateItem adds to buckets; Query and
-// BatchWriteItem find and delete a deleted counter's buckets.
-type AggregatorClient interface {
+// Client is the part of *dynamodb.Client that the Aggregator uses, all on
+// the stats table: UpdateItem adds to buckets; Query and BatchWriteItem
+// find and delete a deleted counter's buckets.
+type Client interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
-var _ AggregatorClient = (*dynamodb.Client)(nil)
+var _ Client = (*dynamodb.Client)(nil)
 
 // Aggregator adds the increments recorded in the counter table's stream
-// into hour and day buckets of the stats table, which Store.Stats reads.
-// It is the handler of the aggregate Lambda function (fed by an event
-// source mapping) and of the in-process stream poller of local runs.
+// into hour and day buckets of the stats table, which
+// dynamostore.Store.Stats reads. It is the handler of the aggregate Lambda
+// function (fed by an event source mapping) and of the in-process stream
+// poller of local runs.
 //
 // Each increment is counted in its buckets exactly once, however often and
 // in whatever pieces its record is delivered: a bucket remembers, for each
@@ -42,14 +43,14 @@ var _ AggregatorClient = (*dynamodb.Client)(nil)
 // on it. An item's records come in order; the records of different items
 // (shards of one counter) need not. See docs/dynamodb.md.
 type Aggregator struct {
-	client AggregatorClient
+	client Client
 	table  *string
 	log    *slog.Logger
 }
 
 // NewAggregator returns an Aggregator writing to the stats table; logger
 // receives the causes of failed batches (nil discards them).
-func NewAggregator(client AggregatorClient, statsTable string, logger *slog.Logger) *Aggregator {
+func NewAggregator(client Client, statsTable string, logger *slog.Logger) *Aggregator {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -76,11 +77,23 @@ type hit struct {
 	by  int64
 }
 
+// bucket names a bucket of the stats table: a counter incarnation's hour
+// or day.
+type bucket struct {
+	name    string
+	created time.Time // the incarnation's creation time
+	period  counter.Period
+	start   time.Time
+}
+
+func (b bucket) String() string {
+	return fmt.Sprintf("%s#%d %s %s", b.name, b.created.UnixMilli(), b.period, b.start.UTC().Format(time.RFC3339))
+}
+
 // bucketUpdate is what one batch adds to one bucket: its hits, by the item
 // of the counter table they come from.
 type bucketUpdate struct {
-	pk, sk  string
-	expires int64
+	bucket
 	sources []*sourceHits
 	// firstSeq is the batch's original sequence number of the first record,
 	// to report as the failed item.
@@ -106,23 +119,11 @@ func (u *bucketUpdate) add(attr string, h hit) {
 	u.sources = append(u.sources, &sourceHits{attr: attr, hits: []hit{h}})
 }
 
-// seqAttr returns the bucket attribute that holds the last sequence number
-// added from the counter item pk of the counter name: attrLastSeq for the
-// item c#<name>, attrLastSeq followed by the rest of the key for an item
-// whose key continues (a counter kept in several items). Names hold no
-// '#', so the rest of a key never belongs to another counter's name.
-func seqAttr(pk, name string) (string, error) {
-	rest, ok := strings.CutPrefix(pk, counterPrefix+name)
-	if !ok {
-		return "", fmt.Errorf("item %q holds counter %q", pk, name)
-	}
-	return attrLastSeq + rest, nil
-}
-
 // removal is a deleted counter incarnation whose buckets go.
 type removal struct {
-	pk  string
-	seq string // as in the batch
+	name    string
+	created time.Time
+	seq     string // as in the batch
 }
 
 // badRecord is a counter record the aggregator cannot read.
@@ -141,6 +142,13 @@ type batchPlan struct {
 	order map[string]int
 }
 
+// bucketKey identifies a bucket within a batch.
+type bucketKey struct {
+	name           string
+	created, start int64 // Unix milliseconds
+	period         counter.Period
+}
+
 // planBatch reads a batch of stream records of the counter table: for each
 // increment (a MODIFY of a counter item whose count changed and whose sets
 // did not), its hits = NEW.count - OLD.count go into the hour and day buckets
@@ -148,57 +156,49 @@ type batchPlan struct {
 // (creates, sets that create), sets, and items that are not counters
 // (idempotency records, the health item) add nothing; a REMOVE of a counter
 // asks for its incarnation's buckets to be deleted.
-func planBatch(records []events.DynamoDBEventRecord) batchPlan {
+func planBatch(records []Record) batchPlan {
 	p := batchPlan{order: make(map[string]int, len(records))}
-	byKey := map[[2]string]*bucketUpdate{}
+	byKey := map[bucketKey]*bucketUpdate{}
 	for i, r := range records {
-		seq := r.Change.SequenceNumber
+		seq := r.SequenceNumber
 		p.order[seq] = i
-		pk, _ := imageString(r.Change.Keys, attrPK)
-		if !strings.HasPrefix(pk, counterPrefix) {
-			continue
-		}
 		switch r.EventName {
 		case "MODIFY":
 		case "REMOVE":
-			name, created, err := incarnation(r.Change.OldImage)
+			old, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.OldImage)
 			if err != nil {
-				p.bad = append(p.bad, badRecord{seq, fmt.Errorf("REMOVE of %s: old image: %w", pk, err)})
-				continue
+				p.bad = append(p.bad, badRecord{seq, fmt.Errorf("REMOVE: old image: %w", err)})
+			} else if ok {
+				p.removals = append(p.removals, removal{name: old.Name, created: old.CreatedAt, seq: seq})
 			}
-			p.removals = append(p.removals, removal{pk: statsPK(name, created), seq: seq})
 			continue
 		default: // INSERT: a create, or a set that creates
 			continue
 		}
-		by, at, name, bpk, err := increment(r.Change.OldImage, r.Change.NewImage)
+		c, ok, err := increment(r)
 		if err != nil {
-			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY of %s: %w", pk, err)})
+			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY: %w", err)})
 			continue
 		}
-		if by == 0 {
-			continue // a set, or a write that left the count alone
-		}
-		attr, err := seqAttr(pk, name)
-		if err != nil {
-			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY of %s: %w", pk, err)})
-			continue
+		if !ok || c.by == 0 {
+			continue // not a counter, a set, or a write that left the count alone
 		}
 		padded, err := padSeq(seq)
 		if err != nil {
 			p.bad = append(p.bad, badRecord{seq, err})
 			continue
 		}
+		attr := dynamostore.StatsLastSeq(c.item)
 		for _, period := range []counter.Period{counter.Hour, counter.Day} {
-			start := period.Start(at)
-			k := [2]string{bpk, statsSK(period, start)}
+			start := period.Start(c.at)
+			k := bucketKey{name: c.name, created: c.created.UnixMilli(), start: start.UnixMilli(), period: period}
 			u := byKey[k]
 			if u == nil {
-				u = &bucketUpdate{pk: k[0], sk: k[1], expires: statsExpiry(period, start), firstSeq: seq}
+				u = &bucketUpdate{bucket: bucket{name: c.name, created: c.created, period: period, start: start}, firstSeq: seq}
 				byKey[k] = u
 				p.updates = append(p.updates, u)
 			}
-			u.add(attr, hit{seq: padded, by: by})
+			u.add(attr, hit{seq: padded, by: c.by})
 		}
 	}
 	for _, u := range p.updates {
@@ -212,79 +212,44 @@ func planBatch(records []events.DynamoDBEventRecord) batchPlan {
 	return p
 }
 
-// increment returns the hits of a MODIFY of a counter item (0 for a set),
-// its time, the counter's name and the stats partition key of its
-// incarnation.
-func increment(old, new map[string]events.DynamoDBAttributeValue) (by int64, at time.Time, name, pk string, err error) {
-	name, created, err := incarnation(new)
-	if err != nil {
-		return 0, time.Time{}, "", "", fmt.Errorf("new image: %w", err)
-	}
-	newCount, err := imageInt(new, attrCount)
-	if err != nil {
-		return 0, time.Time{}, "", "", fmt.Errorf("new image: %w", err)
-	}
-	oldCount, err := imageInt(old, attrCount)
-	if err != nil {
-		return 0, time.Time{}, "", "", fmt.Errorf("old image: %w", err)
-	}
-	updated, err := imageInt(new, attrUpdatedAt)
-	if err != nil {
-		return 0, time.Time{}, "", "", fmt.Errorf("new image: %w", err)
-	}
-	if imageSets(old) != imageSets(new) {
-		return 0, time.Time{}, "", "", nil // a set
-	}
-	return newCount - oldCount, time.UnixMilli(updated).UTC(), name, statsPK(name, created), nil
+// change is what a MODIFY of a counter item adds to its history.
+type change struct {
+	name    string
+	created time.Time // the incarnation
+	item    string    // the counter item (dynamostore.CounterImage.Item)
+	by      int64     // the hits, 0 for a set
+	at      time.Time // when
 }
 
-// incarnation returns the counter name and creation time of an image.
-func incarnation(img map[string]events.DynamoDBAttributeValue) (string, int64, error) {
-	name, ok := imageString(img, attrName)
-	if !ok || !counter.ValidName(name) {
-		return "", 0, fmt.Errorf("no valid %q", attrName)
-	}
-	created, err := imageInt(img, attrCreatedAt)
-	return name, created, err
-}
-
-func imageString(img map[string]events.DynamoDBAttributeValue, attr string) (string, bool) {
-	v, ok := img[attr]
-	if !ok || v.DataType() != events.DataTypeString {
-		return "", false
-	}
-	return v.String(), true
-}
-
-func imageInt(img map[string]events.DynamoDBAttributeValue, attr string) (int64, error) {
-	v, ok := img[attr]
-	if !ok || v.DataType() != events.DataTypeNumber {
-		return 0, fmt.Errorf("no number %q", attr)
-	}
-	n, err := strconv.ParseInt(v.Number(), 10, 64)
+// increment reads a MODIFY record: ok is false for an item that is not a
+// counter; a set has no hits.
+func increment(r Record) (c change, ok bool, err error) {
+	after, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.NewImage)
 	if err != nil {
-		return 0, fmt.Errorf("attribute %q: %w", attr, err)
+		return change{}, true, fmt.Errorf("new image: %w", err)
 	}
-	return n, nil
-}
-
-// imageSets returns the sets attribute of an image, "" if it has none.
-func imageSets(img map[string]events.DynamoDBAttributeValue) string {
-	v, ok := img[attrSets]
-	if !ok || v.DataType() != events.DataTypeNumber {
-		return ""
+	if !ok {
+		return change{}, false, nil
 	}
-	return v.Number()
+	before, _, err := dynamostore.DecodeCounterImage(r.Keys, r.OldImage)
+	if err != nil {
+		return change{}, true, fmt.Errorf("old image: %w", err)
+	}
+	c = change{name: after.Name, created: after.CreatedAt, item: after.Item, at: after.UpdatedAt}
+	if before.Sets == after.Sets {
+		c.by = after.Count - before.Count
+	}
+	return c, true, nil
 }
 
 // Handle adds one batch of the counter table's stream records to the
 // buckets: one conditional UpdateItem per bucket touched, whatever the
-// number of hits in it. It reports a failure as a partial batch response
-// naming the first record not known to be applied, so that Lambda (or the
-// poller) delivers again from there; records already applied then add
-// nothing. It returns an error only for a context that ended.
-func (a *Aggregator) Handle(ctx context.Context, event events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	p := planBatch(event.Records)
+// number of hits in it. It reports a failure in the BatchResult, naming
+// the first record not known to be applied, so that Lambda (or the poller)
+// delivers again from there; records already applied then add nothing. It
+// returns an error only for a context that ended.
+func (a *Aggregator) Handle(ctx context.Context, records []Record) (BatchResult, error) {
+	p := planBatch(records)
 	failed := -1 // place in the batch of the first failed record
 	fail := func(seq string, err error) {
 		if ctx.Err() != nil {
@@ -303,23 +268,22 @@ func (a *Aggregator) Handle(ctx context.Context, event events.DynamoDBEvent) (ev
 	}
 	for _, u := range p.updates {
 		if err := a.apply(ctx, u); err != nil {
-			fail(u.firstSeq, fmt.Errorf("bucket %s %s: %w", u.pk, u.sk, err))
+			fail(u.firstSeq, fmt.Errorf("bucket %s: %w", u.bucket, err))
 		}
 	}
 	// After the updates: a batch may increment a counter, then delete it.
 	for _, r := range p.removals {
-		if err := a.removeHistory(ctx, r.pk); err != nil {
-			fail(r.seq, fmt.Errorf("history of %s: %w", r.pk, err))
+		if err := a.removeHistory(ctx, r.name, r.created); err != nil {
+			fail(r.seq, fmt.Errorf("history of %s#%d: %w", r.name, r.created.UnixMilli(), err))
 		}
 	}
 	if err := ctx.Err(); err != nil && failed >= 0 {
-		return events.DynamoDBEventResponse{}, err
+		return BatchResult{}, err
 	}
 	if failed < 0 {
-		return events.DynamoDBEventResponse{}, nil
+		return BatchResult{}, nil
 	}
-	seq := event.Records[failed].Change.SequenceNumber
-	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: seq}}}, nil
+	return BatchResult{FirstFailed: records[failed].SequenceNumber}, nil
 }
 
 // maxAggregates is the number of attempts at one bucket before the batch is
@@ -336,14 +300,12 @@ const maxAggregates = 4
 // only the hits after its last sequence number, conditional on it being
 // unchanged.
 func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
-	key := map[string]types.AttributeValue{
-		attrPK:      &types.AttributeValueMemberS{Value: u.pk},
-		attrStatsSK: &types.AttributeValueMemberS{Value: u.sk},
-	}
+	key := dynamostore.StatsBucketKey(u.name, u.created, u.period, u.start)
+	expires := number(dynamostore.StatsExpiry(u.period, u.start))
 	after := make([]string, len(u.sources)) // per source, the bucket's last sequence number once known
 	for range maxAggregates {
-		names := map[string]string{"#h": attrHits, "#exp": attrExpiresAt}
-		values := map[string]types.AttributeValue{":exp": number(u.expires)}
+		names := map[string]string{"#h": dynamostore.StatsHits, "#exp": dynamostore.StatsExpiresAt}
+		values := map[string]types.AttributeValue{":exp": expires}
 		var sets, conds []string
 		var sum int64
 		for i, src := range u.sources {
@@ -391,8 +353,8 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		if err == nil {
 			return nil
 		}
-		ccf := conditionFailed(err)
-		if ccf == nil {
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) {
 			return err
 		}
 		for i, src := range u.sources {
@@ -410,14 +372,8 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 
 // removeHistory deletes every bucket of a counter incarnation: a Query of
 // its keys, then BatchWriteItem deletes (25 a request).
-func (a *Aggregator) removeHistory(ctx context.Context, pk string) error {
-	in := &dynamodb.QueryInput{
-		TableName:                 a.table,
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ProjectionExpression:      aws.String("#pk, #sk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrStatsSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
-	}
+func (a *Aggregator) removeHistory(ctx context.Context, name string, created time.Time) error {
+	in := dynamostore.StatsHistoryQuery(*a.table, name, created)
 	for {
 		page, err := a.client.Query(ctx, in)
 		if err != nil {
@@ -465,4 +421,8 @@ func (a *Aggregator) batchWrite(ctx context.Context, reqs []types.WriteRequest) 
 		backoff *= 2
 	}
 	return nil
+}
+
+func number(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }

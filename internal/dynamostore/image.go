@@ -1,0 +1,63 @@
+package dynamostore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+)
+
+// CounterImage is a counter item as an image of the counter table's stream
+// (NEW_AND_OLD_IMAGES) shows it: what the aggregator of hits over time
+// (internal/history) reads, decoded here because this package owns the
+// item's layout.
+type CounterImage struct {
+	// Counter is the item as Get would return it. Name and CreatedAt name
+	// the counter's incarnation: a counter deleted and created again under
+	// the same name is another.
+	counter.Counter
+	// Item tells apart the items of a counter kept in several (shards): the
+	// rest of the item's key after c#<name>, "" for the counter's own item.
+	// Names hold no '#', so the rest of a key never belongs to another
+	// counter's name.
+	Item string
+	// Sets counts the Set calls that changed the counter (0 if none): a
+	// change of Count that leaves Sets alone is an increment.
+	Sets int64
+}
+
+// DecodeCounterImage decodes image, a stream image of the item whose key is
+// keys (a record's Keys). ok is false, with no error, for an item that is
+// not a counter (an idempotency record, the health item); the error says
+// what a counter's image lacks.
+func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img CounterImage, ok bool, err error) {
+	pk, _ := keys[attrPK].(*types.AttributeValueMemberS)
+	if pk == nil || !strings.HasPrefix(pk.Value, counterPrefix) {
+		return CounterImage{}, false, nil
+	}
+	c, err := decode(image)
+	if err != nil {
+		return CounterImage{}, true, fmt.Errorf("item %q: %w", pk.Value, err)
+	}
+	if !counter.ValidName(c.Name) {
+		return CounterImage{}, true, fmt.Errorf("item %q: invalid name %q", pk.Value, c.Name)
+	}
+	item, ok := strings.CutPrefix(pk.Value, counterPrefix+c.Name)
+	if !ok {
+		return CounterImage{}, true, fmt.Errorf("item %q holds counter %q", pk.Value, c.Name)
+	}
+	var sets int64
+	if v, ok := image[attrSets]; ok {
+		n, ok := v.(*types.AttributeValueMemberN)
+		if !ok {
+			return CounterImage{}, true, fmt.Errorf("item %q: %q is not a number", pk.Value, attrSets)
+		}
+		if sets, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
+			return CounterImage{}, true, fmt.Errorf("item %q: attribute %q: %w", pk.Value, attrSets, err)
+		}
+	}
+	return CounterImage{Counter: c, Item: item, Sets: sets}, true, nil
+}

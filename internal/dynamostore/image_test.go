@@ -1,0 +1,68 @@
+package dynamostore_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+)
+
+func TestDecodeCounterImage(t *testing.T) {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	keys := func(pk string) map[string]types.AttributeValue { return map[string]types.AttributeValue{"pk": s(pk)} }
+	item := func(change func(map[string]types.AttributeValue)) map[string]types.AttributeValue {
+		img := map[string]types.AttributeValue{
+			"pk": s("c#home"), "name": s("home"), "count": n("7"),
+			"created_at": n("1795755600000"), "updated_at": n("1795757400123"),
+		}
+		if change != nil {
+			change(img)
+		}
+		return img
+	}
+	home := counter.Counter{Name: "home", Count: 7, CreatedAt: time.UnixMilli(1795755600000).UTC(), UpdatedAt: time.UnixMilli(1795757400123).UTC()}
+	tests := map[string]struct {
+		keys, image map[string]types.AttributeValue
+		want        dynamostore.CounterImage
+		notCounter  bool
+		wantErr     string // a fragment; "" for none
+	}{
+		"a counter":              {keys: keys("c#home"), image: item(nil), want: dynamostore.CounterImage{Counter: home}},
+		"after sets":             {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["sets"] = n("3") }), want: dynamostore.CounterImage{Counter: home, Sets: 3}},
+		"an item of a counter":   {keys: keys("c#home#1"), image: item(nil), want: dynamostore.CounterImage{Counter: home, Item: "#1"}},
+		"an idempotency record":  {keys: keys("i#abc"), image: map[string]types.AttributeValue{"pk": s("i#abc")}, notCounter: true},
+		"the health item":        {keys: keys("health#ping"), notCounter: true},
+		"no key":                 {keys: nil, notCounter: true},
+		"no count":               {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { delete(m, "count") }), wantErr: `"count"`},
+		"no updated_at":          {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { delete(m, "updated_at") }), wantErr: `"updated_at"`},
+		"no image":               {keys: keys("c#home"), wantErr: `"name"`},
+		"invalid name":           {keys: keys("c#a#b"), image: item(func(m map[string]types.AttributeValue) { m["name"] = s("a#b") }), wantErr: "invalid name"},
+		"another counter's item": {keys: keys("c#other"), image: item(nil), wantErr: `item "c#other" holds counter "home"`},
+		"sets not a number":      {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["sets"] = s("1") }), wantErr: `"sets"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok, err := dynamostore.DecodeCounterImage(tc.keys, tc.image)
+			if ok == tc.notCounter {
+				t.Errorf("ok = %v, want %v", ok, !tc.notCounter)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
