@@ -83,6 +83,10 @@ func newCORS(origins []string) *cors {
 	return c
 }
 
+// varyOrigin is the Vary header value every answer gets; the slice is
+// shared, and no one changes it.
+var varyOrigin = []string{"Origin"}
+
 const (
 	corsMethods       = "GET, POST, PUT, DELETE, OPTIONS"
 	corsHeaders       = "Content-Type, X-Api-Key, Idempotency-Key"
@@ -97,7 +101,11 @@ const (
 func (c *cors) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
-		hdr.Add("Vary", "Origin")
+		if vary := hdr["Vary"]; len(vary) == 0 {
+			hdr["Vary"] = varyOrigin // on every answer: no allocation
+		} else {
+			hdr["Vary"] = append(vary, "Origin")
+		}
 		origin := r.Header.Get("Origin")
 		if origin == "" {
 			next.ServeHTTP(w, r)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -27,12 +29,33 @@ type counterJSON struct {
 }
 
 func newCounterJSON(c counter.Counter) counterJSON {
-	return counterJSON{
-		Name:      c.Name,
-		Count:     c.Count,
-		CreatedAt: c.CreatedAt.UTC().Format(timeLayout),
-		UpdatedAt: c.UpdatedAt.UTC().Format(timeLayout),
+	return counterJSON{Name: c.Name, Count: c.Count, CreatedAt: formatTime(c.CreatedAt), UpdatedAt: formatTime(c.UpdatedAt)}
+}
+
+// formatTime returns t.UTC().Format(timeLayout), without parsing the
+// layout on each call: every answer that carries a counter formats two
+// times (a page of a listing, up to 2,000), and time.Format's layout walk
+// was the largest single cost of the increment answer
+// (BenchmarkIncrementHandler; docs/benchmarks.md). Years outside 0..9999
+// go through Format.
+func formatTime(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(timeLayout)
 	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b := [...]byte{
+		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + int(month)/10), byte('0' + int(month)%10), '-',
+		byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':',
+		byte('0' + min/10), byte('0' + min%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+		byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10), 'Z',
+	}
+	return string(b[:])
 }
 
 // pageJSON is one page of a listing.
@@ -70,14 +93,40 @@ type pointJSON struct {
 	Hits  int64  `json:"hits"`
 }
 
+// jsonContentType is every JSON answer's Content-Type header value; the
+// slice is shared, and no one changes it.
+var jsonContentType = []string{"application/json"}
+
+// bodyEncoder is a buffer and the encoder that writes into it; they are
+// pooled, so that an answer costs neither.
+type bodyEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var bodyEncoders = sync.Pool{New: func() any {
+	e := &bodyEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
 // writeJSON answers v as a JSON body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil { // the types above hold strings, numbers and slices of them
-		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	e := bodyEncoders.Get().(*bodyEncoder)
+	defer func() {
+		if e.buf.Cap() <= 64<<10 { // a large listing's buffer is not kept
+			bodyEncoders.Put(e)
+		}
+	}()
+	e.buf.Reset()
+	body := []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	if err := e.enc.Encode(v); err == nil {
+		body = bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")) // Encode ends the value with a newline
+	} else { // the types above hold strings, numbers and slices of them
+		status = http.StatusInternalServerError
 	}
 	hdr := w.Header()
-	hdr["Content-Type"] = []string{"application/json"}
+	hdr["Content-Type"] = jsonContentType
 	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

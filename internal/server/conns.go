@@ -1,7 +1,6 @@
 package server
 
 import (
-	"container/list"
 	"context"
 	"io"
 	"net"
@@ -62,12 +61,12 @@ type connLimiter struct {
 
 	mu   sync.Mutex
 	open int
-	idle *list.List // of waitingConn, longest idle first (StateIdle)
+	idle connQueue // longest idle first (StateIdle)
 	// waiting holds, oldest first, the connections silent since they
 	// were accepted (StateNew) and those whose handler is blocked reading
 	// the request body.
-	waiting *list.List
-	where   map[net.Conn]*list.Element
+	waiting connQueue
+	conns   map[net.Conn]*trackedConn // every open connection
 	// wake (capacity 1) tells a waiting Accept that a connection closed
 	// or may now be shed; blocked says that Accept waits.
 	wake    chan struct{}
@@ -78,35 +77,82 @@ type connLimiter struct {
 	shedding int
 }
 
-type waitingConn struct {
-	conn  net.Conn
-	since time.Time
+// trackedConn is an open connection and its place in the limiter's
+// queues. It moves between them as the connection's state changes, twice
+// per request on a keep-alive connection, without allocating.
+type trackedConn struct {
+	conn       net.Conn
+	since      time.Time  // when it joined its queue
+	queue      *connQueue // the queue it is on; nil if none
+	prev, next *trackedConn
+}
+
+// connQueue is a doubly linked list of connections, oldest first.
+type connQueue struct{ front, back *trackedConn }
+
+// push puts t at the back of q, since now; t must be on no queue.
+func (q *connQueue) push(t *trackedConn, now time.Time) {
+	t.since, t.queue, t.prev, t.next = now, q, q.back, nil
+	if q.back != nil {
+		q.back.next = t
+	} else {
+		q.front = t
+	}
+	q.back = t
+}
+
+// unqueue takes t off the queue it is on, if any.
+func (t *trackedConn) unqueue() {
+	q := t.queue
+	if q == nil {
+		return
+	}
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		q.front = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	} else {
+		q.back = t.prev
+	}
+	t.queue, t.prev, t.next = nil, nil, nil
 }
 
 func newConnLimiter(max int) *connLimiter {
-	return &connLimiter{max: max, idle: list.New(), waiting: list.New(), where: map[net.Conn]*list.Element{}, wake: make(chan struct{}, 1)}
+	return &connLimiter{max: max, conns: map[net.Conn]*trackedConn{}, wake: make(chan struct{}, 1)}
 }
 
-// forget takes c off the idle or waiting list; l.mu must be held.
-func (l *connLimiter) forget(c net.Conn) {
-	if e, ok := l.where[c]; ok {
-		l.idle.Remove(e) // a no-op if e is on the other list
-		l.waiting.Remove(e)
-		delete(l.where, c)
+// tracked returns c's entry, making one if c is new; l.mu must be held.
+func (l *connLimiter) tracked(c net.Conn) *trackedConn {
+	t := l.conns[c]
+	if t == nil {
+		t = &trackedConn{conn: c}
+		l.conns[c] = t
 	}
+	return t
 }
 
 // ConnState tracks connections for the cap; it is an http.Server ConnState.
 func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.forget(c)
 	switch state {
 	case http.StateNew:
-		l.where[c] = l.waiting.PushBack(waitingConn{c, time.Now()})
+		l.tracked(c).unqueue()
+		l.waiting.push(l.tracked(c), time.Now())
+	case http.StateActive:
+		l.tracked(c).unqueue()
 	case http.StateIdle:
-		l.where[c] = l.idle.PushBack(waitingConn{c, time.Now()})
+		t := l.tracked(c)
+		t.unqueue()
+		l.idle.push(t, time.Now())
 	case http.StateClosed, http.StateHijacked:
+		if t := l.conns[c]; t != nil {
+			t.unqueue()
+			delete(l.conns, c)
+		}
 		l.open--
 		l.shedding = max(0, l.shedding-1)
 		l.wakeAccept()
@@ -164,12 +210,14 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	}
 	l := b.limiter
 	l.mu.Lock()
-	l.where[b.conn] = l.waiting.PushBack(waitingConn{b.conn, time.Now()})
+	t := l.tracked(b.conn)
+	t.unqueue()
+	l.waiting.push(t, time.Now())
 	l.wakeAccept()
 	l.mu.Unlock()
 	n, err := b.ReadCloser.Read(p)
 	l.mu.Lock()
-	l.forget(b.conn)
+	t.unqueue()
 	l.mu.Unlock()
 	b.failed = err != nil
 	return n, err
@@ -193,22 +241,20 @@ func (l *connLimiter) reserve(now time.Time) (ok bool, recheck time.Duration) {
 		return true, 0
 	}
 	l.blocked = true
-	var victim *list.Element
+	var victim *trackedConn
 	if l.shedding == 0 {
-		if e := l.idle.Front(); e != nil {
-			victim = e
-			l.idle.Remove(e)
-		} else if e := l.waiting.Front(); e != nil {
-			if wait := e.Value.(waitingConn).since.Add(waitGrace).Sub(now); wait > 0 {
+		if t := l.idle.front; t != nil {
+			victim = t
+		} else if t := l.waiting.front; t != nil {
+			if wait := t.since.Add(waitGrace).Sub(now); wait > 0 {
 				recheck = wait
 			} else {
-				victim = e
-				l.waiting.Remove(e)
+				victim = t
 			}
 		}
 	}
 	if victim != nil {
-		delete(l.where, victim.Value.(waitingConn).conn)
+		victim.unqueue()
 		l.shed++
 		l.shedding++
 	}
@@ -216,7 +262,7 @@ func (l *connLimiter) reserve(now time.Time) (ok bool, recheck time.Duration) {
 	if victim != nil {
 		// net/http sees the closed connection fail and reports
 		// StateClosed, which frees the slot.
-		_ = victim.Value.(waitingConn).conn.Close()
+		_ = victim.conn.Close()
 	}
 	return false, recheck
 }
