@@ -6,11 +6,11 @@
 #                              `sam build` (template.yaml: Metadata BuildMethod: makefile)
 #   make local                 the Docker-free `sam local start-api` (tools/cmd/hitcounter-local)
 #
-# Variables: LAMBDA_FUNCTIONS (the function names), LAMBDA_BIN (output dir),
-# LAMBDA_MAX_BYTES (size limit `build` enforces), LAMBDA_GOFLAGS (go build flags).
+# Variables: LAMBDA_FUNCTIONS (the function names: every directory under
+# functions/), LAMBDA_BIN (output dir), LAMBDA_MAX_BYTES (size limit `build`
+# enforces), LAMBDA_GOFLAGS (go build flags). A new function needs nothing here.
 
-LAMBDA_FUNCTIONS ?= create get list set increment delete health stats aggregate \
-                    badge hit shields web
+LAMBDA_FUNCTIONS ?= $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 LAMBDA_BIN       ?= bin
 LAMBDA_MAX_BYTES ?= 10000000
 # lambda.norpc drops aws-lambda-go's legacy RPC mode (not used by
@@ -38,24 +38,10 @@ build-lambda-%:
 # scratch directory (Metadata ProjectRootDirectory/ContextPath: .). It does not
 # pass the architecture, so GOARCH and CGO_ENABLED are fixed here, as in
 # template.yaml (Architectures: [arm64]).
-define lambda_sam_target
-.PHONY: build-$(1)
-build-$(1):
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $$(LAMBDA_GOFLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(2)
-endef
-$(eval $(call lambda_sam_target,CreateFunction,create))
-$(eval $(call lambda_sam_target,GetFunction,get))
-$(eval $(call lambda_sam_target,ListFunction,list))
-$(eval $(call lambda_sam_target,SetFunction,set))
-$(eval $(call lambda_sam_target,IncrementFunction,increment))
-$(eval $(call lambda_sam_target,DeleteFunction,delete))
-$(eval $(call lambda_sam_target,HealthFunction,health))
-$(eval $(call lambda_sam_target,StatsFunction,stats))
-$(eval $(call lambda_sam_target,AggregateFunction,aggregate))
-$(eval $(call lambda_sam_target,BadgeFunction,badge))
-$(eval $(call lambda_sam_target,HitFunction,hit))
-$(eval $(call lambda_sam_target,ShieldsFunction,shields))
-$(eval $(call lambda_sam_target,WebFunction,web))
+# The logical ID of the function in functions/<name> is <Name>Function (its
+# directory name, capitalized: WebFunction builds functions/web).
+build-%Function:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo '$*' | tr '[:upper:]' '[:lower:]')
 
 ## local: the API as deployed, no Docker: the real Lambda binaries under AWS's emulator, on DynamoDB Local
 # Built, then exec'd like `make run`, so that Ctrl-C ends cleanly.
