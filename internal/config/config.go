@@ -6,7 +6,7 @@
 // Adding a setting is a change here: a field on Config with its doc, one
 // line in FromEnv reading it with the environment method of its kind
 // (duration, port, list, ...; they name the variable in their errors), its
-// cases in TestFromEnv, and a row in README.md's Configuration table.
+// cases in TestFromEnv, and a row in docs/configuration.md.
 package config
 
 import (
@@ -56,8 +56,8 @@ const (
 	CORSOff = "none"
 )
 
-// Config is the service's configuration. Read it with FromEnv; README.md
-// (Configuration) lists the variables.
+// Config is the service's configuration. Read it with FromEnv;
+// docs/configuration.md lists the variables.
 type Config struct {
 	// Store is StoreMemory (the default) or StoreDynamoDB (STORE).
 	Store string

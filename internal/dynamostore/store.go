@@ -37,7 +37,7 @@ const (
 	attrUpdatedAt = "updated_at" // N, Unix milliseconds UTC
 	// attrSets counts the Set calls that changed the counter: a stream
 	// record whose new image has another value is a set, not a hit
-	// (aggregate.go). Increments leave it alone, so they stay one write
+	// (internal/history). Increments leave it alone, so they stay one write
 	// unit of the same size as before it existed.
 	attrSets = "sets"
 
