@@ -1,9 +1,10 @@
 // Package app is hitcounter's composition root: the one place that turns a
 // config.Config into the running parts: the store (on DynamoDB, with the
 // process's one DynamoDB client), the HTTP handler with its options, the
-// history aggregator, and, on a local DynamoDB, the stream poller that
-// feeds it. Every host takes the parts it needs from an App: the
-// standalone server (internal/server) all of them, each Lambda function
+// history aggregator. Every host takes the parts it needs from an App: the
+// standalone server (internal/server) all of them, with the stream poller
+// that feeds the aggregator on a local DynamoDB (a part of its own, so that
+// no Lambda function links the streams client); each Lambda function
 // (internal/lambdafn) its routes' handler or the aggregator. What a host
 // serves beyond that is decided by what its main imports: the page routes
 // need internal/pages.
@@ -25,7 +26,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
-	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
 // Options change what Open does.
@@ -120,24 +120,11 @@ func (a *App) Aggregator() (*history.Aggregator, error) {
 	return history.NewAggregator(a.dynamo, a.cfg.StatsTableName, a.log), nil
 }
 
-// LocalAggregation returns a poller that feeds the counter table's stream
-// to the history aggregator, as Lambda's event source mapping does in
-// AWS, or nil where there is none to run: on the memory store, and against
-// AWS, where the aggregate function does it.
-func (a *App) LocalAggregation(ctx context.Context) (*streampoll.Poller, error) {
-	if a.dynamo == nil || !a.cfg.DynamoDB.Local() {
-		return nil, nil
+// StreamARN returns the counter table's stream, which the history
+// aggregator follows; it fails on the memory store.
+func (a *App) StreamARN(ctx context.Context) (string, error) {
+	if a.dynamo == nil {
+		return "", fmt.Errorf("app: no stream on STORE=%q", a.cfg.Store)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	arn, err := dynamostore.StreamARN(ctx, a.dynamo, a.cfg.TableName)
-	if err != nil {
-		return nil, fmt.Errorf("history aggregation: %w", err)
-	}
-	agg, err := a.Aggregator()
-	if err != nil {
-		return nil, err
-	}
-	// Batches of up to 1,000, as template.yaml's event source mapping.
-	return streampoll.New(streampoll.NewClient(a.cfg.DynamoDB), arn, agg.Handle, streampoll.Options{BatchSize: 1000, Logger: a.log}), nil
+	return dynamostore.StreamARN(ctx, a.dynamo, a.cfg.TableName)
 }

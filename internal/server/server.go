@@ -41,7 +41,7 @@ type Main struct {
 	srv      *http.Server
 	conns    openConns
 	// aggregation feeds the table's stream to the history aggregator on
-	// DynamoDB Local; nil otherwise (app.LocalAggregation).
+	// DynamoDB Local; nil otherwise (aggregate.go).
 	aggregation *streampoll.Poller
 	aggCtx      context.Context // the aggregation runs until it ends
 	stopAgg     context.CancelFunc
@@ -66,7 +66,7 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	aggregation, err := a.LocalAggregation(ctx)
+	aggregation, err := localAggregation(ctx, a, log)
 	if err != nil {
 		return nil, err
 	}
