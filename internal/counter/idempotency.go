@@ -41,7 +41,7 @@ func ValidateIdempotencyKey(key string) error {
 // IdempotencyKeyReusedError reports that key scope was first used for
 // another request.
 func IdempotencyKeyReusedError(w Write) *Error {
-	return Errorf(IdempotencyKeyReused, "this idempotency key was used for a different %s of counter %q in the last %v; use a new key for a new request", w.Op, w.Name, IdempotencyTTL)
+	return Errorf(IdempotencyKeyReused, "this idempotency key was used for a different %s of counter %q in the last %d hours; use a new key for a new request", w.Op, w.Name, int(IdempotencyTTL.Hours()))
 }
 
 // Refused reports whether err is an answer that a keyed write records: a
