@@ -136,7 +136,7 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 	if c := newCORS(opts.CORSOrigins); c != nil {
 		root = c.wrap(root)
 	}
-	return h.logRequests(h.recover(withoutHeadBodies(root))), nil
+	return withNosniff(h.logRequests(h.recover(withoutHeadBodies(root)))), nil
 }
 
 // selectRoutes returns the routes named (all, if names is nil: the page

@@ -123,7 +123,27 @@ var brokenServers = map[string]func() http.Handler{
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodHead {
 				w.Header().Set("Allow", "GET")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
 				w.WriteHeader(http.StatusMethodNotAllowed)
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	},
+	"no nosniff on errors": func() http.Handler {
+		return rewriteHeaders(newAPI(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+			if status >= 400 {
+				h.Del("X-Content-Type-Options")
+			}
+		})
+	},
+	"raw < in JSON": func() http.Handler {
+		api := newAPI(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/health" {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				_, _ = w.Write([]byte(`{"status":"ok","note":"<b>"}`))
 				return
 			}
 			api.ServeHTTP(w, r)
@@ -192,6 +212,8 @@ var brokenServerFailures = map[string]string{
 	"Vary only with an Origin":         "(Origin sent: false): got 200 with Vary [], want it to hold Origin",
 	"no CORS on 429":                   "(Origin sent: true): got 429 with Vary [], want it to hold Origin",
 	"idempotency keys ignored":         `replay got Idempotent-Replayed "", want "true"`,
+	"no nosniff on errors":             `has X-Content-Type-Options [], want nosniff`,
+	"raw < in JSON":                    `JSON body holds a raw '<', '>' or '&'`,
 }
 
 // TestRunFailsOnBrokenServers checks that the suite can fail: it runs it,
