@@ -104,7 +104,7 @@ func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error
 		MaxHeaderBytes: httpapi.MaxHeaderBytes,
 	}
 	if a.cfg.RateLimit > 0 {
-		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst)
+		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst, ratelimit.WithIPv6Prefix(a.cfg.RateIPv6Prefix))
 	}
 	return httpapi.New(a.store, opts)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
 )
 
 // Store kinds, the values of STORE.
@@ -97,6 +98,11 @@ type Config struct {
 	// twice the rate, at least 1; 0 when there is no limit).
 	RateLimit float64
 	RateBurst int
+	// RateIPv6Prefix is the length of the IPv6 prefix that the rate limit
+	// counts as one client (RATE_LIMIT_IPV6_PREFIX, 1 to 128, default
+	// ratelimit.DefaultIPv6Prefix; 0 when there is no limit); an IPv4
+	// client is its address.
+	RateIPv6Prefix int
 	// Addr is the listen address: HOST (default all interfaces) and PORT
 	// (default DefaultPort).
 	Addr string
@@ -138,6 +144,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
 	}
 	cfg.RateBurst = e.burst("RATE_LIMIT_BURST", cfg.RateLimit)
+	cfg.RateIPv6Prefix = e.ipv6Prefix("RATE_LIMIT_IPV6_PREFIX", cfg.RateLimit)
 	defaultTimeout := time.Duration(0)
 	if cfg.Store == StoreDynamoDB {
 		defaultTimeout = DefaultRequestTimeout
@@ -321,6 +328,27 @@ func (e *environment) burst(name string, rate float64) int {
 	if err != nil || n < 1 || n > MaxRateBurst {
 		e.invalid(name, v, fmt.Sprintf("a whole number of requests, 1 to %d", MaxRateBurst))
 		return def
+	}
+	return n
+}
+
+// ipv6Prefix reads the prefix length that makes one rate-limited IPv6
+// client: only with a rate limit.
+func (e *environment) ipv6Prefix(name string, rate float64) int {
+	v := e.getenv(name)
+	if rate == 0 {
+		if v != "" {
+			e.fail(fmt.Errorf("%s=%q: RATE_LIMIT is not set, so there is no limit to group clients for: set RATE_LIMIT too, or unset %s", name, v, name))
+		}
+		return 0
+	}
+	if v == "" {
+		return ratelimit.DefaultIPv6Prefix
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 128 {
+		e.invalid(name, v, "a prefix length, 1 to 128 (64: each /64 is one client; 128: each address)")
+		return ratelimit.DefaultIPv6Prefix
 	}
 	return n
 }

@@ -136,6 +136,15 @@ func TestFromEnv(t *testing.T) {
 		"RATE_LIMIT_BURST huge":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "99999999999999999999"), wantErr: "RATE_LIMIT_BURST"},
 		"RATE_LIMIT_BURST without a rate": {env: vars(nil, "RATE_LIMIT_BURST", "5"), wantErr: "RATE_LIMIT_BURST"},
 
+		"RATE_LIMIT_IPV6_PREFIX default":       {env: vars(nil, "RATE_LIMIT", "1"), check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 64)},
+		"RATE_LIMIT_IPV6_PREFIX no limit":      {env: nil, check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 0)},
+		"RATE_LIMIT_IPV6_PREFIX 48":            {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "48"), check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 48)},
+		"RATE_LIMIT_IPV6_PREFIX 128":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "128"), check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 128)},
+		"RATE_LIMIT_IPV6_PREFIX 0":             {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "0"), wantErr: `RATE_LIMIT_IPV6_PREFIX="0"`},
+		"RATE_LIMIT_IPV6_PREFIX 129":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "129"), wantErr: "RATE_LIMIT_IPV6_PREFIX"},
+		"RATE_LIMIT_IPV6_PREFIX slash":         {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "/64"), wantErr: "RATE_LIMIT_IPV6_PREFIX"},
+		"RATE_LIMIT_IPV6_PREFIX without limit": {env: vars(nil, "RATE_LIMIT_IPV6_PREFIX", "56"), wantErr: "RATE_LIMIT_IPV6_PREFIX"},
+
 		"PORT":          {env: vars(nil, "PORT", "8080", "HOST", "127.0.0.1"), check: wantField(func(c config.Config) any { return c.Addr }, "127.0.0.1:8080")},
 		"PORT 0":        {env: vars(nil, "PORT", "0"), check: wantField(func(c config.Config) any { return c.Addr }, ":0")},
 		"HOST IPv6":     {env: vars(nil, "HOST", "::1"), check: wantField(func(c config.Config) any { return c.Addr }, "[::1]:3000")},

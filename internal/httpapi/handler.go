@@ -47,8 +47,10 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call the API from ("*" for
 	// any); empty disables CORS headers.
 	CORSOrigins []string
-	// RateLimiter, when set, limits each client (by remote IP): a request
-	// over the limit is 429 with Retry-After, before any other work.
+	// RateLimiter, when set, limits each client (the host of the remote
+	// address: an IP address, which *ratelimit.Limiter groups by IPv6
+	// prefix): a request over the limit is 429 with Retry-After, before
+	// any other work.
 	RateLimiter RateLimiter
 	// MaxHeaderBytes, when positive, bounds a request's line and header
 	// fields (as HeaderBytes counts them): a larger request is 431. The
