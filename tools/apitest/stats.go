@@ -120,6 +120,10 @@ func (s *suite) testStats(t *testing.T) {
 		"from after to":     "?from=2026-11-27&to=2026-11-26",
 		"1001 days":         "?period=day&from=2024-01-01&to=2026-09-27",
 		"1001 hours":        "?period=hour&from=2026-01-01T00:00:00Z&to=2026-02-11T16:00:00Z",
+		// Go's zero time, given: never taken for "not given".
+		"to in year 1":   "?period=hour&to=0001-01-01T00:00:00Z",
+		"from in year 1": "?from=0001-01-01&to=0001-01-02",
+		"before 1970":    "?period=day&to=1969-12-31",
 	}
 	for test, query := range invalid {
 		t.Run(test, func(t *testing.T) {
