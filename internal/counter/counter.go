@@ -96,8 +96,10 @@ type Store interface {
 	// Stats returns the hits of the named counter in every bucket of q (see
 	// StatsQuery.Resolve for the defaults, taken at the store's clock),
 	// dense and in time order. Hits are the increments applied, keyed or
-	// not (a replay adds nothing); creates and sets are not hits. It
-	// returns InvalidRequest for a query that Resolve refuses and NotFound
+	// not (a replay adds nothing); creates and sets are not hits. A
+	// bucket's sum is kept exactly and shown saturated at the int64 bounds
+	// (HitSum): it never wraps and never fails the query. It returns
+	// InvalidRequest for a query that Resolve refuses and NotFound
 	// if the counter does not exist. A store may show a hit in its bucket
 	// some time after the increment returned (see the store's doc).
 	Stats(ctx context.Context, name string, q StatsQuery) ([]Point, error)

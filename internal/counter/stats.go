@@ -59,7 +59,8 @@ type Point struct {
 	// Start is the start of the bucket, in UTC.
 	Start time.Time
 	// Hits is the sum of the increments applied in the bucket (negative
-	// increments subtract); creates and sets are not hits.
+	// increments subtract); creates and sets are not hits. Stores keep the
+	// sum exactly and show it saturated at the int64 bounds (HitSum).
 	Hits int64
 }
 

@@ -307,7 +307,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		names := map[string]string{"#h": dynamostore.StatsHits, "#exp": dynamostore.StatsExpiresAt}
 		values := map[string]types.AttributeValue{":exp": expires}
 		var sets, conds []string
-		var sum int64
+		var sum counter.HitSum // exact, whatever the batch: the bucket keeps 38 digits
 		for i, src := range u.sources {
 			hits := src.hits
 			if after[i] != "" {
@@ -323,7 +323,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 				continue // all applied before
 			}
 			for _, h := range hits {
-				sum += h.by
+				sum.Add(h.by)
 			}
 			n := strconv.Itoa(i)
 			names["#s"+n] = src.attr
@@ -340,7 +340,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		if len(sets) == 0 {
 			return nil
 		}
-		values[":sum"] = number(sum)
+		values[":sum"] = &types.AttributeValueMemberN{Value: sum.String()}
 		_, err := a.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                           a.table,
 			Key:                                 key,

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -491,5 +494,46 @@ func TestAggregateRemove(t *testing.T) {
 	lambda(t, s.records[len(s.records)-1:], 100, handle)
 	if n := countItems(); n != 0 {
 		t.Errorf("%d buckets after the delete, want 0", n)
+	}
+}
+
+// TestAggregateSumPastInt64: a batch whose hits in one bucket add up past
+// the int64 bounds is added exactly (a DynamoDB number holds 38 digits),
+// and Stats shows the bucket saturated (issue 19, finding 5). Lambda's
+// batches hold at most 1,000 records, whose hits always fit an int64; the
+// aggregator does not rely on it.
+func TestAggregateSumPastInt64(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := daysAgo(1, 5)
+	h.clock.Set(at)
+	if _, err := h.store.Apply(testContext(t), counter.Create("huge", 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.create("huge", 0, at)
+	const n = 1100 // n × MaxCount > math.MaxInt64
+	for i := range n {
+		s.set("huge", 0, at.Add(time.Duration(i)*time.Millisecond))
+		s.increment("huge", counter.MaxCount, at.Add(time.Duration(i)*time.Millisecond))
+	}
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	if res, err := agg.Handle(testContext(t), s.records); err != nil || res.FirstFailed != "" {
+		t.Fatalf("Handle: %+v, %v", res, err)
+	}
+	key := dynamostore.StatsBucketKey("huge", at, counter.Hour, counter.Hour.Start(at))
+	out, err := h.client.GetItem(testContext(t), &dynamodb.GetItemInput{TableName: &h.stats, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := new(big.Int).Mul(big.NewInt(n), big.NewInt(counter.MaxCount))
+	if got, _ := out.Item[dynamostore.StatsHits].(*types.AttributeValueMemberN); got == nil || got.Value != want.String() {
+		t.Errorf("bucket holds hits %v, want %s: the exact sum", out.Item[dynamostore.StatsHits], want)
+	}
+	points, err := h.store.Stats(testContext(t), "huge", counter.StatsQuery{Period: counter.Hour, From: at, To: at})
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if points[0].Hits != math.MaxInt64 {
+		t.Errorf("Stats shows %d hits, want math.MaxInt64: the sum %s, saturated", points[0].Hits, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -124,5 +125,49 @@ func TestListFollowsEveryChange(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("limit %d: listed %d names, want %d\n got %v\nwant %v", limit, len(got), len(want), got, want)
 		}
+	}
+}
+
+// TestStatsSaturatesBelow is the conformance suite's Saturation at the
+// other bound: an hour past math.MinInt64 shows math.MinInt64, and the day
+// that takes some back shows its exact sum.
+func TestStatsSaturatesBelow(t *testing.T) {
+	start := counter.Day.Start(time.Now()).AddDate(0, 0, -1)
+	clock := countertest.NewClock(start)
+	s := memstore.New(memstore.WithClock(clock.Now))
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, counter.Create("deep", 0)); err != nil {
+		t.Fatal(err)
+	}
+	push := func(hour, start, by int64, times int) {
+		t.Helper()
+		clock.Set(counter.Day.Start(clock.Now()).Add(time.Duration(hour) * time.Hour))
+		for range times {
+			if _, err := s.Apply(ctx, counter.Set("deep", start)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Apply(ctx, counter.Increment("deep", by)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	push(0, counter.MaxCount, -counter.MaxCount, 1025)
+	push(1, 0, counter.MaxCount, 3)
+	q := func(p counter.Period) []int64 {
+		points, err := s.Stats(ctx, "deep", counter.StatsQuery{Period: p, From: start, To: start.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hits []int64
+		for _, pt := range points {
+			hits = append(hits, pt.Hits)
+		}
+		return hits
+	}
+	if got, want := q(counter.Hour), []int64{math.MinInt64, 3 * counter.MaxCount}; !slices.Equal(got, want) {
+		t.Errorf("hits per hour %v, want %v", got, want)
+	}
+	if got, want := q(counter.Day), []int64{-1022 * counter.MaxCount}; !slices.Equal(got, want) {
+		t.Errorf("hits of the day %v, want %v", got, want)
 	}
 }

@@ -2,6 +2,8 @@ package countertest
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +53,52 @@ func RunStats(t *testing.T, newHarness func(t *testing.T) StatsHarness) {
 	t.Run("Invalid", func(t *testing.T) { testStatsInvalid(t, newHarness(t)) })
 	t.Run("DeleteDropsHistory", func(t *testing.T) { testStatsDelete(t, newHarness(t)) })
 	t.Run("KeyedWrites", func(t *testing.T) { testStatsKeyed(t, newHarness(t)) })
+	t.Run("Saturation", func(t *testing.T) { testStatsSaturation(t, newHarness(t)) })
+}
+
+// testStatsSaturation checks that a bucket's hits never wrap and never fail
+// a query: a bucket keeps the exact sum of its increments, and Stats shows
+// it saturated at the int64 bounds. Increments of MaxCount, each after a
+// set to 0 (not a hit) that makes room for it, push an hour past
+// math.MaxInt64; the next hour takes 3 × MaxCount back, so the day's sum
+// fits again and shows exactly. (Issue 19, finding 5: the memory store
+// wrapped; DynamoDB failed every query covering the bucket.) The lower
+// bound is symmetric; each store's own tests check it, as it costs as many
+// round trips again.
+func testStatsSaturation(t *testing.T, h StatsHarness) {
+	s := h.Store
+	const n = 1025 // n × MaxCount > math.MaxInt64
+	h.Clock.Set(statsEpoch.Add(-time.Minute))
+	mustCreate(t, s, "huge", 0)
+	push := func(hour int, start, by int64, times int) {
+		t.Helper()
+		for i := range times {
+			h.Clock.Set(statsEpoch.Add(time.Duration(hour)*time.Hour + time.Duration(i)*time.Millisecond))
+			if _, _, err := set(t, s, "huge", start); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			if _, err := increment(t, s, "huge", by); err != nil {
+				t.Fatalf("Increment #%d by %d: %v", i, by, err)
+			}
+		}
+	}
+	push(0, 0, counter.MaxCount, n)
+	push(1, counter.MaxCount, -counter.MaxCount, 3)
+	h.sync(t)
+	hours, err := s.Stats(ctx(t), "huge", counter.StatsQuery{Period: counter.Hour, From: statsEpoch, To: statsEpoch.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("Stats(hours): %v", err)
+	}
+	if got, want := []int64{hours[0].Hits, hours[1].Hits}, []int64{math.MaxInt64, -3 * counter.MaxCount}; !slices.Equal(got, want) {
+		t.Errorf("hits per hour %v, want %v: saturated at math.MaxInt64, then exact", got, want)
+	}
+	days, err := s.Stats(ctx(t), "huge", counter.StatsQuery{Period: counter.Day, From: statsEpoch, To: statsEpoch})
+	if err != nil {
+		t.Fatalf("Stats(day): %v", err)
+	}
+	if got, want := days[0].Hits, (n-3)*counter.MaxCount; got != want {
+		t.Errorf("hits of the day %d, want %d: the exact sum, which fits", got, want)
+	}
 }
 
 // testStatsKeyed checks that writes with an idempotency key count as the
