@@ -63,7 +63,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Store != config.StoreDynamoDB {
-		a.store = memstore.New()
+		var opts []memstore.Option
+		if cfg.MaxCounters > 0 {
+			opts = append(opts, memstore.WithMaxCounters(cfg.MaxCounters))
+		}
+		a.store = memstore.New(opts...)
 		return a, nil
 	}
 	a.dynamo = dynamostore.NewClient(cfg.DynamoDB)

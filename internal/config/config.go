@@ -86,6 +86,11 @@ type Config struct {
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
 	// image can then create counters.
 	HitCreates bool
+	// MaxCounters caps the number of counters of the memory store
+	// (MAX_COUNTERS, a positive whole number; 0, the default, is
+	// memstore.DefaultMaxCounters): a write that would create one more is
+	// 507 store_full. DynamoDB has no such cap.
+	MaxCounters int
 
 	// The settings below are the standalone server's; Lambda functions
 	// ignore them (API Gateway does their work there).
@@ -137,6 +142,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB),
 		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
 		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
+		MaxCounters:     e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
 		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
 		RateLimit:       e.rate("RATE_LIMIT"),
 		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),

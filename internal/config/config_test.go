@@ -160,6 +160,12 @@ func TestFromEnv(t *testing.T) {
 		"MAX_CONNECTIONS unset":     {env: vars(nil), check: wantField(func(c config.Config) any { return c.MaxConnections }, 0)},
 		"MAX_CONNECTIONS 0":         {env: vars(nil, "MAX_CONNECTIONS", "0"), wantErr: `MAX_CONNECTIONS="0"`},
 		"MAX_CONNECTIONS many":      {env: vars(nil, "MAX_CONNECTIONS", "lots"), wantErr: "MAX_CONNECTIONS"},
+
+		"MAX_COUNTERS":          {env: vars(nil, "MAX_COUNTERS", "5000"), check: wantField(func(c config.Config) any { return c.MaxCounters }, 5000)},
+		"MAX_COUNTERS unset":    {env: nil, check: wantField(func(c config.Config) any { return c.MaxCounters }, 0)},
+		"MAX_COUNTERS 0":        {env: vars(nil, "MAX_COUNTERS", "0"), wantErr: `MAX_COUNTERS="0"`},
+		"MAX_COUNTERS negative": {env: vars(nil, "MAX_COUNTERS", "-1"), wantErr: "MAX_COUNTERS"},
+		"MAX_COUNTERS words":    {env: vars(nil, "MAX_COUNTERS", "many"), wantErr: "MAX_COUNTERS"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -537,3 +537,37 @@ func TestAggregateSumPastInt64(t *testing.T) {
 		t.Errorf("Stats shows %d hits, want math.MaxInt64: the sum %s, saturated", points[0].Hits, want)
 	}
 }
+
+// TestAggregateHitCreates: the INSERT of a counter a hit created
+// (create_hits) is a hit in the buckets of its creation, once however often
+// the record is delivered; other INSERTs (creates, sets that create) add
+// nothing (issue 19, finding 8).
+func TestAggregateHitCreates(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := daysAgo(1, 7)
+	h.clock.Set(at)
+	for _, name := range []string{"viewed", "made"} {
+		if _, err := h.store.Apply(testContext(t), counter.Create(name, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.create("viewed", 1, at)
+	s.items["viewed"]["create_hits"] = num(1) // as the hit's PutItem writes it
+	s.hours["viewed"] = map[int64]int64{counter.Hour.Start(at).Unix(): 1}
+	s.days["viewed"] = map[int64]int64{counter.Day.Start(at).Unix(): 1}
+	s.first = at
+	for i := range 5 {
+		s.increment("viewed", 1, at.Add(time.Duration(i+1)*time.Minute))
+	}
+	s.create("made", 7, at) // a create is not a hit
+	s.increment("made", 2, at.Add(time.Minute))
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	handle := func(batch []history.Record) (history.BatchResult, error) {
+		return agg.Handle(testContext(t), batch)
+	}
+	for _, size := range []int{1, 3, 100} { // delivered three times, in pieces
+		lambda(t, s.records, size, handle)
+	}
+	check(t, h, s)
+}

@@ -28,6 +28,7 @@ var statusByCode = map[string]int{
 	counter.AlreadyExists:        http.StatusConflict,
 	counter.OutOfRange:           http.StatusConflict,
 	counter.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+	counter.StoreFull:            http.StatusInsufficientStorage,
 	counter.Unavailable:          http.StatusServiceUnavailable,
 	counter.Internal:             http.StatusInternalServerError,
 	Unauthorized:                 http.StatusUnauthorized,

@@ -222,7 +222,9 @@ func TestStackContract(t *testing.T) {
 
 // TestStackFunctionEnvironment checks that a function gets its own
 // template environment (HitFunction's HIT_CREATES_COUNTERS, from the
-// HitCreatesCounters parameter) over the Globals, as on Lambda.
+// HitCreatesCounters parameter) over the Globals, as on Lambda; and that
+// the view that creates a counter is a hit in its stats (issue 19,
+// finding 8).
 func TestStackFunctionEnvironment(t *testing.T) {
 	for _, tc := range []struct {
 		hitCreates string
@@ -237,6 +239,28 @@ func TestStackFunctionEnvironment(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus {
 				t.Errorf("GET hit.svg of a missing counter: %s, want %d", resp.Status, tc.wantStatus)
+			}
+			if tc.wantStatus != http.StatusOK {
+				return
+			}
+			// The view that created the counter is a hit in its stats,
+			// through the stream and the real aggregate function.
+			var hits float64
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				r := do(t, "GET", s.URL()+"/counters/fresh/stats?period=hour", "", "")
+				points, _ := r.body["points"].([]any)
+				hits = 0
+				for _, p := range points {
+					h, _ := p.(map[string]any)["hits"].(float64)
+					hits += h
+				}
+				if hits == 1 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond) // the stream gives no signal over HTTP
+			}
+			if hits != 1 {
+				t.Errorf("stats of the counter a view created: %v hits, want 1", hits)
 			}
 		})
 	}

@@ -54,6 +54,49 @@ func RunStats(t *testing.T, newHarness func(t *testing.T) StatsHarness) {
 	t.Run("DeleteDropsHistory", func(t *testing.T) { testStatsDelete(t, newHarness(t)) })
 	t.Run("KeyedWrites", func(t *testing.T) { testStatsKeyed(t, newHarness(t)) })
 	t.Run("Saturation", func(t *testing.T) { testStatsSaturation(t, newHarness(t)) })
+	t.Run("HitsThatCreate", func(t *testing.T) { testStatsHitsThatCreate(t, newHarness(t)) })
+}
+
+// testStatsHitsThatCreate checks that OpHit is a hit whether it creates the
+// counter or not: racing hits on a missing counter all show in its stats,
+// the creating one included (issue 19, finding 8), while a create, a set
+// that creates and a refused hit add nothing.
+func testStatsHitsThatCreate(t *testing.T, h StatsHarness) {
+	s := h.Store
+	h.Clock.Set(statsEpoch.Add(10 * time.Minute))
+	const hits = 16
+	var wg sync.WaitGroup
+	for range hits {
+		wg.Go(func() {
+			if _, err := s.Apply(ctx(t), counter.Hit("viewed")); err != nil {
+				t.Errorf("Apply(hit): %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	h.Clock.Set(statsEpoch.Add(70 * time.Minute))
+	if _, err := s.Apply(ctx(t), counter.Hit("viewed")); err != nil {
+		t.Fatalf("Apply(hit): %v", err)
+	}
+	mustCreate(t, s, "made", 0)
+	if _, _, err := set(t, s, "set-made", 3); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	mustCreate(t, s, "full", counter.MaxCount)
+	_, err := s.Apply(ctx(t), counter.Hit("full"))
+	wantCode(t, "Apply(hit at MaxCount)", err, counter.OutOfRange)
+	h.sync(t)
+	q := counter.StatsQuery{Period: counter.Hour, From: statsEpoch, To: statsEpoch.Add(time.Hour)}
+	want := map[string][]int64{"viewed": {hits, 1}, "made": {0, 0}, "set-made": {0, 0}, "full": {0, 0}}
+	for name, want := range want {
+		points, err := s.Stats(ctx(t), name, q)
+		if err != nil {
+			t.Fatalf("Stats(%q): %v", name, err)
+		}
+		if got := []int64{points[0].Hits, points[1].Hits}; !slices.Equal(got, want) {
+			t.Errorf("%s: hits per hour %v, want %v", name, got, want)
+		}
+	}
 }
 
 // testStatsSaturation checks that a bucket's hits never wrap and never fail
