@@ -44,7 +44,7 @@ func TestFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
-			want := config.Config{Store: "memory", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second}
+			want := config.Config{Store: "memory", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
@@ -114,6 +114,21 @@ func TestFromEnv(t *testing.T) {
 		"API_KEYS":             {env: vars(nil, "API_KEYS", " a, b ,,"), check: wantField(func(c config.Config) any { return strings.Join(c.APIKeys, "|") }, "a|b")},
 		"API_KEYS comma only":  {env: vars(nil, "API_KEYS", ","), wantErr: `API_KEYS=","`},
 		"API_KEYS blanks only": {env: vars(nil, "API_KEYS", " , "), wantErr: "API_KEYS"},
+
+		// The open increment only adds views when keys are on: 1 unless set.
+		"PUBLIC_MAX_INCREMENT default":          {env: nil, check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(1))},
+		"PUBLIC_MAX_INCREMENT 5":                {env: vars(nil, "PUBLIC_MAX_INCREMENT", "5"), check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(5))},
+		"PUBLIC_MAX_INCREMENT largest":          {env: vars(nil, "PUBLIC_MAX_INCREMENT", "9007199254740991"), check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(9007199254740991))},
+		"PUBLIC_MAX_INCREMENT 0":                {env: vars(nil, "PUBLIC_MAX_INCREMENT", "0"), wantErr: `PUBLIC_MAX_INCREMENT="0"`},
+		"PUBLIC_MAX_INCREMENT negative":         {env: vars(nil, "PUBLIC_MAX_INCREMENT", "-1"), wantErr: "PUBLIC_MAX_INCREMENT"},
+		"PUBLIC_MAX_INCREMENT past the maximum": {env: vars(nil, "PUBLIC_MAX_INCREMENT", "9007199254740992"), wantErr: "PUBLIC_MAX_INCREMENT"},
+		"PUBLIC_MAX_INCREMENT none":             {env: vars(nil, "PUBLIC_MAX_INCREMENT", "none"), wantErr: "PUBLIC_MAX_INCREMENT"},
+		"API_KEYS_REQUIRED true":                {env: vars(onAWS, "API_KEYS_REQUIRED", "true"), check: wantField(func(c config.Config) any { return c.APIKeysRequired }, true)},
+		"API_KEYS_REQUIRED other":               {env: vars(nil, "API_KEYS_REQUIRED", "yes"), wantErr: `API_KEYS_REQUIRED="yes"`},
+		"keys off":                              {env: nil, check: wantField(func(c config.Config) any { return c.KeysOn() }, false)},
+		"keys on: API_KEYS":                     {env: vars(nil, "API_KEYS", "a"), check: wantField(func(c config.Config) any { return c.KeysOn() }, true)},
+		"keys on: API_KEYS_REQUIRED":            {env: vars(onAWS, "API_KEYS_REQUIRED", "true"), check: wantField(func(c config.Config) any { return c.KeysOn() }, true)},
+		"keys off: API_KEYS_REQUIRED false":     {env: vars(onAWS, "API_KEYS_REQUIRED", "false"), check: wantField(func(c config.Config) any { return c.KeysOn() }, false)},
 
 		"RATE_LIMIT": {env: vars(nil, "RATE_LIMIT", "10"), check: func(t *testing.T, c config.Config) {
 			if c.RateLimit != 10 || c.RateBurst != 20 {
