@@ -107,6 +107,9 @@ func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error
 		HitCreates:     a.cfg.HitCreates,
 		MaxHeaderBytes: httpapi.MaxHeaderBytes,
 	}
+	if a.cfg.KeysOn() { // a stranger adds views, and nothing else
+		opts.PublicMaxIncrement = a.cfg.PublicMaxIncrement
+	}
 	if a.cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst, ratelimit.WithIPv6Prefix(a.cfg.RateIPv6Prefix))
 	}

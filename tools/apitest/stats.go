@@ -43,10 +43,13 @@ func (st statsJSON) total() int64 {
 func (s *suite) testStats(t *testing.T) {
 	name := s.name("stats")
 	s.create(t, name, 10) // a create is not a hit
-	target := "/counters/" + name + "/increment"
-	for _, body := range []string{`{"by":3}`, `{"by":5}`, `{"by":-1}`} {
-		if r := s.do(t, jsonBody(http.MethodPost, target, body)); r.status != http.StatusOK {
-			t.Fatalf("POST %s %s: got %v", target, body, r)
+	// Hits: the open increment's and the admin route's, by any amount.
+	for _, req := range []request{
+		{method: http.MethodPost, target: "/counters/" + name + "/increment"},
+		adjust(name, 2), adjust(name, 5), adjust(name, -1),
+	} {
+		if r := s.do(t, req); r.status != http.StatusOK {
+			t.Fatalf("%s %s %s: got %v", req.method, req.target, req.body, r)
 		}
 	}
 	if r := s.do(t, jsonBody(http.MethodPut, "/counters/"+name, `{"count":100}`)); r.status != http.StatusOK {
