@@ -265,6 +265,26 @@ func (s *suite) testPublicBound(t *testing.T, bound int64) {
 		}
 	}
 	s.wantCount(t, name, 100+bound) // no refused increment changed it
+
+	// A page on another origin can send what a form or a no-cors fetch
+	// sends (text/plain, a form type; no preflight, no key): CORS then
+	// hides the answer but does not stop the request, so the bound must.
+	// Such a request adds a view, and nothing else.
+	want := 100 + bound
+	for _, contentType := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		crossOrigin := func(body string) request {
+			return request{method: http.MethodPost, target: target, body: []byte(body), contentType: contentType,
+				noKey: true, noOrigin: true, header: http.Header{"Origin": {"https://stranger.example"}}}
+		}
+		t.Run("another origin, "+contentType, func(t *testing.T) {
+			for _, by := range []int64{1000, bound + 1, -1, -maxCount} {
+				s.expectError(t, crossOrigin(`{"by":`+strconv.FormatInt(by, 10)+`}`), http.StatusForbidden, "forbidden")
+			}
+			want++
+			wantCounter(t, s.do(t, crossOrigin(`{"by":1}`)), http.StatusOK, name, want)
+		})
+	}
+	s.wantCount(t, name, want)
 }
 
 // testIncrementBounds checks the range of counts: an increment made with
