@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/server"
 	"github.com/hitcounter/hitcounter/tools/browser"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/iamgate"
 	"github.com/hitcounter/hitcounter/tools/localapi"
 )
 
@@ -122,12 +124,30 @@ func TestLocalAPI(t *testing.T) {
 	if testing.Verbose() {
 		logOut = os.Stderr
 	}
+	// Every function reaches DynamoDB through the gate with its role in
+	// the template: a refusal (a permission the role lacks) fails the test.
+	var refusedMu sync.Mutex
+	var refused []iamgate.Decision
+	t.Cleanup(func() {
+		refusedMu.Lock()
+		defer refusedMu.Unlock()
+		for _, d := range refused {
+			t.Errorf("the gate refused %s %s on %s: %s", d.Principal, d.Action, d.Resource, d.Reason)
+		}
+	})
 	s, err := localapi.Start(ctx, localapi.Options{
 		Addr:             "127.0.0.1:0",
 		APIKeys:          []string{testKey},
 		DynamoDBEndpoint: dynamolocal.ForTest(t).Endpoint(),
 		TableName:        "browser-" + randomHex(t),
 		FunctionLog:      logOut,
+		OnAccess: func(d iamgate.Decision) {
+			if !d.Allowed {
+				refusedMu.Lock()
+				refused = append(refused, d)
+				refusedMu.Unlock()
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/iamgate"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
@@ -28,6 +30,9 @@ type Options struct {
 	// Dir is the repository root (go.mod, template.yaml, functions/); ""
 	// means FindModuleRoot(".").
 	Dir string
+	// Template is the SAM template to serve; "" means Dir/template.yaml.
+	// Its functions are built from Dir.
+	Template string
 	// Addr is the listen address; "" means 127.0.0.1:3000. Use
 	// 127.0.0.1:0 for a free port (see Stack.URL).
 	Addr string
@@ -63,8 +68,14 @@ type Options struct {
 	// nil discards it.
 	FunctionLog io.Writer
 	// Logger receives the stack's own log: a line per start-up step, then
-	// one per request; nil discards it.
+	// one per request, and one per request the gate refuses; nil discards
+	// it.
 	Logger *slog.Logger
+	// OnAccess, if set, is called with every decision of the gate between
+	// the functions and DynamoDB (tools/iamgate): each action a function
+	// (or the stream poller, for the function it feeds) asked for, allowed
+	// or not. It must be safe for concurrent use.
+	OnAccess func(iamgate.Decision)
 
 	// pickPorts picks the emulators' ports; nil means freePorts. Tests make
 	// it collide.
@@ -83,6 +94,7 @@ type Stack struct {
 	ln        net.Listener
 	srv       *http.Server
 	dynamo    *dynamolocal.Server // nil if not ours
+	gate      *iamgate.Gate       // between the functions and DynamoDB
 	buildDir  string
 	logger    *slog.Logger
 	// streams are the pollers feeding stream consumers (streams.go);
@@ -114,7 +126,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 	}()
 
-	tmpl, err := samtemplate.Load(filepath.Join(opts.Dir, "template.yaml"), opts.TemplateParams)
+	tmpl, err := samtemplate.Load(opts.Template, opts.TemplateParams)
 	if err != nil {
 		return nil, err
 	}
@@ -166,12 +178,29 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	began = time.Now()
 
-	env := functionEnv(opts, endpoint, globalTimeout(tmpl))
+	// Every function reaches DynamoDB through the gate, which allows each
+	// what its role in the template allows, and nothing else.
+	env := functionEnv(opts, globalTimeout(tmpl))
+	if s.gate, err = iamgate.FromTemplate(ctx, endpoint, tmpl, envMap(env), iamgate.Options{Logger: s.logger, OnDecision: opts.OnAccess}); err != nil {
+		return nil, err
+	}
+	if err := s.gate.Start("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	s.logger.Info("IAM gate in front of DynamoDB: each function may do what its role in the template allows", "gate", s.gate.URL())
 	var mu sync.Mutex
 	errs := make([]error, len(tmpl.Functions))
 	for i, f := range tmpl.Functions {
 		fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME="+f.LogicalID)
+		own := map[string]string{ // as Lambda gives a function its role's credentials
+			"AWS_ENDPOINT_URL_DYNAMODB": s.gate.URL(),
+			"AWS_ACCESS_KEY_ID":         iamgate.AccessKeyID(f.LogicalID),
+			"AWS_SECRET_ACCESS_KEY":     "local",
+		}
 		for k, v := range f.Environment { // the function's own, as Lambda sets them over Globals
+			own[k] = v
+		}
+		for k, v := range own {
 			if _, overridden := opts.Env[k]; !overridden {
 				fenv = append(fenv, k+"="+v)
 			}
@@ -195,7 +224,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.logger.Info("emulators started", "functions", len(s.pools), "per_function", opts.PoolSize, "s", seconds(began))
 
-	if err := s.startStreams(ctx, consumers, endpoint); err != nil {
+	if err := s.startStreams(ctx, consumers, endpoint, s.gate); err != nil {
 		return nil, fmt.Errorf("localapi: stream: %w", err)
 	}
 
@@ -222,6 +251,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:3000"
+	}
+	if o.Template == "" {
+		o.Template = filepath.Join(o.Dir, "template.yaml")
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = filepath.Join(o.Dir, ".cache")
@@ -279,8 +311,9 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 }
 
 // functionEnv is the environment of every emulator and function: what the
-// template's Globals set, pointed at the local DynamoDB.
-func functionEnv(o Options, endpoint string, timeout int) []string {
+// template's Globals set, for the local tables. Each function adds its own
+// credentials and the gate's endpoint.
+func functionEnv(o Options, timeout int) []string {
 	vars := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 		"TZ":                              "UTC",
@@ -290,9 +323,6 @@ func functionEnv(o Options, endpoint string, timeout int) []string {
 		"CORS_ALLOWED_ORIGINS":            o.AllowedOrigins,
 		"AWS_REGION":                      "us-east-1",
 		"AWS_DEFAULT_REGION":              "us-east-1",
-		"AWS_ENDPOINT_URL_DYNAMODB":       endpoint,
-		"AWS_ACCESS_KEY_ID":               "local",
-		"AWS_SECRET_ACCESS_KEY":           "local",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(timeout),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
 		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
@@ -306,6 +336,16 @@ func functionEnv(o Options, endpoint string, timeout int) []string {
 	}
 	slices.Sort(env)
 	return env
+}
+
+// envMap returns an environment (KEY=value lines) as a map.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 // statsTable is the stats table of the stack: the counters table's name
@@ -324,6 +364,9 @@ func globalTimeout(t *samtemplate.Template) int {
 
 // seconds returns the time since t in seconds, to a tenth.
 func seconds(t time.Time) float64 { return time.Since(t).Round(100 * time.Millisecond).Seconds() }
+
+// Gate returns the gate between the functions and DynamoDB.
+func (s *Stack) Gate() *iamgate.Gate { return s.gate }
 
 // URL returns the API's base URL, e.g. http://127.0.0.1:3000.
 func (s *Stack) URL() string {
@@ -349,6 +392,9 @@ func (s *Stack) Close() error {
 			wg.Go(p.close)
 		}
 		wg.Wait()
+		if s.gate != nil {
+			errs = append(errs, s.gate.Close())
+		}
 		if s.dynamo != nil {
 			errs = append(errs, s.dynamo.Stop())
 		}

@@ -22,12 +22,19 @@ import (
 const testKey = "local-test-key-0123456789"
 
 // startStack starts the whole local API (real bootstraps under the real
-// emulator, the shared DynamoDB Local) with its own table, closed when the
-// test ends.
+// emulator, the shared DynamoDB Local, the gate with the template's roles
+// between them) with its own table, closed when the test ends. Unless
+// opts.OnAccess is set, a request the gate refuses fails the test: every
+// function may do what its routes do.
 func startStack(t *testing.T, opts localapi.Options) *localapi.Stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local, builds every function and runs it under the emulator")
+	}
+	if opts.OnAccess == nil {
+		acc := &accesses{}
+		opts.OnAccess = acc.record
+		t.Cleanup(func() { acc.wantNoDenial(t) })
 	}
 	opts.Addr = "127.0.0.1:0"
 	opts.DynamoDBEndpoint = dynamolocal.ForTest(t).Endpoint()

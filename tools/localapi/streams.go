@@ -12,6 +12,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
+	"github.com/hitcounter/hitcounter/tools/iamgate"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
@@ -50,9 +51,10 @@ func streamConsumers(t *samtemplate.Template) []streamConsumer {
 // startStreams feeds the counters table's stream at endpoint to each
 // stream consumer's bootstrap, the way Lambda's event source mapping does:
 // every shard polled, batches of the event's BatchSize, a failed batch
-// delivered again from its first failed record until it succeeds. They run
-// until Close.
-func (s *Stack) startStreams(ctx context.Context, consumers []streamConsumer, endpoint string) error {
+// delivered again from its first failed record until it succeeds. Like
+// the event source mapping, each poller reads the stream with its
+// function's role: through the gate. They run until Close.
+func (s *Stack) startStreams(ctx context.Context, consumers []streamConsumer, endpoint string, gate *iamgate.Gate) error {
 	if len(consumers) == 0 {
 		return nil
 	}
@@ -63,7 +65,12 @@ func (s *Stack) startStreams(ctx context.Context, consumers []streamConsumer, en
 	pctx, cancel := context.WithCancel(context.Background())
 	s.stopStreams = cancel
 	for _, c := range consumers {
-		p := streampoll.New(streampoll.NewClient(dynamostore.ClientConfig{Endpoint: endpoint}), arn, s.invokeStream(c.function, arn),
+		creds, err := gate.Credentials(c.function)
+		if err != nil {
+			return err
+		}
+		client := streampoll.NewClient(dynamostore.ClientConfig{Endpoint: gate.URL(), Credentials: creds})
+		p := streampoll.New(client, arn, s.invokeStream(c.function, arn),
 			streampoll.Options{BatchSize: c.batchSize, Logger: s.logger.With("function", c.function)})
 		s.streams.Go(func() { _ = p.Run(pctx) })
 	}

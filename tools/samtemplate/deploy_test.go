@@ -3,10 +3,14 @@ package samtemplate_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,6 +28,9 @@ type deployCase struct {
 	// its Fn::ForEach loops expanded for this case (ExpandForEach, as
 	// AWS::LanguageExtensions expands them before the SAM transform).
 	Template string `json:"template"`
+	// Clock is the Unix time of the deploy (0: now), which SAM reads for
+	// an API with AlwaysDeploy.
+	Clock int64 `json:"clock,omitempty"`
 }
 
 // values returns the case's parameter values with its region, as
@@ -96,14 +103,7 @@ func TestDeploy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	casesJSON, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("python3", "translate.py", string(casesJSON), out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("translate.py: %v\n%s", err, msg)
-	}
+	translate(t, cases, out)
 
 	lint := []string{template}
 	servedBy := routeFunctions(t)
@@ -123,6 +123,7 @@ func TestDeploy(t *testing.T) {
 			checkRoutes(t, cf, servedBy, c.param("RequireApiKeys", "true") == "true")
 			checkGatewayResponses(t, cf)
 			checkAccountUntouched(t, cf, c)
+			checkRoles(t, cf, load(t, c.values()))
 		})
 	}
 
@@ -132,6 +133,201 @@ func TestDeploy(t *testing.T) {
 	if msg, err := exec.Command("cfn-lint", args...).CombinedOutput(); err != nil || len(msg) > 0 {
 		t.Errorf("cfn-lint %s: %v\n%s", strings.Join(args, " "), err, msg)
 	}
+}
+
+// translate runs translate.py on cases (each with its Template written),
+// writing into out/<case name>.
+func translate(t *testing.T, cases []deployCase, out string) {
+	t.Helper()
+	casesJSON, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", "translate.py", string(casesJSON), out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("translate.py: %v\n%s", err, msg)
+	}
+}
+
+// TestDeployFollowsParameters: a parameter change reaches the live API.
+// The stage serves the deployment it points to, and CloudFormation makes a
+// new one only when the deployment's logical ID changes; SAM names it
+// after a hash of the API taken before parameters are resolved, so a new
+// AllowedOrigins (CORS answers, gateway responses), StageName or
+// EnableAccessLogs alone would leave the stage serving the old one (issue
+// 20). For every parameter the API reads (its properties and its routes'
+// events, directly, in Fn::Sub or through a condition), a deploy with the
+// defaults and then one with the parameter changed must name a new
+// deployment. The same check on the template without AlwaysDeploy must
+// fail for the three parameters of the issue: the check catches it.
+func TestDeployFollowsParameters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the SAM translator (Python)")
+	}
+	requirePython(t)
+	raw := load(t, nil).Raw
+	params := apiParameters(raw)
+	if len(params) == 0 {
+		t.Fatal("the API reads no parameter")
+	}
+	control := deepCopy(t, raw)
+	delete(resource(t, &samtemplate.Template{Raw: control}, "CountersApi")["Properties"].(map[string]any), "AlwaysDeploy")
+	out := t.TempDir()
+	templates := map[string]map[string]any{"template": raw, "without-AlwaysDeploy": control}
+	var cases []deployCase
+	for name, tmpl := range templates {
+		path := filepath.Join(out, name+".json")
+		data, err := json.Marshal(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The first deploy, then a later one with one parameter changed.
+		const first, later = 1_800_000_000, 1_800_000_600
+		cases = append(cases, deployCase{Name: name + "-defaults", Region: "us-east-1", Template: path, Clock: first})
+		for _, p := range params {
+			cases = append(cases, deployCase{Name: name + "-" + p, Region: "us-east-1", Template: path, Clock: later,
+				Params: map[string]string{p: changedValue(t, raw, p)}})
+		}
+	}
+	translate(t, cases, out)
+	deployment := func(c string) string {
+		data, err := os.ReadFile(filepath.Join(out, c, "translated.json"))
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		ids := decodeTemplate(t, data, deployCase{Region: "us-east-1"}).ofType("AWS::ApiGateway::Deployment")
+		if len(ids) != 1 {
+			t.Fatalf("%s: deployments %q, want one", c, ids)
+		}
+		return ids[0]
+	}
+	stale := map[string][]string{} // template → the parameters whose change keeps the deployment
+	for name := range templates {
+		before := deployment(name + "-defaults")
+		for _, p := range params {
+			if deployment(name+"-"+p) == before {
+				stale[name] = append(stale[name], p)
+			}
+		}
+	}
+	if len(stale["template"]) > 0 {
+		t.Errorf("a new %q leaves the stage on its deployment (%s): the change never reaches the live API", stale["template"], deployment("template-defaults"))
+	}
+	for _, p := range []string{"AllowedOrigins", "EnableAccessLogs", "StageName"} {
+		if !slices.Contains(stale["without-AlwaysDeploy"], p) {
+			t.Errorf("without AlwaysDeploy, a new %s makes a new deployment: this check would not catch issue 20's finding", p)
+		}
+	}
+	t.Logf("parameters the API reads: %q; without AlwaysDeploy a change of %q would not reach the stage", params, stale["without-AlwaysDeploy"])
+}
+
+// apiParameters returns the parameters the REST API's definition reads:
+// in its properties and in the Api events of the functions, by Ref, in an
+// Fn::Sub, or through the conditions of an Fn::If; sorted.
+func apiParameters(raw map[string]any) []string {
+	declared, _ := raw["Parameters"].(map[string]any)
+	conditions, _ := raw["Conditions"].(map[string]any)
+	found := map[string]bool{}
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				switch k {
+				case "Ref":
+					if name, ok := x.(string); ok && declared[name] != nil {
+						found[name] = true
+					}
+				case "Fn::Sub":
+					s, _ := x.(string)
+					if a, ok := x.([]any); ok && len(a) > 0 {
+						s, _ = a[0].(string)
+					}
+					for _, m := range subRef.FindAllStringSubmatch(s, -1) {
+						if declared[m[1]] != nil {
+							found[m[1]] = true
+						}
+					}
+				case "Fn::If", "Condition":
+					name, _ := x.(string)
+					if a, ok := x.([]any); ok && len(a) > 0 {
+						name, _ = a[0].(string)
+					}
+					if c, ok := conditions[name]; ok && !seen[name] {
+						seen[name] = true
+						walk(c)
+					}
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	resources, _ := raw["Resources"].(map[string]any)
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		props, _ := res["Properties"].(map[string]any)
+		switch res["Type"] {
+		case "AWS::Serverless::Api":
+			walk(props)
+		case "AWS::Serverless::Function":
+			events, _ := props["Events"].(map[string]any)
+			for _, e := range events {
+				if ev, _ := e.(map[string]any); ev["Type"] == "Api" {
+					walk(ev)
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(found))
+}
+
+// changedValue returns a value of parameter p other than its default: the
+// next of its AllowedValues, its default plus one for a number, a plain
+// word otherwise.
+func changedValue(t *testing.T, raw map[string]any, p string) string {
+	t.Helper()
+	spec := raw["Parameters"].(map[string]any)[p].(map[string]any)
+	def := fmt.Sprint(spec["Default"])
+	if allowed, ok := spec["AllowedValues"].([]any); ok {
+		for _, v := range allowed {
+			if s := fmt.Sprint(v); s != def {
+				return s
+			}
+		}
+	}
+	if spec["Type"] == "Number" {
+		n, err := strconv.Atoi(def)
+		if err != nil {
+			t.Fatalf("%s: default %q", p, def)
+		}
+		return strconv.Itoa(n + 1)
+	}
+	v := "Changed1"
+	if pattern, ok := spec["AllowedPattern"].(string); ok && !regexp.MustCompile(pattern).MatchString(v) {
+		t.Fatalf("%s: %q does not match its AllowedPattern %s: pick another value here", p, v, pattern)
+	}
+	return v
+}
+
+func deepCopy(t *testing.T, v map[string]any) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // cfnTemplate is the part of a CloudFormation template the checks read:
@@ -165,10 +361,11 @@ func decodeTemplate(t *testing.T, data []byte, c deployCase) cfnTemplate {
 }
 
 type cfnResource struct {
-	Type           string
-	Condition      string
-	DeletionPolicy string
-	Properties     map[string]any
+	Type                string
+	Condition           string
+	DeletionPolicy      string
+	UpdateReplacePolicy string
+	Properties          map[string]any
 }
 
 func (cf cfnTemplate) ofType(typ string) []string {
@@ -278,6 +475,34 @@ func checkRoutes(t *testing.T, cf cfnTemplate, servedBy map[string]string, keys 
 	}
 }
 
+// checkRoles: what the deploy creates in IAM is what tools/samtemplate
+// reads (and make local's gate enforces): every IAM resource is the
+// template's own, none generated by SAM (which would attach
+// AWSLambdaBasicExecutionRole), and each function runs with the role
+// samtemplate says.
+func checkRoles(t *testing.T, cf cfnTemplate, tmpl *samtemplate.Template) {
+	t.Helper()
+	own, _ := tmpl.Raw["Resources"].(map[string]any)
+	for id, r := range cf.Resources {
+		if !strings.HasPrefix(r.Type, "AWS::IAM::") {
+			continue
+		}
+		if res, _ := own[id].(map[string]any); res["Type"] != r.Type {
+			t.Errorf("%s (%s) is not the template's: generated by SAM", id, r.Type)
+		}
+	}
+	for _, f := range tmpl.Functions {
+		fn, ok := cf.Resources[f.LogicalID]
+		if !ok || fn.Type != "AWS::Lambda::Function" {
+			t.Errorf("no function %s", f.LogicalID)
+			continue
+		}
+		if got := references(fn.Properties["Role"]); !slices.Equal(got, []string{f.Role.LogicalID + ".Arn"}) {
+			t.Errorf("%s runs with %v, samtemplate reads %s", f.LogicalID, got, f.Role.LogicalID)
+		}
+	}
+}
+
 // gatewayAnswers is what each of API Gateway's own answers must be in the
 // service's error contract (docs/openapi.yaml): status and code.
 var gatewayAnswers = map[string]struct {
@@ -376,6 +601,13 @@ func checkAccountUntouched(t *testing.T, cf cfnTemplate, c deployCase) {
 	table := cf.Resources["CountersTable"]
 	if _, ok := table.Properties["SSESpecification"]; ok || table.DeletionPolicy != "Retain" {
 		t.Errorf("table: SSESpecification %v (a billed KMS key), deletion policy %q (want Retain)", table.Properties["SSESpecification"], table.DeletionPolicy)
+	}
+	// A queue of failed batches says which hits the retained stats table
+	// lacks: it goes (or is replaced) only by hand, once read.
+	for _, id := range cf.ofType("AWS::SQS::Queue") {
+		if q := cf.Resources[id]; q.DeletionPolicy != "Retain" || q.UpdateReplacePolicy != "Retain" {
+			t.Errorf("queue %s: deletion policy %q, update replace policy %q; want Retain", id, q.DeletionPolicy, q.UpdateReplacePolicy)
+		}
 	}
 	// Route 53 publishes health-check metrics only in us-east-1.
 	healthCheck := c.param("EnableHealthCheck", "false") == "true"

@@ -1,7 +1,7 @@
 // Package samtemplate reads the parts of the AWS SAM template (template.yaml)
 // that the service's tools need: each function, its code directory, its API
-// Gateway routes and whether they require an API key, and the IAM actions its
-// inline policies grant. It first expands the template's Fn::ForEach loops
+// Gateway routes and whether they require an API key, and its IAM role with
+// the statements of every policy the role has. It first expands the template's Fn::ForEach loops
 // as the AWS::LanguageExtensions transform does (ExpandForEach), which
 // neither goformation nor the Python SAM translator does. It is for tools and
 // tests (it pulls in goformation), never for the Lambda binaries.
@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 
@@ -39,8 +38,8 @@ type Function struct {
 	CodeURI string
 	// Routes are its Api events.
 	Routes []Route
-	// Actions are the IAM actions its inline policy statements allow, sorted.
-	Actions []string
+	// Role is its IAM role and what the role's policies say.
+	Role Role
 	// Metadata is the resource's Metadata (BuildMethod and so on).
 	Metadata map[string]any
 	// Environment holds the function's own environment variables (beyond
@@ -107,7 +106,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		f, err := function(id, cf, raw)
+		f, err := t.function(id, cf)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
 		}
@@ -139,7 +138,7 @@ func (t *Template) Function(logicalID string) (Function, bool) {
 	return Function{}, false
 }
 
-func function(id string, cf *cloudformation.Template, raw map[string]any) (Function, error) {
+func (t *Template) function(id string, cf *cloudformation.Template) (Function, error) {
 	sf, err := cf.GetServerlessFunctionWithName(id)
 	if err != nil {
 		return Function{}, err
@@ -172,63 +171,10 @@ func function(id string, cf *cloudformation.Template, raw map[string]any) (Funct
 		}
 		f.Routes = append(f.Routes, r)
 	}
-	actions, err := policyActions(raw, id)
+	role, err := t.role(id)
 	if err != nil {
 		return Function{}, err
 	}
-	f.Actions = actions
-	slices.Sort(f.Actions)
-	f.Actions = slices.Compact(f.Actions)
+	f.Role = role
 	return f, nil
-}
-
-// policyActions returns the actions the Allow statements of a function's
-// Policies grant. Only inline policy documents are accepted: a managed
-// policy or a SAM policy template would hide what the function may do.
-func policyActions(raw map[string]any, id string) ([]string, error) {
-	resources, _ := raw["Resources"].(map[string]any)
-	res, _ := resources[id].(map[string]any)
-	props, _ := res["Properties"].(map[string]any)
-	var docs []any
-	switch p := props["Policies"].(type) {
-	case nil:
-		return nil, nil
-	case []any:
-		docs = p
-	default:
-		docs = []any{p}
-	}
-	var actions []string
-	for i, d := range docs {
-		doc, ok := d.(map[string]any)
-		statements, ok2 := doc["Statement"].([]any)
-		if !ok || !ok2 {
-			return nil, fmt.Errorf("policy %d: not an inline policy document with a Statement list", i)
-		}
-		for _, st := range statements {
-			actions = append(actions, statementActions(st)...)
-		}
-	}
-	return actions, nil
-}
-
-// statementActions returns the actions an Allow statement grants.
-func statementActions(st any) []string {
-	m, ok := st.(map[string]any)
-	if !ok || m["Effect"] != "Allow" {
-		return nil
-	}
-	switch a := m["Action"].(type) {
-	case string:
-		return []string{a}
-	case []any:
-		var out []string
-		for _, v := range a {
-			if s, ok := v.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }

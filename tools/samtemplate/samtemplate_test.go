@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,59 +154,55 @@ func TestAPIKeysOnAdminRoutes(t *testing.T) {
 	}
 }
 
-// TestLeastPrivilege: each function may call only the DynamoDB actions its
-// store operation uses (internal/dynamostore), on the counters table only.
-func TestLeastPrivilege(t *testing.T) {
-	want := map[string][]string{
-		httpapi.RouteHealth: {"dynamodb:GetItem"}, // Ping reads a key that never exists
-		// Write routes: the change, and for a keyed write (Idempotency-Key)
-		// the read of the counter and one TransactWriteItems, which needs
-		// the action of each item it carries (Put of the record,
-		// ConditionCheck for a refused write).
-		httpapi.RouteCreate:    {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem"},
-		httpapi.RouteList:      {"dynamodb:Scan"},
-		httpapi.RouteGet:       {"dynamodb:GetItem"},
-		httpapi.RouteSet:       {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		httpapi.RouteAdjust:    {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		httpapi.RouteIncrement: {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		httpapi.RouteDelete:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"},
-		httpapi.RouteBadge:     {"dynamodb:GetItem"},
-		httpapi.RouteShields:   {"dynamodb:GetItem"},
-		// Increment, and Create of a missing counter when HitCreatesCounters is on.
-		httpapi.RouteHit: {"dynamodb:PutItem", "dynamodb:UpdateItem"},
-		// The web files touch no table.
-		httpapi.RouteDashboard:       nil,
-		httpapi.RouteDashboardScript: nil,
-		httpapi.RouteDashboardStyle:  nil,
-		httpapi.RouteEmbed:           nil,
-		// The counter (404, and its creation time names its history), then
-		// one Query of the stats table.
-		httpapi.RouteStats: {"dynamodb:GetItem", "dynamodb:Query"},
-	}
-	tmpl := load(t, nil)
-	for _, f := range tmpl.Functions {
-		if f.LogicalID == aggregateFunction {
-			continue // TestAggregator
+// TestRoles: every function runs with a role of its own, declared in the
+// template and tagged with the function's name (SAM's generated roles
+// carry AWSLambdaBasicExecutionRole: log writes to every log group of the
+// account), with no managed policy from outside the template, that may
+// write logs to the function's own log group only. What else each role
+// may do is held to what the function's code calls by tools/iamgate's
+// TestTemplateGrants and tools/localapi's TestStackPermissions, through
+// the gate.
+func TestRoles(t *testing.T) {
+	for name, params := range map[string]map[string]any{
+		"defaults": nil,
+		"HitCreatesCounters=true,RequireApiKeys=false": {"HitCreatesCounters": "true", "RequireApiKeys": "false"},
+	} {
+		roles := map[string]string{}
+		for _, f := range load(t, params).Functions {
+			t.Run(name+"/"+f.LogicalID, func(t *testing.T) {
+				r := f.Role
+				if r.Generated {
+					t.Fatalf("no Role: SAM would generate %s with AWSLambdaBasicExecutionRole", r.LogicalID)
+				}
+				if prev, ok := roles[r.LogicalID]; ok {
+					t.Errorf("role %s shared with %s", r.LogicalID, prev)
+				}
+				roles[r.LogicalID] = f.LogicalID
+				if len(r.ManagedPolicyArns) > 0 {
+					t.Errorf("managed policies %v from outside the template", r.ManagedPolicyArns)
+				}
+				if want := strings.TrimSuffix(f.LogicalID, "Function"); r.Tags["function"] != want {
+					t.Errorf("tag function=%q, want %q", r.Tags["function"], want)
+				}
+				logs := 0
+				for _, st := range r.Statements {
+					for _, a := range actions(st) {
+						if !strings.HasPrefix(strings.ToLower(a), "logs:") && !strings.HasPrefix(a, "*") {
+							continue
+						}
+						logs++
+						ownGroup := f.LogicalID + "LogGroup.Arn"
+						if !slices.Contains([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, a) || st["Effect"] != "Allow" ||
+							!slices.Equal(references(st["Resource"]), []string{ownGroup}) {
+							t.Errorf("%s %s on %v; want only logs:CreateLogStream and logs:PutLogEvents on %s", st["Effect"], a, st["Resource"], ownGroup)
+						}
+					}
+				}
+				if logs == 0 {
+					t.Error("the role may not write the function's logs")
+				}
+			})
 		}
-		t.Run(f.LogicalID, func(t *testing.T) {
-			// One role per function: the routes a function serves together
-			// need the same actions.
-			routes := servedRoutes(t, f.CodeURI)
-			for _, r := range routes {
-				if !slices.Equal(f.Actions, want[r.Name]) {
-					t.Errorf("allowed actions %q, want %q (route %s)", f.Actions, want[r.Name], r.Name)
-				}
-			}
-			for _, st := range statements(t, tmpl, f.LogicalID) {
-				want := "CountersTable.Arn"
-				if slices.Equal(actions(st), []string{"dynamodb:Query"}) && routes[0].Name == httpapi.RouteStats {
-					want = "StatsTable.Arn"
-				}
-				if refs := references(st["Resource"]); len(refs) != 1 || refs[0] != want {
-					t.Errorf("statement on %v, want only !GetAtt %s", st["Resource"], want)
-				}
-			}
-		})
 	}
 }
 
@@ -216,15 +211,12 @@ const aggregateFunction = "AggregateFunction"
 
 // TestAggregator: the aggregator is fed by the counters table's stream
 // through an event source mapping with partial batch responses, bisection,
-// bounded retries and an on-failure queue; its own role lets it read that
-// stream, write and find buckets in the stats table, and report failed
-// batches, nothing else; alarms watch its lag and its failed batches.
+// bounded retries and an on-failure queue (its role's permissions:
+// TestRoles, and tools/iamgate's TestTemplateGrants); alarms watch its lag
+// and its failed batches.
 func TestAggregator(t *testing.T) {
 	tmpl := load(t, nil)
 	fn := resource(t, tmpl, aggregateFunction)["Properties"].(map[string]any)
-	if _, ok := fn["Policies"]; ok {
-		t.Errorf("Policies set: the function's own role holds its permissions")
-	}
 	if refs := references(fn["Role"]); !slices.Equal(refs, []string{"AggregateFunctionRole.Arn"}) {
 		t.Fatalf("Role refers to %v, want AggregateFunctionRole.Arn", refs)
 	}
@@ -257,38 +249,6 @@ func TestAggregator(t *testing.T) {
 		if dest["Type"] != "SQS" || !slices.Equal(references(dest["Destination"]), []string{"AggregateFailureQueue.Arn"}) {
 			t.Errorf("on-failure destination %v", dest)
 		}
-	}
-
-	role := resource(t, tmpl, "AggregateFunctionRole")["Properties"].(map[string]any)
-	got := map[string][]string{} // action -> resources
-	for _, p := range role["Policies"].([]any) {
-		for _, st := range p.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			st := st.(map[string]any)
-			res := references(st["Resource"])
-			if s, ok := st["Resource"].(string); ok {
-				res = []string{s}
-			}
-			for _, a := range actions(st) {
-				got[a] = append(got[a], res...)
-			}
-		}
-	}
-	want := map[string][]string{
-		"dynamodb:UpdateItem":       {"StatsTable.Arn"},
-		"dynamodb:Query":            {"StatsTable.Arn"},
-		"dynamodb:BatchWriteItem":   {"StatsTable.Arn"},
-		"dynamodb:DescribeStream":   {"CountersTable.StreamArn"},
-		"dynamodb:GetRecords":       {"CountersTable.StreamArn"},
-		"dynamodb:GetShardIterator": {"CountersTable.StreamArn"},
-		"dynamodb:ListStreams":      {"*"}, // it takes no resource
-		"sqs:SendMessage":           {"AggregateFailureQueue.Arn"},
-	}
-	if !maps.EqualFunc(got, want, slices.Equal) {
-		t.Errorf("role allows %v, want %v", got, want)
-	}
-	managed := fmt.Sprint(role["ManagedPolicyArns"])
-	if !strings.Contains(managed, "AWSLambdaBasicExecutionRole") || strings.Contains(managed, "DynamoDB") {
-		t.Errorf("managed policies %s, want only AWSLambdaBasicExecutionRole (logs)", managed)
 	}
 
 	alarmsOn := map[string]bool{}
@@ -331,19 +291,6 @@ func actions(st map[string]any) []string {
 		return out
 	}
 	return nil
-}
-
-func statements(t *testing.T, tmpl *samtemplate.Template, id string) []map[string]any {
-	t.Helper()
-	props := resource(t, tmpl, id)["Properties"].(map[string]any)
-	var out []map[string]any
-	policies, _ := props["Policies"].([]any) // none: the basic execution role only
-	for _, doc := range policies {
-		for _, st := range doc.(map[string]any)["Statement"].([]any) {
-			out = append(out, st.(map[string]any))
-		}
-	}
-	return out
 }
 
 func resource(t *testing.T, tmpl *samtemplate.Template, id string) map[string]any {

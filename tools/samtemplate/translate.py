@@ -9,10 +9,12 @@ as `sam package` leaves it (each CodeUri an s3:// URI).
 usage: translate.py CASES_JSON OUTDIR
 
 CASES_JSON is a list of {"name": ..., "region": ..., "params": {...},
-"template": ...}: the parameter values of one deploy (missing ones take
-their defaults), its region, and the template to deploy with its
+"template": ..., "clock": ...}: the parameter values of one deploy (missing
+ones take their defaults), its region, and the template to deploy with its
 Fn::ForEach loops already expanded for those values (by
-tools/samtemplate's ExpandForEach: one expander for every tool). For each
+tools/samtemplate's ExpandForEach: one expander for every tool); clock,
+if given, is the Unix time of the deploy, which SAM reads for an API with
+AlwaysDeploy (the name of its deployment). For each
 case it writes, in OUTDIR/<name>/, packaged.json (the template after the
 language extensions: what the SAM transform reads) and either
 translated.json (the CloudFormation that would be created) or errors.txt
@@ -26,8 +28,11 @@ import copy
 import json
 import os
 import sys
+import time
+import types
 
 try:
+    import samtranslator.model.apigateway as apigateway
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.translator.transform import transform
     from samtranslator.yaml_helper import yaml_parse
@@ -146,6 +151,10 @@ def package(template):
 
 def translate(template, case, outdir):
     os.environ["AWS_DEFAULT_REGION"] = case["region"]  # the transform's region
+    if "clock" in case:  # the time of the deploy, as SAM's deployment hash sees it
+        apigateway.time = types.SimpleNamespace(time=lambda: case["clock"])
+    else:
+        apigateway.time = time
     params = parameter_values(template, case.get("params") or {})
     packaged = language_extensions(template, params)
     package(packaged)

@@ -1,8 +1,11 @@
 // Command hitcounter-local (`make local`) is a Docker-free `sam local
 // start-api`: it builds every function of template.yaml for this machine,
 // runs each under AWS's Lambda Runtime Interface Emulator, starts DynamoDB
-// Local with the tables, feeds the counters table's stream to the aggregate
-// function as Lambda's event source mapping would, and serves the API on
+// Local with the tables, puts between them a gate that lets each function
+// do what its role in the template allows (tools/iamgate; a refused request
+// is logged and answered with DynamoDB's AccessDeniedException, as on AWS),
+// feeds the counters table's stream to the aggregate function as Lambda's
+// event source mapping would, and serves the API on
 // http://127.0.0.1:$PORT (3000)
 // until Ctrl-C or SIGTERM, when it stops everything it started.
 //
