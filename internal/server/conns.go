@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -25,16 +26,38 @@ const (
 // unset: the soft RLIMIT_NOFILE less a reserve for the server's own files,
 // at most 4,096 (and at least half the limit when the limit is small).
 func DefaultMaxConnections() int {
+	return min(connectionsAllowed(nofileLimit()), maxDefaultConnections)
+}
+
+// nofileLimit returns the soft RLIMIT_NOFILE, or 1,024 if it cannot be
+// read. Go raises the soft limit to the hard one when a program starts
+// (package syscall), so it is as high as the process can make it.
+func nofileLimit() uint64 {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
-		return 1024 - fdReserve
+		return 1024
 	}
-	soft := int(min(lim.Cur, 1<<30))
-	n := soft - fdReserve
-	if n < soft/2 {
-		n = max(1, soft/2)
+	return lim.Cur
+}
+
+// connectionsAllowed is the most client connections a descriptor limit
+// of nofile leaves room for: nofile less fdReserve, or half of it if that
+// is more (a small limit), at least 1.
+func connectionsAllowed(nofile uint64) int {
+	soft := int(min(nofile, 1<<30))
+	return max(1, soft-fdReserve, soft/2)
+}
+
+// checkMaxConnections returns an error naming MAX_CONNECTIONS if n (the
+// variable's value) is above what a descriptor limit of nofile allows: past
+// it, accept fails with "too many open files" before the cap is reached, and
+// the cap protects nothing.
+func checkMaxConnections(n int, nofile uint64) error {
+	if allowed := connectionsAllowed(nofile); n > allowed {
+		return fmt.Errorf("MAX_CONNECTIONS=%d: the descriptor limit (RLIMIT_NOFILE %d, less %d for the server's own files) allows at most %d; lower MAX_CONNECTIONS or raise the hard limit (ulimit -Hn)",
+			n, nofile, fdReserve, allowed)
 	}
-	return min(n, maxDefaultConnections)
+	return nil
 }
 
 // waitGrace is how long the server may wait on a client before, at the

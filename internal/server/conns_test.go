@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -237,5 +239,92 @@ func TestSilentConnectionsShed(t *testing.T) {
 func TestDefaultMaxConnections(t *testing.T) {
 	if n := DefaultMaxConnections(); n < 1 || n > maxDefaultConnections {
 		t.Errorf("DefaultMaxConnections() = %d, want 1..%d", n, maxDefaultConnections)
+	}
+}
+
+func TestConnectionsAllowed(t *testing.T) {
+	tests := []struct {
+		nofile uint64
+		want   int
+	}{
+		{nofile: 20000, want: 20000 - fdReserve},
+		{nofile: 1024, want: 1024 - fdReserve},
+		{nofile: 128, want: 64},
+		{nofile: 100, want: 50}, // small: half, not 36
+		{nofile: 1, want: 1},
+		{nofile: 1 << 40, want: 1<<30 - fdReserve},
+	}
+	for _, tt := range tests {
+		if got := connectionsAllowed(tt.nofile); got != tt.want {
+			t.Errorf("connectionsAllowed(%d) = %d, want %d", tt.nofile, got, tt.want)
+		}
+		if err := checkMaxConnections(tt.want, tt.nofile); err != nil {
+			t.Errorf("checkMaxConnections(%d, %d) = %v, want nil", tt.want, tt.nofile, err)
+		}
+		if err := checkMaxConnections(tt.want+1, tt.nofile); err == nil || !strings.Contains(err.Error(), "MAX_CONNECTIONS") {
+			t.Errorf("checkMaxConnections(%d, %d) = %v, want an error naming MAX_CONNECTIONS", tt.want+1, tt.nofile, err)
+		}
+	}
+}
+
+// TestImpossibleMaxConnections: a MAX_CONNECTIONS above what the process's
+// descriptor limit allows stops New, naming the variable; at the limit it
+// starts.
+func TestImpossibleMaxConnections(t *testing.T) {
+	allowed := connectionsAllowed(nofileLimit())
+	for _, tt := range []struct {
+		max     int
+		wantErr bool
+	}{{allowed + 1, true}, {allowed, false}} {
+		cfg, err := ConfigFromEnv(func(k string) string {
+			return map[string]string{"PORT": "0", "HOST": "127.0.0.1", "MAX_CONNECTIONS": fmt.Sprint(tt.max)}[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(context.Background(), cfg, io.Discard)
+		if err == nil {
+			m.Close()
+		}
+		if got := err != nil; got != tt.wantErr {
+			t.Fatalf("MAX_CONNECTIONS=%d with %d allowed: New error %v, want error %v", tt.max, allowed, err, tt.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "MAX_CONNECTIONS=") {
+			t.Errorf("error %q does not name MAX_CONNECTIONS", err)
+		}
+	}
+}
+
+// TestMaxConnectionsUnderUlimit is finding 6 of issue 19 as reported: under
+// `ulimit -n 128`, MAX_CONNECTIONS=100000 used to be accepted, and accept
+// then failed with "too many open files" while the cap never bit. The test
+// binary runs itself under that limit (as the helper below) and must refuse.
+func TestMaxConnectionsUnderUlimit(t *testing.T) {
+	if os.Getenv("HITCOUNTER_ULIMIT_HELPER") == "1" {
+		cfg, err := ConfigFromEnv(os.Getenv)
+		if err == nil {
+			var m *Main
+			if m, err = New(context.Background(), cfg, io.Discard); err == nil {
+				m.Close()
+				fmt.Println("started")
+				return
+			}
+		}
+		fmt.Println("error:", err)
+		return
+	}
+	for _, tt := range []struct{ max, want string }{
+		{"100000", "error: MAX_CONNECTIONS=100000: the descriptor limit (RLIMIT_NOFILE 128, less 64 for the server's own files) allows at most 64"},
+		{"64", "started"},
+	} {
+		cmd := exec.Command("sh", "-c", `ulimit -n 128 && exec "$0" -test.run '^TestMaxConnectionsUnderUlimit$'`, os.Args[0])
+		cmd.Env = append(os.Environ(), "HITCOUNTER_ULIMIT_HELPER=1", "PORT=0", "HOST=127.0.0.1", "MAX_CONNECTIONS="+tt.max)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("MAX_CONNECTIONS=%s under ulimit -n 128: %v\n%s", tt.max, err, out)
+		}
+		if !strings.Contains(string(out), tt.want) {
+			t.Errorf("MAX_CONNECTIONS=%s under ulimit -n 128: got\n%s\nwant a line with %q", tt.max, out, tt.want)
+		}
 	}
 }

@@ -62,6 +62,12 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 }
 
 func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flushWriter) (*Main, error) {
+	maxConns := cfg.MaxConnections
+	if maxConns < 1 {
+		maxConns = DefaultMaxConnections()
+	} else if err := checkMaxConnections(maxConns, nofileLimit()); err != nil {
+		return nil, err
+	}
 	a, err := app.Open(ctx, cfg, app.Options{Logger: log, PrepareLocal: true})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -78,10 +84,6 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
-	}
-	maxConns := cfg.MaxConnections
-	if maxConns < 1 {
-		maxConns = DefaultMaxConnections()
 	}
 	limiter := newConnLimiter(maxConns)
 	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
