@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/awslabs/goformation/v7"
@@ -95,7 +96,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf, err := goformation.ParseJSONWithOptions(resolvedJSON, &intrinsics.ProcessorOptions{ParameterOverrides: params})
+	cf, err := goformation.ParseJSONWithOptions(resolvedJSON, &intrinsics.ProcessorOptions{ParameterOverrides: typedOverrides(raw, params)})
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +115,26 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 		t.Functions = append(t.Functions, f)
 	}
 	return t, nil
+}
+
+// typedOverrides returns params with the values of Number parameters given
+// as strings (as a deploy passes them) turned into numbers, as
+// CloudFormation reads them: goformation puts an override in place of its
+// Ref as it is, and a string where a number belongs does not parse.
+func typedOverrides(raw, params map[string]any) map[string]any {
+	declared, _ := raw["Parameters"].(map[string]any)
+	out := make(map[string]any, len(params))
+	for name, v := range params {
+		if p, _ := declared[name].(map[string]any); p["Type"] == "Number" {
+			if s, ok := v.(string); ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					v = f
+				}
+			}
+		}
+		out[name] = v
+	}
+	return out
 }
 
 // withoutUnparsable drops, from the copy goformation parses, the properties
