@@ -78,6 +78,9 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	status := StatusFor(code)
 	h.logError(r, err, status)
+	if errors.Is(err, counter.ErrRecordsFull) {
+		summarize(w) // counted by h.recordsFull, as often as a client wants
+	}
 	if d := counter.RetryAfter(err); d > 0 && status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
 	}
@@ -132,8 +135,9 @@ const refusalLogInterval = time.Minute
 // refusalLog logs refusals that a client can cause at full speed (keyed
 // writes refused for want of room in the store's records) without a line
 // each: the first at once, then at most one line per interval and cause,
-// with how many were refused since the previous line. It is safe for
-// concurrent use.
+// with how many were refused since the previous line; the request log
+// writes no line of its own for them either. It is safe for concurrent
+// use.
 type refusalLog struct {
 	log      *slog.Logger
 	interval time.Duration

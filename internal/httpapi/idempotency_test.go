@@ -125,7 +125,7 @@ func TestKeyedFloodFromOneClient(t *testing.T) {
 	}
 	var logs strings.Builder
 	h := newHandler(t, store, httpapi.Options{APIKeys: []string{"admin-key"}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	n := 0
+	n, answered := 0, 0 // requests, and those not refused for want of room
 	send := func(remote, apiKey, name string) *httptest.ResponseRecorder {
 		n++
 		req := httptest.NewRequest("POST", "/counters/"+name+"/increment", nil)
@@ -136,6 +136,9 @@ func TestKeyedFloodFromOneClient(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable {
+			answered++
+		}
 		return rec
 	}
 	for i := range 50 {
@@ -183,6 +186,9 @@ func TestKeyedFloodFromOneClient(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "keyed writes refused"); got != 1 {
 		t.Errorf("%d log lines for 48 refusals within a minute, want 1 (the rest are counted in the next):\n%s", got, logs.String())
+	}
+	if got := strings.Count(logs.String(), `"msg":"request"`); got != answered {
+		t.Errorf("%d request lines for %d requests answered and %d refused, want one per answered request only:\n%s", got, answered, n-answered, logs.String())
 	}
 	if strings.Contains(logs.String(), "store unavailable") {
 		t.Errorf("refusals logged as store faults:\n%s", logs.String())
