@@ -141,6 +141,10 @@ const refusalLogInterval = time.Minute
 type refusalLog struct {
 	log      *slog.Logger
 	interval time.Duration
+	// now and afterFunc are time.Now and time.AfterFunc unless a test
+	// sets them.
+	now       func() time.Time
+	afterFunc func(time.Duration, func())
 
 	mu      sync.Mutex
 	last    time.Time      // when a line was last written
@@ -163,9 +167,13 @@ func (l *refusalLog) note(err error) {
 	if l.due {
 		return
 	}
-	if wait := l.interval - time.Since(l.last); wait > 0 {
+	if wait := l.interval - l.clock().Sub(l.last); wait > 0 {
 		l.due = true
-		time.AfterFunc(wait, l.flush)
+		if l.afterFunc != nil {
+			l.afterFunc(wait, l.flush)
+		} else {
+			time.AfterFunc(wait, l.flush)
+		}
 		return
 	}
 	l.writeLocked()
@@ -186,5 +194,12 @@ func (l *refusalLog) writeLocked() {
 			slog.Int("refused", n), slog.String("cause", cause), slog.String("interval", l.interval.String()))
 	}
 	clear(l.pending)
-	l.last = time.Now()
+	l.last = l.clock()
+}
+
+func (l *refusalLog) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
 }

@@ -1,37 +1,33 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// lineSink collects log lines and signals each.
-type lineSink struct {
-	mu    sync.Mutex
-	lines []string
-	added chan struct{}
-}
-
-func (s *lineSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	s.lines = append(s.lines, string(p))
-	s.mu.Unlock()
-	s.added <- struct{}{}
-	return len(p), nil
-}
-
 // TestRefusalLogAggregates: refusals at full speed make one line at once,
-// then one per interval and cause with the count since the previous line.
+// then, when the interval is up, one per cause with the count since the
+// previous line. The clock and the timer are the test's: it fires the
+// timer itself.
 func TestRefusalLogAggregates(t *testing.T) {
-	sink := &lineSink{added: make(chan struct{}, 100)}
-	l := &refusalLog{log: slog.New(slog.NewJSONHandler(sink, nil)), interval: 100 * time.Millisecond}
+	var out strings.Builder
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var timers []func()
+	var waits []time.Duration
+	l := &refusalLog{
+		log:      slog.New(slog.NewJSONHandler(&out, nil)),
+		interval: time.Minute,
+		now:      func() time.Time { return now },
+		afterFunc: func(d time.Duration, f func()) {
+			waits = append(waits, d)
+			timers = append(timers, f)
+		},
+	}
 	full := &counter.Error{Code: counter.Unavailable, Message: "client 1", Err: errors.New("full")}
 	other := &counter.Error{Code: counter.Unavailable, Message: "client 2", Err: errors.New("other cause")}
 	for i := range 1000 {
@@ -41,30 +37,27 @@ func TestRefusalLogAggregates(t *testing.T) {
 			l.note(full)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for want := 3; ; { // the first at once; then one per cause
-		sink.mu.Lock()
-		n := len(sink.lines)
-		sink.mu.Unlock()
-		if n >= want {
-			break
-		}
-		select {
-		case <-sink.added:
-		case <-ctx.Done():
-			t.Fatalf("%d lines after 10 s, want %d", n, want)
-		}
+	if got := strings.Count(out.String(), "\n"); got != 1 {
+		t.Fatalf("%d lines before the interval is up, want 1 (the first refusal):\n%s", got, out.String())
 	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	got := strings.Join(sink.lines, "")
+	if len(timers) != 1 || waits[0] != time.Minute {
+		t.Fatalf("%d timers (waits %v), want one of a minute", len(timers), waits)
+	}
+	now = now.Add(time.Minute)
+	timers[0]()
+	got := out.String()
 	for _, want := range []string{`"refused":1,"cause":"other cause"`, `"refused":900,"cause":"full"`, `"refused":99,"cause":"other cause"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no line with %s in:\n%s", want, got)
 		}
 	}
-	if len(sink.lines) != 3 {
-		t.Errorf("%d lines, want 3:\n%s", len(sink.lines), got)
+	if n := strings.Count(got, "\n"); n != 3 {
+		t.Errorf("%d lines, want 3:\n%s", n, got)
+	}
+	// Half an interval after that line, the next refusal waits for the rest.
+	now = now.Add(30 * time.Second)
+	l.note(full)
+	if len(timers) != 2 || waits[1] != 30*time.Second {
+		t.Errorf("after a refusal half an interval on: timers %d, waits %v; want a second one of 30s", len(timers), waits)
 	}
 }
