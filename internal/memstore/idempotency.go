@@ -161,7 +161,9 @@ func (rs *records) put(client string, r *record) {
 func (rs *records) sweep(now time.Time) {
 	for rs.head < len(rs.queue) && !rs.queue[rs.head].expires.After(now) {
 		r := rs.queue[rs.head]
-		delete(rs.byScope, r.scope)
+		if rs.byScope[r.scope] == r { // not a later record of the same scope
+			delete(rs.byScope, r.scope)
+		}
 		if c := r.client; c.n == 1 {
 			delete(rs.clients, c.client)
 		} else {
