@@ -67,7 +67,13 @@ func deployCases() []deployCase {
 			}
 		}
 	}
-	return cases
+	// The edge limits apart from the other extras, at the rule's smallest
+	// limit, and a budget with no e-mail to send it to (so no budget).
+	return append(cases, deployCase{
+		Name:   "eu-west-1-rate-limit-only",
+		Region: "eu-west-1",
+		Params: map[string]string{"PerClientRateLimit": "10", "MonthlyBudgetUSD": "20"},
+	})
 }
 
 // requirePython skips the test when the SAM translator or cfn-lint is
