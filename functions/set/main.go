@@ -1,5 +1,6 @@
-// Command set is the AWS Lambda function serving the set route of the
-// counter API (see template.yaml); build it with `make build`.
+// Command set is the AWS Lambda function serving the set and adjust routes
+// of the counter API (PUT and PATCH /counters/{name}; see template.yaml);
+// build it with `make build`.
 package main
 
 import (
@@ -10,7 +11,7 @@ import (
 )
 
 func main() {
-	if err := lambdafn.Run(lambdafn.Function{Routes: []string{httpapi.RouteSet}}); err != nil {
+	if err := lambdafn.Run(lambdafn.Function{Routes: []string{httpapi.RouteSet, httpapi.RouteAdjust}}); err != nil {
 		os.Exit(1)
 	}
 }

@@ -63,7 +63,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Store != config.StoreDynamoDB {
-		a.store = memstore.New()
+		var opts []memstore.Option
+		if cfg.MaxCounters > 0 {
+			opts = append(opts, memstore.WithMaxCounters(cfg.MaxCounters))
+		}
+		a.store = memstore.New(opts...)
 		return a, nil
 	}
 	a.dynamo = dynamostore.NewClient(cfg.DynamoDB)
@@ -103,8 +107,11 @@ func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error
 		HitCreates:     a.cfg.HitCreates,
 		MaxHeaderBytes: httpapi.MaxHeaderBytes,
 	}
+	if a.cfg.KeysOn() { // a stranger adds views, and nothing else
+		opts.PublicMaxIncrement = a.cfg.PublicMaxIncrement
+	}
 	if a.cfg.RateLimit > 0 {
-		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst)
+		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst, ratelimit.WithIPv6Prefix(a.cfg.RateIPv6Prefix))
 	}
 	return httpapi.New(a.store, opts)
 }

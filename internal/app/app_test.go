@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -220,5 +221,56 @@ func TestOpenDynamoDBLocal(t *testing.T) {
 	}
 	if c, err := again.Apply(ctx, counter.Increment("hits", 1)); err != nil || c.Counter.Count != 42 {
 		t.Fatalf("Increment = %+v, %v; want count 42", c, err)
+	}
+}
+
+// TestRateLimitGroupsIPv6: the rate limit the configuration asks for
+// counts an IPv6 client by its /64 (RATE_LIMIT_IPV6_PREFIX), an IPv4
+// client by its address (issue 19, finding 7).
+func TestRateLimitGroupsIPv6(t *testing.T) {
+	tests := map[string]struct {
+		env     map[string]string
+		remotes []string
+		buckets int // each allows a burst of 2
+	}{
+		"one /64, by default": {vars(nil, "RATE_LIMIT", "0.01", "RATE_LIMIT_BURST", "2"),
+			[]string{"[2001:db8:1:2::a]:1000", "[2001:db8:1:2::b]:1000", "[2001:db8:1:2:ffff::c]:1000", "[2001:db8:1:2::d]:2000"}, 1},
+		"one /48, as set": {vars(nil, "RATE_LIMIT", "0.01", "RATE_LIMIT_BURST", "2", "RATE_LIMIT_IPV6_PREFIX", "48"),
+			[]string{"[2001:db8:1:2::a]:1000", "[2001:db8:1:3::a]:1000", "[2001:db8:1:4::a]:1000"}, 1},
+		"/128, as set": {vars(nil, "RATE_LIMIT", "0.01", "RATE_LIMIT_BURST", "2", "RATE_LIMIT_IPV6_PREFIX", "128"),
+			[]string{"[2001:db8:1:2::a]:1000", "[2001:db8:1:2::b]:1000", "[2001:db8:1:2::c]:1000"}, 3},
+		"IPv4, each address": {vars(nil, "RATE_LIMIT", "0.01", "RATE_LIMIT_BURST", "2"),
+			[]string{"192.0.2.1:1000", "192.0.2.2:1000", "192.0.2.3:1000"}, 3},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.FromEnv(env(tc.env), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := app.Open(t.Context(), cfg, app.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := a.Handler([]string{"health"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allowed := 0
+			for range 2 { // each client twice: a burst of 2 per bucket
+				for _, remote := range tc.remotes {
+					req := httptest.NewRequest(http.MethodGet, "/health", nil)
+					req.RemoteAddr = remote
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code == http.StatusOK {
+						allowed++
+					}
+				}
+			}
+			if allowed != 2*tc.buckets {
+				t.Errorf("%d of %d requests from %q allowed, want %d: %d buckets of 2", allowed, 2*len(tc.remotes), tc.remotes, 2*tc.buckets, tc.buckets)
+			}
+		})
 	}
 }

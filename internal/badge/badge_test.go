@@ -393,3 +393,76 @@ func mustColor(t *testing.T, s string) badge.Color {
 	}
 	return c
 }
+
+// TestLabelCharacters: a label may hold letters, marks, numbers,
+// punctuation, symbols and spaces; every invisible or format character is
+// refused alike: format characters (Cf: zero-width ones, bidirectional
+// marks, overrides and isolates, the byte order mark, tags), line and
+// paragraph separators (Zl, Zp), private use (Co), controls (Cc) and code
+// points unassigned in Go's Unicode tables (noncharacters among them).
+func TestLabelCharacters(t *testing.T) {
+	tests := map[string]struct {
+		r    rune
+		want bool // accepted
+	}{
+		// The finding's examples: some were accepted, others refused.
+		"U+061C arabic letter mark (Cf)":     {0x061c, false},
+		"U+200B zero width space (Cf)":       {0x200b, false},
+		"U+FEFF byte order mark (Cf)":        {0xfeff, false},
+		"U+E0041 tag latin capital A (Cf)":   {0xe0041, false},
+		"U+2028 line separator (Zl)":         {0x2028, false},
+		"U+200E left-to-right mark (Cf)":     {0x200e, false},
+		"U+200F right-to-left mark (Cf)":     {0x200f, false},
+		"U+202E right-to-left override (Cf)": {0x202e, false},
+		// More of each kind.
+		"U+00AD soft hyphen (Cf)":                 {0x00ad, false},
+		"U+180E mongolian vowel separator (Cf)":   {0x180e, false},
+		"U+200C zero width non-joiner (Cf)":       {0x200c, false},
+		"U+200D zero width joiner (Cf)":           {0x200d, false},
+		"U+2060 word joiner (Cf)":                 {0x2060, false},
+		"U+2062 invisible times (Cf)":             {0x2062, false},
+		"U+2066 left-to-right isolate (Cf)":       {0x2066, false},
+		"U+FFF9 interlinear annotation (Cf)":      {0xfff9, false},
+		"U+110BD kaithi number sign (Cf)":         {0x110bd, false},
+		"U+1D173 musical begin beam (Cf)":         {0x1d173, false},
+		"U+E0001 language tag (Cf)":               {0xe0001, false},
+		"U+E007F cancel tag (Cf)":                 {0xe007f, false},
+		"U+2029 paragraph separator (Zp)":         {0x2029, false},
+		"U+E000 private use (Co)":                 {0xe000, false},
+		"U+F8FF private use, apple logo (Co)":     {0xf8ff, false},
+		"U+F0000 supplementary private use (Co)":  {0xf0000, false},
+		"U+10FFFD supplementary private use (Co)": {0x10fffd, false},
+		"U+0378 unassigned":                       {0x0378, false},
+		"U+2065 unassigned":                       {0x2065, false},
+		"U+5FFFF unassigned plane":                {0x5ffff, false},
+		"U+FDD0 noncharacter":                     {0xfdd0, false},
+		"U+FFFE noncharacter":                     {0xfffe, false},
+		"U+1FFFF noncharacter":                    {0x1ffff, false},
+		"U+0085 next line (Cc)":                   {0x0085, false},
+		"U+0009 tab (Cc)":                         {0x0009, false},
+		// What a label is made of.
+		"a":                              {'a', true},
+		"U+00E9 e acute (Ll)":            {0x00e9, true},
+		"U+0301 combining acute (Mn)":    {0x0301, true},
+		"U+0663 arabic-indic three (Nd)": {0x0663, true},
+		"U+00A0 no-break space (Zs)":     {0x00a0, true},
+		"U+3000 ideographic space (Zs)":  {0x3000, true},
+		"U+2014 em dash (Pd)":            {0x2014, true},
+		"U+20AC euro sign (Sc)":          {0x20ac, true},
+		"U+1F600 grinning face (So)":     {0x1f600, true},
+		"U+05D0 hebrew alef (Lo)":        {0x05d0, true},
+		"U+0627 arabic alef (Lo)":        {0x0627, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			label := "a" + string(tc.r) + "b"
+			_, err := badge.ParseQuery("label=" + url.QueryEscape(label))
+			switch {
+			case tc.want && err != nil:
+				t.Errorf("label %+q: got %v, want it accepted", label, err)
+			case !tc.want && !errors.Is(err, badge.ErrLabel):
+				t.Errorf("label %+q: got %v, want %v", label, err, badge.ErrLabel)
+			}
+		})
+	}
+}

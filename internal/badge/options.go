@@ -43,7 +43,7 @@ var (
 	ErrQuery        = errors.New("the query string is not valid")
 	ErrUnknownParam = errors.New("unknown query parameter: a badge takes label, color and style")
 	ErrRepeated     = errors.New("label, color and style may each be given once")
-	ErrLabel        = errors.New("label must be 1 to 64 characters of UTF-8 text, without control characters")
+	ErrLabel        = errors.New("label must be 1 to 64 characters of UTF-8 text: letters, marks, numbers, punctuation, symbols and spaces; no control, format, invisible, private-use or unassigned characters")
 	ErrColor        = errors.New("color must be a named color (brightgreen, green, yellowgreen, yellow, orange, red, blue, grey, lightgrey, blueviolet, success, important, critical, informational, inactive) or 3 or 6 hexadecimal digits")
 	ErrStyle        = errors.New("style must be flat or flat-square")
 )
@@ -89,19 +89,25 @@ func ParseQuery(rawQuery string) (Options, error) {
 	return opts, nil
 }
 
+// labelCategories are the Unicode general categories a label's characters
+// may have: letters, marks, numbers, punctuation, symbols and spaces (Zs).
+// Every other code point is refused alike: controls (Cc); format
+// characters (Cf: zero-width spaces and joiners, bidirectional marks,
+// embeddings, overrides and isolates, the byte order mark, invisible
+// operators, tags); line and paragraph separators (Zl, Zp); private use
+// (Co); and code points unassigned in Go's Unicode tables (noncharacters
+// among them). So a label reads the same in a badge, its title, a
+// shields.io endpoint and a log, and hides nothing.
+var labelCategories = []*unicode.RangeTable{unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs}
+
 // validLabel reports whether s is 1 to MaxLabelLength characters of valid
-// UTF-8 with no control, bidirectional-override or non-character code
-// points: text that reads the same in a badge, a title and a log.
+// UTF-8, each of labelCategories.
 func validLabel(s string) bool {
 	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxLabelLength {
 		return false
 	}
 	for _, r := range s {
-		switch {
-		case unicode.IsControl(r),
-			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, // bidi embeddings, overrides, isolates
-			r == 0x200e || r == 0x200f,                     // left-to-right and right-to-left marks
-			r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe: // non-characters
+		if (r < 0x20 || r > 0x7e) && !unicode.In(r, labelCategories...) { // printable ASCII is all in them
 			return false
 		}
 	}

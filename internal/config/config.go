@@ -22,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/ratelimit"
 )
 
 // Store kinds, the values of STORE.
@@ -85,6 +87,22 @@ type Config struct {
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
 	// image can then create counters.
 	HitCreates bool
+	// APIKeysRequired says that a gateway in front of the service requires
+	// API keys on the admin routes (API_KEYS_REQUIRED=true; default false):
+	// API Gateway, when the template's RequireApiKeys is true. The
+	// functions cannot see those keys, so the template tells them.
+	APIKeysRequired bool
+	// PublicMaxIncrement is the largest by the open increment takes when
+	// API keys are on (KeysOn): PUBLIC_MAX_INCREMENT, 1 to
+	// counter.MaxCount, default 1. A stranger can then add views and
+	// nothing else; other changes go through the admin route PATCH
+	// /counters/{name}. With keys off the increment takes any by.
+	PublicMaxIncrement int64
+	// MaxCounters caps the number of counters of the memory store
+	// (MAX_COUNTERS, a positive whole number; 0, the default, is
+	// memstore.DefaultMaxCounters): a write that would create one more is
+	// 507 store_full. DynamoDB has no such cap.
+	MaxCounters int
 
 	// The settings below are the standalone server's; Lambda functions
 	// ignore them (API Gateway does their work there).
@@ -97,6 +115,11 @@ type Config struct {
 	// twice the rate, at least 1; 0 when there is no limit).
 	RateLimit float64
 	RateBurst int
+	// RateIPv6Prefix is the length of the IPv6 prefix that the rate limit
+	// counts as one client (RATE_LIMIT_IPV6_PREFIX, 1 to 128, default
+	// ratelimit.DefaultIPv6Prefix; 0 when there is no limit); an IPv4
+	// client is its address.
+	RateIPv6Prefix int
 	// Addr is the listen address: HOST (default all interfaces) and PORT
 	// (default DefaultPort).
 	Addr string
@@ -131,13 +154,17 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB),
 		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
 		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
+		MaxCounters:     e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
 		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
 		RateLimit:       e.rate("RATE_LIMIT"),
 		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
 		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
 		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
 	}
+	cfg.APIKeysRequired = e.oneOf("API_KEYS_REQUIRED", "false", "true") == "true"
+	cfg.PublicMaxIncrement = e.publicMaxIncrement("PUBLIC_MAX_INCREMENT")
 	cfg.RateBurst = e.burst("RATE_LIMIT_BURST", cfg.RateLimit)
+	cfg.RateIPv6Prefix = e.ipv6Prefix("RATE_LIMIT_IPV6_PREFIX", cfg.RateLimit)
 	defaultTimeout := time.Duration(0)
 	if cfg.Store == StoreDynamoDB {
 		defaultTimeout = DefaultRequestTimeout
@@ -321,6 +348,46 @@ func (e *environment) burst(name string, rate float64) int {
 	if err != nil || n < 1 || n > MaxRateBurst {
 		e.invalid(name, v, fmt.Sprintf("a whole number of requests, 1 to %d", MaxRateBurst))
 		return def
+	}
+	return n
+}
+
+// KeysOn reports whether the admin routes require API keys: the server's
+// own (API_KEYS), or a gateway's in front of it (API_KEYS_REQUIRED).
+func (c Config) KeysOn() bool { return len(c.APIKeys) > 0 || c.APIKeysRequired }
+
+// publicMaxIncrement reads the open increment's bound: 1 to MaxCount,
+// default 1.
+func (e *environment) publicMaxIncrement(name string) int64 {
+	v := e.getenv(name)
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || n > counter.MaxCount {
+		e.invalid(name, v, fmt.Sprintf("the largest increment the open route takes when API keys are on, 1 to %d", counter.MaxCount))
+		return 1
+	}
+	return n
+}
+
+// ipv6Prefix reads the prefix length that makes one rate-limited IPv6
+// client: only with a rate limit.
+func (e *environment) ipv6Prefix(name string, rate float64) int {
+	v := e.getenv(name)
+	if rate == 0 {
+		if v != "" {
+			e.fail(fmt.Errorf("%s=%q: RATE_LIMIT is not set, so there is no limit to group clients for: set RATE_LIMIT too, or unset %s", name, v, name))
+		}
+		return 0
+	}
+	if v == "" {
+		return ratelimit.DefaultIPv6Prefix
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 128 {
+		e.invalid(name, v, "a prefix length, 1 to 128 (64: each /64 is one client; 128: each address)")
+		return ratelimit.DefaultIPv6Prefix
 	}
 	return n
 }

@@ -44,7 +44,7 @@ func TestFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
-			want := config.Config{Store: "memory", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second}
+			want := config.Config{Store: "memory", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
@@ -115,6 +115,21 @@ func TestFromEnv(t *testing.T) {
 		"API_KEYS comma only":  {env: vars(nil, "API_KEYS", ","), wantErr: `API_KEYS=","`},
 		"API_KEYS blanks only": {env: vars(nil, "API_KEYS", " , "), wantErr: "API_KEYS"},
 
+		// The open increment only adds views when keys are on: 1 unless set.
+		"PUBLIC_MAX_INCREMENT default":          {env: nil, check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(1))},
+		"PUBLIC_MAX_INCREMENT 5":                {env: vars(nil, "PUBLIC_MAX_INCREMENT", "5"), check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(5))},
+		"PUBLIC_MAX_INCREMENT largest":          {env: vars(nil, "PUBLIC_MAX_INCREMENT", "9007199254740991"), check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(9007199254740991))},
+		"PUBLIC_MAX_INCREMENT 0":                {env: vars(nil, "PUBLIC_MAX_INCREMENT", "0"), wantErr: `PUBLIC_MAX_INCREMENT="0"`},
+		"PUBLIC_MAX_INCREMENT negative":         {env: vars(nil, "PUBLIC_MAX_INCREMENT", "-1"), wantErr: "PUBLIC_MAX_INCREMENT"},
+		"PUBLIC_MAX_INCREMENT past the maximum": {env: vars(nil, "PUBLIC_MAX_INCREMENT", "9007199254740992"), wantErr: "PUBLIC_MAX_INCREMENT"},
+		"PUBLIC_MAX_INCREMENT none":             {env: vars(nil, "PUBLIC_MAX_INCREMENT", "none"), wantErr: "PUBLIC_MAX_INCREMENT"},
+		"API_KEYS_REQUIRED true":                {env: vars(onAWS, "API_KEYS_REQUIRED", "true"), check: wantField(func(c config.Config) any { return c.APIKeysRequired }, true)},
+		"API_KEYS_REQUIRED other":               {env: vars(nil, "API_KEYS_REQUIRED", "yes"), wantErr: `API_KEYS_REQUIRED="yes"`},
+		"keys off":                              {env: nil, check: wantField(func(c config.Config) any { return c.KeysOn() }, false)},
+		"keys on: API_KEYS":                     {env: vars(nil, "API_KEYS", "a"), check: wantField(func(c config.Config) any { return c.KeysOn() }, true)},
+		"keys on: API_KEYS_REQUIRED":            {env: vars(onAWS, "API_KEYS_REQUIRED", "true"), check: wantField(func(c config.Config) any { return c.KeysOn() }, true)},
+		"keys off: API_KEYS_REQUIRED false":     {env: vars(onAWS, "API_KEYS_REQUIRED", "false"), check: wantField(func(c config.Config) any { return c.KeysOn() }, false)},
+
 		"RATE_LIMIT": {env: vars(nil, "RATE_LIMIT", "10"), check: func(t *testing.T, c config.Config) {
 			if c.RateLimit != 10 || c.RateBurst != 20 {
 				t.Errorf("rate %v burst %d, want 10 and 20", c.RateLimit, c.RateBurst)
@@ -136,6 +151,15 @@ func TestFromEnv(t *testing.T) {
 		"RATE_LIMIT_BURST huge":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_BURST", "99999999999999999999"), wantErr: "RATE_LIMIT_BURST"},
 		"RATE_LIMIT_BURST without a rate": {env: vars(nil, "RATE_LIMIT_BURST", "5"), wantErr: "RATE_LIMIT_BURST"},
 
+		"RATE_LIMIT_IPV6_PREFIX default":       {env: vars(nil, "RATE_LIMIT", "1"), check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 64)},
+		"RATE_LIMIT_IPV6_PREFIX no limit":      {env: nil, check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 0)},
+		"RATE_LIMIT_IPV6_PREFIX 48":            {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "48"), check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 48)},
+		"RATE_LIMIT_IPV6_PREFIX 128":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "128"), check: wantField(func(c config.Config) any { return c.RateIPv6Prefix }, 128)},
+		"RATE_LIMIT_IPV6_PREFIX 0":             {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "0"), wantErr: `RATE_LIMIT_IPV6_PREFIX="0"`},
+		"RATE_LIMIT_IPV6_PREFIX 129":           {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "129"), wantErr: "RATE_LIMIT_IPV6_PREFIX"},
+		"RATE_LIMIT_IPV6_PREFIX slash":         {env: vars(nil, "RATE_LIMIT", "1", "RATE_LIMIT_IPV6_PREFIX", "/64"), wantErr: "RATE_LIMIT_IPV6_PREFIX"},
+		"RATE_LIMIT_IPV6_PREFIX without limit": {env: vars(nil, "RATE_LIMIT_IPV6_PREFIX", "56"), wantErr: "RATE_LIMIT_IPV6_PREFIX"},
+
 		"PORT":          {env: vars(nil, "PORT", "8080", "HOST", "127.0.0.1"), check: wantField(func(c config.Config) any { return c.Addr }, "127.0.0.1:8080")},
 		"PORT 0":        {env: vars(nil, "PORT", "0"), check: wantField(func(c config.Config) any { return c.Addr }, ":0")},
 		"HOST IPv6":     {env: vars(nil, "HOST", "::1"), check: wantField(func(c config.Config) any { return c.Addr }, "[::1]:3000")},
@@ -151,6 +175,12 @@ func TestFromEnv(t *testing.T) {
 		"MAX_CONNECTIONS unset":     {env: vars(nil), check: wantField(func(c config.Config) any { return c.MaxConnections }, 0)},
 		"MAX_CONNECTIONS 0":         {env: vars(nil, "MAX_CONNECTIONS", "0"), wantErr: `MAX_CONNECTIONS="0"`},
 		"MAX_CONNECTIONS many":      {env: vars(nil, "MAX_CONNECTIONS", "lots"), wantErr: "MAX_CONNECTIONS"},
+
+		"MAX_COUNTERS":          {env: vars(nil, "MAX_COUNTERS", "5000"), check: wantField(func(c config.Config) any { return c.MaxCounters }, 5000)},
+		"MAX_COUNTERS unset":    {env: nil, check: wantField(func(c config.Config) any { return c.MaxCounters }, 0)},
+		"MAX_COUNTERS 0":        {env: vars(nil, "MAX_COUNTERS", "0"), wantErr: `MAX_COUNTERS="0"`},
+		"MAX_COUNTERS negative": {env: vars(nil, "MAX_COUNTERS", "-1"), wantErr: "MAX_COUNTERS"},
+		"MAX_COUNTERS words":    {env: vars(nil, "MAX_COUNTERS", "many"), wantErr: "MAX_COUNTERS"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

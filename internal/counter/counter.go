@@ -69,6 +69,12 @@ type Store interface {
 	//     the count unchanged, if the result would leave 0..MaxCount.
 	//   - OpDelete removes the counter; it returns NotFound if it does not
 	//     exist.
+	//   - OpHit adds 1, creating the counter at 1 if it does not exist
+	//     (Result.Created says whether it did); either way the 1 is a hit
+	//     in its stats. It returns OutOfRange at MaxCount, and takes no
+	//     idempotency key.
+	// A store with a cap on the number of counters returns StoreFull,
+	// changing nothing, for a write that would create one past it.
 	// Result.Counter is the counter after the change (zero after a delete).
 	//
 	// A write with an idempotency key (w.Key.Key != "") is applied at most
@@ -96,8 +102,11 @@ type Store interface {
 	// Stats returns the hits of the named counter in every bucket of q (see
 	// StatsQuery.Resolve for the defaults, taken at the store's clock),
 	// dense and in time order. Hits are the increments applied, keyed or
-	// not (a replay adds nothing); creates and sets are not hits. It
-	// returns InvalidRequest for a query that Resolve refuses and NotFound
+	// not (a replay adds nothing), and OpHit's, creating or not; creates
+	// and sets are not hits. A
+	// bucket's sum is kept exactly and shown saturated at the int64 bounds
+	// (HitSum): it never wraps and never fails the query. It returns
+	// InvalidRequest for a query that Resolve refuses and NotFound
 	// if the counter does not exist. A store may show a hit in its bucket
 	// some time after the increment returned (see the store's doc).
 	Stats(ctx context.Context, name string, q StatsQuery) ([]Point, error)

@@ -16,8 +16,11 @@ const (
 	NotFound       = "not_found"
 	AlreadyExists  = "already_exists"
 	OutOfRange     = "out_of_range"
-	Unavailable    = "unavailable"
-	Internal       = "internal"
+	// StoreFull: the store holds as many counters as it may (the memory
+	// store's cap), so it creates none until one is deleted.
+	StoreFull   = "store_full"
+	Unavailable = "unavailable"
+	Internal    = "internal"
 )
 
 // Error is a failure with a code from the list above and a message that is
@@ -105,6 +108,12 @@ func AlreadyExistsError(name string) *Error {
 // OutOfRangeError reports that an increment would take the count outside 0..MaxCount.
 func OutOfRangeError(name string, count, by int64) *Error {
 	return Errorf(OutOfRange, "incrementing counter %q (count %d) by %d would leave the range 0..%d", name, count, by, MaxCount)
+}
+
+// StoreFullError reports that a write would create a counter in a store
+// that holds its maximum of max counters.
+func StoreFullError(max int) *Error {
+	return Errorf(StoreFull, "the counter store is full: it holds its maximum of %d counters, and creates none until one is deleted", max)
 }
 
 // UnavailableError reports that the store cannot be reached; cause goes to the logs.

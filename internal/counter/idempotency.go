@@ -67,7 +67,8 @@ func IdempotencyKeyReusedError(w Write) *Error {
 // Refused reports whether err is an answer that a keyed write records: a
 // write the store refused without change (not_found, already_exists,
 // out_of_range), as opposed to a fault (unavailable, internal) after which
-// nothing is known.
+// nothing is known, or a full store (store_full), which a retry with the
+// same key gets past once a counter is deleted.
 func Refused(err error) bool {
 	switch ErrorCode(err) {
 	case NotFound, AlreadyExists, OutOfRange:

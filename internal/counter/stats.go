@@ -59,25 +59,54 @@ type Point struct {
 	// Start is the start of the bucket, in UTC.
 	Start time.Time
 	// Hits is the sum of the increments applied in the bucket (negative
-	// increments subtract); creates and sets are not hits.
+	// increments subtract); creates and sets are not hits. Stores keep the
+	// sum exactly and show it saturated at the int64 bounds (HitSum).
 	Hits int64
+}
+
+// MinStatsTime is the earliest time a statistics query may name: the Unix
+// epoch, 1970-01-01T00:00:00Z. No hit is older, and Go's zero time (year 1,
+// which StatsQuery takes for "not given") is far before it, so a time a
+// client gives is never mistaken for no time.
+var MinStatsTime = time.Unix(0, 0).UTC()
+
+// ValidateStatsTime returns an InvalidRequest error naming param (from or
+// to) unless t is MinStatsTime or later.
+func ValidateStatsTime(param string, t time.Time) error {
+	if t.Before(MinStatsTime) {
+		return Errorf(InvalidRequest, "%s must be %s or later", param, MinStatsTime.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // StatsQuery selects the buckets of a statistics request.
 type StatsQuery struct {
 	Period Period
-	// From is in the first bucket; zero means DefaultPoints buckets before To.
+	// From is in the first bucket; zero means DefaultPoints buckets before
+	// To. Any other value is MinStatsTime or later.
 	From time.Time
-	// To is in the last bucket; zero means the current bucket.
+	// To is in the last bucket; zero means the current bucket. Any other
+	// value is MinStatsTime or later.
 	To time.Time
 }
 
 // Resolve fills the defaults of q at time now and moves From and To to the
 // starts of their buckets. It returns an InvalidRequest error for an
-// unknown period, From after To, or more than MaxStatsPoints buckets.
+// unknown period, a From or To before MinStatsTime (other than zero), From
+// after To, or more than MaxStatsPoints buckets.
 func (q StatsQuery) Resolve(now time.Time) (StatsQuery, error) {
 	if _, err := ParsePeriod(string(q.Period)); err != nil {
 		return StatsQuery{}, err
+	}
+	for _, given := range []struct {
+		param string
+		t     time.Time
+	}{{"from", q.From}, {"to", q.To}} {
+		if !given.t.IsZero() {
+			if err := ValidateStatsTime(given.param, given.t); err != nil {
+				return StatsQuery{}, err
+			}
+		}
 	}
 	d := q.Period.Duration()
 	to := q.To

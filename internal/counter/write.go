@@ -15,9 +15,14 @@ const (
 	OpSet
 	OpIncrement
 	OpDelete
+	// OpHit is one view of a counter that a view may create (hit.svg with
+	// HIT_CREATES_COUNTERS): an increment by 1 that creates a missing
+	// counter at 1, a hit either way.
+	OpHit
 )
 
-// String returns the operation's name: create, set, increment or delete.
+// String returns the operation's name: create, set, increment, delete or
+// hit.
 func (op Op) String() string {
 	switch op {
 	case OpCreate:
@@ -28,12 +33,14 @@ func (op Op) String() string {
 		return "increment"
 	case OpDelete:
 		return "delete"
+	case OpHit:
+		return "hit"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(op))
 }
 
 // Write is one change to one counter, as a request asked for it: what
-// Store.Apply takes. Build one with Create, Set, Increment or Delete.
+// Store.Apply takes. Build one with Create, Set, Increment, Delete or Hit.
 type Write struct {
 	Op   Op
 	Name string
@@ -57,6 +64,10 @@ func Increment(name string, by int64) Write { return Write{Op: OpIncrement, Name
 
 // Delete is the write that removes the counter name.
 func Delete(name string) Write { return Write{Op: OpDelete, Name: name} }
+
+// Hit is the write of one view that creates the counter name, at 1, if it
+// is missing: see OpHit.
+func Hit(name string) Write { return Write{Op: OpHit, Name: name} }
 
 // WithKey returns w made idempotent under key.
 func (w Write) WithKey(key IdempotencyKey) Write {
@@ -90,9 +101,12 @@ func (w Write) Validate() error {
 			return Errorf(InvalidRequest, "an increment has no count")
 		}
 		return ValidateIncrement(w.By)
-	case OpDelete:
+	case OpDelete, OpHit:
 		if w.Count != 0 || w.By != 0 {
-			return Errorf(InvalidRequest, "a delete has no count and no increment")
+			return Errorf(InvalidRequest, "a %s has no count and no increment", w.Op)
+		}
+		if w.Op == OpHit && w.Keyed() {
+			return Errorf(InvalidRequest, "a hit has no idempotency key")
 		}
 		return nil
 	}

@@ -27,6 +27,9 @@ type CounterImage struct {
 	// Sets counts the Set calls that changed the counter (0 if none): a
 	// change of Count that leaves Sets alone is an increment.
 	Sets int64
+	// CreateHits is the hits the item's creation counts: 1 for a counter
+	// a hit created (Store.Apply of counter.OpHit), 0 for any other.
+	CreateHits int64
 }
 
 // DecodeCounterImage decodes image, a stream image of the item whose key is
@@ -49,15 +52,21 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 	if !ok {
 		return CounterImage{}, true, fmt.Errorf("item %q holds counter %q", pk.Value, c.Name)
 	}
-	var sets int64
-	if v, ok := image[attrSets]; ok {
-		n, ok := v.(*types.AttributeValueMemberN)
-		if !ok {
-			return CounterImage{}, true, fmt.Errorf("item %q: %q is not a number", pk.Value, attrSets)
-		}
-		if sets, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
-			return CounterImage{}, true, fmt.Errorf("item %q: attribute %q: %w", pk.Value, attrSets, err)
+	img = CounterImage{Counter: c, Item: item}
+	for _, a := range [...]struct {
+		attr string
+		dst  *int64
+	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}} {
+		attr, dst := a.attr, a.dst
+		if v, ok := image[attr]; ok {
+			n, ok := v.(*types.AttributeValueMemberN)
+			if !ok {
+				return CounterImage{}, true, fmt.Errorf("item %q: %q is not a number", pk.Value, attr)
+			}
+			if *dst, err = strconv.ParseInt(n.Value, 10, 64); err != nil {
+				return CounterImage{}, true, fmt.Errorf("item %q: attribute %q: %w", pk.Value, attr, err)
+			}
 		}
 	}
-	return CounterImage{Counter: c, Item: item, Sets: sets}, true, nil
+	return img, true, nil
 }

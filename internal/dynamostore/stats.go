@@ -182,7 +182,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 			if err != nil {
 				return nil, wrap("stats", name, err)
 			}
-			n, err := decodeInt(item, attrHits)
+			n, err := decodeHits(item)
 			if err != nil {
 				return nil, wrap("stats", name, err)
 			}
@@ -194,6 +194,23 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 	return q.Densify(hits), nil
+}
+
+// decodeHits reads a bucket's hits: the exact sum the aggregator ADDs,
+// which a DynamoDB number (38 digits) lets pass the int64 bounds. It is
+// saturated there, as counter.HitSum saturates the memory store's, so a
+// bucket never fails a query. DynamoDB gives a whole number back in plain
+// digits, even one written as 1E+30 (TestStatsSaturates).
+func decodeHits(item map[string]types.AttributeValue) (int64, error) {
+	v, ok := item[attrHits].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("stats item has no number %q", attrHits)
+	}
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range, ParseInt saturates
+		return 0, fmt.Errorf("stats item attribute %q: %w", attrHits, err)
+	}
+	return n, nil
 }
 
 // CreateStatsTable creates the stats table (partition key pk and sort key

@@ -40,6 +40,13 @@ const (
 	// (internal/history). Increments leave it alone, so they stay one write
 	// unit of the same size as before it existed.
 	attrSets = "sets"
+	// attrCreateHits, on a counter item a hit created (OpHit), is the
+	// hits its creation counts: 1. The aggregator adds an INSERT's
+	// create_hits to the buckets of its created_at, as it adds a MODIFY's
+	// change of count; other creates have none. It is written only by that
+	// PutItem, so the INSERT record is the one that carries it, and a
+	// replayed record counts once, as any other (internal/history).
+	attrCreateHits = "create_hits"
 
 	// counterPrefix starts the key of every counter item. Other item kinds
 	// (hot-counter shards, idempotency records) get other prefixes.
@@ -126,27 +133,61 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return s.set(ctx, w.Name, w.Count)
 	case counter.OpIncrement:
 		return s.increment(ctx, w.Name, w.By)
+	case counter.OpHit:
+		return s.hit(ctx, w.Name)
 	default: // counter.OpDelete: Validate knows no other
 		return counter.Result{}, s.delete(ctx, w.Name)
 	}
 }
 
+// hit adds 1 to the counter, or creates it at 1, a hit, if it is missing:
+// the increment; if the counter is missing, the create (with
+// attrCreateHits, so that the aggregator counts it); if another write
+// created it meanwhile, the increment again.
+func (s *Store) hit(ctx context.Context, name string) (counter.Result, error) {
+	res, err := s.increment(ctx, name, 1)
+	if counter.ErrorCode(err) != counter.NotFound {
+		return res, err
+	}
+	res, err = s.put(ctx, name, 1, true)
+	if counter.ErrorCode(err) == counter.AlreadyExists {
+		return s.increment(ctx, name, 1)
+	}
+	return res, err
+}
+
 // create makes the counter with one conditional PutItem.
 func (s *Store) create(ctx context.Context, name string, count int64) (counter.Result, error) {
+	return s.put(ctx, name, count, false)
+}
+
+// put makes the counter with count with one conditional PutItem; byHit
+// marks the creation as a hit (attrCreateHits). A hit's PutItem runs with
+// noAmbiguousRetry: hits that race to create a counter in the same
+// millisecond would write the same item, so the item in the way cannot
+// tell this call's own retried attempt from another hit's, and taking it
+// for ours would lose a hit.
+func (s *Store) put(ctx context.Context, name string, count int64, byHit bool) (counter.Result, error) {
 	now := s.timestamp()
+	item := map[string]types.AttributeValue{
+		attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + name},
+		attrName:      &types.AttributeValueMemberS{Value: name},
+		attrCount:     number(count),
+		attrCreatedAt: number(now),
+		attrUpdatedAt: number(now),
+	}
+	var retry []func(*dynamodb.Options)
+	if byHit {
+		item[attrCreateHits] = number(count)
+		retry = append(retry, noAmbiguousRetry)
+	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: s.table,
-		Item: map[string]types.AttributeValue{
-			attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + name},
-			attrName:      &types.AttributeValueMemberS{Value: name},
-			attrCount:     number(count),
-			attrCreatedAt: number(now),
-			attrUpdatedAt: number(now),
-		},
+		TableName:                           s.table,
+		Item:                                item,
 		ConditionExpression:                 condNotExists,
 		ExpressionAttributeNames:            createNames,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	}, retry...)
 	t := time.UnixMilli(now).UTC()
 	created := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
 	if err != nil {
@@ -154,7 +195,7 @@ func (s *Store) create(ctx context.Context, name string, count int64) (counter.R
 			// The SDK may have retried a PutItem whose first attempt was
 			// applied but not acknowledged: then the item in the way is
 			// exactly the one this call wrote, and the create succeeded.
-			if old, derr := decode(ccf.Item); derr == nil && old.Count == count && old.CreatedAt.Equal(t) && old.UpdatedAt.Equal(t) {
+			if old, derr := decode(ccf.Item); !byHit && derr == nil && old.Count == count && old.CreatedAt.Equal(t) && old.UpdatedAt.Equal(t) {
 				return counter.Result{Counter: created, Created: true}, nil
 			}
 			return counter.Result{}, wrap("create", name, counter.AlreadyExistsError(name))

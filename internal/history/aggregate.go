@@ -152,18 +152,25 @@ type bucketKey struct {
 // planBatch reads a batch of stream records of the counter table: for each
 // increment (a MODIFY of a counter item whose count changed and whose sets
 // did not), its hits = NEW.count - OLD.count go into the hour and day buckets
-// of NEW.updated_at, under the counter incarnation NEW.created_at. INSERTs
-// (creates, sets that create), sets, and items that are not counters
-// (idempotency records, the health item) add nothing; a REMOVE of a counter
-// asks for its incarnation's buckets to be deleted.
+// of NEW.updated_at, under the counter incarnation NEW.created_at; so do
+// the create_hits of an INSERT, the creation of a counter by a hit. Other
+// INSERTs (creates, sets that create), sets, and items that are not
+// counters (idempotency records, the health item) add nothing; a REMOVE of
+// a counter asks for its incarnation's buckets to be deleted.
 func planBatch(records []Record) batchPlan {
 	p := batchPlan{order: make(map[string]int, len(records))}
 	byKey := map[bucketKey]*bucketUpdate{}
 	for i, r := range records {
 		seq := r.SequenceNumber
 		p.order[seq] = i
+		var c change
+		var ok bool
+		var err error
 		switch r.EventName {
 		case "MODIFY":
+			c, ok, err = increment(r)
+		case "INSERT": // a create, a set that creates, or a hit that creates
+			c, ok, err = createdByHit(r)
 		case "REMOVE":
 			old, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.OldImage)
 			if err != nil {
@@ -172,16 +179,15 @@ func planBatch(records []Record) batchPlan {
 				p.removals = append(p.removals, removal{name: old.Name, created: old.CreatedAt, seq: seq})
 			}
 			continue
-		default: // INSERT: a create, or a set that creates
+		default:
 			continue
 		}
-		c, ok, err := increment(r)
 		if err != nil {
-			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("MODIFY: %w", err)})
+			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("%s: %w", r.EventName, err)})
 			continue
 		}
 		if !ok || c.by == 0 {
-			continue // not a counter, a set, or a write that left the count alone
+			continue // not a counter, a set, a create, or a write that left the count alone
 		}
 		padded, err := padSeq(seq)
 		if err != nil {
@@ -240,6 +246,20 @@ func increment(r Record) (c change, ok bool, err error) {
 		c.by = after.Count - before.Count
 	}
 	return c, true, nil
+}
+
+// createdByHit reads an INSERT record: ok is false for an item that is not
+// a counter; a counter's creation adds its create_hits (1 if a hit created
+// it, 0 for any other create), at its creation.
+func createdByHit(r Record) (c change, ok bool, err error) {
+	img, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.NewImage)
+	if err != nil {
+		return change{}, true, fmt.Errorf("new image: %w", err)
+	}
+	if !ok {
+		return change{}, false, nil
+	}
+	return change{name: img.Name, created: img.CreatedAt, item: img.Item, by: img.CreateHits, at: img.CreatedAt}, true, nil
 }
 
 // Handle adds one batch of the counter table's stream records to the
@@ -307,7 +327,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		names := map[string]string{"#h": dynamostore.StatsHits, "#exp": dynamostore.StatsExpiresAt}
 		values := map[string]types.AttributeValue{":exp": expires}
 		var sets, conds []string
-		var sum int64
+		var sum counter.HitSum // exact, whatever the batch: the bucket keeps 38 digits
 		for i, src := range u.sources {
 			hits := src.hits
 			if after[i] != "" {
@@ -323,7 +343,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 				continue // all applied before
 			}
 			for _, h := range hits {
-				sum += h.by
+				sum.Add(h.by)
 			}
 			n := strconv.Itoa(i)
 			names["#s"+n] = src.attr
@@ -340,7 +360,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 		if len(sets) == 0 {
 			return nil
 		}
-		values[":sum"] = number(sum)
+		values[":sum"] = &types.AttributeValueMemberN{Value: sum.String()}
 		_, err := a.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                           a.table,
 			Key:                                 key,

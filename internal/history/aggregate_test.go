@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -492,4 +495,79 @@ func TestAggregateRemove(t *testing.T) {
 	if n := countItems(); n != 0 {
 		t.Errorf("%d buckets after the delete, want 0", n)
 	}
+}
+
+// TestAggregateSumPastInt64: a batch whose hits in one bucket add up past
+// the int64 bounds is added exactly (a DynamoDB number holds 38 digits),
+// and Stats shows the bucket saturated (issue 19, finding 5). Lambda's
+// batches hold at most 1,000 records, whose hits always fit an int64; the
+// aggregator does not rely on it.
+func TestAggregateSumPastInt64(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := daysAgo(1, 5)
+	h.clock.Set(at)
+	if _, err := h.store.Apply(testContext(t), counter.Create("huge", 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.create("huge", 0, at)
+	const n = 1100 // n × MaxCount > math.MaxInt64
+	for i := range n {
+		s.set("huge", 0, at.Add(time.Duration(i)*time.Millisecond))
+		s.increment("huge", counter.MaxCount, at.Add(time.Duration(i)*time.Millisecond))
+	}
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	if res, err := agg.Handle(testContext(t), s.records); err != nil || res.FirstFailed != "" {
+		t.Fatalf("Handle: %+v, %v", res, err)
+	}
+	key := dynamostore.StatsBucketKey("huge", at, counter.Hour, counter.Hour.Start(at))
+	out, err := h.client.GetItem(testContext(t), &dynamodb.GetItemInput{TableName: &h.stats, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := new(big.Int).Mul(big.NewInt(n), big.NewInt(counter.MaxCount))
+	if got, _ := out.Item[dynamostore.StatsHits].(*types.AttributeValueMemberN); got == nil || got.Value != want.String() {
+		t.Errorf("bucket holds hits %v, want %s: the exact sum", out.Item[dynamostore.StatsHits], want)
+	}
+	points, err := h.store.Stats(testContext(t), "huge", counter.StatsQuery{Period: counter.Hour, From: at, To: at})
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if points[0].Hits != math.MaxInt64 {
+		t.Errorf("Stats shows %d hits, want math.MaxInt64: the sum %s, saturated", points[0].Hits, want)
+	}
+}
+
+// TestAggregateHitCreates: the INSERT of a counter a hit created
+// (create_hits) is a hit in the buckets of its creation, once however often
+// the record is delivered; other INSERTs (creates, sets that create) add
+// nothing (issue 19, finding 8).
+func TestAggregateHitCreates(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := daysAgo(1, 7)
+	h.clock.Set(at)
+	for _, name := range []string{"viewed", "made"} {
+		if _, err := h.store.Apply(testContext(t), counter.Create(name, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.create("viewed", 1, at)
+	s.items["viewed"]["create_hits"] = num(1) // as the hit's PutItem writes it
+	s.hours["viewed"] = map[int64]int64{counter.Hour.Start(at).Unix(): 1}
+	s.days["viewed"] = map[int64]int64{counter.Day.Start(at).Unix(): 1}
+	s.first = at
+	for i := range 5 {
+		s.increment("viewed", 1, at.Add(time.Duration(i+1)*time.Minute))
+	}
+	s.create("made", 7, at) // a create is not a hit
+	s.increment("made", 2, at.Add(time.Minute))
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	handle := func(batch []history.Record) (history.BatchResult, error) {
+		return agg.Handle(testContext(t), batch)
+	}
+	for _, size := range []int{1, 3, 100} { // delivered three times, in pieces
+		lambda(t, s.records, size, handle)
+	}
+	check(t, h, s)
 }

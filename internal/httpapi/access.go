@@ -88,7 +88,7 @@ func newCORS(origins []string) *cors {
 var varyOrigin = []string{"Origin"}
 
 const (
-	corsMethods       = "GET, POST, PUT, DELETE, OPTIONS"
+	corsMethods       = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 	corsHeaders       = "Content-Type, X-Api-Key, Idempotency-Key"
 	corsExpose        = "Location, Retry-After, Idempotent-Replayed"
 	corsMaxAgeSeconds = 600

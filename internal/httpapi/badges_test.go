@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -208,32 +208,6 @@ func TestHitCreates(t *testing.T) {
 	}
 }
 
-// racingStore reports the first Increment as NotFound, as if the counter
-// were created by another hit between that Increment and the Create.
-type racingStore struct {
-	counter.Store
-	raced atomic.Bool
-}
-
-func (s *racingStore) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
-	if w.Op == counter.OpIncrement && !s.raced.Swap(true) {
-		return counter.Result{}, counter.NotFoundError(w.Name)
-	}
-	return s.Store.Apply(ctx, w)
-}
-
-func TestHitCreatesRace(t *testing.T) {
-	mem := memstore.New()
-	if _, err := mem.Apply(t.Context(), counter.Create("x", 7)); err != nil {
-		t.Fatal(err)
-	}
-	h := newHandler(t, &racingStore{Store: mem}, httpapi.Options{HitCreates: true})
-	res := serve(t, h, "GET", "/counters/x/hit.svg", "")
-	if _, message := badgeText(t, res.body); res.status != 200 || message != "8" {
-		t.Errorf("got %d %q, want 200 \"8\": the hit must count once on the counter the other hit created", res.status, message)
-	}
-}
-
 func TestBadgeNotModified(t *testing.T) {
 	store := memstore.New()
 	if _, err := store.Apply(t.Context(), counter.Create("x", 3)); err != nil {
@@ -296,5 +270,38 @@ func TestShieldsEndpoint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHitCreatesCountsInStats: with HitCreates, the view that creates a
+// counter is a hit like the others: 40 concurrent first views make the
+// count 40 and 40 hits in its stats (issue 19, finding 8: stats said 39).
+func TestHitCreatesCountsInStats(t *testing.T) {
+	store := memstore.New()
+	h := newHandler(t, store, httpapi.Options{HitCreates: true})
+	const views = 40
+	var wg sync.WaitGroup
+	for range views {
+		wg.Go(func() {
+			if res := do(h, httptestRequest("GET", "/counters/fresh/hit.svg")); res.status != http.StatusOK {
+				t.Errorf("hit.svg: got %d, want 200", res.status)
+			}
+		})
+	}
+	wg.Wait()
+	c, err := store.Get(t.Context(), "fresh")
+	if err != nil || c.Count != views {
+		t.Fatalf("got %+v, %v; want count %d", c, err, views)
+	}
+	points, err := store.Stats(t.Context(), "fresh", counter.StatsQuery{Period: counter.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits int64
+	for _, p := range points {
+		hits += p.Hits
+	}
+	if hits != views {
+		t.Errorf("stats: %d hits, want %d: the creating view is a hit", hits, views)
 	}
 }

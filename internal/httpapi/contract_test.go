@@ -44,6 +44,21 @@ func TestContractStandaloneServer(t *testing.T) {
 	apitest.Run(t, startServer(t, map[string]string{}))
 }
 
+// TestContractStandaloneServerWithKeys runs the HTTP contract suite against
+// the standalone server with API keys, as `API_KEYS=... make run` starts
+// it: admin routes need the key, and the open increment only adds views
+// (issue 19: PUBLIC_MAX_INCREMENT, 1 by default).
+func TestContractStandaloneServerWithKeys(t *testing.T) {
+	apitest.Run(t, startServer(t, map[string]string{"API_KEYS": "contract-key"}), apitest.Options{APIKey: "contract-key"})
+}
+
+// TestContractStandaloneServerPublicBound runs it with a public bound of
+// 5 (PUBLIC_MAX_INCREMENT=5).
+func TestContractStandaloneServerPublicBound(t *testing.T) {
+	url := startServer(t, map[string]string{"API_KEYS": "contract-key", "PUBLIC_MAX_INCREMENT": "5"})
+	apitest.Run(t, url, apitest.Options{APIKey: "contract-key", PublicMaxIncrement: 5})
+}
+
 // TestContractStandaloneServerRateLimited runs the rate-limit part of the
 // contract against the standalone server with a tight limit and CORS.
 func TestContractStandaloneServerRateLimited(t *testing.T) {

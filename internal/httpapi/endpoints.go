@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -124,9 +125,44 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) {
 	h.writeCounter(w, status, res.Counter)
 }
 
-// increment answers POST /counters/{name}/increment.
+// increment answers POST /counters/{name}/increment: an open route that,
+// with a public bound, only adds views.
 func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 	cw, err := decodeIncrement(w, r)
+	if err == nil {
+		err = h.publicIncrement(cw)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.apply(w, r, cw)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeCounter(w, http.StatusOK, res.Counter)
+}
+
+// publicIncrement refuses, as 403 forbidden, an open increment by an
+// amount other than the views it may add (Options.PublicMaxIncrement).
+func (h *handler) publicIncrement(cw counter.Write) error {
+	max := h.publicMaxIncrement
+	if max <= 0 || cw.By >= 1 && cw.By <= max {
+		return nil
+	}
+	views := "1"
+	if max > 1 {
+		views = fmt.Sprintf("1 to %d", max)
+	}
+	return requestErrorf(Forbidden, "this open route only adds views (by %s); to change counter %q by %d, use the admin route PATCH /counters/%s with {\"by\":%d} and an API key",
+		views, cw.Name, cw.By, cw.Name, cw.By)
+}
+
+// adjust answers PATCH /counters/{name}: the admin route that adds any
+// amount, negative included, as the increment does without API keys.
+func (h *handler) adjust(w http.ResponseWriter, r *http.Request) {
+	cw, err := decodeAdjust(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

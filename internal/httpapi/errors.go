@@ -17,7 +17,10 @@ import (
 // Error codes of the HTTP layer: failures of a request that no store can
 // report. The store's codes are counter's (counter.NotFound and others).
 const (
-	Unauthorized     = "unauthorized"
+	Unauthorized = "unauthorized"
+	// Forbidden refuses what a route never does for anyone, key or not:
+	// the open increment by an amount other than the views it adds.
+	Forbidden        = "forbidden"
 	RateLimited      = "rate_limited"
 	MethodNotAllowed = "method_not_allowed"
 	PayloadTooLarge  = "payload_too_large"
@@ -32,9 +35,11 @@ var statusByCode = map[string]int{
 	counter.AlreadyExists:        http.StatusConflict,
 	counter.OutOfRange:           http.StatusConflict,
 	counter.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+	counter.StoreFull:            http.StatusInsufficientStorage,
 	counter.Unavailable:          http.StatusServiceUnavailable,
 	counter.Internal:             http.StatusInternalServerError,
 	Unauthorized:                 http.StatusUnauthorized,
+	Forbidden:                    http.StatusForbidden,
 	RateLimited:                  http.StatusTooManyRequests,
 	MethodNotAllowed:             http.StatusMethodNotAllowed,
 	PayloadTooLarge:              http.StatusRequestEntityTooLarge,

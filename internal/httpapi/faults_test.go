@@ -84,6 +84,7 @@ var storeRequests = map[string]struct{ method, target, body string }{
 	"list":      {"GET", "/counters?limit=5", ""},
 	"get":       {"GET", "/counters/home", ""},
 	"set":       {"PUT", "/counters/home", `{"count":3}`},
+	"adjust":    {"PATCH", "/counters/home", `{"by":-2}`},
 	"increment": {"POST", "/counters/home/increment", `{"by":2}`},
 	"delete":    {"DELETE", "/counters/home", ""},
 }
@@ -214,7 +215,8 @@ func TestStoreNotReachedOnBadRequests(t *testing.T) {
 		"delete bad name":    {"DELETE", "/counters/%C3%A9", "", 400},
 		"too large":          {"POST", "/counters", `{"name":"x","pad":"` + strings.Repeat("a", 70000) + `"}`, 413},
 		"unknown path":       {"GET", "/nope", "", 404},
-		"method not allowed": {"PATCH", "/counters/x", "", 405},
+		"adjust without by":  {"PATCH", "/counters/x", `{}`, 400},
+		"method not allowed": {"POST", "/counters/x", "", 405},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

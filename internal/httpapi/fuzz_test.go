@@ -47,6 +47,8 @@ func FuzzRequest(f *testing.F) {
 		{"POST", "/counters//increment", "", false},
 		{"DELETE", "/counters/home", "", false},
 		{"PATCH", "/counters/home", `{}`, false},
+		{"PATCH", "/counters/home", `{"by":-2}`, false},
+		{"PATCH", "/counters/home", `{"by":3}`, true},
 		{"OPTIONS", "/health", "", false},
 		{"GET", "/nope", "", false},
 		{"get", "//counters/%00", "\x00", false},

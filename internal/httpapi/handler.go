@@ -41,14 +41,24 @@ type Options struct {
 	// own (for stores that never block, like the in-memory one).
 	Timeout time.Duration
 	// APIKeys, when not empty, are the keys that admin routes (create, set,
-	// delete, list) require in the X-Api-Key header; a request without a
-	// valid one is 401. Other routes stay open.
+	// adjust, delete, list) require in the X-Api-Key header; a request
+	// without a valid one is 401. Other routes stay open.
 	APIKeys []string
+	// PublicMaxIncrement, when positive, is the largest by the open
+	// increment (POST /counters/{name}/increment) takes: a stranger can
+	// add views, 1 by default, and nothing else. Any other by is 403
+	// forbidden, with or without a key (behind API Gateway, a function on
+	// an open route cannot tell a valid key from an invalid one); other
+	// changes go through the admin route PATCH /counters/{name}. Zero
+	// takes any by: what a host whose admin routes are open sets.
+	PublicMaxIncrement int64
 	// CORSOrigins are the origins browsers may call the API from ("*" for
 	// any); empty disables CORS headers.
 	CORSOrigins []string
-	// RateLimiter, when set, limits each client (by remote IP): a request
-	// over the limit is 429 with Retry-After, before any other work.
+	// RateLimiter, when set, limits each client (the host of the remote
+	// address: an IP address, which *ratelimit.Limiter groups by IPv6
+	// prefix): a request over the limit is 429 with Retry-After, before
+	// any other work.
 	RateLimiter RateLimiter
 	// MaxHeaderBytes, when positive, bounds a request's line and header
 	// fields (as HeaderBytes counts them): a larger request is 431. The
@@ -81,6 +91,8 @@ type handler struct {
 	// keyed writes refused for want of room in the store's records.
 	clients     *clientNames
 	recordsFull *refusalLog
+	// publicMaxIncrement: see Options.PublicMaxIncrement.
+	publicMaxIncrement int64
 	// hitCreates: see Options.HitCreates.
 	hitCreates bool
 }
@@ -90,7 +102,8 @@ type handler struct {
 // are 405, both with JSON errors. It fails for an unknown route name, and
 // for a page route without Options.Pages.
 func New(store counter.Store, opts Options) (http.Handler, error) {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates,
+		publicMaxIncrement: opts.PublicMaxIncrement}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,7 +155,7 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 	if c := newCORS(opts.CORSOrigins); c != nil {
 		root = c.wrap(root)
 	}
-	return h.logRequests(h.recover(withoutHeadBodies(root))), nil
+	return withNosniff(h.logRequests(h.recover(withoutHeadBodies(root)))), nil
 }
 
 // selectRoutes returns the routes named (all, if names is nil: the page

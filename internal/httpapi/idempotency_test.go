@@ -68,8 +68,8 @@ func TestWriteRoutesAreIdempotent(t *testing.T) {
 			wantError(t, result{status: two.Code, header: two.Header(), body: two.Body.Bytes()}, http.StatusBadRequest, "invalid_request")
 		})
 	}
-	if writes != 4 {
-		t.Errorf("got %d write routes, want 4 (create, set, increment, delete)", writes)
+	if writes != 5 {
+		t.Errorf("got %d write routes, want 5 (create, set, adjust, increment, delete)", writes)
 	}
 }
 

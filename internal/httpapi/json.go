@@ -15,7 +15,9 @@ import (
 )
 
 // Response bodies are encoded with encoding/json from the types below:
-// adding a field to an answer is adding it to its type.
+// adding a field to an answer is adding it to its type. Its encoder
+// escapes '<', '>' and '&' in strings (\u003c, \u003e, \u0026), so no
+// JSON answer holds them raw, even one that echoes the request.
 
 // timeLayout is RFC 3339 in UTC with milliseconds: the counters' times.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
@@ -97,6 +99,20 @@ type pointJSON struct {
 // slice is shared, and no one changes it.
 var jsonContentType = []string{"application/json"}
 
+// nosniff is every answer's X-Content-Type-Options header value: no
+// browser may take an answer for another type than the one it declares
+// (a JSON error that echoes a path, for HTML). Shared, never changed.
+var nosniff = []string{"nosniff"}
+
+// withNosniff sets X-Content-Type-Options: nosniff on every answer of
+// next, whatever writes it.
+func withNosniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Content-Type-Options"] = nosniff
+		next.ServeHTTP(w, r)
+	})
+}
+
 // bodyEncoder is a buffer and the encoder that writes into it; they are
 // pooled, so that an answer costs neither.
 type bodyEncoder struct {
@@ -127,6 +143,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	hdr := w.Header()
 	hdr["Content-Type"] = jsonContentType
+	hdr["X-Content-Type-Options"] = nosniff // also where no handler of New writes (WriteError)
 	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

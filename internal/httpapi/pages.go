@@ -53,16 +53,14 @@ func (c pageCounters) Failed(r *http.Request, err error) {
 	c.h.logError(r, err, StatusFor(counter.ErrorCode(err)))
 }
 
-// hit adds one to the named counter: see PageCounters.Hit.
+// hit adds one to the named counter: see PageCounters.Hit. A hit that may
+// create is one write (counter.OpHit), so that the store counts the
+// creating view in the stats like the others.
 func (h *handler) hit(ctx context.Context, name string) (counter.Counter, error) {
-	res, err := h.store.Apply(ctx, counter.Increment(name, 1))
-	if !h.hitCreates || counter.ErrorCode(err) != counter.NotFound {
-		return res.Counter, err
+	w := counter.Increment(name, 1)
+	if h.hitCreates {
+		w = counter.Hit(name)
 	}
-	res, err = h.store.Apply(ctx, counter.Create(name, 1))
-	if counter.ErrorCode(err) == counter.AlreadyExists {
-		// Created by a concurrent hit since the increment: count this one.
-		res, err = h.store.Apply(ctx, counter.Increment(name, 1))
-	}
+	res, err := h.store.Apply(ctx, w)
 	return res.Counter, err
 }

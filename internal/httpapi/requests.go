@@ -83,6 +83,27 @@ func decodeIncrement(w http.ResponseWriter, r *http.Request) (counter.Write, err
 	return counter.Increment(name, by).WithKey(key), nil
 }
 
+// decodeAdjust decodes PATCH /counters/{name}, whose body is {"by": ...}:
+// an increment by any amount, which the body must give.
+func decodeAdjust(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
+	key, name, err := keyAndName(r)
+	if err != nil {
+		return counter.Write{}, err
+	}
+	body, err := decodeBody(w, r, false, "by")
+	if err != nil {
+		return counter.Write{}, err
+	}
+	if body[0] == nil {
+		return counter.Write{}, counter.Errorf(counter.InvalidRequest, "field \"by\" is required")
+	}
+	by, err := parseBy(body[0])
+	if err != nil {
+		return counter.Write{}, err
+	}
+	return counter.Increment(name, by).WithKey(key), nil
+}
+
 // decodeDelete decodes DELETE /counters/{name}.
 func decodeDelete(r *http.Request) (counter.Write, error) {
 	key, name, err := keyAndName(r)

@@ -5,11 +5,15 @@ import "net/http"
 // Route names: each Lambda function serves one of them, or a few that
 // belong together (the web files).
 const (
-	RouteHealth    = "health"
-	RouteCreate    = "create"
-	RouteList      = "list"
-	RouteGet       = "get"
-	RouteSet       = "set"
+	RouteHealth = "health"
+	RouteCreate = "create"
+	RouteList   = "list"
+	RouteGet    = "get"
+	RouteSet    = "set"
+	// RouteAdjust is PATCH /counters/{name} {"by":N}: the admin route that
+	// changes a count by any amount, which the open increment does not
+	// take when API keys are on (Options.PublicMaxIncrement).
+	RouteAdjust    = "adjust"
 	RouteIncrement = "increment"
 	RouteDelete    = "delete"
 	RouteStats     = "stats"
@@ -48,7 +52,8 @@ type Route struct {
 	Name   string // one of the Route* constants
 	Method string
 	Path   string // e.g. "/counters/{name}"
-	// Admin routes are the ones API keys protect: create, set, delete, list.
+	// Admin routes are the ones API keys protect: create, set, adjust,
+	// delete, list.
 	Admin bool
 	// Write routes change a counter (Store.Apply) and accept an
 	// Idempotency-Key; TestWriteRoutesAreIdempotent holds the two together.
@@ -80,6 +85,7 @@ var Routes = []Route{
 	{Name: RouteList, Method: http.MethodGet, Path: "/counters", Admin: true, serve: (*handler).list},
 	{Name: RouteGet, Method: http.MethodGet, Path: "/counters/{name}", serve: (*handler).get},
 	{Name: RouteSet, Method: http.MethodPut, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).set},
+	{Name: RouteAdjust, Method: http.MethodPatch, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).adjust},
 	{Name: RouteIncrement, Method: http.MethodPost, Path: "/counters/{name}/increment", Write: true, serve: (*handler).increment},
 	{Name: RouteDelete, Method: http.MethodDelete, Path: "/counters/{name}", Admin: true, Write: true, serve: (*handler).delete},
 	{Name: RouteStats, Method: http.MethodGet, Path: "/counters/{name}/stats", serve: (*handler).stats},

@@ -12,17 +12,19 @@ import (
 const statsDateLayout = "2006-01-02"
 
 // parseStatsTime parses a from or to parameter: an RFC 3339 time, or a
-// YYYY-MM-DD date (UTC), which as to stands for the whole day.
+// YYYY-MM-DD date (UTC), which as to stands for the whole day; either from
+// counter.MinStatsTime on, so that no time given (Go's zero time among
+// them) is taken for none.
 func parseStatsTime(param, v string, isTo bool) (time.Time, error) {
 	if len(v) == len(statsDateLayout) {
 		if t, err := time.Parse(statsDateLayout, v); err == nil {
 			if isTo {
 				t = t.Add(24*time.Hour - time.Nanosecond)
 			}
-			return t, nil
+			return t, counter.ValidateStatsTime(param, t)
 		}
 	} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), nil
+		return t.UTC(), counter.ValidateStatsTime(param, t)
 	}
 	return time.Time{}, counter.Errorf(counter.InvalidRequest, "%s must be an RFC 3339 time (2026-11-27T05:00:00Z) or a date (2026-11-27)", param)
 }

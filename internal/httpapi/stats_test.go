@@ -69,6 +69,16 @@ func TestStatsQuery(t *testing.T) {
 		"empty to":            {"?to=", 400, "", 0, "", nil},
 		"from after to":       {"?period=hour&from=2026-11-27T06:00:00Z&to=2026-11-27T05:59:59Z", 400, "", 0, "", nil},
 		"1001 days":           {"?from=2024-02-01&to=2026-10-28", 400, "", 0, "", nil},
+		// Go's zero time is 0001-01-01T00:00:00Z: given explicitly it was
+		// taken for "not given" (issue 19, finding 4). Times before 1970
+		// are refused.
+		"to: year 1, midnight": {"?period=hour&to=0001-01-01T00:00:00Z", 400, "", 0, "", nil},
+		"to: year 1, date":     {"?period=hour&to=0001-01-01", 400, "", 0, "", nil},
+		"from: year 1":         {"?period=hour&from=0001-01-01T00:00:00Z&to=0001-01-01T05:00:00Z", 400, "", 0, "", nil},
+		"from: year 1, alone":  {"?from=0001-01-01", 400, "", 0, "", nil},
+		"to: before 1970":      {"?to=1969-12-31", 400, "", 0, "", nil},
+		"from: a second early": {"?period=hour&from=1969-12-31T23:59:59Z&to=1970-01-01T01:00:00Z", 400, "", 0, "", nil},
+		"from 1970":            {"?period=day&from=1970-01-01&to=1970-01-02", 200, "day", 2, "1970-01-01T00:00:00Z", nil},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

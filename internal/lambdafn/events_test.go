@@ -30,6 +30,7 @@ func TestEventFixtures(t *testing.T) {
 		httpapi.RouteList:      {http.StatusOK, `"name":"home"`},
 		httpapi.RouteGet:       {http.StatusOK, `"count":5`},
 		httpapi.RouteSet:       {http.StatusOK, `"count":42`},
+		httpapi.RouteAdjust:    {http.StatusOK, `"count":3`},
 		httpapi.RouteIncrement: {http.StatusOK, `"count":6`},
 		httpapi.RouteDelete:    {http.StatusNoContent, ""},
 		httpapi.RouteStats:     {http.StatusOK, `"period":"hour","points":[{"start":"2026-11-27T00:00:00Z","hits":0}`},

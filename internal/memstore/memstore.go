@@ -35,6 +35,22 @@ type Store struct {
 	records  records // idempotency records, under mu
 	now      func() time.Time
 	history  map[string]*history // hits over time, by counter name (stats.go)
+	// maxCounters caps len(counters): see WithMaxCounters.
+	maxCounters int
+}
+
+// DefaultMaxCounters caps the number of counters a Store holds unless
+// WithMaxCounters says otherwise (the standalone server's MAX_COUNTERS):
+// about 35 MB of counters that one view each created (hit.svg with
+// HIT_CREATES_COUNTERS), more with long names and long histories.
+const DefaultMaxCounters = 100_000
+
+// WithMaxCounters caps the number of counters the store holds (n >= 1): a
+// write that would create one more (a create, a set or a hit that
+// creates) is refused as counter.StoreFull, changing nothing, until one is
+// deleted. Writes to the counters that exist are not affected.
+func WithMaxCounters(n int) Option {
+	return func(s *Store) { s.maxCounters = max(1, n) }
 }
 
 // btreeDegree is the B-tree's branching factor; 32 is google/btree's usual
@@ -50,6 +66,8 @@ func New(opts ...Option) *Store {
 		byName:   btree.NewG(btreeDegree, nameLess),
 		now:      now,
 		history:  make(map[string]*history),
+
+		maxCounters: DefaultMaxCounters,
 	}
 	s.records.init(DefaultMaxIdempotencyRecords)
 	for _, o := range opts {
@@ -103,33 +121,46 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		if ok {
 			return counter.Result{}, counter.AlreadyExistsError(w.Name)
 		}
-		t := s.now()
-		c = &counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}
-		s.counters[w.Name] = c
-		s.byName.ReplaceOrInsert(c)
+		c, err := s.add(w.Name, w.Count)
+		if err != nil {
+			return counter.Result{}, err
+		}
 		return counter.Result{Counter: *c, Created: true}, nil
-	case counter.OpIncrement:
+	case counter.OpIncrement, counter.OpHit:
+		by := w.By
+		if w.Op == counter.OpHit {
+			by = 1
+			if !ok { // the view that creates the counter is its first hit
+				c, err := s.add(w.Name, 1)
+				if err != nil {
+					return counter.Result{}, err
+				}
+				s.recordHits(w.Name, 1, c.UpdatedAt)
+				return counter.Result{Counter: *c, Created: true}, nil
+			}
+		}
 		if !ok {
 			return counter.Result{}, counter.NotFoundError(w.Name)
 		}
-		n := c.Count + w.By // cannot overflow: both are within ±MaxCount
+		n := c.Count + by // cannot overflow: both are within ±MaxCount
 		if n < 0 || n > counter.MaxCount {
-			return counter.Result{}, counter.OutOfRangeError(w.Name, c.Count, w.By)
+			return counter.Result{}, counter.OutOfRangeError(w.Name, c.Count, by)
 		}
 		c.Count = n
 		c.UpdatedAt = s.now()
-		s.recordHits(w.Name, w.By, c.UpdatedAt)
+		s.recordHits(w.Name, by, c.UpdatedAt)
 		return counter.Result{Counter: *c}, nil
 	case counter.OpSet:
-		t := s.now()
 		if !ok {
-			c = &counter.Counter{Name: w.Name, CreatedAt: t}
-			s.counters[w.Name] = c
-			s.byName.ReplaceOrInsert(c)
+			c, err := s.add(w.Name, w.Count)
+			if err != nil {
+				return counter.Result{}, err
+			}
+			return counter.Result{Counter: *c, Created: true}, nil
 		}
 		c.Count = w.Count
-		c.UpdatedAt = t
-		return counter.Result{Counter: *c, Created: !ok}, nil
+		c.UpdatedAt = s.now()
+		return counter.Result{Counter: *c}, nil
 	case counter.OpDelete:
 		if !ok {
 			return counter.Result{}, counter.NotFoundError(w.Name)
@@ -140,6 +171,19 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		return counter.Result{}, nil
 	}
 	return counter.Result{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)
+}
+
+// add makes the counter name, which does not exist, with count, unless the
+// store holds maxCounters already; s.mu must be held for writing.
+func (s *Store) add(name string, count int64) (*counter.Counter, error) {
+	if len(s.counters) >= s.maxCounters {
+		return nil, counter.StoreFullError(s.maxCounters)
+	}
+	t := s.now()
+	c := &counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
+	s.counters[name] = c
+	s.byName.ReplaceOrInsert(c)
+	return c, nil
 }
 
 // cursorPrefix marks cursors this store issued.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -124,5 +125,102 @@ func TestListFollowsEveryChange(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("limit %d: listed %d names, want %d\n got %v\nwant %v", limit, len(got), len(want), got, want)
 		}
+	}
+}
+
+// TestStatsSaturatesBelow is the conformance suite's Saturation at the
+// other bound: an hour past math.MinInt64 shows math.MinInt64, and the day
+// that takes some back shows its exact sum.
+func TestStatsSaturatesBelow(t *testing.T) {
+	start := counter.Day.Start(time.Now()).AddDate(0, 0, -1)
+	clock := countertest.NewClock(start)
+	s := memstore.New(memstore.WithClock(clock.Now))
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, counter.Create("deep", 0)); err != nil {
+		t.Fatal(err)
+	}
+	push := func(hour, start, by int64, times int) {
+		t.Helper()
+		clock.Set(counter.Day.Start(clock.Now()).Add(time.Duration(hour) * time.Hour))
+		for range times {
+			if _, err := s.Apply(ctx, counter.Set("deep", start)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Apply(ctx, counter.Increment("deep", by)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	push(0, counter.MaxCount, -counter.MaxCount, 1025)
+	push(1, 0, counter.MaxCount, 3)
+	q := func(p counter.Period) []int64 {
+		points, err := s.Stats(ctx, "deep", counter.StatsQuery{Period: p, From: start, To: start.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hits []int64
+		for _, pt := range points {
+			hits = append(hits, pt.Hits)
+		}
+		return hits
+	}
+	if got, want := q(counter.Hour), []int64{math.MinInt64, 3 * counter.MaxCount}; !slices.Equal(got, want) {
+		t.Errorf("hits per hour %v, want %v", got, want)
+	}
+	if got, want := q(counter.Day), []int64{-1022 * counter.MaxCount}; !slices.Equal(got, want) {
+		t.Errorf("hits of the day %v, want %v", got, want)
+	}
+}
+
+// TestMaxCounters: with WithMaxCounters(2), every write that would create
+// a third counter (create, set, hit; keyed or not) is StoreFull and
+// changes nothing, writes to the two that exist go on, and a delete makes
+// room; a keyed create refused as full is not recorded, so its retry with
+// the same key applies once there is room.
+func TestMaxCounters(t *testing.T) {
+	s := memstore.New(memstore.WithMaxCounters(2))
+	ctx := context.Background()
+	apply := func(w counter.Write) (counter.Result, error) { return s.Apply(ctx, w) }
+	if _, err := apply(counter.Create("a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply(counter.Set("b", 2)); err != nil {
+		t.Fatal(err)
+	}
+	key := counter.IdempotencyKey{Key: "k"}
+	for name, w := range map[string]counter.Write{
+		"create":       counter.Create("c", 0),
+		"set":          counter.Set("c", 5),
+		"hit":          counter.Hit("c"),
+		"keyed create": counter.Create("c", 0).WithKey(key),
+		"keyed set":    counter.Set("c", 5).WithKey(key),
+	} {
+		_, err := apply(w)
+		if counter.ErrorCode(err) != counter.StoreFull {
+			t.Errorf("%s of a third counter: got %v, want %s", name, err, counter.StoreFull)
+		}
+	}
+	if _, err := s.Get(ctx, "c"); counter.ErrorCode(err) != counter.NotFound {
+		t.Errorf("a refused write created c: %v", err)
+	}
+	for name, w := range map[string]counter.Write{
+		"set":       counter.Set("a", 7),
+		"increment": counter.Increment("a", 1),
+		"hit":       counter.Hit("b"),
+	} {
+		if _, err := apply(w); err != nil {
+			t.Errorf("%s of an existing counter when full: %v", name, err)
+		}
+	}
+	if _, err := apply(counter.Delete("a")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := apply(counter.Create("c", 0).WithKey(key))
+	if err != nil || !r.Created || r.Replayed {
+		t.Errorf("keyed create after a delete: %+v, %v; want it applied (the refusal was not recorded)", r, err)
+	}
+	_, err = apply(counter.Create("d", 0))
+	if counter.ErrorCode(err) != counter.StoreFull {
+		t.Errorf("create of a third counter again: got %v, want %s", err, counter.StoreFull)
 	}
 }

@@ -16,10 +16,11 @@ type history struct {
 	hours, days []bucket
 }
 
-// bucket is the hits of the bucket that starts at start.
+// bucket is the hits of the bucket that starts at start: their exact sum,
+// which Stats shows saturated at the int64 bounds (counter.HitSum).
 type bucket struct {
 	start time.Time
-	hits  int64
+	hits  counter.HitSum
 }
 
 // recordHits adds by to the hour and day buckets of t in the named
@@ -45,9 +46,11 @@ func add(buckets []bucket, p counter.Period, by int64, t time.Time) []bucket {
 		i--
 	}
 	if i > 0 && buckets[i-1].start.Equal(start) {
-		buckets[i-1].hits += by
+		buckets[i-1].hits.Add(by)
 	} else {
-		buckets = slices.Insert(buckets, i, bucket{start: start, hits: by})
+		b := bucket{start: start}
+		b.hits.Add(by)
+		buckets = slices.Insert(buckets, i, b)
 	}
 	oldest := start.Add(-p.Retention() - p.Duration())
 	drop := 0
@@ -61,7 +64,7 @@ func add(buckets []bucket, p counter.Period, by int64, t time.Time) []bucket {
 }
 
 // Stats implements counter.Store: the buckets are exact as soon as an
-// increment returns.
+// increment returns, and saturate at the int64 bounds.
 func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([]counter.Point, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -85,7 +88,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	hits := make(map[int64]int64)
 	i, _ := slices.BinarySearchFunc(buckets, q.From, func(b bucket, t time.Time) int { return b.start.Compare(t) })
 	for ; i < len(buckets) && !buckets[i].start.After(q.To); i++ {
-		hits[buckets[i].start.Unix()] = buckets[i].hits
+		hits[buckets[i].start.Unix()] = buckets[i].hits.Int64()
 	}
 	return q.Densify(hits), nil
 }

@@ -29,6 +29,7 @@ var badgeMessages = map[string]string{
 	counter.InvalidRequest: "invalid query",
 	counter.NotFound:       "not found",
 	counter.OutOfRange:     "at maximum",
+	counter.StoreFull:      "store full",
 	counter.Unavailable:    "unavailable",
 }
 

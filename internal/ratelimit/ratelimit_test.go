@@ -74,3 +74,51 @@ func TestLimiterForgetsIdleClients(t *testing.T) {
 		t.Errorf("Len after the sweeps = %d, want the %d new clients", got, late)
 	}
 }
+
+// TestLimiterGroupsIPv6: an IPv6 client is its prefix (a /64 unless
+// WithIPv6Prefix says otherwise), since one host or site commonly holds a
+// whole /64; an IPv4 client is its address (issue 19, finding 7).
+func TestLimiterGroupsIPv6(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	tests := map[string]struct {
+		opts    []ratelimit.Option
+		clients []string
+		groups  int // the clients' buckets
+	}{
+		"12 addresses of one /64":        {nil, ipv6Hosts("2001:db8:1:2::", 12), 1},
+		"link-local, zoned":              {nil, []string{"fe80::1%eth0", "fe80::2%eth1", "fe80::3"}, 1},
+		"one address of each of 3 /64s":  {nil, []string{"2001:db8:1:1::1", "2001:db8:1:2::1", "2001:db8:1:3::1"}, 3},
+		"two /64s that share a /63":      {nil, []string{"2001:db8:1:2::1", "2001:db8:1:3::1"}, 2},
+		"/48: 3 /64s of it":              {[]ratelimit.Option{ratelimit.WithIPv6Prefix(48)}, []string{"2001:db8:1:1::1", "2001:db8:1:2::1", "2001:db8:1:3::1"}, 1},
+		"/128: each address":             {[]ratelimit.Option{ratelimit.WithIPv6Prefix(128)}, ipv6Hosts("2001:db8:1:2::", 4), 4},
+		"IPv4: each address":             {nil, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}, 4},
+		"IPv4 and its IPv6-mapped forms": {nil, []string{"192.0.2.1", "::ffff:192.0.2.1", "::ffff:c000:201"}, 1},
+		"IPv4 unaffected by the prefix":  {[]ratelimit.Option{ratelimit.WithIPv6Prefix(1)}, []string{"192.0.2.1", "198.51.100.1", "203.0.113.1"}, 3},
+		"not an address: as is":          {nil, []string{"client-a", "client-b", "client-c"}, 3},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			l := ratelimit.New(1, 1, tc.opts...) // bursts of 1: one request per bucket at t0
+			allowed := 0
+			for range 2 {
+				for _, c := range tc.clients {
+					if ok, _ := l.Allow(c, t0); ok {
+						allowed++
+					}
+				}
+			}
+			if allowed != tc.groups {
+				t.Errorf("%d requests allowed at once from %q, want %d: one per bucket", allowed, tc.clients, tc.groups)
+			}
+		})
+	}
+}
+
+// ipv6Hosts returns n addresses of the /64 starting at prefix.
+func ipv6Hosts(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%x:%x", prefix, (i*7919+1)&0xffff, i)
+	}
+	return out
+}

@@ -138,7 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("listening", "url", m.URL(), "store", m.cfg.Store,
 		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)
 	if len(m.cfg.APIKeys) == 0 {
-		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
+		m.log.Warn("API_KEYS is not set: the admin routes (create, set, adjust, delete, list) are open to anyone who can reach this server")
 	}
 	m.runAggregation() // hits over time follow the stream, as the aggregate function does in AWS
 	errc := make(chan error, 1)

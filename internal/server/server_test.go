@@ -410,3 +410,46 @@ func TestHeaderTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxCounters: the memory store holds at most MAX_COUNTERS counters;
+// a write that would create one more is 507 store_full, whatever creates
+// it, until one is deleted (issue 19, finding 8: hit.svg with
+// HIT_CREATES_COUNTERS=true grew the store without bound).
+func TestMaxCounters(t *testing.T) {
+	url, _, _ := start(t, map[string]string{"MAX_COUNTERS": "3", "HIT_CREATES_COUNTERS": "true"})
+	for _, name := range []string{"a", "b"} {
+		if resp, body := do(t, "POST", url+"/counters", fmt.Sprintf(`{"name":%q}`, name), nil); resp.StatusCode != 201 {
+			t.Fatalf("create %s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+	if resp, body := do(t, "GET", url+"/counters/c/hit.svg", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("hit.svg creating the third: %d %s", resp.StatusCode, body)
+	}
+	full := map[string][3]string{
+		"create":  {"POST", "/counters", `{"name":"d"}`},
+		"set":     {"PUT", "/counters/d", `{"count":1}`},
+		"hit.svg": {"GET", "/counters/d/hit.svg", ""},
+	}
+	for name, req := range full {
+		resp, body := do(t, req[0], url+req[1], req[2], nil)
+		if resp.StatusCode != http.StatusInsufficientStorage {
+			t.Errorf("%s of a fourth counter: %d %s, want 507", name, resp.StatusCode, body)
+		}
+		if name != "hit.svg" && errorCode(t, body) != "store_full" {
+			t.Errorf("%s of a fourth counter: %s, want code store_full", name, body)
+		}
+	}
+	// What exists still changes; a delete makes room.
+	if resp, body := do(t, "PUT", url+"/counters/a", `{"count":9}`, nil); resp.StatusCode != 200 {
+		t.Errorf("set an existing counter when full: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := do(t, "GET", url+"/counters/a/hit.svg", "", nil); resp.StatusCode != 200 {
+		t.Errorf("hit an existing counter when full: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "DELETE", url+"/counters/b", "", nil); resp.StatusCode != 204 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if resp, body := do(t, "POST", url+"/counters", `{"name":"d"}`, nil); resp.StatusCode != 201 {
+		t.Errorf("create after a delete: %d %s, want 201", resp.StatusCode, body)
+	}
+}

@@ -23,6 +23,7 @@ func (s *suite) testAPIKeys(t *testing.T) {
 				"create": jsonBody(http.MethodPost, "/counters", fmt.Sprintf(`{"name":%q}`, s.prefix+"keys-denied")),
 				"list":   {method: http.MethodGet, target: "/counters"},
 				"set":    jsonBody(http.MethodPut, "/counters/"+name, `{"count":5}`),
+				"adjust": adjust(name, -1),
 				"delete": {method: http.MethodDelete, target: "/counters/" + name},
 			}
 			for route, req := range admin {

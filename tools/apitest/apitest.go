@@ -16,9 +16,17 @@ import (
 // standalone server without API keys.
 type Options struct {
 	// APIKey, if set, is sent as x-api-key on every request, and the suite
-	// checks that the admin routes (create, list, set, delete) answer 401
-	// unauthorized without it while the others stay open.
+	// checks that the admin routes (create, list, set, adjust, delete)
+	// answer 401 unauthorized without it while the others stay open, and
+	// that the open increment only adds views: a by from 1 to
+	// PublicMaxIncrement, anything else 403 forbidden, key or not. Without
+	// it, the increment takes any by.
 	APIKey string
+
+	// PublicMaxIncrement is the largest by the open increment takes when
+	// APIKey is set (the target's PUBLIC_MAX_INCREMENT); 0 means 1, the
+	// default.
+	PublicMaxIncrement int64
 
 	// Gateway says an API gateway routes requests to the service (one
 	// function per route): it may answer unknown paths and unserved methods
@@ -69,6 +77,7 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	t.Run("get", s.testGet)
 	t.Run("set", s.testSet)
 	t.Run("increment", s.testIncrement)
+	t.Run("adjust", s.testAdjust)
 	t.Run("delete", s.testDelete)
 	t.Run("stats", s.testStats)
 	t.Run("list", s.testList)
@@ -103,6 +112,18 @@ func RunRateLimited(t *testing.T, baseURL string, opts ...Options) {
 	}
 	s := newSuite(t, baseURL, o)
 	t.Run("rate limit", s.testRateLimit)
+}
+
+// publicMaxIncrement returns the largest by the open increment takes: 0
+// for any, without API keys.
+func (s *suite) publicMaxIncrement() int64 {
+	switch {
+	case s.opts.APIKey == "":
+		return 0
+	case s.opts.PublicMaxIncrement > 0:
+		return s.opts.PublicMaxIncrement
+	}
+	return 1
 }
 
 // newSuite returns the suite of one run with o's defaults filled in.

@@ -170,42 +170,126 @@ func (s *suite) testSet(t *testing.T) {
 	}
 }
 
+// adjust is PATCH /counters/{name} with the body {"by":by}: the admin
+// route that changes a count by any amount.
+func adjust(name string, by int64) request {
+	return jsonBody(http.MethodPatch, "/counters/"+name, `{"by":`+strconv.FormatInt(by, 10)+`}`)
+}
+
+// testIncrement checks the open increment: 1 by default, and the other
+// amounts it takes (any, without API keys; 1 to the public bound with
+// them, every other one 403 forbidden, key or not).
 func (s *suite) testIncrement(t *testing.T) {
 	name := s.name("inc")
 	s.create(t, name, 0)
 	target := "/counters/" + name + "/increment"
-	steps := []struct {
+	type step struct {
 		name string
 		req  request
 		want int64
-	}{
+	}
+	// Each builds on the one before; by is 1 in all of them.
+	steps := []step{
 		{"no body", request{method: http.MethodPost, target: target}, 1},
 		{"empty body", request{method: http.MethodPost, target: target, body: []byte{}, contentType: "application/json"}, 2},
 		{"empty object", jsonBody(http.MethodPost, target, `{}`), 3},
 		{"whitespace body", jsonBody(http.MethodPost, target, " \n\t "), 4},
-		{"by 5", jsonBody(http.MethodPost, target, `{"by":5}`), 9},
-		{"by -3", jsonBody(http.MethodPost, target, `{"by":-3}`), 6},
-		{"text/plain body", request{method: http.MethodPost, target: target, body: []byte(`{"by":2}`), contentType: "text/plain"}, 8},
-		{"no content type", request{method: http.MethodPost, target: target, body: []byte(`{"by":2}`)}, 10},
-		{"chunked body", request{method: http.MethodPost, target: target, body: []byte(`{"by":10}`), chunked: true}, 20},
-		{"chunked empty body", request{method: http.MethodPost, target: target, body: []byte(" "), chunked: true}, 21},
-		{"escaped member name", jsonBody(http.MethodPost, target, `{"\u0062y":2}`), 23},
-		{"spaces inside", jsonBody(http.MethodPost, target, "{ \"by\" :\t-1 }"), 22},
-		{"to zero", jsonBody(http.MethodPost, target, `{"by":-22}`), 0},
+		{"by 1", jsonBody(http.MethodPost, target, `{"by":1}`), 5},
+		{"text/plain body", request{method: http.MethodPost, target: target, body: []byte(`{"by":1}`), contentType: "text/plain"}, 6},
+		{"no content type", request{method: http.MethodPost, target: target, body: []byte(`{"by":1}`)}, 7},
+		{"chunked body", request{method: http.MethodPost, target: target, body: []byte(`{"by":1}`), chunked: true}, 8},
+		{"chunked empty body", request{method: http.MethodPost, target: target, body: []byte(" "), chunked: true}, 9},
+		{"escaped member name", jsonBody(http.MethodPost, target, `{"\u0062y":1}`), 10},
+		{"spaces inside", jsonBody(http.MethodPost, target, "{ \"by\" :\t1 }"), 11},
 	}
-	for _, step := range steps { // in order: each step builds on the one before
+	if s.publicMaxIncrement() == 0 { // without API keys, any by
+		steps = append(steps,
+			step{"by 5", jsonBody(http.MethodPost, target, `{"by":5}`), 16},
+			step{"by -3", jsonBody(http.MethodPost, target, `{"by":-3}`), 13},
+			step{"text/plain by 2", request{method: http.MethodPost, target: target, body: []byte(`{"by":2}`), contentType: "text/plain"}, 15},
+			step{"chunked by 10", request{method: http.MethodPost, target: target, body: []byte(`{"by":10}`), chunked: true}, 25},
+			step{"to zero", jsonBody(http.MethodPost, target, `{"by":-25}`), 0},
+		)
+	}
+	var want int64
+	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			wantCounter(t, s.do(t, step.req), http.StatusOK, name, step.want)
 		})
+		want = step.want
 	}
-	s.wantCount(t, name, 0)
+	s.wantCount(t, name, want)
 
 	t.Run("missing counter", func(t *testing.T) {
 		missing := s.prefix + "inc-missing"
 		s.expectError(t, request{method: http.MethodPost, target: "/counters/" + missing + "/increment"}, http.StatusNotFound, "not_found")
 		s.wantMissing(t, missing) // increment does not create
 	})
+	if bound := s.publicMaxIncrement(); bound > 0 {
+		t.Run("only adds views", func(t *testing.T) { s.testPublicBound(t, bound) })
+		return
+	}
+	t.Run("bounds", func(t *testing.T) {
+		s.testIncrementBounds(t, func(name string, by int64) request {
+			return jsonBody(http.MethodPost, "/counters/"+name+"/increment", `{"by":`+strconv.FormatInt(by, 10)+`}`)
+		})
+	})
+}
 
+// testPublicBound checks that, with API keys, the open increment takes a
+// by from 1 to bound only: any other is 403 forbidden with a message that
+// names the admin route, with or without a key (behind API Gateway a
+// function on an open route cannot tell a valid key from an invalid one),
+// and changes nothing.
+func (s *suite) testPublicBound(t *testing.T, bound int64) {
+	name := s.name("inc-bound")
+	s.create(t, name, 100)
+	target := "/counters/" + name + "/increment"
+	wantCounter(t, s.do(t, jsonBody(http.MethodPost, target, `{"by":`+strconv.FormatInt(bound, 10)+`}`)), http.StatusOK, name, 100+bound)
+	for _, by := range []int64{bound + 1, -1, -100, maxCount, -maxCount, 1010} {
+		if by > 0 && by <= bound {
+			continue
+		}
+		for _, key := range []struct {
+			test  string
+			noKey bool
+		}{{"with the key", false}, {"without a key", true}} {
+			t.Run(fmt.Sprintf("by %d %s", by, key.test), func(t *testing.T) {
+				req := jsonBody(http.MethodPost, target, `{"by":`+strconv.FormatInt(by, 10)+`}`)
+				req.noKey = key.noKey
+				r := s.expectError(t, req, http.StatusForbidden, "forbidden")
+				if !strings.Contains(string(r.body), "PATCH /counters/"+name) {
+					t.Errorf("got %s, want a message naming PATCH /counters/%s", r.body, name)
+				}
+			})
+		}
+	}
+	s.wantCount(t, name, 100+bound) // no refused increment changed it
+
+	// A page on another origin can send what a form or a no-cors fetch
+	// sends (text/plain, a form type; no preflight, no key): CORS then
+	// hides the answer but does not stop the request, so the bound must.
+	// Such a request adds a view, and nothing else.
+	want := 100 + bound
+	for _, contentType := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		crossOrigin := func(body string) request {
+			return request{method: http.MethodPost, target: target, body: []byte(body), contentType: contentType,
+				noKey: true, noOrigin: true, header: http.Header{"Origin": {"https://stranger.example"}}}
+		}
+		t.Run("another origin, "+contentType, func(t *testing.T) {
+			for _, by := range []int64{1000, bound + 1, -1, -maxCount} {
+				s.expectError(t, crossOrigin(`{"by":`+strconv.FormatInt(by, 10)+`}`), http.StatusForbidden, "forbidden")
+			}
+			want++
+			wantCounter(t, s.do(t, crossOrigin(`{"by":1}`)), http.StatusOK, name, want)
+		})
+	}
+	s.wantCount(t, name, want)
+}
+
+// testIncrementBounds checks the range of counts: an increment made with
+// req that would leave 0..maxCount is 409 out_of_range and changes nothing.
+func (s *suite) testIncrementBounds(t *testing.T, req func(name string, by int64) request) {
 	bounds := map[string]struct {
 		start, by int64
 		wantCode  string // "" for success
@@ -221,17 +305,51 @@ func (s *suite) testIncrement(t *testing.T) {
 	}
 	for test, tt := range bounds {
 		t.Run(test, func(t *testing.T) {
-			name := s.name("inc-" + strings.ReplaceAll(test, " ", "-"))
+			name := s.name(fmt.Sprintf("%s-%s", req("x", 1).method, strings.ReplaceAll(test, " ", "-")))
 			s.create(t, name, tt.start)
-			req := jsonBody(http.MethodPost, "/counters/"+name+"/increment", `{"by":`+strconv.FormatInt(tt.by, 10)+`}`)
 			if tt.wantCode == "" {
-				wantCounter(t, s.do(t, req), http.StatusOK, name, tt.start+tt.by)
+				wantCounter(t, s.do(t, req(name, tt.by)), http.StatusOK, name, tt.start+tt.by)
 				return
 			}
-			s.expectError(t, req, http.StatusConflict, tt.wantCode)
+			s.expectError(t, req(name, tt.by), http.StatusConflict, tt.wantCode)
 			s.wantCount(t, name, tt.start) // unchanged
 		})
 	}
+}
+
+// testAdjust checks PATCH /counters/{name} {"by":N}, the admin route that
+// changes a count by any amount (an increment, as a hit in the stats).
+func (s *suite) testAdjust(t *testing.T) {
+	name := s.name("adj")
+	s.create(t, name, 0)
+	target := "/counters/" + name
+	steps := []struct {
+		name string
+		req  request
+		want int64
+	}{
+		{"by 5", adjust(name, 5), 5},
+		{"by -3", adjust(name, -3), 2},
+		{"by 1", adjust(name, 1), 3},
+		{"text/plain body", request{method: http.MethodPatch, target: target, body: []byte(`{"by":2}`), contentType: "text/plain"}, 5},
+		{"no content type", request{method: http.MethodPatch, target: target, body: []byte(`{"by":2}`)}, 7},
+		{"chunked body", request{method: http.MethodPatch, target: target, body: []byte(`{"by":10}`), chunked: true}, 17},
+		{"escaped member name", jsonBody(http.MethodPatch, target, `{"\u0062y":2}`), 19},
+		{"spaces inside", jsonBody(http.MethodPatch, target, "{ \"by\" :\t-1 }"), 18},
+		{"to zero", adjust(name, -18), 0},
+	}
+	for _, step := range steps { // in order: each step builds on the one before
+		t.Run(step.name, func(t *testing.T) {
+			wantCounter(t, s.do(t, step.req), http.StatusOK, name, step.want)
+		})
+	}
+	s.wantCount(t, name, 0)
+	t.Run("missing counter", func(t *testing.T) {
+		missing := s.prefix + "adj-missing"
+		s.expectError(t, adjust(missing, 5), http.StatusNotFound, "not_found")
+		s.wantMissing(t, missing) // adjust does not create
+	})
+	t.Run("bounds", func(t *testing.T) { s.testIncrementBounds(t, adjust) })
 }
 
 func (s *suite) testDelete(t *testing.T) {

@@ -56,6 +56,9 @@ func (s *suite) testKeyedReplays(t *testing.T) {
 		}
 		return jsonBody(http.MethodPost, "/counters/"+n+"/increment", body)
 	}
+	patch := func(n string, by int) request {
+		return jsonBody(http.MethodPatch, "/counters/"+n, fmt.Sprintf(`{"by":%d}`, by))
+	}
 	put := func(n string, count int) request {
 		return jsonBody(http.MethodPut, "/counters/"+n, fmt.Sprintf(`{"count":%d}`, count))
 	}
@@ -75,10 +78,13 @@ func (s *suite) testKeyedReplays(t *testing.T) {
 		"create taken":           {setup: 1, write: func(n string) request { return post(n, 5) }, wantStatus: 409, change: del, afterCount: -1},
 		"set new":                {setup: -1, write: func(n string) request { return put(n, 3) }, wantStatus: 201, change: func(n string) request { return put(n, 9) }, afterCount: 9},
 		"set existing":           {setup: 1, write: func(n string) request { return put(n, 3) }, wantStatus: 200, change: func(n string) request { return incr(n, "") }, afterCount: 4},
-		"increment":              {setup: 10, write: func(n string) request { return incr(n, `{"by":5}`) }, wantStatus: 200, change: func(n string) request { return incr(n, "") }, afterCount: 16},
-		"increment body decoded": {setup: 0, write: func(n string) request { return incr(n, "") }, repeat: func(n string) request { return incr(n, ` { "by" : 1 } `) }, wantStatus: 200, change: func(n string) request { return incr(n, `{"by":2}`) }, afterCount: 3},
+		"increment":              {setup: 10, write: func(n string) request { return incr(n, `{"by":1}`) }, wantStatus: 200, change: func(n string) request { return incr(n, "") }, afterCount: 12},
+		"increment body decoded": {setup: 0, write: func(n string) request { return incr(n, "") }, repeat: func(n string) request { return incr(n, ` { "by" : 1 } `) }, wantStatus: 200, change: func(n string) request { return patch(n, 2) }, afterCount: 3},
 		"increment missing":      {setup: -1, write: func(n string) request { return incr(n, "") }, wantStatus: 404, change: func(n string) request { return post(n, 0) }, afterCount: 0},
-		"increment out of range": {setup: 1, write: func(n string) request { return incr(n, `{"by":-2}`) }, wantStatus: 409, change: func(n string) request { return put(n, 5) }, afterCount: 5},
+		"increment out of range": {setup: 9007199254740991, write: func(n string) request { return incr(n, "") }, wantStatus: 409, change: func(n string) request { return put(n, 5) }, afterCount: 5},
+		"adjust":                 {setup: 10, write: func(n string) request { return patch(n, 5) }, wantStatus: 200, change: func(n string) request { return incr(n, "") }, afterCount: 16},
+		"adjust missing":         {setup: -1, write: func(n string) request { return patch(n, 5) }, wantStatus: 404, change: func(n string) request { return post(n, 1) }, afterCount: 1},
+		"adjust out of range":    {setup: 1, write: func(n string) request { return patch(n, -2) }, wantStatus: 409, change: func(n string) request { return put(n, 5) }, afterCount: 5},
 		"delete":                 {setup: 4, write: del, wantStatus: 204, change: func(n string) request { return post(n, 7) }, afterCount: 7},
 		"delete missing":         {setup: -1, write: del, wantStatus: 404, change: func(n string) request { return post(n, 7) }, afterCount: 7},
 	}
@@ -121,11 +127,11 @@ func (s *suite) testKeyReused(t *testing.T) {
 	n := s.name("idem-reused")
 	s.create(t, n, 10)
 	key := s.prefix + "reused"
-	incr := func(body string) request {
-		return keyed(jsonBody(http.MethodPost, "/counters/"+n+"/increment", body), key)
+	patch := func(body string) request {
+		return keyed(jsonBody(http.MethodPatch, "/counters/"+n, body), key)
 	}
-	wantCounter(t, s.do(t, incr(`{"by":1}`)), http.StatusOK, n, 11)
-	r := s.expectError(t, incr(`{"by":2}`), http.StatusUnprocessableEntity, "idempotency_key_reused")
+	wantCounter(t, s.do(t, patch(`{"by":1}`)), http.StatusOK, n, 11)
+	r := s.expectError(t, patch(`{"by":2}`), http.StatusUnprocessableEntity, "idempotency_key_reused")
 	if got := r.header.Get(replayedHeader); got != "" {
 		t.Errorf("422 got %s %q, want none", replayedHeader, got)
 	}

@@ -45,6 +45,7 @@ func (s *suite) testInvalidNames(t *testing.T) {
 				jsonBody(http.MethodPut, target, `{"count":1}`),
 				{method: http.MethodDelete, target: target},
 				{method: http.MethodPost, target: target + "/increment"},
+				jsonBody(http.MethodPatch, target, `{"by":1}`),
 				jsonBody(http.MethodPost, "/counters", fmt.Sprintf(`{"name":%s}`, jsonString(n.body))),
 			}
 			for _, req := range reqs {
@@ -161,21 +162,38 @@ func (s *suite) testBodies(t *testing.T) {
 			})
 		}
 	})
+	// A bad body is 400 before the open increment's bound is checked.
+	byBodies := map[string]string{
+		"by zero":          `{"{field}":0}`,
+		"by minus zero":    `{"{field}":-0}`,
+		"by too small":     `{"{field}":-9007199254740992}`,
+		"by fraction only": `{"{field}":0.5}`,
+		"name field":       `{"name":"x"}`,
+		"escaped caps":     `{"\u0042y":1}`,
+		"two fields":       `{"by":1,"By":1}`,
+	}
 	t.Run("increment", func(t *testing.T) {
 		name := s.name("bad-inc")
 		s.create(t, name, 5)
-		for test, format := range merge(common, map[string]string{
-			"by zero":          `{"{field}":0}`,
-			"by minus zero":    `{"{field}":-0}`,
-			"by too small":     `{"{field}":-9007199254740992}`,
-			"by fraction only": `{"{field}":0.5}`,
-			"name field":       `{"name":"x"}`,
-			"escaped caps":     `{"\u0042y":1}`,
-			"two fields":       `{"by":1,"By":1}`,
-		}) {
+		for test, format := range merge(common, byBodies) {
 			t.Run(test, func(t *testing.T) {
 				b := body(format, "by", "", `"by":1`, `"By":1`)
 				s.expectError(t, jsonBody(http.MethodPost, "/counters/"+name+"/increment", b), http.StatusBadRequest, "invalid_request")
+			})
+		}
+		s.wantCount(t, name, 5) // no bad request changed it
+	})
+	t.Run("adjust", func(t *testing.T) {
+		name := s.name("bad-adj")
+		s.create(t, name, 5)
+		for test, format := range merge(merge(common, byBodies), map[string]string{
+			"empty body":      ``,
+			"whitespace body": " \n ",
+			"empty object":    `{}`,
+		}) {
+			t.Run(test, func(t *testing.T) {
+				b := body(format, "by", "", `"by":1`, `"By":1`)
+				s.expectError(t, jsonBody(http.MethodPatch, "/counters/"+name, b), http.StatusBadRequest, "invalid_request")
 			})
 		}
 		s.wantCount(t, name, 5) // no bad request changed it
@@ -202,6 +220,7 @@ func (s *suite) testBodies(t *testing.T) {
 					"create":    {method: http.MethodPost, target: "/counters", body: tooBig(fmt.Sprintf(`{"name":%q`, missing))},
 					"set":       {method: http.MethodPut, target: "/counters/" + missing, body: tooBig(`{"count":1`)},
 					"increment": {method: http.MethodPost, target: "/counters/" + name + "/increment", body: tooBig(`{"by":1`)},
+					"adjust":    {method: http.MethodPatch, target: "/counters/" + name, body: tooBig(`{"by":1`)},
 					"long string": {method: http.MethodPost, target: "/counters",
 						body: []byte(fmt.Sprintf(`{"name":%q,"x":"%s"}`, missing, strings.Repeat("a", 2*limit)))},
 				}

@@ -35,12 +35,13 @@ func (s *suite) testRouting(t *testing.T) {
 		"POST /health":             {request{method: http.MethodPost, target: "/health"}, []string{"GET", "HEAD"}},
 		"DELETE /counters":         {request{method: http.MethodDelete, target: "/counters"}, []string{"GET", "HEAD", "POST"}},
 		"PUT /counters":            {request{method: http.MethodPut, target: "/counters", body: []byte(`{"count":1}`)}, []string{"GET", "HEAD", "POST"}},
-		"PATCH /counters/{name}":   {request{method: http.MethodPatch, target: "/counters/" + name, body: []byte(`{"count":1}`)}, []string{"GET", "HEAD", "PUT", "DELETE"}},
-		"POST /counters/{name}":    {request{method: http.MethodPost, target: "/counters/" + name}, []string{"GET", "HEAD", "PUT", "DELETE"}},
+		"PATCH /counters":          {request{method: http.MethodPatch, target: "/counters", body: []byte(`{"by":1}`)}, []string{"GET", "HEAD", "POST"}},
+		"POST /counters/{name}":    {request{method: http.MethodPost, target: "/counters/" + name}, []string{"GET", "HEAD", "PUT", "PATCH", "DELETE"}},
 		"GET increment":            {request{method: http.MethodGet, target: "/counters/" + name + "/increment"}, []string{"POST"}},
 		"PUT increment":            {request{method: http.MethodPut, target: "/counters/" + name + "/increment", body: []byte(`{"by":1}`)}, []string{"POST"}},
+		"PATCH increment":          {request{method: http.MethodPatch, target: "/counters/" + name + "/increment", body: []byte(`{"by":1}`)}, []string{"POST"}},
 		"DELETE increment":         {request{method: http.MethodDelete, target: "/counters/" + name + "/increment"}, []string{"POST"}},
-		"OPTIONS /counters/{name}": {request{method: http.MethodOptions, target: "/counters/" + name}, []string{"GET", "HEAD", "PUT", "DELETE"}},
+		"OPTIONS /counters/{name}": {request{method: http.MethodOptions, target: "/counters/" + name}, []string{"GET", "HEAD", "PUT", "PATCH", "DELETE"}},
 		"lower-case get":           {request{method: "get", target: "/health"}, []string{"GET", "HEAD"}},
 	}
 	for test, tt := range wrongMethod {

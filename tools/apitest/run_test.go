@@ -123,10 +123,50 @@ var brokenServers = map[string]func() http.Handler{
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodHead {
 				w.Header().Set("Allow", "GET")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
 				w.WriteHeader(http.StatusMethodNotAllowed)
 				return
 			}
 			api.ServeHTTP(w, r)
+		})
+	},
+	"no nosniff on errors": func() http.Handler {
+		return rewriteHeaders(newAPI(memstore.New(), httpapi.Options{}), func(status int, h http.Header) {
+			if status >= 400 {
+				h.Del("X-Content-Type-Options")
+			}
+		})
+	},
+	"raw < in JSON": func() http.Handler {
+		api := newAPI(memstore.New(), httpapi.Options{})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/health" {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				_, _ = w.Write([]byte(`{"status":"ok","note":"<b>"}`))
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	},
+	"open increment takes any by": func() http.Handler {
+		// Issue 19, finding 2: keys on the admin routes, none on the
+		// amount of the open increment.
+		return newAPI(memstore.New(), httpapi.Options{APIKeys: []string{brokenKey}})
+	},
+	"bound only for JSON": func() http.Handler {
+		// The bound checked only on what a browser preflights: a form or
+		// a no-cors fetch from another page (text/plain) passes, as when
+		// only CORS stood in the way (issue 19).
+		store := memstore.New()
+		bounded := newAPI(store, httpapi.Options{APIKeys: []string{brokenKey}, PublicMaxIncrement: 1})
+		open := newAPI(store, httpapi.Options{APIKeys: []string{brokenKey}})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				bounded.ServeHTTP(w, r)
+				return
+			}
+			open.ServeHTTP(w, r)
 		})
 	},
 	"no WWW-Authenticate on 401": func() http.Handler {
@@ -166,6 +206,12 @@ const (
 // brokenServerRuns runs the suite against a broken server that needs
 // something other than apitest.Run with no options.
 var brokenServerRuns = map[string]func(t *testing.T, url string){
+	"open increment takes any by": func(t *testing.T, url string) {
+		apitest.Run(t, url, apitest.Options{APIKey: brokenKey})
+	},
+	"bound only for JSON": func(t *testing.T, url string) {
+		apitest.Run(t, url, apitest.Options{APIKey: brokenKey})
+	},
 	"no WWW-Authenticate on 401": func(t *testing.T, url string) {
 		apitest.Run(t, url, apitest.Options{APIKey: brokenKey})
 	},
@@ -189,9 +235,13 @@ var brokenServerFailures = map[string]string{
 	"duplicate members, the last wins": "want 400 invalid_request",
 	"HEAD not served":                  `HEAD /health: 405 "" does not match the OpenAPI document`,
 	"no WWW-Authenticate on 401":       `response header "WWW-Authenticate" missing`,
+	"open increment takes any by":      "only_adds_views/by_2_without_a_key",
+	"bound only for JSON":              "only_adds_views/another_origin,_text/plain",
 	"Vary only with an Origin":         "(Origin sent: false): got 200 with Vary [], want it to hold Origin",
 	"no CORS on 429":                   "(Origin sent: true): got 429 with Vary [], want it to hold Origin",
 	"idempotency keys ignored":         `replay got Idempotent-Replayed "", want "true"`,
+	"no nosniff on errors":             `has X-Content-Type-Options [], want nosniff`,
+	"raw < in JSON":                    `JSON body holds a raw '<', '>' or '&'`,
 }
 
 // TestRunFailsOnBrokenServers checks that the suite can fail: it runs it,

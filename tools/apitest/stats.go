@@ -43,10 +43,13 @@ func (st statsJSON) total() int64 {
 func (s *suite) testStats(t *testing.T) {
 	name := s.name("stats")
 	s.create(t, name, 10) // a create is not a hit
-	target := "/counters/" + name + "/increment"
-	for _, body := range []string{`{"by":3}`, `{"by":5}`, `{"by":-1}`} {
-		if r := s.do(t, jsonBody(http.MethodPost, target, body)); r.status != http.StatusOK {
-			t.Fatalf("POST %s %s: got %v", target, body, r)
+	// Hits: the open increment's and the admin route's, by any amount.
+	for _, req := range []request{
+		{method: http.MethodPost, target: "/counters/" + name + "/increment"},
+		adjust(name, 2), adjust(name, 5), adjust(name, -1),
+	} {
+		if r := s.do(t, req); r.status != http.StatusOK {
+			t.Fatalf("%s %s %s: got %v", req.method, req.target, req.body, r)
 		}
 	}
 	if r := s.do(t, jsonBody(http.MethodPut, "/counters/"+name, `{"count":100}`)); r.status != http.StatusOK {
@@ -120,6 +123,10 @@ func (s *suite) testStats(t *testing.T) {
 		"from after to":     "?from=2026-11-27&to=2026-11-26",
 		"1001 days":         "?period=day&from=2024-01-01&to=2026-09-27",
 		"1001 hours":        "?period=hour&from=2026-01-01T00:00:00Z&to=2026-02-11T16:00:00Z",
+		// Go's zero time, given: never taken for "not given".
+		"to in year 1":   "?period=hour&to=0001-01-01T00:00:00Z",
+		"from in year 1": "?from=0001-01-01&to=0001-01-02",
+		"before 1970":    "?period=day&to=1969-12-31",
 	}
 	for test, query := range invalid {
 		t.Run(test, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -92,10 +93,16 @@ func (v *Validator) Document() *openapi3.T { return v.doc }
 // unless the operation documents another media type for it (SVG, HTML), and
 // one the document gives no content (204) must have no body. An answer to
 // HEAD must have no body; its status and headers are checked as documented.
+// Every answer carries X-Content-Type-Options: nosniff, and a JSON body
+// holds no raw '<', '>' or '&' (strings escape them as \u003c, \u003e,
+// \u0026), so that no browser takes an answer for HTML.
 func (v *Validator) Validate(ctx context.Context, method, target string, status int, header http.Header, body []byte) error {
 	u, err := url.ParseRequestURI(target) // "//x" is a path here, not a host
 	if err != nil {
 		return fmt.Errorf("target %q: %w", target, err)
+	}
+	if got := header.Values("X-Content-Type-Options"); len(got) != 1 || !strings.EqualFold(got[0], "nosniff") {
+		return fmt.Errorf("%s %s: %d has X-Content-Type-Options %q, want nosniff", method, target, status, got)
 	}
 	req := &http.Request{Method: method, URL: u, Host: "localhost", Header: http.Header{}}
 	req = req.WithContext(ctx)
@@ -115,6 +122,9 @@ func (v *Validator) Validate(ctx context.Context, method, target string, status 
 		mediaType = mt
 		if mt == "application/json" && !json.Valid(body) {
 			return fmt.Errorf("%s %s: %d body is not valid JSON: %q", method, target, status, truncate(body))
+		}
+		if mt == "application/json" && bytes.ContainsAny(body, "<>&") {
+			return fmt.Errorf("%s %s: %d JSON body holds a raw '<', '>' or '&': %q", method, target, status, truncate(body))
 		}
 	}
 

@@ -64,9 +64,12 @@ func TestValidator(t *testing.T) {
 		"unknown path":           {"GET", "/nope", 404, jsonHeader(), `{"error":{"code":"not_found","message":"x"}}`, ""},
 		"unknown path, 200":      {"GET", "/nope", 200, jsonHeader(), `{"status":"ok"}`, "status"},
 		"empty name":             {"GET", "/counters/", 400, jsonHeader(), `{"error":{"code":"invalid_name","message":"x"}}`, ""},
-		"wrong method":           {"PATCH", "/counters/home", 405, jsonHeader("Allow", "GET, PUT, DELETE"), `{"error":{"code":"method_not_allowed","message":"x"}}`, ""},
-		"wrong method, no Allow": {"PATCH", "/counters/home", 405, jsonHeader(), `{"error":{"code":"method_not_allowed","message":"x"}}`, "Allow"},
-		"wrong method, 404":      {"PATCH", "/counters/home", 404, jsonHeader(), `{"error":{"code":"not_found","message":"x"}}`, "status"},
+		"wrong method":           {"POST", "/counters/home", 405, jsonHeader("Allow", "GET, PUT, PATCH, DELETE"), `{"error":{"code":"method_not_allowed","message":"x"}}`, ""},
+		"wrong method, no Allow": {"POST", "/counters/home", 405, jsonHeader(), `{"error":{"code":"method_not_allowed","message":"x"}}`, "Allow"},
+		"wrong method, 404":      {"POST", "/counters/home", 404, jsonHeader(), `{"error":{"code":"not_found","message":"x"}}`, "status"},
+		"forbidden increment":    {"POST", "/counters/home/increment", 403, jsonHeader(), `{"error":{"code":"forbidden","message":"x"}}`, ""},
+		"forbidden adjust":       {"PATCH", "/counters/home", 403, jsonHeader(), `{"error":{"code":"forbidden","message":"x"}}`, "status"},
+		"adjust":                 {"PATCH", "/counters/home", 200, jsonHeader(), counter, ""},
 		"unauthorized":           {"DELETE", "/counters/home", 401, jsonHeader("WWW-Authenticate", `ApiKey realm="x"`), `{"error":{"code":"unauthorized","message":"x"}}`, ""},
 		"401 without challenge":  {"DELETE", "/counters/home", 401, jsonHeader(), `{"error":{"code":"unauthorized","message":"x"}}`, "WWW-Authenticate"},
 		"HEAD":                   {"HEAD", "/counters/home", 200, jsonHeader("Content-Length", "120"), ``, ""},
@@ -78,9 +81,18 @@ func TestValidator(t *testing.T) {
 		"413 on get":             {"GET", "/counters/home", 413, jsonHeader(), `{"error":{"code":"payload_too_large","message":"x"}}`, "status"},
 		"out of range":           {"POST", "/counters/home/increment", 409, jsonHeader(), `{"error":{"code":"out_of_range","message":"x"}}`, ""},
 		"already_exists on incr": {"POST", "/counters/home/increment", 409, jsonHeader(), `{"error":{"code":"already_exists","message":"x"}}`, "code"},
+		"no nosniff":             {"GET", "/counters/home", 200, http.Header{"Content-Type": {"application/json"}, "X-Content-Type-Options": nil}, counter, "nosniff"},
+		"nosniff on 204 only":    {"DELETE", "/counters/home", 204, http.Header{"X-Content-Type-Options": nil}, ``, "nosniff"},
+		"other nosniff value":    {"GET", "/counters/home", 200, jsonHeader("X-Content-Type-Options", "sniff"), counter, "nosniff"},
+		"raw < in a string":      {"GET", "/nope", 404, jsonHeader(), `{"error":{"code":"not_found","message":"no route for GET /<script>"}}`, "raw"},
+		"raw & in a string":      {"GET", "/nope", 404, jsonHeader(), `{"error":{"code":"not_found","message":"a&b"}}`, "raw"},
+		"escaped < in a string":  {"GET", "/nope", 404, jsonHeader(), `{"error":{"code":"not_found","message":"no route for GET /\u003cscript\u003e"}}`, ""},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
+			if _, ok := tt.header["X-Content-Type-Options"]; !ok {
+				tt.header.Set("X-Content-Type-Options", "nosniff") // every answer's; the cases above that test it set their own
+			}
 			err := v.Validate(t.Context(), tt.method, tt.target, tt.status, tt.header, []byte(tt.body))
 			switch {
 			case tt.wantErr == "" && err != nil:

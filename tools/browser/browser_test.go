@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +75,7 @@ func TestStandaloneServer(t *testing.T) {
 	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, tab, api, testKey) })
 	t.Run("embed", func(t *testing.T) { checkEmbed(t, tab, api) })
 	t.Run("badges", func(t *testing.T) { checkBadges(t, tab, api) })
+	t.Run("cross-origin writes", func(t *testing.T) { checkCrossOriginWrites(t, tab, api) })
 
 	// An API that serves embed.js and then fails: the page must stay as it was.
 	for name, fail := range map[string]http.HandlerFunc{
@@ -149,6 +152,7 @@ func TestLocalAPI(t *testing.T) {
 	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, tab, api, testKey) })
 	t.Run("embed", func(t *testing.T) { checkEmbed(t, tab, api) })
 	t.Run("badges", func(t *testing.T) { checkBadges(t, tab, api) })
+	t.Run("cross-origin writes", func(t *testing.T) { checkCrossOriginWrites(t, tab, api) })
 }
 
 // checkDashboard opens the dashboard at api (ending in '/'), gives it the
@@ -157,7 +161,7 @@ func TestLocalAPI(t *testing.T) {
 func checkDashboard(t *testing.T, tab *browser.Tab, api, key string) {
 	home, fresh := "home-"+randomHex(t), "fresh-"+randomHex(t)
 	call(t, "POST", api+"counters", key, `{"name":"`+home+`","count":5}`, http.StatusCreated)
-	call(t, "POST", api+"counters/"+home+"/increment", "", `{"by":2}`, http.StatusOK)
+	call(t, "PATCH", api+"counters/"+home, key, `{"by":2}`, http.StatusOK) // with keys on, the open increment only adds views
 	call(t, "POST", api+"counters", key, `{"name":"docs","count":1280}`, 0)
 	statsServed := call(t, "GET", api+"counters/"+home+"/stats?period=day", "", "", 0) == http.StatusOK
 
@@ -367,6 +371,71 @@ func checkEmbed(t *testing.T, tab *browser.Tab, api string) {
 	wantNoProblems(t, tab, before, func(m chromedp.ConsoleMessage) bool {
 		return m.Source == "network" && strings.Contains(m.URL, "/counters/missing-"+name+"/increment")
 	})
+}
+
+// checkCrossOriginWrites: a page on another origin sends increments the
+// way a browser lets any page send them, with no key: a no-cors fetch
+// (text/plain, no preflight, the answer opaque to the page) and a cors
+// fetch of JSON. With API keys on, only the view (by 1) may count (issue
+// 19: CORS protects answers, not requests; a no-cors fetch of {"by":1000}
+// from another origin added 1000).
+func checkCrossOriginWrites(t *testing.T, tab *browser.Tab, api string) {
+	name := "xorigin-" + randomHex(t)
+	call(t, "POST", api+"counters", testKey, `{"name":"`+name+`","count":100}`, http.StatusCreated)
+	increment := api + "counters/" + name + "/increment"
+	page := `<!doctype html><html lang="en"><head><link rel="icon" href="data:,"><title>cross-origin writes</title></head><body>
+<script>
+const url = ` + strconv.Quote(increment) + `;
+window.statuses = [];
+(async () => {
+  const send = async (init) => {
+    try { window.statuses.push((await fetch(url, {method: 'POST', ...init})).status); }
+    catch (e) { window.statuses.push(String(e)); }
+  };
+  await send({mode: 'no-cors', body: '{"by":1000}'});
+  await send({mode: 'no-cors', body: '{"by":-100}', headers: {'Content-Type': 'text/plain'}});
+  await send({mode: 'no-cors', body: '{"by":9007199254740991}', headers: {'Content-Type': 'application/x-www-form-urlencoded'}});
+  await send({body: '{"by":-50}', headers: {'Content-Type': 'application/json'}});
+  await send({mode: 'no-cors', body: '{"by":1}'});
+  window.done = true;
+})();
+</script></body></html>`
+	site := servePage(t, page)
+	before := len(tab.Problems())
+	ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(site.URL), poll(`window.done === true`)); err != nil {
+		t.Fatalf("page: %v\nconsole: %v", err, tab.Problems()[before:])
+	}
+	statuses, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[[]any](`window.statuses`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A no-cors answer is opaque (status 0); the cors one is readable.
+	if want := []any{0.0, 0.0, 0.0, 403.0, 0.0}; fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Errorf("statuses seen by the page: %v, want %v", statuses, want)
+	}
+	if got := countOf(t, api, name); got != 101 {
+		t.Errorf("count after the page's requests: %d, want 101 (100 and one view)", got)
+	}
+	wantNoProblems(t, tab, before, func(m chromedp.ConsoleMessage) bool {
+		return m.Source == "network" && m.URL == increment // the 403 the page was refused
+	})
+}
+
+// countOf returns the count of the counter name at api.
+func countOf(t *testing.T, api, name string) int64 {
+	t.Helper()
+	resp, err := http.Get(api + "counters/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct{ Count int64 }
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", name, resp.StatusCode, err)
+	}
+	return c.Count
 }
 
 // servePage serves page as the HTML of another origin until the test ends.

@@ -45,10 +45,13 @@ type fuzzServer struct {
 func newFuzzServer(f *testing.F) *fuzzServer {
 	fs := &fuzzServer{}
 	api, err := httpapi.New(memstore.New(), httpapi.Options{
-		Logger:      slog.New(slog.DiscardHandler),
-		APIKeys:     []string{fuzzKey},
-		CORSOrigins: []string{fuzzOrigin},
-		Pages:       pages.New(),
+		Logger:  slog.New(slog.DiscardHandler),
+		APIKeys: []string{fuzzKey},
+		// With keys, the open increment only adds views (the default of
+		// PUBLIC_MAX_INCREMENT); any other by is 403.
+		PublicMaxIncrement: 1,
+		CORSOrigins:        []string{fuzzOrigin},
+		Pages:              pages.New(),
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -71,7 +74,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 
 // handledStatuses are the statuses the handler may answer on a healthy
 // memory store with API keys and CORS on and no rate limit.
-var handledStatuses = map[int]bool{200: true, 201: true, 204: true, 400: true, 401: true, 404: true, 405: true, 409: true, 413: true}
+var handledStatuses = map[int]bool{200: true, 201: true, 204: true, 400: true, 401: true, 403: true, 404: true, 405: true, 409: true, 413: true}
 
 // FuzzAPI sends raw HTTP/1.1 requests (method, path, header lines, body)
 // over TCP to the whole API: every request gets an answer within a few
@@ -116,6 +119,8 @@ func FuzzAPI(f *testing.F) {
 		{"get", "/health", "", ""},
 		{"delete", "/counters/home", key, ""},
 		{"PATCH", "/counters/home", key, "{}"},
+		{"PATCH", "/counters/home", key, `{"by":-2}`},
+		{"PATCH", "/counters/home", "", `{"by":-2}`},
 		{"M-SEARCH", "*", "", ""},
 		{"CONNECT", "example.com:443", "", ""},
 		{"GET", "http://other.example/health", "", ""},
@@ -198,6 +203,7 @@ func FuzzAPI(f *testing.F) {
 		if !seen.keyOK && res.StatusCode < 300 {
 			admin := res.StatusCode == http.StatusCreated || // create, or set creating
 				seen.method == http.MethodPut || // set
+				seen.method == http.MethodPatch || // adjust
 				seen.method == http.MethodDelete || // delete
 				bytes.HasPrefix(resBody, []byte(`{"counters":`)) // list
 			if admin {

@@ -20,6 +20,7 @@ var routeCalls = []struct {
 	{"list page", http.MethodGet, "/counters?limit=2", ""},
 	{"get", http.MethodGet, "/counters/hits", ""},
 	{"set", http.MethodPut, "/counters/hits", `{"count":5}`},
+	{"adjust", http.MethodPatch, "/counters/hits", `{"by":-1}`},
 	{"increment", http.MethodPost, "/counters/hits/increment", ""},
 	{"increment by", http.MethodPost, "/counters/hits/increment", `{"by":2}`},
 	{"delete", http.MethodDelete, "/counters/hits", ""},

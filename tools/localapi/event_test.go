@@ -207,8 +207,19 @@ func TestGatewayAnswers(t *testing.T) {
 				(h.Get("Retry-After") != "") != want.retryAfter {
 				t.Errorf("got %d %v %s; want %d %s, CORS for https://example.com, Retry-After %v", rec.Code, h, rec.Body, want.status, want.code, want.retryAfter)
 			}
+			if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("got X-Content-Type-Options %q, want nosniff, as on every answer", got)
+			}
 		})
 	}
+	t.Run("preflight", func(t *testing.T) {
+		s.opts.AllowedOrigins = "https://example.com"
+		rec := httptest.NewRecorder()
+		s.preflight(rec, []string{"GET", "PUT"})
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("got X-Content-Type-Options %q, want nosniff, as on every answer", got)
+		}
+	})
 }
 
 // TestGatewayAnswersFallBack: without its own gateway response, an answer

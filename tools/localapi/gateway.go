@@ -148,6 +148,7 @@ func (s *Stack) preflight(w http.ResponseWriter, methods []string) {
 	h.Set("Access-Control-Allow-Headers", "Content-Type,X-Api-Key,Idempotency-Key")
 	h.Set("Access-Control-Max-Age", strconv.Itoa(600))
 	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff") // as on every answer of the service's
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("{}"))
 }

@@ -37,7 +37,10 @@ type Options struct {
 	// APIKeys are the keys accepted in x-api-key on the routes whose
 	// template events set Auth.ApiKeyRequired; none leaves them open.
 	APIKeys []string
-	// TemplateParams override template parameters (e.g. RequireApiKeys).
+	// TemplateParams override template parameters. RequireApiKeys, unless
+	// given here, follows APIKeys: "true" with keys, "false" without, so
+	// that the stack is the deployed template with or without keys (with
+	// them, the increment function is told to take only views).
 	TemplateParams map[string]any
 	// PoolSize is the number of emulator processes per function, that is
 	// how many requests one function serves at once; 0 means 2.
@@ -202,8 +205,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(s.ln) }()
 
-	if len(opts.APIKeys) == 0 && s.keyedRoutes() > 0 {
-		s.logger.Warn("API_KEYS is not set: the routes that require an API key in template.yaml are open", "routes", s.keyedRoutes())
+	if len(opts.APIKeys) == 0 {
+		s.logger.Warn("API_KEYS is not set: the admin routes are open, and the increment takes any by, as deployed with RequireApiKeys=false")
 	}
 	s.logger.Info("local API listening", "url", s.URL(), "functions", len(s.pools), "routes", len(s.routes), "dynamodb", endpoint, "table", opts.TableName)
 	return s, nil
@@ -233,7 +236,7 @@ func (o *Options) defaults() error {
 		o.AllowedOrigins = config.DefaultCORSOrigins
 	}
 	// The template's gateway responses carry it (AllowedOrigins).
-	params := map[string]any{"AllowedOrigins": o.AllowedOrigins}
+	params := map[string]any{"AllowedOrigins": o.AllowedOrigins, "RequireApiKeys": strconv.FormatBool(len(o.APIKeys) > 0)}
 	for k, v := range o.TemplateParams {
 		params[k] = v
 	}
@@ -356,14 +359,4 @@ func (s *Stack) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
-}
-
-func (s *Stack) keyedRoutes() int {
-	n := 0
-	for _, r := range s.routes {
-		if r.apiKeyRequired {
-			n++
-		}
-	}
-	return n
 }

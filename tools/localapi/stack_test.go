@@ -115,7 +115,12 @@ func TestStackEndToEnd(t *testing.T) {
 		{"get missing", "GET", "/counters/nope", "", "", 404, `"not_found"`},
 		{"get bad name", "GET", "/counters/a%2Fb", "", "", 400, `"invalid_name"`},
 		{"increment", "POST", "/counters/home/increment", "", "", 200, `"count":11`},
-		{"increment by", "POST", "/counters/home/increment", "", `{"by":-1}`, 200, `"count":10`},
+		// With keys, the open increment only adds views; PATCH is the
+		// admin route for any other change.
+		{"increment by -1", "POST", "/counters/home/increment", "", `{"by":-1}`, 403, `PATCH /counters/home`},
+		{"increment by 2 with a key", "POST", "/counters/home/increment", testKey, `{"by":2}`, 403, `"forbidden"`},
+		{"adjust without key", "PATCH", "/counters/home", "", `{"by":-1}`, 401, `"unauthorized"`},
+		{"adjust", "PATCH", "/counters/home", testKey, `{"by":-1}`, 200, `"count":10`},
 		{"set", "PUT", "/counters/home", testKey, `{"count":0}`, 200, `"count":0`},
 		{"set creates", "PUT", "/counters/other", testKey, `{"count":3}`, 201, `"count":3`},
 		{"list without key", "GET", "/counters", "", "", 401, `"unauthorized"`},
@@ -124,7 +129,7 @@ func TestStackEndToEnd(t *testing.T) {
 		{"delete again", "DELETE", "/counters/other", testKey, "", 404, `"not_found"`},
 		{"unknown path", "GET", "/nope", "", "", 404, `"not_found"`},
 		// API Gateway answers an unserved method as an unknown path.
-		{"wrong method", "PATCH", "/counters/home", "", "", 404, `"not_found"`},
+		{"wrong method", "POST", "/counters/home", "", "", 404, `"not_found"`},
 		// The function sees the undecodable cursor and rejects it.
 		{"undecodable query", "GET", "/counters?cursor=%%%garbage", testKey, "", 400, `"invalid_request"`},
 	}
@@ -204,12 +209,26 @@ func TestStackFunctionError(t *testing.T) {
 	}
 }
 
-// TestStackOpenWithoutKeys: without API keys the admin routes are open.
+// TestStackOpenWithoutKeys: without API keys the admin routes are open,
+// and the open increment takes any by, as deployed with
+// RequireApiKeys=false.
 func TestStackOpenWithoutKeys(t *testing.T) {
 	s := startStack(t, localapi.Options{PoolSize: 1})
 	name := "open-" + randomHex(t)
-	if r := do(t, "POST", s.URL()+"/counters", "", fmt.Sprintf(`{"name":%q}`, name)); r.status != 201 {
-		t.Errorf("create without keys configured: %d %s", r.status, r.raw)
+	for _, st := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"POST", "/counters", fmt.Sprintf(`{"name":%q,"count":10}`, name), 201},
+		{"POST", "/counters/" + name + "/increment", `{"by":-4}`, 200},
+		{"PATCH", "/counters/" + name, `{"by":5}`, 200},
+	} {
+		if r := do(t, st.method, s.URL()+st.path, "", st.body); r.status != st.want {
+			t.Errorf("%s %s %s without keys configured: %d %s, want %d", st.method, st.path, st.body, r.status, r.raw, st.want)
+		}
+	}
+	if r := do(t, "GET", s.URL()+"/counters/"+name, "", ""); r.body["count"] != float64(11) {
+		t.Errorf("after the changes: %s, want count 11", r.raw)
 	}
 }
 
@@ -222,7 +241,9 @@ func TestStackContract(t *testing.T) {
 
 // TestStackFunctionEnvironment checks that a function gets its own
 // template environment (HitFunction's HIT_CREATES_COUNTERS, from the
-// HitCreatesCounters parameter) over the Globals, as on Lambda.
+// HitCreatesCounters parameter) over the Globals, as on Lambda; and that
+// the view that creates a counter is a hit in its stats (issue 19,
+// finding 8).
 func TestStackFunctionEnvironment(t *testing.T) {
 	for _, tc := range []struct {
 		hitCreates string
@@ -237,6 +258,28 @@ func TestStackFunctionEnvironment(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus {
 				t.Errorf("GET hit.svg of a missing counter: %s, want %d", resp.Status, tc.wantStatus)
+			}
+			if tc.wantStatus != http.StatusOK {
+				return
+			}
+			// The view that created the counter is a hit in its stats,
+			// through the stream and the real aggregate function.
+			var hits float64
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				r := do(t, "GET", s.URL()+"/counters/fresh/stats?period=hour", "", "")
+				points, _ := r.body["points"].([]any)
+				hits = 0
+				for _, p := range points {
+					h, _ := p.(map[string]any)["hits"].(float64)
+					hits += h
+				}
+				if hits == 1 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond) // the stream gives no signal over HTTP
+			}
+			if hits != 1 {
+				t.Errorf("stats of the counter a view created: %v hits, want 1", hits)
 			}
 		})
 	}

@@ -168,6 +168,7 @@ func TestLeastPrivilege(t *testing.T) {
 		httpapi.RouteList:      {"dynamodb:Scan"},
 		httpapi.RouteGet:       {"dynamodb:GetItem"},
 		httpapi.RouteSet:       {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		httpapi.RouteAdjust:    {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		httpapi.RouteIncrement: {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		httpapi.RouteDelete:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"},
 		httpapi.RouteBadge:     {"dynamodb:GetItem"},

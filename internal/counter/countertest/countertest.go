@@ -29,6 +29,8 @@ func Run(t *testing.T, newStore func(t *testing.T) counter.Store) {
 	t.Run("InvalidArguments", func(t *testing.T) { testInvalidArguments(t, newStore(t)) })
 	t.Run("ConcurrentIncrements", func(t *testing.T) { testConcurrentIncrements(t, newStore(t)) })
 	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, newStore(t)) })
+	t.Run("Hit", func(t *testing.T) { testHit(t, newStore(t)) })
+	t.Run("ConcurrentHitsCreate", func(t *testing.T) { testConcurrentHitsCreate(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("ListDuringChanges", func(t *testing.T) { testListDuringChanges(t, newStore(t)) })
 	runKeyed(t, newStore)
@@ -372,6 +374,74 @@ func testConcurrentCreate(t *testing.T, s counter.Store) {
 	}
 	if wins != 1 {
 		t.Errorf("%d of %d racing creates succeeded, want 1", wins, racers)
+	}
+}
+
+// testHit checks OpHit: 1 more on a counter that exists, a counter created
+// at 1 otherwise, OutOfRange at MaxCount, and no idempotency key.
+func testHit(t *testing.T, s counter.Store) {
+	before := time.Now()
+	r, err := s.Apply(ctx(t), counter.Hit("viewed"))
+	if err != nil || !r.Created || r.Counter.Name != "viewed" || r.Counter.Count != 1 {
+		t.Fatalf("Apply(hit, missing) = %+v, %v; want created at 1", r, err)
+	}
+	checkTimes(t, r.Counter, before)
+	if !r.Counter.CreatedAt.Equal(r.Counter.UpdatedAt) {
+		t.Errorf("created by a hit: created_at %v, updated_at %v, want equal", r.Counter.CreatedAt, r.Counter.UpdatedAt)
+	}
+	if got := mustGet(t, s, "viewed"); got != r.Counter {
+		t.Errorf("Get after the hit = %+v, want %+v", got, r.Counter)
+	}
+	r, err = s.Apply(ctx(t), counter.Hit("viewed"))
+	if err != nil || r.Created || r.Counter.Count != 2 {
+		t.Errorf("Apply(hit, existing) = %+v, %v; want count 2, not created", r, err)
+	}
+	mustCreate(t, s, "full", counter.MaxCount)
+	_, err = s.Apply(ctx(t), counter.Hit("full"))
+	wantCode(t, "Apply(hit at MaxCount)", err, counter.OutOfRange)
+	_, err = s.Apply(ctx(t), counter.Hit("keyed").WithKey(counter.IdempotencyKey{Key: "k"}))
+	wantCode(t, "Apply(keyed hit)", err, counter.InvalidRequest)
+	_, err = s.Apply(ctx(t), counter.Write{Op: counter.OpHit, Name: "viewed", By: 2})
+	wantCode(t, "Apply(hit by 2)", err, counter.InvalidRequest)
+	_, err = s.Apply(ctx(t), counter.Hit("-bad"))
+	wantCode(t, "Apply(hit, invalid name)", err, counter.InvalidName)
+	for name, want := range map[string]int64{"viewed": 2, "full": counter.MaxCount} {
+		if got := mustGet(t, s, name).Count; got != want {
+			t.Errorf("%s: count %d, want %d", name, got, want)
+		}
+	}
+	if _, err := s.Get(ctx(t), "keyed"); counter.ErrorCode(err) != counter.NotFound {
+		t.Errorf("a refused hit created its counter (Get err %v)", err)
+	}
+}
+
+// testConcurrentHitsCreate checks that hits racing on a missing counter
+// create it once and all count: 24 hits, count 24, one Created.
+func testConcurrentHitsCreate(t *testing.T, s counter.Store) {
+	const hits = 24
+	var wg sync.WaitGroup
+	results := make([]counter.Result, hits)
+	errs := make([]error, hits)
+	for i := range hits {
+		wg.Go(func() { results[i], errs[i] = s.Apply(ctx(t), counter.Hit("popular")) })
+	}
+	wg.Wait()
+	created := 0
+	seen := map[int64]bool{}
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("Apply(hit): %v", errs[i])
+		}
+		if r.Created {
+			created++
+		}
+		seen[r.Counter.Count] = true
+	}
+	if created != 1 {
+		t.Errorf("%d of %d racing hits created the counter, want 1", created, hits)
+	}
+	if got := mustGet(t, s, "popular").Count; got != hits || len(seen) != hits {
+		t.Errorf("count %d after %d racing hits, with %d distinct answers; want %d and %d", got, hits, len(seen), hits, hits)
 	}
 }
 

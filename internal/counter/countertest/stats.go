@@ -2,6 +2,8 @@ package countertest
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +53,95 @@ func RunStats(t *testing.T, newHarness func(t *testing.T) StatsHarness) {
 	t.Run("Invalid", func(t *testing.T) { testStatsInvalid(t, newHarness(t)) })
 	t.Run("DeleteDropsHistory", func(t *testing.T) { testStatsDelete(t, newHarness(t)) })
 	t.Run("KeyedWrites", func(t *testing.T) { testStatsKeyed(t, newHarness(t)) })
+	t.Run("Saturation", func(t *testing.T) { testStatsSaturation(t, newHarness(t)) })
+	t.Run("HitsThatCreate", func(t *testing.T) { testStatsHitsThatCreate(t, newHarness(t)) })
+}
+
+// testStatsHitsThatCreate checks that OpHit is a hit whether it creates the
+// counter or not: racing hits on a missing counter all show in its stats,
+// the creating one included (issue 19, finding 8), while a create, a set
+// that creates and a refused hit add nothing.
+func testStatsHitsThatCreate(t *testing.T, h StatsHarness) {
+	s := h.Store
+	h.Clock.Set(statsEpoch.Add(10 * time.Minute))
+	const hits = 16
+	var wg sync.WaitGroup
+	for range hits {
+		wg.Go(func() {
+			if _, err := s.Apply(ctx(t), counter.Hit("viewed")); err != nil {
+				t.Errorf("Apply(hit): %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	h.Clock.Set(statsEpoch.Add(70 * time.Minute))
+	if _, err := s.Apply(ctx(t), counter.Hit("viewed")); err != nil {
+		t.Fatalf("Apply(hit): %v", err)
+	}
+	mustCreate(t, s, "made", 0)
+	if _, _, err := set(t, s, "set-made", 3); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	mustCreate(t, s, "full", counter.MaxCount)
+	_, err := s.Apply(ctx(t), counter.Hit("full"))
+	wantCode(t, "Apply(hit at MaxCount)", err, counter.OutOfRange)
+	h.sync(t)
+	q := counter.StatsQuery{Period: counter.Hour, From: statsEpoch, To: statsEpoch.Add(time.Hour)}
+	want := map[string][]int64{"viewed": {hits, 1}, "made": {0, 0}, "set-made": {0, 0}, "full": {0, 0}}
+	for name, want := range want {
+		points, err := s.Stats(ctx(t), name, q)
+		if err != nil {
+			t.Fatalf("Stats(%q): %v", name, err)
+		}
+		if got := []int64{points[0].Hits, points[1].Hits}; !slices.Equal(got, want) {
+			t.Errorf("%s: hits per hour %v, want %v", name, got, want)
+		}
+	}
+}
+
+// testStatsSaturation checks that a bucket's hits never wrap and never fail
+// a query: a bucket keeps the exact sum of its increments, and Stats shows
+// it saturated at the int64 bounds. Increments of MaxCount, each after a
+// set to 0 (not a hit) that makes room for it, push an hour past
+// math.MaxInt64; the next hour takes 3 × MaxCount back, so the day's sum
+// fits again and shows exactly. (Issue 19, finding 5: the memory store
+// wrapped; DynamoDB failed every query covering the bucket.) The lower
+// bound is symmetric; each store's own tests check it, as it costs as many
+// round trips again.
+func testStatsSaturation(t *testing.T, h StatsHarness) {
+	s := h.Store
+	const n = 1025 // n × MaxCount > math.MaxInt64
+	h.Clock.Set(statsEpoch.Add(-time.Minute))
+	mustCreate(t, s, "huge", 0)
+	push := func(hour int, start, by int64, times int) {
+		t.Helper()
+		for i := range times {
+			h.Clock.Set(statsEpoch.Add(time.Duration(hour)*time.Hour + time.Duration(i)*time.Millisecond))
+			if _, _, err := set(t, s, "huge", start); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			if _, err := increment(t, s, "huge", by); err != nil {
+				t.Fatalf("Increment #%d by %d: %v", i, by, err)
+			}
+		}
+	}
+	push(0, 0, counter.MaxCount, n)
+	push(1, counter.MaxCount, -counter.MaxCount, 3)
+	h.sync(t)
+	hours, err := s.Stats(ctx(t), "huge", counter.StatsQuery{Period: counter.Hour, From: statsEpoch, To: statsEpoch.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("Stats(hours): %v", err)
+	}
+	if got, want := []int64{hours[0].Hits, hours[1].Hits}, []int64{math.MaxInt64, -3 * counter.MaxCount}; !slices.Equal(got, want) {
+		t.Errorf("hits per hour %v, want %v: saturated at math.MaxInt64, then exact", got, want)
+	}
+	days, err := s.Stats(ctx(t), "huge", counter.StatsQuery{Period: counter.Day, From: statsEpoch, To: statsEpoch})
+	if err != nil {
+		t.Fatalf("Stats(day): %v", err)
+	}
+	if got, want := days[0].Hits, (n-3)*counter.MaxCount; got != want {
+		t.Errorf("hits of the day %d, want %d: the exact sum, which fits", got, want)
+	}
 }
 
 // testStatsKeyed checks that writes with an idempotency key count as the
@@ -263,6 +354,10 @@ func testStatsInvalid(t *testing.T, h StatsHarness) {
 		"1001 hours": {"v", counter.StatsQuery{Period: counter.Hour, From: statsEpoch.Add(-1000 * time.Hour), To: statsEpoch},
 			counter.InvalidRequest},
 		"centuries": {"v", counter.StatsQuery{Period: counter.Day, From: time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC), To: statsEpoch},
+			counter.InvalidRequest},
+		"to before 1970": {"v", counter.StatsQuery{Period: counter.Day, To: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)},
+			counter.InvalidRequest},
+		"from before 1970": {"v", counter.StatsQuery{Period: counter.Hour, From: time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC), To: time.Unix(0, 0)},
 			counter.InvalidRequest},
 		"missing counter":     {"nope", counter.StatsQuery{Period: counter.Day}, counter.NotFound},
 		"missing and invalid": {"nope", counter.StatsQuery{Period: "week"}, counter.InvalidRequest},
