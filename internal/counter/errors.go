@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes: everything a Store can say went wrong. Clients see them
@@ -29,6 +30,10 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error // optional cause, never shown to clients
+	// RetryAfter, when positive, is how long the client should wait before
+	// sending the request again: an Unavailable refusal that knows when it
+	// ends. Zero means unknown (a short wait).
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.
@@ -63,6 +68,15 @@ func ErrorCode(err error) string {
 		return Unavailable
 	}
 	return Internal
+}
+
+// RetryAfter returns the RetryAfter of the first *Error in err's chain, or 0.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorMessage returns the client-safe message of the first *Error in err's

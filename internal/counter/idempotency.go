@@ -1,6 +1,9 @@
 package counter
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // IdempotencyKeyReused is the error code of a keyed write whose key was
 // first used, within IdempotencyTTL, for a different request.
@@ -21,9 +24,26 @@ type IdempotencyKey struct {
 	// ASCII characters.
 	Key string
 	// Principal tells apart clients that may pick the same key, for
-	// example a digest of the API key they presented; "" for none.
+	// example a digest of the API key they presented; "" for none. It is
+	// part of the write's Scope, so it must name the client the same way
+	// in every process that shares the store, for as long as the records
+	// live.
 	Principal string
+	// Client is who answers for the record, for a store's bound on the
+	// records of one client (the memory store's): a name that no one can
+	// change at will, such as a digest of a checked API key or a salted
+	// hash of the client's address; "" for none (all such writes are one
+	// client). It is not part of the Scope: it may change from process to
+	// process, and a retry must find its record whatever process it
+	// reaches.
+	Client string
 }
+
+// ErrRecordsFull is the cause of an Unavailable refusal of a keyed write
+// that a store has no room to record: it holds as many idempotency records
+// as it may, in all or for the write's Client. The write was not applied;
+// the error's RetryAfter says when room frees up.
+var ErrRecordsFull = errors.New("the idempotency records are at their bound")
 
 // ValidateIdempotencyKey returns an InvalidRequest error unless key is 1 to
 // MaxIdempotencyKeyLength printable ASCII characters (0x20 to 0x7e).

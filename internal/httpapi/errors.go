@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -54,8 +58,8 @@ func StatusFor(code string) int {
 // the header API Gateway reads (RFC 9110, section 11.6.1).
 const WWWAuthenticate = `ApiKey realm="hitcounter", header="` + APIKeyHeader + `"`
 
-// RetryAfterSeconds is what every 503 tells clients to wait, in its
-// Retry-After header.
+// RetryAfterSeconds is what a 503 tells clients to wait, in its Retry-After
+// header, unless the error says how long (counter.Error's RetryAfter).
 const RetryAfterSeconds = "1"
 
 // requestError is a failure of the HTTP layer itself, with one of its codes
@@ -77,7 +81,14 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	} else {
 		code, msg = counter.ErrorCode(err), counter.ErrorMessage(err)
 	}
-	h.logError(r, err, StatusFor(code))
+	status := StatusFor(code)
+	h.logError(r, err, status)
+	if errors.Is(err, counter.ErrRecordsFull) {
+		summarize(w) // counted by h.recordsFull, as often as a client wants
+	}
+	if d := counter.RetryAfter(err); d > 0 && status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	}
 	WriteError(w, code, msg)
 }
 
@@ -90,6 +101,9 @@ func (h *handler) logError(r *http.Request, err error, status int) {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "client gone", slog.String("path", r.URL.Path))
 	case status == http.StatusInternalServerError:
 		h.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("path", r.URL.Path), slog.String("cause", err.Error()))
+	case errors.Is(err, counter.ErrRecordsFull):
+		// A refusal, not a fault, and as frequent as a client wants.
+		h.recordsFull.note(err)
 	case status == http.StatusServiceUnavailable:
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable", slog.String("path", r.URL.Path), slog.String("cause", err.Error()))
 	}
@@ -118,4 +132,79 @@ func WriteError(w http.ResponseWriter, code, message string) {
 		}
 	}
 	writeJSON(w, status, errorJSON{errorBody{Code: code, Message: message}})
+}
+
+// refusalLogInterval is how often at most refusalLog writes a line.
+const refusalLogInterval = time.Minute
+
+// refusalLog logs refusals that a client can cause at full speed (keyed
+// writes refused for want of room in the store's records) without a line
+// each: the first at once, then at most one line per interval and cause,
+// with how many were refused since the previous line; the request log
+// writes no line of its own for them either. It is safe for concurrent
+// use.
+type refusalLog struct {
+	log      *slog.Logger
+	interval time.Duration
+	// now and afterFunc are time.Now and time.AfterFunc unless a test
+	// sets them.
+	now       func() time.Time
+	afterFunc func(time.Duration, func())
+
+	mu      sync.Mutex
+	last    time.Time      // when a line was last written
+	pending map[string]int // refusals not yet written, by cause
+	due     bool           // a timer will write them
+}
+
+// note counts a refusal whose error is err.
+func (l *refusalLog) note(err error) {
+	cause := err.Error()
+	if e, ok := errors.AsType[*counter.Error](err); ok && e.Err != nil {
+		cause = e.Err.Error() // without the message, which may hold counts
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending == nil {
+		l.pending = map[string]int{}
+	}
+	l.pending[cause]++
+	if l.due {
+		return
+	}
+	if wait := l.interval - l.clock().Sub(l.last); wait > 0 {
+		l.due = true
+		if l.afterFunc != nil {
+			l.afterFunc(wait, l.flush)
+		} else {
+			time.AfterFunc(wait, l.flush)
+		}
+		return
+	}
+	l.writeLocked()
+}
+
+func (l *refusalLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.due = false
+	l.writeLocked()
+}
+
+// writeLocked writes a line per cause of the pending refusals; l.mu must
+// be held.
+func (l *refusalLog) writeLocked() {
+	for cause, n := range l.pending {
+		l.log.LogAttrs(context.Background(), slog.LevelWarn, "keyed writes refused: no room for their idempotency records",
+			slog.Int("refused", n), slog.String("cause", cause), slog.String("interval", l.interval.String()))
+	}
+	clear(l.pending)
+	l.last = l.clock()
+}
+
+func (l *refusalLog) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
 }

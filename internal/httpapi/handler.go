@@ -87,6 +87,10 @@ type handler struct {
 	// holding a '/', a dot segment) is 400 invalid_name or 405, not 404.
 	named []namedPath
 	keys  APIKeys // none: admin routes are open
+	// clients names the clients of keyed writes; recordsFull logs the
+	// keyed writes refused for want of room in the store's records.
+	clients     *clientNames
+	recordsFull *refusalLog
 	// publicMaxIncrement: see Options.PublicMaxIncrement.
 	publicMaxIncrement int64
 	// hitCreates: see Options.HitCreates.
@@ -103,6 +107,8 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.clients = newClientNames()
+	h.recordsFull = &refusalLog{log: h.log, interval: refusalLogInterval}
 	routes, err := selectRoutes(opts.Routes, opts.Pages != nil)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,13 @@
 package httpapi
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -44,13 +48,73 @@ func idempotencyKey(r *http.Request) (counter.IdempotencyKey, error) {
 
 // apply applies a decoded write to the store; an answer replayed from the
 // record of an earlier request with the same key is marked with
-// Idempotent-Replayed: true.
+// Idempotent-Replayed: true. A keyed write's record is held against the
+// client that sent it (clientOf).
 func (h *handler) apply(w http.ResponseWriter, r *http.Request, cw counter.Write) (counter.Result, error) {
 	ctx, cancel := h.storeContext(r)
 	defer cancel()
+	if cw.Keyed() {
+		cw.Key.Client = h.clients.of(r, h.keys)
+	}
 	res, err := h.store.Apply(ctx, cw)
 	if res.Replayed {
 		w.Header()[IdempotentReplayedHeader] = []string{"true"}
 	}
 	return res, err
+}
+
+// clientNames names the client of a keyed write, for the store's bound on
+// the records of one client (counter.IdempotencyKey.Client): by the API key
+// it presented if the key is valid, which no one else can present;
+// otherwise by a salted hash of its address (an IPv4 address, or an IPv6
+// /64, which one host often holds whole), never by the address itself: the
+// salt is random, held in memory only, and dies with the process, as the
+// memory store's records do. Functions on AWS do not know the keys (API
+// Gateway checks them), so there every client is named by its address; it
+// only matters to the memory store.
+//
+// The name is not the key's namespace (counter.IdempotencyKey.Principal),
+// which must stay the same across processes: a retry that reached another
+// Lambda instance, or a restarted server on DynamoDB, would otherwise miss
+// its record and apply its write twice.
+type clientNames struct {
+	salt [32]byte
+}
+
+func newClientNames() *clientNames {
+	c := &clientNames{}
+	_, _ = rand.Read(c.salt[:]) // never fails (crypto/rand)
+	return c
+}
+
+// of returns the name of r's client.
+func (c *clientNames) of(r *http.Request, keys APIKeys) string {
+	if key := r.Header.Get(APIKeyHeader); key != "" && keys.Valid(key) {
+		d := sha256.Sum256([]byte(key))
+		return "key:" + hex.EncodeToString(d[:16])
+	}
+	mac := hmac.New(sha256.New, c.salt[:])
+	mac.Write([]byte(clientAddress(r.RemoteAddr)))
+	return "addr:" + hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// clientAddress returns what names a client by its address: the IPv4
+// address, or the /64 of an IPv6 one, from remote (host:port on the
+// standalone server, the bare source IP behind API Gateway); remote itself
+// if it holds no IP address.
+func clientAddress(remote string) string {
+	host := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return remote
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }

@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,5 +109,88 @@ func TestCORSAllowsIdempotencyHeaders(t *testing.T) {
 	rec := keyedRequest(t, h, "POST", "/counters/x/increment", "", http.Header{"Origin": {"https://example.com"}})
 	if got := rec.Header().Get("Access-Control-Expose-Headers"); !strings.Contains(got, "Idempotent-Replayed") {
 		t.Errorf("exposed headers %q, want Idempotent-Replayed among them", got)
+	}
+}
+
+// TestKeyedFloodFromOneClient is finding 3 of issue 19 through the HTTP
+// layer: a keyless client flooding keyed writes uses up its own share of
+// the store's records, named by its address (an IPv6 client by its /64),
+// not the others'; it is told for real how long to wait, and the log says
+// so once, not once per refusal.
+func TestKeyedFloodFromOneClient(t *testing.T) {
+	const perClient = 5
+	store := memstore.New(memstore.WithMaxIdempotencyRecords(100), memstore.WithMaxIdempotencyRecordsPerClient(perClient))
+	if _, err := store.Apply(t.Context(), counter.Create("x", 0)); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h := newHandler(t, store, httpapi.Options{APIKeys: []string{"admin-key"}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	n, answered := 0, 0 // requests, and those not refused for want of room
+	send := func(remote, apiKey, name string) *httptest.ResponseRecorder {
+		n++
+		req := httptest.NewRequest("POST", "/counters/"+name+"/increment", nil)
+		req.RemoteAddr = remote
+		req.Header.Set(httpapi.IdempotencyKeyHeader, fmt.Sprint("key-", n))
+		if apiKey != "" {
+			req.Header.Set(httpapi.APIKeyHeader, apiKey)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable {
+			answered++
+		}
+		return rec
+	}
+	for i := range 50 {
+		rec := send("203.0.113.7:40000", "", fmt.Sprint("no-such-counter-", i))
+		want := http.StatusNotFound // recorded refusals, up to the client's bound
+		if i >= perClient {
+			want = http.StatusServiceUnavailable
+		}
+		if rec.Code != want {
+			t.Fatalf("flood request %d: %d %s, want %d", i, rec.Code, rec.Body, want)
+		}
+		if want == http.StatusServiceUnavailable {
+			retry, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+			if err != nil || retry < int(counter.IdempotencyTTL.Seconds())-60 || retry > int(counter.IdempotencyTTL.Seconds()) {
+				t.Fatalf("flood request %d: Retry-After %q, want the seconds until the client's oldest record expires (about %d)",
+					i, rec.Header().Get("Retry-After"), int(counter.IdempotencyTTL.Seconds()))
+			}
+		}
+	}
+	for _, tt := range []struct {
+		name, remote, apiKey string
+		want                 int
+	}{
+		{"the flooder from another port", "203.0.113.7:40001", "", http.StatusServiceUnavailable},
+		{"the flooder with a key that is not valid", "203.0.113.7:40000", "guess", http.StatusServiceUnavailable},
+		{"another address", "198.51.100.1:1234", "", http.StatusOK},
+		{"a valid API key from the flooder's address", "203.0.113.7:40000", "admin-key", http.StatusOK},
+		{"behind API Gateway (no port)", "198.51.100.2", "", http.StatusOK},
+	} {
+		if rec := send(tt.remote, tt.apiKey, "x"); rec.Code != tt.want {
+			t.Errorf("%s: %d %s, want %d", tt.name, rec.Code, rec.Body, tt.want)
+		}
+	}
+	// One IPv6 host usually holds a whole /64: it is one client.
+	for i := range perClient {
+		if rec := send(fmt.Sprintf("[2001:db8::%x]:1", i+1), "", "x"); rec.Code != http.StatusOK {
+			t.Fatalf("IPv6 address %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	if rec := send("[2001:db8::ffff]:1", "", "x"); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("another address of the same /64: %d, want 503", rec.Code)
+	}
+	if rec := send("[2001:db8:0:1::1]:1", "", "x"); rec.Code != http.StatusOK {
+		t.Errorf("another /64: %d %s, want 200", rec.Code, rec.Body)
+	}
+	if got := strings.Count(logs.String(), "keyed writes refused"); got != 1 {
+		t.Errorf("%d log lines for 48 refusals within a minute, want 1 (the rest are counted in the next):\n%s", got, logs.String())
+	}
+	if got := strings.Count(logs.String(), `"msg":"request"`); got != answered {
+		t.Errorf("%d request lines for %d requests answered and %d refused, want one per answered request only:\n%s", got, answered, n-answered, logs.String())
+	}
+	if strings.Contains(logs.String(), "store unavailable") {
+		t.Errorf("refusals logged as store faults:\n%s", logs.String())
 	}
 }

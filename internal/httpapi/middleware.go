@@ -37,6 +37,26 @@ type StatusRecorder struct {
 	Status int
 	// Bytes counts the body bytes written.
 	Bytes int
+	// summarized: the request is counted in a summary line (refusalLog)
+	// instead of a request line of its own.
+	summarized bool
+}
+
+// summarize marks w's request, if w is or wraps a StatusRecorder, as
+// counted in a summary line: the request log writes no line of its own for
+// it.
+func summarize(w http.ResponseWriter) {
+	for {
+		switch v := w.(type) {
+		case *StatusRecorder:
+			v.summarized = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // WriteHeader records the first status and passes it on.
@@ -61,8 +81,10 @@ func (sw *StatusRecorder) Write(b []byte) (int, error) {
 func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
 // logRequests writes one line per request: method, path, status, remote and
-// duration. Headers (API keys among them) and bodies are never logged. The
-// record is built by hand, without a caller PC: this is on every request.
+// duration, except for the refusals a client can cause at full speed that
+// a summary line counts instead (summarize). Headers (API keys among them)
+// and bodies are never logged. The record is built by hand, without a
+// caller PC: this is on every request.
 func (h *handler) logRequests(next http.Handler) http.Handler {
 	logs := h.log.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +95,9 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		if sw.summarized {
+			return
+		}
 		end := time.Now()
 		rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
 		rec.AddAttrs(

@@ -2,6 +2,7 @@ package memstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -101,5 +102,95 @@ func TestKeyedRecordsSwept(t *testing.T) {
 			t.Fatalf("write %d: %v", i, err)
 		}
 		clk.t = clk.t.Add(step)
+	}
+}
+
+// TestKeyedRecordsPerClient: a client at its bound has new keys refused,
+// with how long until its oldest record expires, while others go on; the
+// bound of all holds too, with how long until the oldest of all expires.
+func TestKeyedRecordsPerClient(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := memstore.New(memstore.WithClock(clk.now), memstore.WithMaxIdempotencyRecords(5), memstore.WithMaxIdempotencyRecordsPerClient(2))
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, counter.Create("x", 0)); err != nil {
+		t.Fatal(err)
+	}
+	start := clk.t
+	// Keys are told apart by their principal, not their client: each
+	// client here uses keys of its own.
+	apply := func(client, key string) (counter.Result, error) {
+		clk.t = clk.t.Add(time.Minute)
+		return s.Apply(ctx, increment("x").WithKey(counter.IdempotencyKey{Key: client + key, Client: client}))
+	}
+	steps := []struct {
+		client, key string
+		wantErr     bool
+		wantRetry   time.Duration // when refused: until the oldest record in the way expires
+	}{
+		{"a", "1", false, 0},
+		{"a", "2", false, 0},
+		{"a", "3", true, counter.IdempotencyTTL - 2*time.Minute}, // a's first was a minute after start
+		{"b", "1", false, 0},
+		{"a", "1", false, 0}, // a replay needs no room
+		{"b", "2", false, 0},
+		{"c", "1", false, 0}, // five records: all there may be
+		{"d", "1", true, counter.IdempotencyTTL - 7*time.Minute},
+	}
+	for _, st := range steps {
+		_, err := apply(st.client, st.key)
+		if got := err != nil; got != st.wantErr {
+			t.Fatalf("client %s key %s at +%v: %v, want error %t", st.client, st.key, clk.t.Sub(start), err, st.wantErr)
+		}
+		if err == nil {
+			continue
+		}
+		if counter.ErrorCode(err) != counter.Unavailable || !errors.Is(err, counter.ErrRecordsFull) {
+			t.Errorf("client %s key %s: %v, want %s wrapping ErrRecordsFull", st.client, st.key, err, counter.Unavailable)
+		}
+		if got := counter.RetryAfter(err); got != st.wantRetry {
+			t.Errorf("client %s key %s: RetryAfter %v, want %v", st.client, st.key, got, st.wantRetry)
+		}
+	}
+	// a's oldest record expires: a has room again, for one.
+	clk.t = start.Add(counter.IdempotencyTTL + time.Minute)
+	if _, err := s.Apply(ctx, increment("x").WithKey(counter.IdempotencyKey{Key: "a4", Client: "a"})); err != nil {
+		t.Errorf("a after its oldest record expired: %v", err)
+	}
+	if _, err := s.Apply(ctx, increment("x").WithKey(counter.IdempotencyKey{Key: "a5", Client: "a"})); counter.ErrorCode(err) != counter.Unavailable {
+		t.Errorf("a's third live record: %v, want %s", err, counter.Unavailable)
+	}
+}
+
+// TestKeyedFloodLeavesOthersRoom is finding 3 of issue 19 on the store:
+// one client's keyed writes to counters that do not exist (each refusal is
+// recorded), as many as the store keeps records in all, fill its own share
+// of the records, not everyone's (they used to fill all of them).
+func TestKeyedFloodLeavesOthersRoom(t *testing.T) {
+	s := memstore.New()
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, counter.Create("x", 0)); err != nil {
+		t.Fatal(err)
+	}
+	flooder := counter.IdempotencyKey{Client: "flooder"}
+	refused := 0
+	for i := range memstore.DefaultMaxIdempotencyRecords {
+		flooder.Key = fmt.Sprint("k", i)
+		_, err := s.Apply(ctx, increment(fmt.Sprint("no-such-counter-", i)).WithKey(flooder))
+		switch counter.ErrorCode(err) {
+		case counter.NotFound:
+		case counter.Unavailable:
+			refused++
+		default:
+			t.Fatalf("flood write %d: %v", i, err)
+		}
+	}
+	if want := memstore.DefaultMaxIdempotencyRecords - memstore.DefaultMaxIdempotencyRecordsPerClient; refused != want {
+		t.Errorf("%d flood writes refused, want %d (past the client's bound)", refused, want)
+	}
+	for _, client := range []string{"other", ""} {
+		key := counter.IdempotencyKey{Key: "after-" + client, Client: client}
+		if res, err := s.Apply(ctx, increment("x").WithKey(key)); err != nil || res.Replayed {
+			t.Errorf("client %q after the flood: %+v, %v; want applied", client, res, err)
+		}
 	}
 }

@@ -24,6 +24,13 @@ import (
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
 
+// answerTimeout is how long a client may take to receive an answer once
+// the server has it: the largest, a page of 1,000 counters (about 110 KB),
+// reaches a client that takes in 4 KB/s. A slower one, or one that does not
+// read, loses its connection (within a second more); at the connection cap
+// it may lose it sooner, after a second blocked (connLimiter).
+const answerTimeout = 30 * time.Second
+
 // ConfigFromEnv reads the configuration through getenv, as config.FromEnv
 // does, with the SDK's default credentials chain for a server without
 // credentials in its environment.
@@ -62,6 +69,12 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 }
 
 func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flushWriter) (*Main, error) {
+	maxConns := cfg.MaxConnections
+	if maxConns < 1 {
+		maxConns = DefaultMaxConnections()
+	} else if err := checkMaxConnections(maxConns, nofileLimit()); err != nil {
+		return nil, err
+	}
 	a, err := app.Open(ctx, cfg, app.Options{Logger: log, PrepareLocal: true})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -79,11 +92,9 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 	if err != nil {
 		return nil, err
 	}
-	maxConns := cfg.MaxConnections
-	if maxConns < 1 {
-		maxConns = DefaultMaxConnections()
-	}
-	limiter := newConnLimiter(maxConns)
+	// The answer's deadline runs from the request, as net/http's
+	// WriteTimeout would: it leaves the store its timeout.
+	limiter := newConnLimiter(maxConns, cfg.RequestTimeout+answerTimeout)
 	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
 		aggregation: aggregation, aggDone: make(chan struct{})}
 	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
@@ -91,10 +102,8 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 		Handler:     limiter.trackBodies(handler),
 		ConnContext: limiter.ConnContext,
 		// Slow or stalled clients cannot hold a connection while sending a
-		// request; the work is bounded by the request timeout. There is no
-		// WriteTimeout: answers are small (a full page of counters at most
-		// about a hundred KB), and arming a write deadline on every request
-		// costs the increment path measurably (docs/benchmarks.md).
+		// request; while taking in its answer, the limiter bounds them
+		// (no WriteTimeout: see connLimiter).
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -146,8 +155,8 @@ func (m *Main) Run(ctx context.Context) error {
 		err = serr
 	}
 	m.stopAggregation()
-	_, shed := m.limiter.counts()
-	m.log.Info("stopped", "connections_shed", shed)
+	_, shed, timedOut := m.limiter.counts()
+	m.log.Info("stopped", "connections_shed", shed, "answers_timed_out", timedOut)
 	m.logOut.Close()
 	return err
 }

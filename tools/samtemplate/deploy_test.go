@@ -51,22 +51,36 @@ func (c deployCase) param(name, def string) string {
 }
 
 // deployCases crosses every parameter that changes resources: keys on or
-// off, us-east-1 (where the health alarm lives) or not, and the two opt-in
-// extras off (the defaults) or on.
+// off, us-east-1 (where the health alarm lives) or not, and the opt-in
+// extras off (the defaults) or on: access logs, the health check, the
+// per-client rate limit (AWS WAF) and the budget (with the alarm e-mail it
+// mails).
 func deployCases() []deployCase {
 	var cases []deployCase
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
 		for _, keys := range []string{"true", "false"} {
 			for _, extras := range []string{"false", "true"} {
+				params := map[string]string{"RequireApiKeys": keys, "EnableAccessLogs": extras, "EnableHealthCheck": extras}
+				if extras == "true" {
+					params["PerClientRateLimit"] = "1000"
+					params["MonthlyBudgetUSD"] = "20"
+					params["AlarmEmail"] = "ops@example.com"
+				}
 				cases = append(cases, deployCase{
 					Name:   fmt.Sprintf("%s-keys-%s-extras-%s", region, keys, extras),
 					Region: region,
-					Params: map[string]string{"RequireApiKeys": keys, "EnableAccessLogs": extras, "EnableHealthCheck": extras},
+					Params: params,
 				})
 			}
 		}
 	}
-	return cases
+	// The edge limits apart from the other extras, at the rule's smallest
+	// limit, and a budget with no e-mail to send it to (so no budget).
+	return append(cases, deployCase{
+		Name:   "eu-west-1-rate-limit-only",
+		Region: "eu-west-1",
+		Params: map[string]string{"PerClientRateLimit": "10", "MonthlyBudgetUSD": "20"},
+	})
 }
 
 // requirePython skips the test when the SAM translator or cfn-lint is
@@ -124,6 +138,7 @@ func TestDeploy(t *testing.T) {
 			checkGatewayResponses(t, cf)
 			checkAccountUntouched(t, cf, c)
 			checkRoles(t, cf, load(t, c.values()))
+			checkEdgeLimits(t, cf, c)
 		})
 	}
 
@@ -615,5 +630,28 @@ func checkAccountUntouched(t *testing.T, cf cfnTemplate, c deployCase) {
 		if _, ok := cf.Resources[id]; ok != want {
 			t.Errorf("%s created %v, want %v", id, ok, want)
 		}
+	}
+}
+
+// checkEdgeLimits: the per-client rate limit (an AWS WAF web ACL on the
+// stage) exists only with PerClientRateLimit, and the budget only with
+// MonthlyBudgetUSD and an AlarmEmail to mail.
+func checkEdgeLimits(t *testing.T, cf cfnTemplate, c deployCase) {
+	t.Helper()
+	limited := c.param("PerClientRateLimit", "0") != "0"
+	acls, assocs := cf.ofType("AWS::WAFv2::WebACL"), cf.ofType("AWS::WAFv2::WebACLAssociation")
+	if want := map[bool]int{true: 1}[limited]; len(acls) != want || len(assocs) != want {
+		t.Errorf("PerClientRateLimit=%s: web ACLs %q, associations %q; want %d of each", c.param("PerClientRateLimit", "0"), acls, assocs, want)
+	}
+	stage := cf.ofType("AWS::ApiGateway::Stage")
+	for _, id := range assocs {
+		arn := sprintJSON(cf.Resources[id].Properties["ResourceArn"])
+		if len(stage) != 1 || !strings.Contains(arn, "${CountersApi}") || !strings.Contains(arn, stage[0]) {
+			t.Errorf("web ACL association on %s, want the stage %q of CountersApi", arn, stage)
+		}
+	}
+	budgeted := c.param("MonthlyBudgetUSD", "0") != "0" && c.param("AlarmEmail", "") != ""
+	if budgets := cf.ofType("AWS::Budgets::Budget"); len(budgets) != map[bool]int{true: 1}[budgeted] {
+		t.Errorf("MonthlyBudgetUSD=%s AlarmEmail=%q: budgets %q", c.param("MonthlyBudgetUSD", "0"), c.param("AlarmEmail", ""), budgets)
 	}
 }

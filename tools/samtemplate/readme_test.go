@@ -334,7 +334,15 @@ func conditionInputs(t *testing.T, raw map[string]any) []map[string]string {
 				values = append(values, fmt.Sprint(def))
 			}
 			values = append(values, literals[name]...)
-			values = append(values, "other")
+			other := "other"
+			if p["Type"] == "Number" { // a number, as the parameter must be, that no condition names
+				for n := 1; ; n++ {
+					if other = strconv.Itoa(n); !slices.Contains(values, other) {
+						break
+					}
+				}
+			}
+			values = append(values, other)
 		}
 		slices.Sort(values)
 		choices[name] = slices.Compact(values)

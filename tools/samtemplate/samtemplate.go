@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/awslabs/goformation/v7"
@@ -94,7 +95,7 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf, err := goformation.ParseJSONWithOptions(resolvedJSON, &intrinsics.ProcessorOptions{ParameterOverrides: params})
+	cf, err := goformation.ParseJSONWithOptions(resolvedJSON, &intrinsics.ProcessorOptions{ParameterOverrides: typedOverrides(raw, params)})
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +114,30 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 		t.Functions = append(t.Functions, f)
 	}
 	return t, nil
+}
+
+// typedOverrides returns params with the values of Number parameters given
+// as strings (as a deploy passes them) turned into numbers, as
+// CloudFormation reads them where a number belongs: goformation puts an
+// override in place of its Ref as it is, and a string where a number
+// belongs does not parse. A Number parameter whose default is written as a
+// string (one that reaches a function's environment, where a string
+// belongs) keeps its override as a string too.
+func typedOverrides(raw, params map[string]any) map[string]any {
+	declared, _ := raw["Parameters"].(map[string]any)
+	out := make(map[string]any, len(params))
+	for name, v := range params {
+		p, _ := declared[name].(map[string]any)
+		if _, stringDefault := p["Default"].(string); p["Type"] == "Number" && !stringDefault {
+			if s, ok := v.(string); ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					v = f
+				}
+			}
+		}
+		out[name] = v
+	}
+	return out
 }
 
 // withoutUnparsable drops, from the copy goformation parses, the properties
