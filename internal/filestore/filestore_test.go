@@ -224,3 +224,10 @@ func TestClosed(t *testing.T) {
 }
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
+
+func TestImportConformance(t *testing.T) {
+	countertest.RunImport(t, func(t *testing.T) countertest.StatsHarness {
+		clock := countertest.NewClock(time.Now())
+		return countertest.StatsHarness{Store: newStore(t, filestore.WithClock(clock.Now)), Clock: clock}
+	})
+}

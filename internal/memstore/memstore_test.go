@@ -126,3 +126,10 @@ func TestListFollowsEveryChange(t *testing.T) {
 		}
 	}
 }
+
+func TestImportConformance(t *testing.T) {
+	countertest.RunImport(t, func(*testing.T) countertest.StatsHarness {
+		clock := countertest.NewClock(time.Now())
+		return countertest.StatsHarness{Store: memstore.New(memstore.WithClock(clock.Now)), Clock: clock}
+	})
+}
