@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -47,9 +48,14 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call the API from ("*" for
 	// any); empty disables CORS headers.
 	CORSOrigins []string
-	// RateLimiter, when set, limits each client (by remote IP): a request
-	// over the limit is 429 with Retry-After, before any other work.
+	// RateLimiter, when set, limits each client (by ClientAddr): a
+	// request over the limit is 429 with Retry-After, before any other
+	// work.
 	RateLimiter RateLimiter
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (see ClientAddr); none believes no one. The request log
+	// then also names the client.
+	TrustedProxies []netip.Prefix
 	// MaxHeaderBytes, when positive, bounds a request's line and header
 	// fields (as HeaderBytes counts them): a larger request is 431. The
 	// standalone server sets it below net/http's own limit, whose answer
@@ -59,6 +65,10 @@ type Options struct {
 	// counter (at 1) instead of answering 404: anyone who can reach the
 	// API can then create counters.
 	HitCreates bool
+	// Maintenance selects the maintenance routes to serve besides Routes
+	// (the standalone server's: export, import, snapshot); the zero value
+	// serves none.
+	Maintenance Maintenance
 }
 
 // RateLimiter decides whether a client may make a request now; if not, it
@@ -79,14 +89,22 @@ type handler struct {
 	keys  APIKeys // none: admin routes are open
 	// hitCreates: see Options.HitCreates.
 	hitCreates bool
+	// trusted: see Options.TrustedProxies.
+	trusted []netip.Prefix
+	// maintenance: see Options.Maintenance.
+	maintenance Maintenance
 }
+
+// clientAddr is ClientAddr with the handler's trusted proxies.
+func (h *handler) clientAddr(r *http.Request) string { return ClientAddr(r, h.trusted) }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
 // are 405, both with JSON errors. It fails for an unknown route name, and
 // for a page route without Options.Pages.
 func New(store counter.Store, opts Options) (http.Handler, error) {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates}
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates,
+		trusted: opts.TrustedProxies, maintenance: opts.Maintenance}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -94,6 +112,7 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	routes = append(routes, maintenanceRoutes(opts.Maintenance)...)
 
 	// Each path is registered once, without a method, so that this package
 	// (not ServeMux's plain-text defaults) answers a wrong method.

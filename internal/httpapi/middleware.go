@@ -60,8 +60,8 @@ func (sw *StatusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
-// logRequests writes one line per request: method, path, status, remote and
-// duration. Headers (API keys among them) and bodies are never logged. The
+// logRequests writes one line per request: method, path, status, remote,
+// duration, and the client (ClientAddr) behind trusted proxies. Headers (API keys among them) and bodies are never logged. The
 // record is built by hand, without a caller PC: this is on every request.
 func (h *handler) logRequests(next http.Handler) http.Handler {
 	logs := h.log.Handler()
@@ -82,6 +82,9 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
 		)
+		if len(h.trusted) > 0 { // behind a proxy, remote is the proxy
+			rec.AddAttrs(slog.String("client", h.clientAddr(r)))
+		}
 		_ = logs.Handle(r.Context(), rec)
 	})
 }
