@@ -235,4 +235,3 @@ func TestTornLastCommitRollsBack(t *testing.T) {
 		t.Errorf("a write after the rollback: %v", err)
 	}
 }
-

@@ -34,6 +34,7 @@ func ConfigFromEnv(getenv func(string) string) (config.Config, error) {
 // Main is a configured server. Create it with New, then Run it.
 type Main struct {
 	cfg      config.Config
+	app      *app.App // closed when the server stops: it releases the file store
 	log      *slog.Logger
 	logOut   *flushWriter
 	listener net.Listener
@@ -66,25 +67,30 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	aggregation, err := localAggregation(ctx, a, log)
-	if err != nil {
+	fail := func(err error) (*Main, error) {
+		_ = a.Close()
 		return nil, err
 	}
-	// The server serves every route, the badges and the web files too.
-	handler, err := a.Handler(nil, pages.New())
+	aggregation, err := localAggregation(ctx, a, log)
 	if err != nil {
-		return nil, err
+		return fail(err)
+	}
+	// The server serves every route, the badges and the web files too,
+	// and the maintenance routes (export, import, the file's snapshot).
+	handler, err := a.Handler(nil, pages.New(), a.Maintenance())
+	if err != nil {
+		return fail(err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	maxConns := cfg.MaxConnections
 	if maxConns < 1 {
 		maxConns = DefaultMaxConnections()
 	}
 	limiter := newConnLimiter(maxConns)
-	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
+	m := &Main{cfg: cfg, app: a, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
 		aggregation: aggregation, aggDone: make(chan struct{})}
 	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
 	m.srv = &http.Server{
@@ -126,8 +132,15 @@ func (m *Main) URL() string {
 // flushes the log. It returns nil after a stop asked for through ctx,
 // whether or not the grace period ran out; an error if serving failed.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "url", m.URL(), "store", m.cfg.Store,
-		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)
+	attrs := []any{"url", m.URL(), "store", m.cfg.Store}
+	if m.cfg.Store == config.StoreFile {
+		attrs = append(attrs, "data_path", m.cfg.DataPath)
+	}
+	if len(m.cfg.TrustedProxies) > 0 {
+		attrs = append(attrs, "trusted_proxies", fmt.Sprint(m.cfg.TrustedProxies))
+	}
+	m.log.Info("listening", append(attrs, "api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","),
+		"rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)...)
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, delete, list) are open to anyone who can reach this server")
 	}
@@ -137,6 +150,7 @@ func (m *Main) Run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		m.stopAggregation()
+		m.closeApp()
 		m.logOut.Close()
 		return err
 	case <-ctx.Done():
@@ -146,6 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 		err = serr
 	}
 	m.stopAggregation()
+	m.closeApp()
 	_, shed := m.limiter.counts()
 	m.log.Info("stopped", "connections_shed", shed)
 	m.logOut.Close()
@@ -156,8 +171,17 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) Close() error {
 	err := m.srv.Close()
 	m.stopAggregation()
+	m.closeApp()
 	m.logOut.Close()
 	return err
+}
+
+// closeApp closes the store once no request uses it any more: the file
+// store commits what it was handed, syncs, and lets go of its file.
+func (m *Main) closeApp() {
+	if err := m.app.Close(); err != nil {
+		m.log.Error("closing the store", "err", err)
+	}
 }
 
 // runAggregation runs the aggregation, if there is one, until stopAggregation.
