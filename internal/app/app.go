@@ -113,6 +113,17 @@ func (a *App) Close() error {
 	return nil
 }
 
+// FileCommits returns, on the file store, how many transactions it
+// committed and how many writes they carried (filestore.Store.Commits);
+// ok is false on the other stores.
+func (a *App) FileCommits() (commits, writes int64, ok bool) {
+	if a.file == nil {
+		return 0, 0, false
+	}
+	commits, writes = a.file.Commits()
+	return commits, writes, true
+}
+
 // Handler returns the HTTP API serving routes (httpapi.Route* names; nil
 // for all of them) on the store, configured as the App's configuration
 // says; pages serves the page routes (nil for none: see httpapi.Pages),

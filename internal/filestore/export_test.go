@@ -2,10 +2,6 @@ package filestore
 
 import "go.etcd.io/bbolt"
 
-// Commits returns the transactions s committed and the writes (and
-// imports) they carried.
-func Commits(s *Store) (commits, applied int64) { return s.commits.Load(), s.applied.Load() }
-
 // Keys returns the number of keys in the named bucket of s.
 func Keys(s *Store, bucket string) int {
 	n := 0

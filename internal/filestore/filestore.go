@@ -186,6 +186,11 @@ func syncDir(dir string) error {
 // the other one records; the server logs this as a warning.
 func (s *Store) Recovered() string { return s.recovered }
 
+// Commits returns how many transactions the store committed since Open
+// and how many writes (and imports) they carried: their ratio is how many
+// writes shared one disk flush. The server logs them when it stops.
+func (s *Store) Commits() (commits, writes int64) { return s.commits.Load(), s.applied.Load() }
+
 // Path returns the data file's path.
 func (s *Store) Path() string { return s.path }
 

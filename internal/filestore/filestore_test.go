@@ -160,7 +160,7 @@ func TestGroupCommit(t *testing.T) {
 	if _, err := s.Apply(ctx, counter.Create("hot", 0)); err != nil {
 		t.Fatal(err)
 	}
-	commits0, _ := filestore.Commits(s)
+	commits0, _ := s.Commits()
 	const writers, each = 64, 50
 	var wg sync.WaitGroup
 	for range writers {
@@ -174,7 +174,7 @@ func TestGroupCommit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	commits, applied := filestore.Commits(s)
+	commits, applied := s.Commits()
 	commits -= commits0
 	t.Logf("%d increments in %d commits (%.1f per commit)", writers*each, commits, float64(writers*each)/float64(commits))
 	if c, err := s.Get(ctx, "hot"); err != nil || c.Count != writers*each {

@@ -162,7 +162,12 @@ func (m *Main) Run(ctx context.Context) error {
 	m.stopAggregation()
 	m.closeApp()
 	_, shed := m.limiter.counts()
-	m.log.Info("stopped", "connections_shed", shed)
+	attrs = []any{"connections_shed", shed}
+	if commits, writes, ok := m.app.FileCommits(); ok {
+		// How many writes shared each disk flush of the data file.
+		attrs = append(attrs, "commits", commits, "writes_committed", writes)
+	}
+	m.log.Info("stopped", attrs...)
 	m.logOut.Close()
 	return err
 }
