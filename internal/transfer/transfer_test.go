@@ -158,7 +158,7 @@ func TestImportRefuses(t *testing.T) {
 			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
 				t.Errorf("Import: %v, want %v", err, tc.wantErr)
 			case tc.wantCode != "" && (counter.ErrorCode(err) != tc.wantCode || !strings.Contains(err.Error(), tc.wantMsg)),
-				tc.wantCode != "" && tc.data != "" && !strings.HasPrefix(err.Error(), "line "):
+				tc.wantCode != "" && tc.data != "" && !strings.HasPrefix(counter.ErrorMessage(err), "line "):
 				t.Errorf("Import: %v, want %s saying %q", err, tc.wantCode, tc.wantMsg)
 			}
 			if sum.Imported != tc.imported {
