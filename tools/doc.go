@@ -8,4 +8,5 @@
 //   - apitest: the HTTP contract suite every host passes
 //   - faults: fault-injection tests (DynamoDB killed, hanging, clients leaving)
 //   - cmd/hitbench: the load benchmarks behind make bench
+//   - image: the container image's test (make image, run as its configuration says)
 package tools

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -89,5 +90,84 @@ func TestSignalStopsCleanly(t *testing.T) {
 				t.Fatalf("still running 30s after %v", sig)
 			}
 		})
+	}
+}
+
+// started runs the server (command with env) until the test ends and
+// returns its port, read from the "listening" line, and its stdout.
+func started(t *testing.T, env ...string) (*exec.Cmd, string, *bufio.Scanner) {
+	t.Helper()
+	cmd := command(t, env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if _, rest, ok := strings.Cut(lines.Text(), `"url":"http://127.0.0.1:`); ok {
+			port, _, _ := strings.Cut(rest, `"`)
+			go func() { // keep draining, so that the log never blocks
+				for lines.Scan() {
+				}
+			}()
+			return cmd, port, lines
+		}
+	}
+	t.Fatalf("the server did not start: %s", stderr.String())
+	return nil, "", nil
+}
+
+// TestHealthCheck: `hitcounter healthcheck` exits 0 while the server on
+// PORT answers, 1 with a message once it is gone.
+func TestHealthCheck(t *testing.T) {
+	srv, port, _ := started(t)
+	check := func() (int, string) {
+		cmd := command(t, "PORT="+port)
+		cmd.Args = append(cmd.Args, "healthcheck")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := check(); code != 0 {
+		t.Fatalf("healthcheck with the server up: exit %d, %s", code, out)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	if code, out := check(); code != 1 || !strings.Contains(out, "hitcounter: http://127.0.0.1:"+port+"/health") {
+		t.Errorf("healthcheck with the server gone: exit %d, %q; want 1 and the URL", code, out)
+	}
+}
+
+// TestSecondServerOnTheFileRefused: a second server on the same data file
+// stops at start with status 1 and says why; the first keeps serving.
+func TestSecondServerOnTheFileRefused(t *testing.T) {
+	path := t.TempDir() + "/hits.db"
+	_, port, _ := started(t, "STORE=file", "DATA_PATH="+path)
+	second := command(t, "STORE=file", "DATA_PATH="+path)
+	var stderr bytes.Buffer
+	second.Stderr = &stderr
+	err := second.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("second server: %v, want exit status 1", err)
+	}
+	if got := stderr.String(); !strings.Contains(got, "in use by another process") || !strings.Contains(got, path) {
+		t.Errorf("second server said %q, want the path and that it is in use", got)
+	}
+	res, err := http.Get("http://127.0.0.1:" + port + "/health")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Errorf("first server after the refusal: %v %v", res, err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package app is hitcounter's composition root: the one place that turns a
-// config.Config into the running parts: the store (on DynamoDB, with the
-// process's one DynamoDB client), the HTTP handler with its options, the
-// history aggregator. Every host takes the parts it needs from an App: the
+// config.Config into the running parts: the store (in memory, in a file,
+// or on DynamoDB with the process's one DynamoDB client), the HTTP handler
+// with its options, the history aggregator. Every host takes the parts it needs from an App: the
 // standalone server (internal/server) all of them, with the stream poller
 // that feeds the aggregator on a local DynamoDB (a part of its own, so that
 // no Lambda function links the streams client); each Lambda function
@@ -22,6 +22,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/filestore"
 	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
@@ -46,7 +47,8 @@ type App struct {
 	cfg    config.Config
 	log    *slog.Logger
 	store  counter.Store
-	dynamo *dynamodb.Client // the process's DynamoDB client; nil on the memory store
+	dynamo *dynamodb.Client // the process's DynamoDB client; nil on the other stores
+	file   *filestore.Store // the file store; nil on the other stores
 }
 
 // How long Open waits, at most, to fetch credentials.
@@ -62,7 +64,19 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Store != config.StoreDynamoDB {
+	switch cfg.Store {
+	case config.StoreFile:
+		fs, err := filestore.Open(cfg.DataPath)
+		if err != nil {
+			return nil, err
+		}
+		if note := fs.Recovered(); note != "" {
+			a.log.Warn("data file: "+note, "data_path", cfg.DataPath)
+		}
+		a.store, a.file = fs, fs
+		return a, nil
+	case config.StoreDynamoDB:
+	default:
 		var opts []memstore.Option
 		if cfg.MaxCounters > 0 {
 			opts = append(opts, memstore.WithMaxCounters(cfg.MaxCounters))
@@ -93,19 +107,44 @@ func (a *App) Config() config.Config { return a.cfg }
 // Store returns the store.
 func (a *App) Store() counter.Store { return a.store }
 
+// Close releases what Open took: the file store's file and its lock
+// (after the writes in flight are committed). The other stores hold
+// nothing to release.
+func (a *App) Close() error {
+	if a.file != nil {
+		return a.file.Close()
+	}
+	return nil
+}
+
+// FileCommits returns, on the file store, how many transactions it
+// committed and how many writes they carried (filestore.Store.Commits);
+// ok is false on the other stores.
+func (a *App) FileCommits() (commits, writes int64, ok bool) {
+	if a.file == nil {
+		return 0, 0, false
+	}
+	commits, writes = a.file.Commits()
+	return commits, writes, true
+}
+
 // Handler returns the HTTP API serving routes (httpapi.Route* names; nil
 // for all of them) on the store, configured as the App's configuration
-// says; pages serves the page routes (nil for none: see httpapi.Pages).
-func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error) {
+// says; pages serves the page routes (nil for none: see httpapi.Pages),
+// maintenance the maintenance routes (the zero value for none; the
+// standalone server passes Maintenance()).
+func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.Maintenance) (http.Handler, error) {
 	opts := httpapi.Options{
 		Routes:         routes,
 		Pages:          pages,
+		Maintenance:    maintenance,
 		Logger:         a.log,
 		Timeout:        a.cfg.RequestTimeout,
 		APIKeys:        a.cfg.APIKeys,
 		CORSOrigins:    a.cfg.CORSOrigins,
 		HitCreates:     a.cfg.HitCreates,
 		MaxHeaderBytes: httpapi.MaxHeaderBytes,
+		TrustedProxies: a.cfg.TrustedProxies,
 	}
 	if a.cfg.KeysOn() { // a stranger adds views, and nothing else
 		opts.PublicMaxIncrement = a.cfg.PublicMaxIncrement
@@ -114,6 +153,20 @@ func (a *App) Handler(routes []string, pages httpapi.Pages) (http.Handler, error
 		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst, ratelimit.WithIPv6Prefix(a.cfg.RateIPv6Prefix))
 	}
 	return httpapi.New(a.store, opts)
+}
+
+// Maintenance returns the maintenance routes the standalone server serves
+// on this store (httpapi.Options.Maintenance): export and import on every
+// store, the snapshot on the file store. Lambda functions serve none.
+func (a *App) Maintenance() httpapi.Maintenance {
+	m := httpapi.Maintenance{Export: true}
+	if imp, ok := a.store.(counter.Importer); ok {
+		m.Importer = imp
+	}
+	if a.file != nil {
+		m.Snapshotter = a.file
+	}
+	return m
 }
 
 // Aggregator returns the history aggregator, which adds the counter

@@ -16,6 +16,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
@@ -252,7 +253,7 @@ func TestRateLimitGroupsIPv6(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := a.Handler([]string{"health"}, nil)
+			h, err := a.Handler([]string{"health"}, nil, httpapi.Maintenance{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,6 +32,9 @@ import (
 const (
 	StoreMemory   = "memory"
 	StoreDynamoDB = "dynamodb"
+	// StoreFile is the durable store in one local file (DATA_PATH), for
+	// self-hosting the standalone server.
+	StoreFile = "file"
 )
 
 // Defaults and bounds of the settings.
@@ -56,13 +60,20 @@ const (
 	// CORSOff is the CORS_ALLOWED_ORIGINS value that turns CORS off: no
 	// CORS headers at all.
 	CORSOff = "none"
+	// DefaultDataPath is the file store's data file when DATA_PATH is
+	// unset, in the working directory (the image sets /data/hitcounter.db).
+	DefaultDataPath = "hitcounter.db"
 )
 
 // Config is the service's configuration. Read it with FromEnv;
 // docs/configuration.md lists the variables.
 type Config struct {
-	// Store is StoreMemory (the default) or StoreDynamoDB (STORE).
+	// Store is StoreMemory (the default), StoreDynamoDB or StoreFile
+	// (STORE).
 	Store string
+	// DataPath is the file store's data file (DATA_PATH, default
+	// DefaultDataPath).
+	DataPath string
 	// TableName is the DynamoDB table (TABLE_NAME), required for dynamodb.
 	TableName string
 	// StatsTableName is the DynamoDB table of hits over time
@@ -77,7 +88,7 @@ type Config struct {
 	// RequestTimeout bounds each request's work in the store
 	// (REQUEST_TIMEOUT): a store that does not answer in time makes the
 	// request a 503. The default is DefaultRequestTimeout for dynamodb and
-	// none (0) for memory, which never blocks.
+	// file (a disk can stall) and none (0) for memory, which never blocks.
 	RequestTimeout time.Duration
 	// CORSOrigins are the origins browsers may call the API from
 	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any; unset means
@@ -120,6 +131,10 @@ type Config struct {
 	// ratelimit.DefaultIPv6Prefix; 0 when there is no limit); an IPv4
 	// client is its address.
 	RateIPv6Prefix int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For the
+	// server believes (TRUSTED_PROXIES: comma-separated addresses or
+	// CIDR prefixes); none, the default, believes no one.
+	TrustedProxies []netip.Prefix
 	// Addr is the listen address: HOST (default all interfaces) and PORT
 	// (default DefaultPort).
 	Addr string
@@ -151,12 +166,14 @@ type CredentialsChain func(region string) aws.CredentialsProvider
 func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error) {
 	e := &environment{getenv: getenv}
 	cfg := Config{
-		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB),
+		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB, StoreFile),
+		DataPath:        e.path("DATA_PATH", DefaultDataPath),
 		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
 		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
 		MaxCounters:     e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
 		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
 		RateLimit:       e.rate("RATE_LIMIT"),
+		TrustedProxies:  e.prefixes("TRUSTED_PROXIES"),
 		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
 		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
 		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
@@ -166,7 +183,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 	cfg.RateBurst = e.burst("RATE_LIMIT_BURST", cfg.RateLimit)
 	cfg.RateIPv6Prefix = e.ipv6Prefix("RATE_LIMIT_IPV6_PREFIX", cfg.RateLimit)
 	defaultTimeout := time.Duration(0)
-	if cfg.Store == StoreDynamoDB {
+	if cfg.Store == StoreDynamoDB || cfg.Store == StoreFile {
 		defaultTimeout = DefaultRequestTimeout
 	}
 	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", defaultTimeout)
@@ -390,6 +407,48 @@ func (e *environment) ipv6Prefix(name string, rate float64) int {
 		return ratelimit.DefaultIPv6Prefix
 	}
 	return n
+}
+
+// path reads a file path: anything but blanks around it.
+func (e *environment) path(name, def string) string {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	if strings.TrimSpace(v) != v || strings.ContainsRune(v, 0) {
+		e.invalid(name, v, "a file path, such as /data/hitcounter.db")
+		return def
+	}
+	return v
+}
+
+// prefixes reads a comma-separated list of IP addresses (each one a
+// prefix of its full length) and CIDR prefixes such as 10.0.0.0/8.
+func (e *environment) prefixes(name string) []netip.Prefix {
+	v := e.getenv(name)
+	items := splitList(v)
+	const want = "comma-separated IP addresses or CIDR prefixes of your reverse proxies, such as 127.0.0.1,10.0.0.0/8"
+	if v != "" && len(items) == 0 {
+		e.invalid(name, v, want)
+	}
+	var out []netip.Prefix
+	for _, item := range items {
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil || a.Zone() != "" {
+				e.invalid(name, v, fmt.Sprintf("%s; %q is not one", want, item))
+				return nil
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // validTableName reports whether name follows DynamoDB's rule for table

@@ -44,16 +44,29 @@ func TestFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
-			want := config.Config{Store: "memory", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1}
+			want := config.Config{Store: "memory", DataPath: "hitcounter.db", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
 		}},
 
-		"STORE memory":     {env: vars(nil, "STORE", "memory"), check: wantField(func(c config.Config) any { return c.Store }, "memory")},
-		"STORE dynamodb":   {env: onAWS, check: wantField(func(c config.Config) any { return c.Store }, "dynamodb")},
-		"STORE unknown":    {env: vars(nil, "STORE", "redis"), wantErr: `STORE="redis"`},
-		"STORE wrong case": {env: vars(nil, "STORE", "DynamoDB"), wantErr: "STORE"},
+		"STORE memory":   {env: vars(nil, "STORE", "memory"), check: wantField(func(c config.Config) any { return c.Store }, "memory")},
+		"STORE dynamodb": {env: onAWS, check: wantField(func(c config.Config) any { return c.Store }, "dynamodb")},
+		"STORE file":     {env: vars(nil, "STORE", "file"), check: wantField(func(c config.Config) any { return c.Store }, "file")},
+		"STORE unknown":  {env: vars(nil, "STORE", "redis"), wantErr: `STORE="redis"`},
+
+		"DATA_PATH":                     {env: vars(nil, "STORE", "file", "DATA_PATH", "/data/hits.db"), check: wantField(func(c config.Config) any { return c.DataPath }, "/data/hits.db")},
+		"DATA_PATH default":             {env: vars(nil, "STORE", "file"), check: wantField(func(c config.Config) any { return c.DataPath }, "hitcounter.db")},
+		"DATA_PATH blanks":              {env: vars(nil, "STORE", "file", "DATA_PATH", " /data/hits.db"), wantErr: `DATA_PATH=" /data/hits.db"`},
+		"DATA_PATH checked on memory":   {env: vars(nil, "DATA_PATH", "  "), wantErr: "DATA_PATH"},
+		"REQUEST_TIMEOUT default file":  {env: vars(nil, "STORE", "file"), check: wantField(func(c config.Config) any { return c.RequestTimeout }, 3*time.Second)},
+		"TRUSTED_PROXIES unset is none": {check: wantField(func(c config.Config) any { return len(c.TrustedProxies) }, 0)},
+		"TRUSTED_PROXIES": {env: vars(nil, "TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1,::ffff:192.168.1.1,fd00::/8,172.16.1.1/12"),
+			check: wantField(func(c config.Config) any { return fmt.Sprint(c.TrustedProxies) }, "[127.0.0.1/32 10.0.0.0/8 ::1/128 192.168.1.1/32 fd00::/8 172.16.0.0/12]")},
+		"TRUSTED_PROXIES comma only": {env: vars(nil, "TRUSTED_PROXIES", ","), wantErr: `TRUSTED_PROXIES=","`},
+		"TRUSTED_PROXIES host name":  {env: vars(nil, "TRUSTED_PROXIES", "10.0.0.1,proxy.local"), wantErr: `"proxy.local" is not one`},
+		"TRUSTED_PROXIES bad prefix": {env: vars(nil, "TRUSTED_PROXIES", "10.0.0.0/33"), wantErr: "TRUSTED_PROXIES"},
+		"STORE wrong case":           {env: vars(nil, "STORE", "DynamoDB"), wantErr: "STORE"},
 
 		"TABLE_NAME":                               {env: onAWS, check: wantField(func(c config.Config) any { return c.TableName }, "hits")},
 		"TABLE_NAME missing":                       {env: vars(onAWS, "TABLE_NAME", ""), wantErr: "needs TABLE_NAME"},

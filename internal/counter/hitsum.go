@@ -1,6 +1,8 @@
 package counter
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math"
 	"math/bits"
 	"strconv"
@@ -57,4 +59,31 @@ func (s HitSum) String() string {
 		return sign + low
 	}
 	return sign + strconv.FormatUint(q, 10) + "0000000000000000000"[len(low):] + low
+}
+
+// hitSumBytes is the length of a HitSum in binary: its high, then its low
+// 64 bits, big-endian.
+const hitSumBytes = 16
+
+// HitSumOf returns the sum holding hits.
+func HitSumOf(hits int64) HitSum {
+	var s HitSum
+	s.Add(hits)
+	return s
+}
+
+// AppendBinary appends s in binary (16 bytes) to b: how a store on disk
+// keeps it. It implements encoding.BinaryAppender.
+func (s HitSum) AppendBinary(b []byte) ([]byte, error) {
+	b = binary.BigEndian.AppendUint64(b, uint64(s.hi))
+	return binary.BigEndian.AppendUint64(b, s.lo), nil
+}
+
+// UnmarshalBinary sets s from what AppendBinary wrote.
+func (s *HitSum) UnmarshalBinary(data []byte) error {
+	if len(data) != hitSumBytes {
+		return fmt.Errorf("a hit sum is %d bytes, not %d", hitSumBytes, len(data))
+	}
+	s.hi, s.lo = int64(binary.BigEndian.Uint64(data)), binary.BigEndian.Uint64(data[8:])
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -135,14 +134,10 @@ func (c *cors) wrap(next http.Handler) http.Handler {
 }
 
 // limitRate answers 429 rate_limited, with Retry-After, to a client (by
-// remote IP) over its rate, before any other work is done.
+// ClientAddr) over its rate, before any other work is done.
 func (h *handler) limitRate(l RateLimiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			client = r.RemoteAddr
-		}
-		if ok, wait := l.Allow(client, time.Now()); !ok {
+		if ok, wait := l.Allow(h.clientAddr(r), time.Now()); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 			h.writeError(w, r, requestErrorf(RateLimited, "too many requests from this client; retry later"))
 			return

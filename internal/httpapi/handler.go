@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -55,11 +56,14 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call the API from ("*" for
 	// any); empty disables CORS headers.
 	CORSOrigins []string
-	// RateLimiter, when set, limits each client (the host of the remote
-	// address: an IP address, which *ratelimit.Limiter groups by IPv6
-	// prefix): a request over the limit is 429 with Retry-After, before
-	// any other work.
+	// RateLimiter, when set, limits each client (by ClientAddr: an IP
+	// address, which *ratelimit.Limiter groups by IPv6 prefix): a request
+	// over the limit is 429 with Retry-After, before any other work.
 	RateLimiter RateLimiter
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (see ClientAddr); none believes no one. The request log
+	// then also names the client.
+	TrustedProxies []netip.Prefix
 	// MaxHeaderBytes, when positive, bounds a request's line and header
 	// fields (as HeaderBytes counts them): a larger request is 431. The
 	// standalone server sets it below net/http's own limit, whose answer
@@ -69,6 +73,10 @@ type Options struct {
 	// counter (at 1) instead of answering 404: anyone who can reach the
 	// API can then create counters.
 	HitCreates bool
+	// Maintenance selects the maintenance routes to serve besides Routes
+	// (the standalone server's: export, import, snapshot); the zero value
+	// serves none.
+	Maintenance Maintenance
 }
 
 // RateLimiter decides whether a client may make a request now; if not, it
@@ -95,7 +103,14 @@ type handler struct {
 	publicMaxIncrement int64
 	// hitCreates: see Options.HitCreates.
 	hitCreates bool
+	// trusted: see Options.TrustedProxies.
+	trusted []netip.Prefix
+	// maintenance: see Options.Maintenance.
+	maintenance Maintenance
 }
+
+// clientAddr is ClientAddr with the handler's trusted proxies.
+func (h *handler) clientAddr(r *http.Request) string { return ClientAddr(r, h.trusted) }
 
 // New returns an http.Handler serving the selected routes of the API on
 // store. Paths it does not serve are 404 and known paths with another method
@@ -103,7 +118,7 @@ type handler struct {
 // for a page route without Options.Pages.
 func New(store counter.Store, opts Options) (http.Handler, error) {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates,
-		publicMaxIncrement: opts.PublicMaxIncrement}
+		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -113,6 +128,7 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	routes = append(routes, maintenanceRoutes(opts.Maintenance)...)
 
 	// Each path is registered once, without a method, so that this package
 	// (not ServeMux's plain-text defaults) answers a wrong method.

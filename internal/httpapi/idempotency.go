@@ -49,12 +49,12 @@ func idempotencyKey(r *http.Request) (counter.IdempotencyKey, error) {
 // apply applies a decoded write to the store; an answer replayed from the
 // record of an earlier request with the same key is marked with
 // Idempotent-Replayed: true. A keyed write's record is held against the
-// client that sent it (clientOf).
+// client that sent it (clientNames.of).
 func (h *handler) apply(w http.ResponseWriter, r *http.Request, cw counter.Write) (counter.Result, error) {
 	ctx, cancel := h.storeContext(r)
 	defer cancel()
 	if cw.Keyed() {
-		cw.Key.Client = h.clients.of(r, h.keys)
+		cw.Key.Client = h.clients.of(r, h.keys, h.clientAddr(r))
 	}
 	res, err := h.store.Apply(ctx, cw)
 	if res.Replayed {
@@ -87,21 +87,21 @@ func newClientNames() *clientNames {
 	return c
 }
 
-// of returns the name of r's client.
-func (c *clientNames) of(r *http.Request, keys APIKeys) string {
+// of returns the name of r's client: its valid API key, or else its
+// address (ClientAddr).
+func (c *clientNames) of(r *http.Request, keys APIKeys, addr string) string {
 	if key := r.Header.Get(APIKeyHeader); key != "" && keys.Valid(key) {
 		d := sha256.Sum256([]byte(key))
 		return "key:" + hex.EncodeToString(d[:16])
 	}
 	mac := hmac.New(sha256.New, c.salt[:])
-	mac.Write([]byte(clientAddress(r.RemoteAddr)))
+	mac.Write([]byte(clientAddress(addr)))
 	return "addr:" + hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // clientAddress returns what names a client by its address: the IPv4
-// address, or the /64 of an IPv6 one, from remote (host:port on the
-// standalone server, the bare source IP behind API Gateway); remote itself
-// if it holds no IP address.
+// address, or the /64 of an IPv6 one, from remote (a bare IP address, or
+// host:port); remote itself if it holds no IP address.
 func clientAddress(remote string) string {
 	host := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {

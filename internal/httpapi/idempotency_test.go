@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -192,5 +193,40 @@ func TestKeyedFloodFromOneClient(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "store unavailable") {
 		t.Errorf("refusals logged as store faults:\n%s", logs.String())
+	}
+}
+
+// TestKeyedRecordsBehindProxy: behind a trusted reverse proxy, each client
+// the proxy forwards for answers for its own records (ClientAddr), so one
+// client's flood does not refuse the keyed writes of everyone behind the
+// proxy.
+func TestKeyedRecordsBehindProxy(t *testing.T) {
+	const perClient = 3
+	store := memstore.New(memstore.WithMaxIdempotencyRecords(100), memstore.WithMaxIdempotencyRecordsPerClient(perClient))
+	if _, err := store.Apply(t.Context(), counter.Create("x", 0)); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, store, httpapi.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	n := 0
+	send := func(client string) int {
+		n++
+		req := httptest.NewRequest("POST", "/counters/x/increment", nil)
+		req.RemoteAddr = "127.0.0.1:5000" // the proxy
+		req.Header.Set(httpapi.ForwardedForHeader, client)
+		req.Header.Set(httpapi.IdempotencyKeyHeader, fmt.Sprint("key-", n))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range perClient {
+		if got := send("203.0.113.7"); got != http.StatusOK {
+			t.Fatalf("flooder's write %d: %d, want 200", i, got)
+		}
+	}
+	if got := send("203.0.113.7"); got != http.StatusServiceUnavailable {
+		t.Errorf("flooder past its bound: %d, want 503", got)
+	}
+	if got := send("198.51.100.1"); got != http.StatusOK {
+		t.Errorf("another client behind the same proxy: %d, want 200", got)
 	}
 }

@@ -80,11 +80,12 @@ func (sw *StatusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
-// logRequests writes one line per request: method, path, status, remote and
-// duration, except for the refusals a client can cause at full speed that
-// a summary line counts instead (summarize). Headers (API keys among them)
-// and bodies are never logged. The record is built by hand, without a
-// caller PC: this is on every request.
+// logRequests writes one line per request: method, path, status, remote,
+// duration, and the client (ClientAddr) behind trusted proxies, except for
+// the refusals a client can cause at full speed that a summary line counts
+// instead (summarize). Headers (API keys among them) and bodies are never
+// logged. The record is built by hand, without a caller PC: this is on
+// every request.
 func (h *handler) logRequests(next http.Handler) http.Handler {
 	logs := h.log.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,6 +108,9 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
 		)
+		if len(h.trusted) > 0 { // behind a proxy, remote is the proxy
+			rec.AddAttrs(slog.String("client", h.clientAddr(r)))
+		}
 		_ = logs.Handle(r.Context(), rec)
 	})
 }

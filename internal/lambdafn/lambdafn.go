@@ -50,7 +50,7 @@ func New(ctx context.Context, fn Function, getenv func(string) string, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: %w", err)
 	}
-	h, err := a.Handler(fn.Routes, fn.Pages)
+	h, err := a.Handler(fn.Routes, fn.Pages, httpapi.Maintenance{}) // the maintenance routes are the server's
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: %w", err)
 	}

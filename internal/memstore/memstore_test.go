@@ -224,3 +224,10 @@ func TestMaxCounters(t *testing.T) {
 		t.Errorf("create of a third counter again: got %v, want %s", err, counter.StoreFull)
 	}
 }
+
+func TestImportConformance(t *testing.T) {
+	countertest.RunImport(t, func(*testing.T) countertest.StatsHarness {
+		clock := countertest.NewClock(time.Now())
+		return countertest.StatsHarness{Store: memstore.New(memstore.WithClock(clock.Now)), Clock: clock}
+	})
+}

@@ -41,6 +41,7 @@ func ConfigFromEnv(getenv func(string) string) (config.Config, error) {
 // Main is a configured server. Create it with New, then Run it.
 type Main struct {
 	cfg      config.Config
+	app      *app.App // closed when the server stops: it releases the file store
 	log      *slog.Logger
 	logOut   *flushWriter
 	listener net.Listener
@@ -79,23 +80,28 @@ func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flush
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	aggregation, err := localAggregation(ctx, a, log)
-	if err != nil {
+	fail := func(err error) (*Main, error) {
+		_ = a.Close()
 		return nil, err
 	}
-	// The server serves every route, the badges and the web files too.
-	handler, err := a.Handler(nil, pages.New())
+	aggregation, err := localAggregation(ctx, a, log)
 	if err != nil {
-		return nil, err
+		return fail(err)
+	}
+	// The server serves every route, the badges and the web files too,
+	// and the maintenance routes (export, import, the file's snapshot).
+	handler, err := a.Handler(nil, pages.New(), a.Maintenance())
+	if err != nil {
+		return fail(err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	// The answer's deadline runs from the request, as net/http's
 	// WriteTimeout would: it leaves the store its timeout.
 	limiter := newConnLimiter(maxConns, cfg.RequestTimeout+answerTimeout)
-	m := &Main{cfg: cfg, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
+	m := &Main{cfg: cfg, app: a, log: log, logOut: fw, listener: limiter.Listener(ln), limiter: limiter,
 		aggregation: aggregation, aggDone: make(chan struct{})}
 	m.aggCtx, m.stopAgg = context.WithCancel(context.Background())
 	m.srv = &http.Server{
@@ -135,8 +141,15 @@ func (m *Main) URL() string {
 // flushes the log. It returns nil after a stop asked for through ctx,
 // whether or not the grace period ran out; an error if serving failed.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "url", m.URL(), "store", m.cfg.Store,
-		"api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","), "rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)
+	attrs := []any{"url", m.URL(), "store", m.cfg.Store}
+	if m.cfg.Store == config.StoreFile {
+		attrs = append(attrs, "data_path", m.cfg.DataPath)
+	}
+	if len(m.cfg.TrustedProxies) > 0 {
+		attrs = append(attrs, "trusted_proxies", fmt.Sprint(m.cfg.TrustedProxies))
+	}
+	m.log.Info("listening", append(attrs, "api_keys", len(m.cfg.APIKeys), "cors_origins", strings.Join(m.cfg.CORSOrigins, ","),
+		"rate_limit", m.cfg.RateLimit, "max_connections", m.limiter.max)...)
 	if len(m.cfg.APIKeys) == 0 {
 		m.log.Warn("API_KEYS is not set: the admin routes (create, set, adjust, delete, list) are open to anyone who can reach this server")
 	}
@@ -146,6 +159,7 @@ func (m *Main) Run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		m.stopAggregation()
+		m.closeApp()
 		m.logOut.Close()
 		return err
 	case <-ctx.Done():
@@ -155,8 +169,14 @@ func (m *Main) Run(ctx context.Context) error {
 		err = serr
 	}
 	m.stopAggregation()
+	m.closeApp()
 	_, shed, timedOut := m.limiter.counts()
-	m.log.Info("stopped", "connections_shed", shed, "answers_timed_out", timedOut)
+	attrs = []any{"connections_shed", shed, "answers_timed_out", timedOut}
+	if commits, writes, ok := m.app.FileCommits(); ok {
+		// How many writes shared each disk flush of the data file.
+		attrs = append(attrs, "commits", commits, "writes_committed", writes)
+	}
+	m.log.Info("stopped", attrs...)
 	m.logOut.Close()
 	return err
 }
@@ -165,8 +185,17 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) Close() error {
 	err := m.srv.Close()
 	m.stopAggregation()
+	m.closeApp()
 	m.logOut.Close()
 	return err
+}
+
+// closeApp closes the store once no request uses it any more: the file
+// store commits what it was handed, syncs, and lets go of its file.
+func (m *Main) closeApp() {
+	if err := m.app.Close(); err != nil {
+		m.log.Error("closing the store", "err", err)
+	}
 }
 
 // runAggregation runs the aggregation, if there is one, until stopAggregation.

@@ -48,6 +48,7 @@ type options struct {
 	endpoints   []string
 	out         string
 	targets     string // file of target rows (recordTarget); "" for none
+	dataDir     string // where the file suite puts its data file ("" for the system's temporary directory)
 }
 
 func run() error {
@@ -60,7 +61,8 @@ func run() error {
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
 	flag.StringVar(&o.targets, "targets", "", "append each figure that has a project target, with the target and whether it holds, to this file")
-	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle")
+	flag.StringVar(&o.dataDir, "data-dir", "", "directory for the file suite's data file: on the disk to measure, not a tmpfs (default: the system's temporary directory)")
+	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle; file: the durable file store vs the memory store")
 	flag.Parse()
 	o.endpoints = strings.Split(endpoints, ",")
 	if o.serverBin == "" {
@@ -78,6 +80,7 @@ func run() error {
 		"listing":  benchListing,
 		"conns":    benchConns,
 		"dynamodb": benchDynamoDB,
+		"file":     benchFile,
 	}
 	if bench, ok := suites[*suite]; ok {
 		report, closeReport, err := openReport(o.out)
@@ -163,6 +166,7 @@ func run() error {
 // result is one wrk run.
 type result struct {
 	rps       float64
+	requests  int64 // answered, all 2xx (load fails otherwise)
 	p50, p99  string
 	non2xx    int
 	cpuPerReq float64 // server CPU time (user+system) per request, µs
@@ -219,6 +223,7 @@ func median(rs []result) result {
 
 var (
 	rpsRE    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reqsRE   = regexp.MustCompile(`(\d+) requests in `)
 	pctRE    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+(\S+)`)
 	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
 )
@@ -262,6 +267,9 @@ func load(ctx context.Context, addr, endpoint string, o options) (result, error)
 		return result{}, fmt.Errorf("wrk output without Requests/sec: %s", out)
 	}
 	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := reqsRE.FindSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
 	for _, m := range pctRE.FindAllSubmatch(out, -1) {
 		switch string(m[1]) {
 		case "50":
