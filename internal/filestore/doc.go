@@ -42,7 +42,9 @@
 // (WithMaxIdempotencyRecords, WithMaxIdempotencyRecordsPerClient; the
 // memory store's defaults): a keyed write with a new key past a bound is
 // refused as Unavailable (counter.ErrRecordsFull) with the time until the
-// oldest record in the way expires, neither applied nor recorded.
+// oldest record in the way expires, neither applied nor recorded. Apply
+// finds such a refusal in a read transaction first, so that a flood of
+// them costs no commit; the committer checks again.
 //
 // # Damage, rollback and locking
 //

@@ -312,6 +312,11 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	if err := w.Validate(); err != nil {
 		return counter.Result{}, err
 	}
+	if w.Keyed() {
+		if err := s.refusedEarly(w); err != nil {
+			return counter.Result{}, err
+		}
+	}
 	return s.submit(ctx, &request{write: w})
 }
 

@@ -70,8 +70,12 @@ func TestKeyedRecordsBounded(t *testing.T) {
 		}
 		clk.add(time.Hour)
 	}
+	commits, _ := s.Commits()
 	_, err := s.Apply(ctx, keyedIncrement("x", "", "k3"))
 	wantFull(t, "a new key with the records full", err, counter.IdempotencyTTL-3*time.Hour)
+	if after, _ := s.Commits(); after != commits {
+		t.Errorf("a refused keyed write made %d commits, want 0 (no disk flush for a refusal)", after-commits)
+	}
 	if o, err := s.Apply(ctx, keyedIncrement("x", "", "k0")); err != nil || !o.Replayed || o.Counter.Count != 1 {
 		t.Errorf("replay with the records full = %+v, %v; want count 1 replayed", o, err)
 	}

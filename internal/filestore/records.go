@@ -118,15 +118,12 @@ func addCount(b *bbolt.Bucket, bucket, key []byte, d int) error {
 
 // roomFor returns nil if the store may record one more keyed write of
 // client at now, or else the Unavailable error that refuses it. Records
-// that expired but are not swept yet still count: they are swept first,
-// so that only live records refuse.
+// that expired but are not swept yet still count: when one is in the way,
+// they are swept first, so that only live records refuse.
 func (t *txn) roomFor(client string, now time.Time) error {
-	ck := clientKeyOf(client)
-	perClient := uint64(min(t.s.maxClientRecords, t.s.maxRecords))
-	n := count(t.clients, bucketClients, ck[:])
-	total := count(t.meta, bucketMeta, recordsKey)
-	if n < perClient && total < uint64(t.s.maxRecords) {
-		return nil
+	err, stale := t.checkRoom(client, now)
+	if !stale {
+		return err
 	}
 	for more := true; more; {
 		var err error
@@ -134,21 +131,63 @@ func (t *txn) roomFor(client string, now time.Time) error {
 			return err
 		}
 	}
-	n = count(t.clients, bucketClients, ck[:])
-	total = count(t.meta, bucketMeta, recordsKey)
+	err, _ = t.checkRoom(client, now)
+	return err
+}
+
+// checkRoom returns the error that refuses one more keyed write of client
+// at now, or nil if it fits; it changes nothing. stale is true when the
+// oldest record in the way of a bound has expired, unswept: the answer is
+// then nil, but the write fits only once expired records are swept.
+func (t *txn) checkRoom(client string, now time.Time) (refusal error, stale bool) {
+	ck := clientKeyOf(client)
+	perClient := uint64(min(t.s.maxClientRecords, t.s.maxRecords))
+	n := count(t.clients, bucketClients, ck[:])
+	total := count(t.meta, bucketMeta, recordsKey)
+	if n < perClient && total < uint64(t.s.maxRecords) {
+		return nil, false
+	}
 	oldest, _ := t.expiry.Cursor().First()
-	switch {
-	case n >= perClient:
+	if !expiryOf(oldest).After(now) {
+		return nil, true
+	}
+	if n >= perClient {
 		if k, _ := t.byClient.Cursor().Seek(ck[:]); bytes.HasPrefix(k, ck[:]) {
 			oldest = k[len(ck):]
 		}
+		if !expiryOf(oldest).After(now) {
+			return nil, true
+		}
 		return recordsFullError(errClientRecordsFull, expiryOf(oldest).Sub(now),
-			fmt.Sprintf("this client has made %d keyed writes in the last %d hours, the most the store records for one client", n, ttlHours))
-	case total >= uint64(t.s.maxRecords):
-		return recordsFullError(errRecordsFull, expiryOf(oldest).Sub(now),
-			fmt.Sprintf("the store holds the records of %d keyed writes of the last %d hours, the most it keeps", total, ttlHours))
+			fmt.Sprintf("this client has made %d keyed writes in the last %d hours, the most the store records for one client", n, ttlHours)), false
 	}
-	return nil
+	return recordsFullError(errRecordsFull, expiryOf(oldest).Sub(now),
+		fmt.Sprintf("the store holds the records of %d keyed writes of the last %d hours, the most it keeps", total, ttlHours)), false
+}
+
+// refusedEarly returns the refusal of the keyed write w, valid, for want of
+// room, found in a read transaction before w goes to the committer: a
+// flood of keyed writes past a bound then costs no commit (no disk flush)
+// each. A replay is never refused. The committer checks again: this only
+// refuses what it would.
+func (s *Store) refusedEarly(w counter.Write) error {
+	var refusal error
+	err := s.view(func(tx *bbolt.Tx) error {
+		t := s.begin(tx)
+		now := s.now()
+		scope := w.Scope()
+		if v := t.records.Get(scope[:]); v != nil {
+			if r, err := decodeRecord(scope[:], v); err != nil || r.expires.After(now) {
+				return nil // a replay, or a damaged record: the committer answers
+			}
+		}
+		refusal, _ = t.checkRoom(w.Key.Client, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
 }
 
 // expiryOf returns the time a key of "expiry" starts with (the Unix epoch
