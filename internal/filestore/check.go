@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -230,7 +231,24 @@ func verify(db *bbolt.DB) error {
 			if err := check(bucketRecords, func(k, v []byte) error { _, err := decodeRecord(k, v); return err }); err != nil {
 				return err
 			}
-			return check(bucketExpiry, func(k, v []byte) error { _, err := unseal(bucketExpiry, k, v); return err })
+			if err := check(bucketExpiry, func(k, v []byte) error {
+				ck, err := unseal(bucketExpiry, k, v)
+				if err == nil && len(ck) != 0 && len(ck) != sha256.Size {
+					err = damagedValue(bucketExpiry, k, fmt.Errorf("%d bytes, want 0 or %d", len(ck), sha256.Size))
+				}
+				return err
+			}); err != nil {
+				return err
+			}
+			if err := check(bucketClients, func(k, v []byte) error { _, err := decodeCount(bucketClients, k, v); return err }); err != nil {
+				return err
+			}
+			if v := meta.Get(recordsKey); v != nil {
+				if _, err := decodeCount(bucketMeta, recordsKey, v); err != nil {
+					return err
+				}
+			}
+			return check(bucketByClient, func(k, v []byte) error { _, err := unseal(bucketByClient, k, v); return err })
 		})
 	})
 }

@@ -71,7 +71,9 @@ func (s *Store) commit(batch []*request) {
 				}
 			}
 			// Bounded upkeep rides on the writes' commit.
-			t.sweepRecords(sweepBudget)
+			if _, err := t.sweepRecords(s.now(), sweepBudget); err != nil {
+				return err
+			}
 			s.sweep.run(t, sweepBudget)
 			return nil
 		})
@@ -107,6 +109,9 @@ func (r *request) finish(res counter.Result, err error) {
 // isAnswer reports whether err is an answer to a write, which changed
 // nothing (or recorded itself, for a keyed write), as opposed to a fault.
 func isAnswer(err error) bool {
+	if errors.Is(err, counter.ErrRecordsFull) {
+		return true // refused for want of room in the records: unrecorded
+	}
 	switch counter.ErrorCode(err) {
 	case counter.NotFound, counter.AlreadyExists, counter.OutOfRange, counter.IdempotencyKeyReused, counter.InvalidName, counter.InvalidRequest:
 		return true

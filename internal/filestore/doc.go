@@ -26,12 +26,25 @@
 //
 // # Layout
 //
-// Six buckets: "meta" (the format marker), "counters" (name -> count and
-// times), "hours" and "days" (name, 0x00, bucket start -> hits), "records"
-// (an idempotency scope -> the answer of a keyed write) and "expiry"
-// (expiry time, scope -> nothing: the records in expiry order). Every value
-// ends with a CRC-32C of its bucket, key and value, checked whenever it is
-// read.
+// Eight buckets: "meta" (the format marker and the number of records),
+// "counters" (name -> count and times), "hours" and "days" (name, 0x00,
+// bucket start -> hits), "records" (an idempotency scope -> the answer of a
+// keyed write), "expiry" (expiry time, scope -> the record's client: the
+// records in expiry order), "clients" (client -> its number of records)
+// and "byclient" (client, expiry time, scope -> nothing: each client's
+// records in expiry order), a client being the SHA-256 of
+// counter.IdempotencyKey.Client. Every value ends with a CRC-32C of its
+// bucket, key and value, checked whenever it is read.
+//
+// # Bounded records
+//
+// Live idempotency records are bounded in all and per client
+// (WithMaxIdempotencyRecords, WithMaxIdempotencyRecordsPerClient; the
+// memory store's defaults): a keyed write with a new key past a bound is
+// refused as Unavailable (counter.ErrRecordsFull) with the time until the
+// oldest record in the way expires, neither applied nor recorded. Apply
+// finds such a refusal in a read transaction first, so that a flood of
+// them costs no commit; the committer checks again.
 //
 // # Damage, rollback and locking
 //

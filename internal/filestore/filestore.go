@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -45,6 +46,9 @@ type Store struct {
 	commits  atomic.Int64 // transactions committed
 	applied  atomic.Int64 // writes and imports they carried
 	maxBatch int
+
+	// The bounds of the idempotency records (records.go).
+	maxRecords, maxClientRecords int
 }
 
 // Option configures a Store.
@@ -77,6 +81,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		queue:    make(chan *request, defaultMaxBatch),
 		done:     make(chan struct{}),
 		maxBatch: defaultMaxBatch,
+
+		maxRecords:       DefaultMaxIdempotencyRecords,
+		maxClientRecords: DefaultMaxIdempotencyRecordsPerClient,
 	}
 	for _, o := range opts {
 		o(s)
@@ -118,6 +125,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err == nil && empty {
 		err = s.db.Update(initialize)
 	}
+	if err == nil && !empty && !s.upgraded() {
+		err = s.db.Update(upgrade)
+	}
 	if errors.Is(err, ErrDamaged) {
 		s.db.Close()
 		return nil, openError(path, err)
@@ -134,8 +144,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// the server was stopped.
 	if err := s.db.Update(func(tx *bbolt.Tx) error {
 		t := s.begin(tx)
+		if err := t.recount(); err != nil {
+			return err
+		}
 		for more := true; more; {
-			more = t.sweepRecords(-1)
+			var err error
+			if more, err = t.sweepRecords(s.now(), -1); err != nil {
+				return err
+			}
 		}
 		s.sweep.run(t, -1)
 		return nil
@@ -170,6 +186,39 @@ func initialize(tx *bbolt.Tx) error {
 		}
 	}
 	return tx.Bucket(bucketMeta).Put(formatKey, seal(bucketMeta, formatKey, append([]byte(nil), formatV1...)))
+}
+
+// upgraded reports whether the file holds every bucket: a file that does
+// not is upgraded, or refused by verify, and one that does is not written
+// before verify has checked it.
+func (s *Store) upgraded() bool {
+	ok := true
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			ok = ok && tx.Bucket(name) != nil
+		}
+		return nil
+	})
+	return ok
+}
+
+// upgrade makes the buckets that a file written by an earlier version of
+// this package lacks (those that count the records of each client), in a
+// file that holds the format marker: a file without it is left for
+// verify to refuse, unchanged. Open then counts the records (recount).
+func upgrade(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil || !bytes.Equal(meta.Get(formatKey), seal(bucketMeta, formatKey, bytes.Clone(formatV1))) {
+		return nil
+	}
+	for _, name := range [][]byte{bucketClients, bucketByClient} {
+		if tx.Bucket(name) == nil {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -262,6 +311,11 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	}
 	if err := w.Validate(); err != nil {
 		return counter.Result{}, err
+	}
+	if w.Keyed() {
+		if err := s.refusedEarly(w); err != nil {
+			return counter.Result{}, err
+		}
 	}
 	return s.submit(ctx, &request{write: w})
 }

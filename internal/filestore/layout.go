@@ -19,8 +19,10 @@ var (
 	bucketDays     = []byte("days")
 	bucketRecords  = []byte("records")
 	bucketExpiry   = []byte("expiry")
+	bucketClients  = []byte("clients")
+	bucketByClient = []byte("byclient")
 
-	allBuckets = [][]byte{bucketMeta, bucketCounters, bucketHours, bucketDays, bucketRecords, bucketExpiry}
+	allBuckets = [][]byte{bucketMeta, bucketCounters, bucketHours, bucketDays, bucketRecords, bucketExpiry, bucketClients, bucketByClient}
 )
 
 // formatKey in the meta bucket holds formatV1: a file without it is not

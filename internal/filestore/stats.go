@@ -3,7 +3,6 @@ package filestore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -54,37 +53,6 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 // sweepBudget bounds the keys one commit's upkeep looks at, so that it
 // adds little to any commit.
 const sweepBudget = 1000
-
-// sweepRecords deletes up to budget (all, if negative) records that have
-// expired, oldest first, with their entries in the expiry index; it
-// reports whether expired ones may remain.
-func (t *txn) sweepRecords(budget int) (more bool) {
-	now := millis(t.s.now())
-	var keys [][]byte
-	c := t.expiry.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if len(keys) == budget {
-			more = true
-			break
-		}
-		if len(k) < 8 || binary.BigEndian.Uint64(k) > now {
-			break
-		}
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys {
-		// The scope may have been used again since: its record then
-		// expires later and stays.
-		scope := k[8:]
-		if v := t.records.Get(scope); v != nil {
-			if r, err := decodeRecord(scope, v); err != nil || millis(r.expires) <= now {
-				_ = t.records.Delete(scope)
-			}
-		}
-		_ = t.expiry.Delete(k)
-	}
-	return more
-}
 
 // statsSweep removes the history buckets past retention of every counter,
 // including those that get no more hits (an increment drops its own

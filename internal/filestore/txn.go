@@ -11,9 +11,11 @@ import (
 
 // txn is one write transaction of the committer, with its buckets.
 type txn struct {
-	s                         *Store
-	counters, records, expiry *bbolt.Bucket
-	history                   [2]periodBucket // hours, then days
+	s                 *Store
+	meta, counters    *bbolt.Bucket
+	records, expiry   *bbolt.Bucket
+	clients, byClient *bbolt.Bucket   // see records.go
+	history           [2]periodBucket // hours, then days
 }
 
 // periodBucket is the bucket of history of one period.
@@ -26,7 +28,10 @@ type periodBucket struct {
 func (s *Store) begin(tx *bbolt.Tx) *txn {
 	return &txn{
 		s:        s,
+		meta:     tx.Bucket(bucketMeta),
 		counters: tx.Bucket(bucketCounters),
+		clients:  tx.Bucket(bucketClients),
+		byClient: tx.Bucket(bucketByClient),
 		records:  tx.Bucket(bucketRecords),
 		expiry:   tx.Bucket(bucketExpiry),
 		history: [2]periodBucket{
@@ -121,7 +126,9 @@ func (t *txn) applyWrite(w counter.Write) (counter.Result, error) {
 // applyKeyed applies a keyed write unless a live record of its scope
 // answers it, and records its answer in the same transaction: the
 // committer serializes writes, so of two concurrent writes with the same
-// key the first applies and the second replays.
+// key the first applies and the second replays. A write that would take
+// the records past a bound (roomFor) is refused, neither applied nor
+// recorded, so that its retry applies once there is room.
 func (t *txn) applyKeyed(w counter.Write) (counter.Result, error) {
 	scopeSum, fingerprint := w.Scope(), w.Fingerprint()
 	scope := scopeSum[:]
@@ -140,6 +147,9 @@ func (t *txn) applyKeyed(w counter.Write) (counter.Result, error) {
 			return res, r.err()
 		}
 	}
+	if err := t.roomFor(w.Key.Client, now); err != nil {
+		return counter.Result{}, err
+	}
 	res, err := t.applyWrite(w)
 	if err != nil && !counter.Refused(err) {
 		return counter.Result{}, err
@@ -148,11 +158,7 @@ func (t *txn) applyKeyed(w counter.Write) (counter.Result, error) {
 	if err != nil {
 		r.code, r.message = counter.ErrorCode(err), counter.ErrorMessage(err)
 	}
-	if perr := t.records.Put(scope, encodeRecord(scope, r)); perr != nil {
-		return counter.Result{}, perr
-	}
-	key := expiryKey(r.expires, scope)
-	if perr := t.expiry.Put(key, seal(bucketExpiry, key, nil)); perr != nil {
+	if perr := t.putRecord(w.Key.Client, scope, r); perr != nil {
 		return counter.Result{}, perr
 	}
 	return res, err

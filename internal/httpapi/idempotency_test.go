@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/filestore"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 )
@@ -117,10 +119,33 @@ func TestCORSAllowsIdempotencyHeaders(t *testing.T) {
 // layer: a keyless client flooding keyed writes uses up its own share of
 // the store's records, named by its address (an IPv6 client by its /64),
 // not the others'; it is told for real how long to wait, and the log says
-// so once, not once per refusal.
+// so once, not once per refusal. It runs on both stores of the standalone
+// server, which bound the records alike.
 func TestKeyedFloodFromOneClient(t *testing.T) {
 	const perClient = 5
-	store := memstore.New(memstore.WithMaxIdempotencyRecords(100), memstore.WithMaxIdempotencyRecordsPerClient(perClient))
+	stores := []struct {
+		name string
+		open func(t *testing.T) counter.Store
+	}{
+		{"memory", func(*testing.T) counter.Store {
+			return memstore.New(memstore.WithMaxIdempotencyRecords(100), memstore.WithMaxIdempotencyRecordsPerClient(perClient))
+		}},
+		{"file", func(t *testing.T) counter.Store {
+			s, err := filestore.Open(filepath.Join(t.TempDir(), "hits.db"),
+				filestore.WithMaxIdempotencyRecords(100), filestore.WithMaxIdempotencyRecordsPerClient(perClient))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) { testKeyedFloodFromOneClient(t, st.open(t), perClient) })
+	}
+}
+
+func testKeyedFloodFromOneClient(t *testing.T, store counter.Store, perClient int) {
 	if _, err := store.Apply(t.Context(), counter.Create("x", 0)); err != nil {
 		t.Fatal(err)
 	}
