@@ -41,6 +41,9 @@ type Write struct {
 	Count int64
 	// By is the amount of an increment (non-zero, -MaxCount to MaxCount).
 	By int64
+	// Shards, on a create or a set, asks for at least that many shards (1
+	// to MaxShards; 0 leaves it to the store): see Counter.Shards.
+	Shards int
 	// Key, unless Key.Key is "", makes the write idempotent: see
 	// Store.Apply.
 	Key IdempotencyKey
@@ -57,6 +60,12 @@ func Increment(name string, by int64) Write { return Write{Op: OpIncrement, Name
 
 // Delete is the write that removes the counter name.
 func Delete(name string) Write { return Write{Op: OpDelete, Name: name} }
+
+// WithShards returns w asking for at least n shards (a create or a set).
+func (w Write) WithShards(n int) Write {
+	w.Shards = n
+	return w
+}
 
 // WithKey returns w made idempotent under key.
 func (w Write) WithKey(key IdempotencyKey) Write {
@@ -84,15 +93,18 @@ func (w Write) Validate() error {
 		if w.By != 0 {
 			return Errorf(InvalidRequest, "a %s has no increment", w.Op)
 		}
+		if err := ValidateShards(w.Shards); w.Shards != 0 && err != nil {
+			return err
+		}
 		return ValidateCount(w.Count)
 	case OpIncrement:
-		if w.Count != 0 {
-			return Errorf(InvalidRequest, "an increment has no count")
+		if w.Count != 0 || w.Shards != 0 {
+			return Errorf(InvalidRequest, "an increment has no count and no shards")
 		}
 		return ValidateIncrement(w.By)
 	case OpDelete:
-		if w.Count != 0 || w.By != 0 {
-			return Errorf(InvalidRequest, "a delete has no count and no increment")
+		if w.Count != 0 || w.By != 0 || w.Shards != 0 {
+			return Errorf(InvalidRequest, "a delete has no count, no increment and no shards")
 		}
 		return nil
 	}
@@ -102,7 +114,8 @@ func (w Write) Validate() error {
 // Fingerprint identifies the request w stands for, whatever its key: two
 // keyed writes with the same scope are the same request if and only if
 // their fingerprints are equal. It is the SHA-256 of the operation, the
-// name and the parameters.
+// name and the parameters (Shards only when set, so that the fingerprints
+// of writes without it are those of records written before it existed).
 func (w Write) Fingerprint() [sha256.Size]byte {
 	b := make([]byte, 0, 64+len(w.Name))
 	b = append(b, "hitcounter write v1\x00"...)
@@ -111,6 +124,9 @@ func (w Write) Fingerprint() [sha256.Size]byte {
 	b = append(b, w.Name...)
 	b = binary.BigEndian.AppendUint64(b, uint64(w.Count))
 	b = binary.BigEndian.AppendUint64(b, uint64(w.By))
+	if w.Shards != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(w.Shards))
+	}
 	return sha256.Sum256(b)
 }
 

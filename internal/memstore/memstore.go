@@ -105,6 +105,7 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		}
 		t := s.now()
 		c = &counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}
+		askShards(c, w.Shards)
 		s.counters[w.Name] = c
 		s.byName.ReplaceOrInsert(c)
 		return counter.Result{Counter: *c, Created: true}, nil
@@ -129,6 +130,7 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		}
 		c.Count = w.Count
 		c.UpdatedAt = t
+		askShards(c, w.Shards)
 		return counter.Result{Counter: *c, Created: !ok}, nil
 	case counter.OpDelete:
 		if !ok {
@@ -140,6 +142,16 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		return counter.Result{}, nil
 	}
 	return counter.Result{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)
+}
+
+// askShards records that a write asked for n shards. The memory store
+// needs none (one lock makes every change atomic), but it reports the
+// shard count asked for, as a store that spreads counters would: at least
+// n, never shrinking, none reported below 2 (counter.Counter.Shards).
+func askShards(c *counter.Counter, n int) {
+	if n > 1 && n > c.Shards {
+		c.Shards = n
+	}
 }
 
 // cursorPrefix marks cursors this store issued.
