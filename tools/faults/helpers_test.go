@@ -18,6 +18,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/server"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 // syncBuffer is a log sink safe for concurrent use.
@@ -342,13 +343,6 @@ func blackHole(t *testing.T, ip net.IP) string {
 	return ln.Addr().String()
 }
 
-// dynamoTarget is the DynamoDB operation a request asks for, from its
-// X-Amz-Target header ("DynamoDB_20120810.UpdateItem" is "UpdateItem").
-func dynamoTarget(r *http.Request) string {
-	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-	return op
-}
-
 // hangingDynamoDB is a loopback endpoint that answers what the server does
 // at start (ListTables, its readiness probe; CreateTable, DescribeTable,
 // DescribeTimeToLive: the table exists, is active and has TTL) and then
@@ -359,7 +353,7 @@ func hangingDynamoDB(t *testing.T) string {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		switch dynamoTarget(r) {
+		switch dynamoproxy.Operation(r) {
 		case "ListTables":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			io.WriteString(w, `{"TableNames":["hang"]}`)

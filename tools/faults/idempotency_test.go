@@ -17,6 +17,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 // keyedLoad increments one counter from several clients, each with a new
@@ -275,14 +276,14 @@ type dropProxy struct {
 func newDropProxy(t *testing.T, upstream string) *dropProxy {
 	t.Helper()
 	p := &dropProxy{dynamoProxy: newDynamoProxy(t, upstream)}
-	p.answer = func(w http.ResponseWriter, r *http.Request, res *http.Response) bool {
-		if dynamoTarget(r) != "TransactWriteItems" || p.transactions.Add(1)%3 != 0 {
+	p.Answer = func(w http.ResponseWriter, r *http.Request, res *http.Response) bool {
+		if dynamoproxy.Operation(r) != "TransactWriteItems" || p.transactions.Add(1)%3 != 0 {
 			return true
 		}
 		if res.StatusCode == http.StatusOK {
 			p.dropped.Add(1)
 		}
-		p.hangUp(w)
+		p.HangUp(w)
 		return false
 	}
 	return p
@@ -309,7 +310,7 @@ func TestIdempotentLostAnswers(t *testing.T) {
 	<-time.After(run)
 	l.finish()
 	l.failures.check(t, "keyed increments")
-	proxy.failures.check(t, "proxy")
+	proxy.check(t)
 
 	final, err := decodeCounter(mustCall(t, http.MethodGet, srv.URL+"/counters/"+name, ""), name)
 	if err != nil {
