@@ -53,7 +53,13 @@ type Usage struct {
 	ThrottledWrites, ThrottledReads int
 	// Requests counts the requests per operation, admitted or not.
 	Requests map[string]int
+	// Tables splits the units of single-item and transactional requests
+	// (and BatchGetItem's) by table name.
+	Tables map[string]Units
 }
+
+// Units are the write and read units admitted on one table.
+type Units struct{ Write, Read float64 }
 
 // SetLimits sets (or, with the zero Limits, lifts) the limits, from the
 // next request on.
@@ -78,6 +84,7 @@ func (p *Proxy) Usage() Usage {
 	defer t.mu.Unlock()
 	u := t.usage
 	u.Requests = maps.Clone(t.usage.Requests)
+	u.Tables = maps.Clone(t.usage.Tables)
 	return u
 }
 
@@ -86,7 +93,7 @@ func (p *Proxy) ResetUsage() {
 	t := p.throttle
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.usage = Usage{Requests: map[string]int{}}
+	t.usage = Usage{Requests: map[string]int{}, Tables: map[string]Units{}}
 }
 
 type throttle struct {
@@ -99,7 +106,7 @@ type throttle struct {
 
 func newThrottle() *throttle {
 	return &throttle{limits: Limits{KeyAttribute: "pk", Burst: time.Second}, buckets: map[bucketKey]*bucket{},
-		usage: Usage{Requests: map[string]int{}}, now: time.Now}
+		usage: Usage{Requests: map[string]int{}, Tables: map[string]Units{}}, now: time.Now}
 }
 
 // bucketKey is one partition key's reads or writes.
@@ -267,13 +274,11 @@ func (t *throttle) refused(accesses []access) []bool {
 // take admits accesses if every key has capacity left, and charges them.
 func (t *throttle) take(accesses []access) bool {
 	if t.refused(accesses) != nil {
-		for _, a := range accesses {
-			if a.write {
-				t.usage.ThrottledWrites++
-			} else {
-				t.usage.ThrottledReads++
-			}
-			break // a request counts once
+		// A request counts once, as the kind of its first access.
+		if len(accesses) > 0 && accesses[0].write {
+			t.usage.ThrottledWrites++
+		} else if len(accesses) > 0 {
+			t.usage.ThrottledReads++
 		}
 		return false
 	}
@@ -281,11 +286,15 @@ func (t *throttle) take(accesses []access) bool {
 		if b, rate := t.refill(a); rate > 0 {
 			b.tokens -= a.units
 		}
+		tu := t.usage.Tables[a.table]
 		if a.write {
 			t.usage.WriteUnits += a.units
+			tu.Write += a.units
 		} else {
 			t.usage.ReadUnits += a.units
+			tu.Read += a.units
 		}
+		t.usage.Tables[a.table] = tu
 	}
 	return true
 }
