@@ -83,6 +83,9 @@ type Store interface {
 	//   - OpDelete removes the counter; it returns NotFound if it does not
 	//     exist.
 	// Result.Counter is the counter after the change (zero after a delete).
+	// An increment of a counter with Shards may answer a Count that misses
+	// other callers' increments applied within about a second before it
+	// began (never its own); Get's Count is exact.
 	//
 	// A write with an idempotency key (w.Key.Key != "") is applied at most
 	// once per key: unless the store holds a record, younger than

@@ -69,6 +69,7 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	t.Run("get", s.testGet)
 	t.Run("set", s.testSet)
 	t.Run("increment", s.testIncrement)
+	t.Run("shards", s.testShards)
 	t.Run("delete", s.testDelete)
 	t.Run("stats", s.testStats)
 	t.Run("list", s.testList)

@@ -185,6 +185,7 @@ type apiCounter struct {
 	Count     int64     `json:"count"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	Shards    int       `json:"shards,omitempty"`
 }
 
 // decodeCounter checks that r is a JSON counter named name and returns it.
