@@ -480,6 +480,12 @@ var (
 // counter and process; h is what the process knows (nil: nothing yet, and
 // the counter's own item is read first).
 func (s *Store) grow(ctx context.Context, name string, h *hotCounter) (int, error) {
+	if h == nil && s.maxShards == 1 {
+		// Growth is off: reading the counter's own item to learn its
+		// shards would cost a read per throttled increment for nothing
+		// (a sharded counter's answers say so anyway).
+		return 1, nil
+	}
 	done, inFlight := s.growths.start(name)
 	if done == nil {
 		select { // another call of this process is at it
