@@ -15,6 +15,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
 
 // listingRecords is how many idempotency records TestListingReadsCounters
@@ -129,6 +130,7 @@ func TestListingReadsCounters(t *testing.T) {
 	start := time.Now()
 	writeRecords(t, client, table, records)
 	t.Logf("wrote %d idempotency records in %v", records, time.Since(start).Round(time.Millisecond))
+	ctx = testContext(t) // writing 100,000 takes minutes: the listing gets its own minute
 
 	before, _ := units.total()
 	page, err := s.List(ctx, counter.ListOptions{Limit: 100})
@@ -229,4 +231,62 @@ func writeRecords(t *testing.T, client *dynamodb.Client, table string, n int) {
 	}
 	close(batches)
 	wg.Wait()
+}
+
+// TestOldTableGainsListingIndex: a table created before the listing index,
+// holding counters as the code before shards wrote them, gains the index
+// from CreateTable (as the template's update adds it on AWS), and then
+// lists, reads and increments those counters: no migration step.
+func TestOldTableGainsListingIndex(t *testing.T) {
+	_, table := newTable(t) // only for a fresh, unique name
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(t).Endpoint()})
+	table += "-old"
+	ctx := testContext(t)
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	for i := range 5 {
+		name := fmt.Sprintf("old-%d", i)
+		_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+			"pk":         &types.AttributeValueMemberS{Value: "c#" + name},
+			"name":       &types.AttributeValueMemberS{Value: name},
+			"count":      &types.AttributeValueMemberN{Value: strconv.Itoa(i)},
+			"created_at": &types.AttributeValueMemberN{Value: now},
+			"updated_at": &types.AttributeValueMemberN{Value: now},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dynamostore.CreateTable(ctx, client, table); err != nil {
+		t.Fatalf("CreateTable on the old table: %v", err)
+	}
+	s := dynamostore.New(client, table)
+	page, err := s.List(ctx, counter.ListOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, c := range page.Counters {
+		got[c.Name] = c.Count
+	}
+	for i := range 5 {
+		if name := fmt.Sprintf("old-%d", i); got[name] != int64(i) {
+			t.Errorf("listing after the index was added: %q = %d (listed: %v), want %d", name, got[name], got, i)
+		}
+	}
+	r, err := s.Apply(ctx, counter.Increment("old-4", 1))
+	if err != nil || r.Counter.Count != 5 || r.Counter.Shards != 0 {
+		t.Errorf("increment of an old counter: %+v, %v; want count 5 in one item", r, err)
+	}
+	if c, err := s.Get(ctx, "old-4"); err != nil || c.Count != 5 {
+		t.Errorf("get of an old counter: %+v, %v; want 5", c, err)
+	}
 }
