@@ -47,7 +47,8 @@ type options struct {
 	connections int
 	endpoints   []string
 	out         string
-	targets     string // file of target rows (recordTarget); "" for none
+	targets     string  // file of target rows (recordTarget); "" for none
+	keyLimit    float64 // hot suite: per-key write units a second
 }
 
 func run() error {
@@ -59,8 +60,9 @@ func run() error {
 	flag.IntVar(&o.connections, "c", 32, "concurrent connections")
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
+	flag.Float64Var(&o.keyLimit, "key-limit", 20, "hot suite: the write units a second each key takes (reads: 3x)")
 	flag.StringVar(&o.targets, "targets", "", "append each figure that has a project target, with the target and whether it holds, to this file")
-	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle")
+	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle; hot: one counter behind a per-key throttle, shards off vs on")
 	flag.Parse()
 	o.endpoints = strings.Split(endpoints, ",")
 	if o.serverBin == "" {
@@ -78,6 +80,7 @@ func run() error {
 		"listing":  benchListing,
 		"conns":    benchConns,
 		"dynamodb": benchDynamoDB,
+		"hot":      benchHot,
 	}
 	if bench, ok := suites[*suite]; ok {
 		report, closeReport, err := openReport(o.out)
