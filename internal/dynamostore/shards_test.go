@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -38,7 +39,8 @@ func (s *syncBuffer) String() string {
 }
 
 // TestShardsGrowUnderLoad: 16 clients increment one counter, created in one
-// item, behind a proxy that lets each key take 20 write units a second.
+// item, behind a proxy that lets each key take 5 write units a second (low
+// enough that a busy machine still goes past it).
 // The counter gains shards while they run, on its own. Every increment
 // answered is counted exactly once (the total equals the acknowledged
 // increments: an Unavailable answer was throttled everywhere, so applied
@@ -47,10 +49,10 @@ func (s *syncBuffer) String() string {
 // change to the hot path (make stress does).
 func TestShardsGrowUnderLoad(t *testing.T) {
 	const workers, attempts = 16, 40
-	th := newThrottled(t, dynamoproxy.Limits{WriteUnits: 20, ReadUnits: 60})
+	th := newThrottled(t, dynamoproxy.Limits{WriteUnits: 5, ReadUnits: 15})
 	var logs syncBuffer
 	s := dynamostore.New(th.client, th.table, dynamostore.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
-	ctx := testContext(t)
+	ctx := slowContext(t)
 	if _, err := s.Apply(ctx, counter.Create("hot", 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,7 @@ func TestShardsGrowUnderLoad(t *testing.T) {
 func TestShardedSetAndDeleteAreAtomic(t *testing.T) {
 	client, table := newTable(t)
 	s := dynamostore.New(client, table)
-	ctx := testContext(t)
+	ctx := slowContext(t)
 	if _, err := s.Apply(ctx, counter.Create("atomic", 0).WithShards(8)); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +164,14 @@ func TestShardedSetAndDeleteAreAtomic(t *testing.T) {
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		reader := dynamostore.New(client, table) // another process
+		defer func() {                           // also when during fails the test: the reader logs nothing after it
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+			<-done
+		}()
 		go func() {
 			defer close(done)
 			for {
@@ -214,6 +224,15 @@ func TestShardedSetAndDeleteAreAtomic(t *testing.T) {
 	if left := counterItems(t, client, table, "atomic"); len(left) > 0 {
 		t.Errorf("after the delete the table still holds %v", left)
 	}
+}
+
+// slowContext is testContext for a test that loads DynamoDB Local for
+// longer than a minute on a busy machine.
+func slowContext(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	tb.Cleanup(cancel)
+	return ctx
 }
 
 // counterItems returns the keys of every item of the counter name in the
