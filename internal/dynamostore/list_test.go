@@ -241,7 +241,7 @@ func TestOldTableGainsListingIndex(t *testing.T) {
 	_, table := newTable(t) // only for a fresh, unique name
 	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: dynamolocal.ForTest(t).Endpoint()})
 	table += "-old"
-	ctx := testContext(t)
+	ctx := slowContext(t) // DynamoDB Local fills a new index slowly on a busy machine
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},

@@ -364,8 +364,8 @@ func hangingDynamoDB(t *testing.T) string {
 			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceInUseException","message":"Table already exists"}`)
 		case "DescribeTable":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			// Active, with the stream on that the server's stats aggregation reads.
-			io.WriteString(w, `{"Table":{"TableName":"hang","TableStatus":"ACTIVE","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"LatestStreamArn":"arn:aws:dynamodb:ddblocal:000000000000:table/hang/stream/2026-11-27T00:00:00.000"}}`)
+			// Active, with the listing index and the stream on that the server's stats aggregation reads.
+			io.WriteString(w, `{"Table":{"TableName":"hang","TableStatus":"ACTIVE","GlobalSecondaryIndexes":[{"IndexName":"counters","IndexStatus":"ACTIVE"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"LatestStreamArn":"arn:aws:dynamodb:ddblocal:000000000000:table/hang/stream/2026-11-27T00:00:00.000"}}`)
 		case "DescribeTimeToLive":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			io.WriteString(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)
