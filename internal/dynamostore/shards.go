@@ -186,24 +186,32 @@ var (
 // addTo adds by to item k of the counter name with one UpdateItem under
 // the condition that the item exists and its count stays within
 // lo..hi (so that its own bound holds), and returns the item after. With
-// single, the item must be the counter's own, unsharded.
-func (s *Store) addTo(ctx context.Context, name string, k int, by, lo, hi int64, single bool) (*dynamodb.UpdateItemOutput, error) {
+// single, the item must be the counter's own, unsharded. With shards > 1,
+// the item is the counter's own and the counter must have that many
+// items: its bound (rootCap) depends on them, and a count cached before
+// the counter grew would allow too much.
+func (s *Store) addTo(ctx context.Context, name string, k int, by, lo, hi int64, single bool, shards int) (*dynamodb.UpdateItemOutput, error) {
 	cond, names := condIncrement, incrementNames
-	if single {
+	values := map[string]types.AttributeValue{
+		":by":  number(by),
+		":lo":  number(lo),
+		":hi":  number(hi),
+		":now": number(s.timestamp()),
+	}
+	switch {
+	case single:
 		cond, names = condIncrementOne, incrementOneNames
+	case shards > 1:
+		cond, names = condAddRoot, addRootNames
+		values[":n"] = number(int64(shards))
 	}
 	return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                s.table,
-		Key:                      itemKey(name, k),
-		UpdateExpression:         updateIncrement,
-		ConditionExpression:      cond,
-		ExpressionAttributeNames: names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":by":  number(by),
-			":lo":  number(lo),
-			":hi":  number(hi),
-			":now": number(s.timestamp()),
-		},
+		TableName:                           s.table,
+		Key:                                 itemKey(name, k),
+		UpdateExpression:                    updateIncrement,
+		ConditionExpression:                 cond,
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}, incrementRetryOpt)
@@ -232,6 +240,7 @@ func bounds(k, n int, by int64) (lo, hi int64) {
 func (s *Store) increment(ctx context.Context, name string, by int64) (counter.Result, error) {
 	var tried uint64 // items throttled in this call
 	throttles := 0
+	relearnt := false // the shard count was read again after a refusal
 	for {
 		if inFlight := s.growths.inFlight(name); inFlight != nil {
 			// The counter is gaining shards: its items have no capacity
@@ -262,8 +271,12 @@ func (s *Store) increment(ctx context.Context, name string, by int64) (counter.R
 		if lo > hi { // the item can never take it
 			return s.applyExact(ctx, name, by)
 		}
+		rootShards := 0 // the counter's own item of a known sharded counter: on its shard count
+		if h != nil && k == 0 {
+			rootShards = n
+		}
 		sent := time.Now()
-		out, err := s.addTo(ctx, name, k, by, lo, hi, false)
+		out, err := s.addTo(ctx, name, k, by, lo, hi, false, rootShards)
 		if err == nil {
 			c, err := s.answer(ctx, name, k, out.Attributes, sent)
 			if err != nil {
@@ -278,6 +291,15 @@ func (s *Store) increment(ctx context.Context, name string, by int64) (counter.R
 					return counter.Result{}, wrap("increment", name, counter.NotFoundError(name))
 				}
 				s.hot.forget(name) // a shard that is gone: the counter was deleted
+				continue
+			}
+			if it, derr := decodeItem(ccf.Item); rootShards > 0 && !relearnt && derr == nil && it.shards != rootShards {
+				// The counter grew since this process learnt it: learn it
+				// again and pick again (once per call).
+				relearnt = true
+				if _, err := s.refresh(ctx, name, h, time.Now(), it.shards); err != nil {
+					return counter.Result{}, wrap("increment", name, err)
+				}
 				continue
 			}
 			return s.applyExact(ctx, name, by)
@@ -649,7 +671,7 @@ func (s *Store) logGrowth(ctx context.Context, name string, from, to int) {
 func (s *Store) applyExact(ctx context.Context, name string, by int64) (counter.Result, error) {
 	if s.hot.get(name) == nil {
 		lo, hi := bounds(0, 1, by)
-		out, err := s.addTo(ctx, name, 0, by, lo, hi, true)
+		out, err := s.addTo(ctx, name, 0, by, lo, hi, true, 0)
 		if err == nil {
 			c, err := decode(out.Attributes)
 			if err != nil {

@@ -372,3 +372,35 @@ func TestShardedRangeEdges(t *testing.T) {
 		t.Errorf("after %d increments acknowledged near the top: %+v, %v; want count %d and no shards", acked, c, err, max-1000+acked)
 	}
 }
+
+// TestStaleShardCountKeepsTheRange: a process that learnt a counter with 4
+// items increments it after another process gave it 8 and set it to the
+// largest count. The counter's own item may hold less with 8 items than
+// with 4, so an increment there on the stale count must not pass its
+// bound: every increment is out_of_range, and the total stays 2^53-1.
+// (Found by the HTTP contract suite on make local, where the set and
+// increment functions are separate processes.)
+func TestStaleShardCountKeepsTheRange(t *testing.T) {
+	client, table := newTable(t)
+	ctx := testContext(t)
+	a := dynamostore.New(client, table) // the increment function
+	b := dynamostore.New(client, table) // the set function
+	if _, err := a.Apply(ctx, counter.Create("stale", 0).WithShards(4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Apply(ctx, counter.Increment("stale", 1)); err != nil { // a learns 4 items
+		t.Fatal(err)
+	}
+	if _, err := b.Apply(ctx, counter.Set("stale", counter.MaxCount).WithShards(8)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 { // items at random: the counter's own among them, all but surely
+		_, err := a.Apply(ctx, counter.Increment("stale", 1))
+		if code := counter.ErrorCode(err); code != counter.OutOfRange {
+			t.Fatalf("increment %d at the largest count through a stale shard count: code %q (err %v), want %q", i, code, err, counter.OutOfRange)
+		}
+	}
+	if c, err := b.Get(ctx, "stale"); err != nil || c.Count != counter.MaxCount || c.Shards != 8 {
+		t.Errorf("after: %+v, %v; want the largest count over 8 items", c, err)
+	}
+}
