@@ -83,6 +83,15 @@ echo "== DynamoDB Local: the store and the server vs a raw SDK UpdateItem loop, 
 } >>"$report"
 "$out/hitbench" -suite dynamodb -server "$out/hitcounter" -duration "$DURATION" -rounds "$ROUNDS" -c 16 -out "$report" -targets "$targets"
 echo
+echo "== DynamoDB Local behind a per-key throttle (20 write units/s, 60 read): one hot counter under 32 clients, shards off vs on"
+{
+	echo
+	echo "## One hot counter behind a per-key limit: shards off vs on"
+	echo
+} >>"$report"
+"$out/hitbench" -suite hot -server "$out/hitcounter" -duration "${HOT_DURATION:-15s}" -c 32 -out "$report" -targets "$targets"
+
+echo
 echo "== Lambda: the real bootstraps vs a hello-world aws-lambda-go bootstrap under the same Runtime Interface Emulator"
 go test -run '^$' -bench 'ColdStart|WarmInvoke' -benchtime 30x -count 3 ./tools/localapi | tee "$out/lambda-bench.txt"
 {

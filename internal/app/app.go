@@ -97,7 +97,11 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, fmt.Errorf("AWS credentials: %w", err)
 		}
 	}
-	a.store = dynamostore.New(a.dynamo, cfg.TableName, dynamostore.WithStatsTable(cfg.StatsTableName))
+	storeOpts := []dynamostore.Option{dynamostore.WithStatsTable(cfg.StatsTableName), dynamostore.WithLogger(a.log)}
+	if cfg.MaxShards > 0 {
+		storeOpts = append(storeOpts, dynamostore.WithMaxShards(cfg.MaxShards))
+	}
+	a.store = dynamostore.New(a.dynamo, cfg.TableName, storeOpts...)
 	return a, nil
 }
 

@@ -184,7 +184,8 @@ func waitsForLocal(t *testing.T) bool {
 }
 
 // fakeDynamoDB answers ListTables, CreateTable, DescribeTable and
-// DescribeTimeToLive as a DynamoDB with an active table, TTL on, does.
+// DescribeTimeToLive as a DynamoDB with an active table, its listing
+// index active and TTL on, does.
 func fakeDynamoDB() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -194,7 +195,7 @@ func fakeDynamoDB() http.Handler {
 		case "DynamoDB_20120810.CreateTable":
 			fmt.Fprint(w, `{"TableDescription":{"TableName":"hits","TableStatus":"CREATING"}}`)
 		case "DynamoDB_20120810.DescribeTable":
-			fmt.Fprint(w, `{"Table":{"TableName":"hits","TableStatus":"ACTIVE"}}`)
+			fmt.Fprint(w, `{"Table":{"TableName":"hits","TableStatus":"ACTIVE","GlobalSecondaryIndexes":[{"IndexName":"counters","IndexStatus":"ACTIVE"}]}}`)
 		case "DynamoDB_20120810.DescribeTimeToLive":
 			fmt.Fprint(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)
 		default:

@@ -94,6 +94,11 @@ type Config struct {
 	// (CORS_ALLOWED_ORIGINS, comma-separated, "*" for any; unset means
 	// DefaultCORSOrigins). CORSOff gives none, which disables CORS headers.
 	CORSOrigins []string
+	// MaxShards is the most shards a hot counter gains on its own when
+	// DynamoDB throttles its writes (MAX_SHARDS, 1 to counter.MaxShards;
+	// 0, unset, is counter.MaxShards; 1 turns it off). A create or set may
+	// still ask for up to counter.MaxShards.
+	MaxShards int
 	// HitCreates lets GET /counters/{name}/hit.svg create a missing counter
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
 	// image can then create counters.
@@ -180,6 +185,9 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 	}
 	cfg.APIKeysRequired = e.oneOf("API_KEYS_REQUIRED", "false", "true") == "true"
 	cfg.PublicMaxIncrement = e.publicMaxIncrement("PUBLIC_MAX_INCREMENT")
+	if cfg.MaxShards = e.positive("MAX_SHARDS", fmt.Sprintf("a whole number from 1 to %d", counter.MaxShards)); cfg.MaxShards > counter.MaxShards {
+		e.invalid("MAX_SHARDS", getenv("MAX_SHARDS"), fmt.Sprintf("a whole number from 1 to %d", counter.MaxShards))
+	}
 	cfg.RateBurst = e.burst("RATE_LIMIT_BURST", cfg.RateLimit)
 	cfg.RateIPv6Prefix = e.ipv6Prefix("RATE_LIMIT_IPV6_PREFIX", cfg.RateLimit)
 	defaultTimeout := time.Duration(0)

@@ -186,6 +186,11 @@ func TestFromEnv(t *testing.T) {
 		"SHUTDOWN_TIMEOUT negative": {env: vars(nil, "SHUTDOWN_TIMEOUT", "-5s"), wantErr: "SHUTDOWN_TIMEOUT"},
 		"MAX_CONNECTIONS":           {env: vars(nil, "MAX_CONNECTIONS", "500"), check: wantField(func(c config.Config) any { return c.MaxConnections }, 500)},
 		"MAX_CONNECTIONS unset":     {env: vars(nil), check: wantField(func(c config.Config) any { return c.MaxConnections }, 0)},
+		"MAX_SHARDS":                {env: vars(nil, "MAX_SHARDS", "1"), check: wantField(func(c config.Config) any { return c.MaxShards }, 1)},
+		"MAX_SHARDS unset":          {env: vars(nil), check: wantField(func(c config.Config) any { return c.MaxShards }, 0)},
+		"MAX_SHARDS 32":             {env: vars(nil, "MAX_SHARDS", "32"), check: wantField(func(c config.Config) any { return c.MaxShards }, 32)},
+		"MAX_SHARDS 33":             {env: vars(nil, "MAX_SHARDS", "33"), wantErr: `MAX_SHARDS="33"`},
+		"MAX_SHARDS 0":              {env: vars(nil, "MAX_SHARDS", "0"), wantErr: `MAX_SHARDS="0"`},
 		"MAX_CONNECTIONS 0":         {env: vars(nil, "MAX_CONNECTIONS", "0"), wantErr: `MAX_CONNECTIONS="0"`},
 		"MAX_CONNECTIONS many":      {env: vars(nil, "MAX_CONNECTIONS", "lots"), wantErr: "MAX_CONNECTIONS"},
 

@@ -12,12 +12,22 @@ const MaxCount int64 = 1<<53 - 1
 // MaxNameLength is the longest counter name, in bytes.
 const MaxNameLength = 128
 
+// MaxShards is the most items a store may spread one counter's count
+// over, and the largest shard count a create or set may ask for: a hot
+// counter takes about MaxShards times the writes of one item.
+const MaxShards = 32
+
 // Counter is a named, non-negative count.
 type Counter struct {
 	Name      string
 	Count     int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Shards is the number of items a store spreads the count over, 2 to
+	// MaxShards; 0 for a counter kept in one item (a store never reports 1).
+	// A store that needs no shards reports the shard count writes asked
+	// for, so that every store answers alike.
+	Shards int
 }
 
 // ListOptions selects one page of a listing.
@@ -64,6 +74,9 @@ type Store interface {
 	//     returns AlreadyExists if the name is taken.
 	//   - OpSet sets the count to w.Count, creating the counter if needed
 	//     (Result.Created says whether it did).
+	//   - A create or set with w.Shards gives the counter at least that
+	//     many shards (Counter.Shards); a counter's shard count never
+	//     shrinks while it exists.
 	//   - OpIncrement adds w.By (non-zero, within ±MaxCount); it returns
 	//     NotFound if the counter does not exist, and OutOfRange, leaving
 	//     the count unchanged, if the result would leave 0..MaxCount.
@@ -76,6 +89,9 @@ type Store interface {
 	// A store with a cap on the number of counters returns StoreFull,
 	// changing nothing, for a write that would create one past it.
 	// Result.Counter is the counter after the change (zero after a delete).
+	// An increment of a counter with Shards may answer a Count that misses
+	// other callers' increments applied within about a second before it
+	// began (never its own); Get's Count is exact.
 	//
 	// A write with an idempotency key (w.Key.Key != "") is applied at most
 	// once per key: unless the store holds a record, younger than

@@ -43,3 +43,11 @@ func ValidateIncrement(by int64) error {
 	}
 	return nil
 }
+
+// ValidateShards returns an InvalidRequest error unless 1 <= n <= MaxShards.
+func ValidateShards(n int) error {
+	if n < 1 || n > MaxShards {
+		return Errorf(InvalidRequest, "shards must be an integer from 1 to %d", MaxShards)
+	}
+	return nil
+}

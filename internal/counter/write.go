@@ -48,6 +48,9 @@ type Write struct {
 	Count int64
 	// By is the amount of an increment (non-zero, -MaxCount to MaxCount).
 	By int64
+	// Shards, on a create or a set, asks for at least that many shards (1
+	// to MaxShards; 0 leaves it to the store): see Counter.Shards.
+	Shards int
 	// Key, unless Key.Key is "", makes the write idempotent: see
 	// Store.Apply.
 	Key IdempotencyKey
@@ -68,6 +71,12 @@ func Delete(name string) Write { return Write{Op: OpDelete, Name: name} }
 // Hit is the write of one view that creates the counter name, at 1, if it
 // is missing: see OpHit.
 func Hit(name string) Write { return Write{Op: OpHit, Name: name} }
+
+// WithShards returns w asking for at least n shards (a create or a set).
+func (w Write) WithShards(n int) Write {
+	w.Shards = n
+	return w
+}
 
 // WithKey returns w made idempotent under key.
 func (w Write) WithKey(key IdempotencyKey) Write {
@@ -95,15 +104,18 @@ func (w Write) Validate() error {
 		if w.By != 0 {
 			return Errorf(InvalidRequest, "a %s has no increment", w.Op)
 		}
+		if err := ValidateShards(w.Shards); w.Shards != 0 && err != nil {
+			return err
+		}
 		return ValidateCount(w.Count)
 	case OpIncrement:
-		if w.Count != 0 {
-			return Errorf(InvalidRequest, "an increment has no count")
+		if w.Count != 0 || w.Shards != 0 {
+			return Errorf(InvalidRequest, "an increment has no count and no shards")
 		}
 		return ValidateIncrement(w.By)
 	case OpDelete, OpHit:
-		if w.Count != 0 || w.By != 0 {
-			return Errorf(InvalidRequest, "a %s has no count and no increment", w.Op)
+		if w.Count != 0 || w.By != 0 || w.Shards != 0 {
+			return Errorf(InvalidRequest, "a %s has no count, no increment and no shards", w.Op)
 		}
 		if w.Op == OpHit && w.Keyed() {
 			return Errorf(InvalidRequest, "a hit has no idempotency key")
@@ -116,7 +128,8 @@ func (w Write) Validate() error {
 // Fingerprint identifies the request w stands for, whatever its key: two
 // keyed writes with the same scope are the same request if and only if
 // their fingerprints are equal. It is the SHA-256 of the operation, the
-// name and the parameters.
+// name and the parameters (Shards only when set, so that the fingerprints
+// of writes without it are those of records written before it existed).
 func (w Write) Fingerprint() [sha256.Size]byte {
 	b := make([]byte, 0, 64+len(w.Name))
 	b = append(b, "hitcounter write v1\x00"...)
@@ -125,6 +138,9 @@ func (w Write) Fingerprint() [sha256.Size]byte {
 	b = append(b, w.Name...)
 	b = binary.BigEndian.AppendUint64(b, uint64(w.Count))
 	b = binary.BigEndian.AppendUint64(b, uint64(w.By))
+	if w.Shards != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(w.Shards))
+	}
 	return sha256.Sum256(b)
 }
 

@@ -5,30 +5,34 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// A cursor is base64url (unpadded) of cursorVersion, the partition key of
-// the last item the Scan evaluated, and the CRC-32 of both in 8 hex digits,
-// which catches truncated and edited cursors. It is opaque to clients.
-const cursorVersion = "d1:"
+// A cursor is base64url (unpadded) of cursorVersion, the name of the last
+// counter the listing index's scan evaluated, and the CRC-32 of both in 8
+// hex digits, which catches truncated and edited cursors. It is opaque to
+// clients. Version d1 named a key of the table's own scan, before the
+// listing index: such a cursor is refused (400) and the walk starts again.
+const cursorVersion = "d2:"
 
-// encodeCursor turns a Scan's LastEvaluatedKey into a cursor.
+// encodeCursor turns the listing index's LastEvaluatedKey into a cursor.
 func encodeCursor(lastKey map[string]types.AttributeValue) (string, error) {
-	pk, ok := lastKey[attrPK].(*types.AttributeValueMemberS)
-	if !ok || len(lastKey) != 1 || !validKey(pk.Value) {
+	name, ok := lastKey[attrName].(*types.AttributeValueMemberS)
+	pk, _ := lastKey[attrPK].(*types.AttributeValueMemberS)
+	if !ok || pk == nil || len(lastKey) != 2 || !counter.ValidName(name.Value) || pk.Value != counterPrefix+name.Value {
 		return "", fmt.Errorf("unexpected LastEvaluatedKey %v", lastKey)
 	}
-	body := cursorVersion + pk.Value
+	body := cursorVersion + name.Value
 	return base64.RawURLEncoding.EncodeToString(fmt.Appendf([]byte(body), "%08x", crc32.ChecksumIEEE([]byte(body)))), nil
 }
 
-// decodeCursor turns a cursor into an ExclusiveStartKey: nil for "", an
-// InvalidRequest error for a cursor this package did not issue.
+// decodeCursor turns a cursor into an ExclusiveStartKey of the listing
+// index: nil for "", an InvalidRequest error for a cursor this package did
+// not issue. A hand-made cursor with a correct CRC only moves the start of
+// a walk: it reveals or changes nothing.
 func decodeCursor(cursor string) (map[string]types.AttributeValue, error) {
 	if cursor == "" {
 		return nil, nil
@@ -41,17 +45,12 @@ func decodeCursor(cursor string) (map[string]types.AttributeValue, error) {
 	if fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body))) != sum {
 		return nil, counter.InvalidCursorError()
 	}
-	pk, ok := strings.CutPrefix(body, cursorVersion)
-	if !ok || !validKey(pk) {
+	name, ok := strings.CutPrefix(body, cursorVersion)
+	if !ok || !counter.ValidName(name) {
 		return nil, counter.InvalidCursorError()
 	}
-	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: pk}}, nil
-}
-
-// validKey reports whether pk can be a partition key this package wrote.
-// Any item kind may end a Scan page, so it accepts every prefix; the CRC
-// is what rejects edited cursors. A hand-made cursor with a correct CRC
-// only moves the start of a walk: it reveals or changes nothing.
-func validKey(pk string) bool {
-	return len(pk) > 0 && len(pk) <= 2048 && utf8.ValidString(pk)
+	return map[string]types.AttributeValue{
+		attrPK:   &types.AttributeValueMemberS{Value: counterPrefix + name},
+		attrName: &types.AttributeValueMemberS{Value: name},
+	}, nil
 }

@@ -85,7 +85,8 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &conn) && conn.ConnectionError() || errors.As(err, &netErr)
 }
 
-// decode turns a counter item into a Counter.
+// decode turns a counter's own item (or an idempotency record holding one)
+// into a Counter: for a sharded counter, Count is its own item's part.
 func decode(item map[string]types.AttributeValue) (counter.Counter, error) {
 	name, ok := item[attrName].(*types.AttributeValueMemberS)
 	if !ok {
@@ -103,12 +104,18 @@ func decode(item map[string]types.AttributeValue) (counter.Counter, error) {
 	if err != nil {
 		return counter.Counter{}, err
 	}
-	return counter.Counter{
+	c := counter.Counter{
 		Name:      name.Value,
 		Count:     count,
 		CreatedAt: time.UnixMilli(created).UTC(),
 		UpdatedAt: time.UnixMilli(updated).UTC(),
-	}, nil
+	}
+	if n, err := optionalInt(item, attrShards); err != nil {
+		return counter.Counter{}, err
+	} else if n > 1 {
+		c.Shards = int(n)
+	}
+	return c, nil
 }
 
 func decodeInt(item map[string]types.AttributeValue, attr string) (int64, error) {

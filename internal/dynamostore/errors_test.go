@@ -49,6 +49,14 @@ func (c failingClient) Query(context.Context, *dynamodb.QueryInput, ...func(*dyn
 	return nil, c.err
 }
 
+func (c failingClient) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, c.err
+}
+
+func (c failingClient) TransactGetItems(context.Context, *dynamodb.TransactGetItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactGetItemsOutput, error) {
+	return nil, c.err
+}
+
 func (c failingClient) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return nil, c.err
 }

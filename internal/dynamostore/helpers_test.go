@@ -13,6 +13,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
@@ -45,6 +46,28 @@ func newTable(tb testing.TB) (*dynamodb.Client, string) {
 		tb.Fatalf("CreateTable: %v", err)
 	}
 	return client, name
+}
+
+// throttled is a table of the shared DynamoDB Local behind a proxy that
+// throttles each key as DynamoDB does (limits), and a client through it.
+type throttled struct {
+	proxy  *dynamoproxy.Proxy
+	client *dynamodb.Client // through the proxy
+	direct *dynamodb.Client // straight to DynamoDB Local
+	table  string
+}
+
+// newThrottled creates a fresh table behind a throttling proxy.
+func newThrottled(tb testing.TB, limits dynamoproxy.Limits) throttled {
+	tb.Helper()
+	direct, table := newTable(tb)
+	p, err := dynamoproxy.Start(dynamolocal.ForTest(tb).Endpoint())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	p.SetLimits(limits)
+	return throttled{proxy: p, client: dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: p.URL()}), direct: direct, table: table}
 }
 
 // newStore returns a Store on a fresh table of the shared DynamoDB Local.

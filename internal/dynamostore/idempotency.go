@@ -6,7 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math/bits"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,29 +55,32 @@ const (
 var (
 	condRecordFree = aws.String("attribute_not_exists(#pk) OR #exp < :now")
 	recordNames    = map[string]string{"#pk": attrPK, "#exp": attrExpiresAt}
-	condSameCount  = aws.String("#c = :old")
-	condSameLife   = aws.String("#cr = :cr")
-	condSameBoth   = aws.String("#c = :old AND #cr = :cr")
 	updateKeyed    = aws.String("SET #c = :count, #u = :now")
 	// updateKeyedSet also adds 1 to sets, as Set does: the stats
 	// aggregator takes a change of count without one for an increment.
 	updateKeyedSet = aws.String("SET #c = :count, #u = :now ADD #sets :one")
-	countNames     = map[string]string{"#c": attrCount}
 	lifeNames      = map[string]string{"#cr": attrCreatedAt}
 	keyedNames     = map[string]string{"#c": attrCount, "#cr": attrCreatedAt, "#u": attrUpdatedAt}
 	keyedSetNames  = map[string]string{"#c": attrCount, "#cr": attrCreatedAt, "#u": attrUpdatedAt, "#sets": attrSets}
 )
 
 // applyKeyed applies a keyed write (valid) with optimistic concurrency:
-// a strongly consistent GetItem of the counter, then one TransactWriteItems
-// of two actions: the change (or, for a write refused as not_found,
-// already_exists or out_of_range, a ConditionCheck) conditioned on the
-// state that was read, and the Put of the record conditioned on there
-// being no live one. If the record's condition fails, the write was made
-// before: its record is replayed (or the key was reused: 422). If the
-// counter's fails, the counter changed meanwhile: the transaction is
-// tried again on the state DynamoDB returned with the failure, up to
-// maxKeyedAttempts times with jittered backoff.
+// a strongly consistent GetItem of the counter's own item, then one
+// TransactWriteItems of the changes plan decides on that state (or, for a
+// write refused as not_found, already_exists or out_of_range,
+// ConditionChecks of the state that refused it) and the Put of the record,
+// conditioned on there being no live one. If the record's condition fails,
+// the write was made before: its record is replayed (or the key was
+// reused: 422). If a change's fails, the counter changed meanwhile: the
+// transaction is tried again on the new state, up to maxKeyedAttempts
+// times with jittered backoff.
+//
+// An increment by a positive amount of a sharded counter is one ADD to one
+// of its items (as an unkeyed one), whose answer is this process's total
+// (as an unkeyed one's, at most answerStaleness old when it began): no
+// contention between concurrent keyed increments. A throttled item is left
+// for another, and the counter grows, as for an unkeyed increment: a
+// cancelled transaction applied nothing.
 //
 // The SDK retries a transaction with the same ClientRequestToken, which
 // DynamoDB deduplicates, and a client that retries after an Unavailable
@@ -93,34 +96,42 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 	if err != nil {
 		return counter.Result{}, wrap(op, w.Name, err)
 	}
+	var tried uint64 // items of a sharded increment throttled in this call
+	exact := false   // a sharded increment no single item could take
 	for attempt := 1; ; attempt++ {
 		now := s.now()
-		p, err := s.plan(w, current, now.UnixMilli())
+		var p plan
+		shard := -1
+		if !exact && w.Op == counter.OpIncrement && w.By > 0 && shardsOf(current) > 1 {
+			p, shard, err = s.planKeyedAdd(ctx, w, current, tried, now.UnixMilli())
+		} else {
+			p, err = s.plan(ctx, w, current, now.UnixMilli())
+		}
 		if err != nil {
 			return counter.Result{}, wrap(op, w.Name, err)
 		}
 		record := recordItem(recordKey, fingerprint, p, now)
-		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{p.change, {Put: &types.Put{
-				TableName:                           s.table,
-				Item:                                record,
-				ConditionExpression:                 condRecordFree,
-				ExpressionAttributeNames:            recordNames,
-				ExpressionAttributeValues:           map[string]types.AttributeValue{":now": number(now.Unix())},
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}}},
-		})
+		items := append(p.changes, types.TransactWriteItem{Put: &types.Put{
+			TableName:                           s.table,
+			Item:                                record,
+			ConditionExpression:                 condRecordFree,
+			ExpressionAttributeNames:            recordNames,
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": number(now.Unix())},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}})
+		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			if p.refusal != nil {
 				return counter.Result{}, wrap(op, w.Name, p.refusal)
 			}
+			s.applied(ctx, w, p)
 			return p.result, nil
 		}
 		var canceled *types.TransactionCanceledException
-		if !errors.As(err, &canceled) || len(canceled.CancellationReasons) != 2 {
+		if !errors.As(err, &canceled) || len(canceled.CancellationReasons) != len(items) {
 			return counter.Result{}, wrap(op, w.Name, translate(err))
 		}
-		change, rec := canceled.CancellationReasons[0], canceled.CancellationReasons[1]
+		changes, rec := canceled.CancellationReasons[:len(p.changes)], canceled.CancellationReasons[len(p.changes)]
 		switch {
 		case reason(rec) == reasonCondition:
 			res, refusal, err := replay(rec.Item, fingerprint, w)
@@ -132,15 +143,44 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 			}
 			res.Replayed = true
 			return res, nil
-		case reason(change) == reasonCondition && reason(rec) == reasonNone:
-			current = change.Item // the state that failed the condition
-		case reason(change) == reasonConflict || reason(rec) == reasonConflict:
+		case shard >= 0 && reason(changes[0]) == reasonCondition && reason(rec) == reasonNone:
+			// The item could not take it within its bound (or is gone):
+			// spread it over the items, on a snapshot.
+			exact = true
+			if current, err = s.read(ctx, w.Name); err != nil {
+				return counter.Result{}, wrap(op, w.Name, err)
+			}
+		case shard >= 0 && throttled(changes[0]):
+			tried |= 1 << shard
+			if h := s.hot.get(w.Name); h != nil {
+				h.throttled(shard)
+			}
+			n := shardsOf(current)
+			if bits.OnesCount64(tried) >= min(n, 2) {
+				if grown, gerr := s.grow(ctx, w.Name, s.hot.get(w.Name)); gerr == nil && grown > n {
+					if current, err = s.read(ctx, w.Name); err != nil {
+						return counter.Result{}, wrap(op, w.Name, err)
+					}
+					continue
+				}
+			}
+			if tried == 1<<n-1 {
+				return counter.Result{}, wrap(op, w.Name, counter.UnavailableError(err))
+			}
+			continue // another item, at once: nothing was applied
+		case anyReason(changes, reasonCondition) && reason(rec) == reasonNone:
+			if len(changes) == 1 && len(changes[0].Item) > 0 && p.changes[0].Put == nil {
+				current = changes[0].Item // the counter's own item, as it failed the condition
+			} else if current, err = s.read(ctx, w.Name); err != nil {
+				return counter.Result{}, wrap(op, w.Name, err)
+			}
+		case anyReason(changes, reasonConflict) || reason(rec) == reasonConflict:
 			// Another transaction holds one of the items: nothing is
 			// known about the counter's state; read it again.
 			if current, err = s.read(ctx, w.Name); err != nil {
 				return counter.Result{}, wrap(op, w.Name, err)
 			}
-		case throttled(change) || throttled(rec):
+		case anyThrottled(changes) || throttled(rec):
 			return counter.Result{}, wrap(op, w.Name, counter.UnavailableError(err))
 		default:
 			return counter.Result{}, wrap(op, w.Name, err)
@@ -148,14 +188,97 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 		if attempt == maxKeyedAttempts {
 			return counter.Result{}, wrap(op, w.Name, counter.UnavailableError(errContention))
 		}
-		// Full jitter, from 2 ms up to 64 ms: contenders spread out.
-		wait := time.Duration(rand.N(int64(2*time.Millisecond) << min(attempt, 5)))
-		select {
-		case <-ctx.Done():
-			return counter.Result{}, wrap(op, w.Name, ctx.Err())
-		case <-time.After(wait):
+		if err := backoff(ctx, attempt); err != nil {
+			return counter.Result{}, wrap(op, w.Name, err)
 		}
 	}
+}
+
+// planKeyedAdd plans a keyed increment by a positive amount of a sharded
+// counter whose own item is current: an ADD to one item not in tried, at
+// random, answered with this process's total (read again if older than
+// answerStaleness). It returns the item (-1 if none is left).
+func (s *Store) planKeyedAdd(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, tried uint64, now int64) (plan, int, error) {
+	root, err := decodeItem(current)
+	if err != nil {
+		return plan{}, -1, err
+	}
+	h := s.hot.get(w.Name)
+	if n, created := h.shardsOrZero(); n != root.shards || created != root.created {
+		if _, err := s.refresh(ctx, w.Name, h, time.Now(), root.shards); err != nil {
+			return plan{}, -1, err
+		}
+		if h = s.hot.get(w.Name); h == nil {
+			return plan{}, -1, counter.UnavailableError(errors.New("the counter changed while read"))
+		}
+	}
+	k := h.pick(tried)
+	if k < 0 {
+		return plan{}, -1, counter.UnavailableError(errAllThrottled)
+	}
+	started := time.Now()
+	total, oldest, updated := h.totalWith(-1, 0)
+	if oldest.Before(started.Add(-answerStaleness)) {
+		if _, err := s.refresh(ctx, w.Name, h, started.Add(-answerStaleness), 0); err != nil {
+			return plan{}, -1, err
+		}
+		total, _, updated = h.totalWith(-1, 0)
+	}
+	n, created := h.shards()
+	lo, hi := bounds(k, n, w.By)
+	values := map[string]types.AttributeValue{":by": number(w.By), ":lo": number(lo), ":hi": number(hi), ":now": number(now)}
+	cond, names := condIncrement, addNames
+	if k == 0 {
+		cond, names = condAddRoot, addRootNames
+		values[":n"] = number(int64(n))
+	}
+	c := counter.Counter{
+		Name:      w.Name,
+		Count:     min(max(total+w.By, 0), counter.MaxCount),
+		CreatedAt: time.UnixMilli(created).UTC(),
+		UpdatedAt: time.UnixMilli(max(updated, now)).UTC(),
+		Shards:    n,
+	}
+	return plan{result: counter.Result{Counter: c}, changes: []types.TransactWriteItem{{Update: &types.Update{
+		TableName: s.table, Key: itemKey(w.Name, k), UpdateExpression: updateAdd, ConditionExpression: cond,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}}}}, k, nil
+}
+
+// shardsOrZero is shards for a counter this process may not know (nil).
+func (h *hotCounter) shardsOrZero() (int, int64) {
+	if h == nil {
+		return 0, 0
+	}
+	return h.shards()
+}
+
+// shardsOf is the shard count of a counter's own item (1 if none or
+// unreadable).
+func shardsOf(item map[string]types.AttributeValue) int {
+	it, err := decodeItem(item)
+	if err != nil || len(item) == 0 {
+		return 1
+	}
+	return it.shards
+}
+
+func anyReason(rs []types.CancellationReason, code string) bool {
+	for _, r := range rs {
+		if reason(r) == code {
+			return true
+		}
+	}
+	return false
+}
+
+func anyThrottled(rs []types.CancellationReason) bool {
+	for _, r := range rs {
+		if throttled(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // read returns the counter item with a strongly consistent GetItem; nil if
@@ -172,110 +295,6 @@ func reason(r types.CancellationReason) string { return aws.ToString(r.Code) }
 
 func throttled(r types.CancellationReason) bool {
 	return reason(r) == reasonThrottling || reason(r) == reasonProvisioned
-}
-
-// plan is one attempt of a keyed write: the action on the counter's item
-// and the answer it gives if the transaction succeeds.
-type plan struct {
-	change  types.TransactWriteItem
-	result  counter.Result
-	refusal error // NotFound, AlreadyExists or OutOfRange; the change is a ConditionCheck
-}
-
-// plan decides what w does to the counter whose item is current (nil: none)
-// at time now (Unix milliseconds), conditioned on that item being unchanged
-// in what the answer depends on.
-func (s *Store) plan(w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
-	exists := len(current) > 0
-	var old counter.Counter
-	if exists {
-		var err error
-		if old, err = decode(current); err != nil {
-			return plan{}, err
-		}
-	}
-	check := func(cond *string, names map[string]string, values map[string]types.AttributeValue, refusal error) plan {
-		return plan{refusal: refusal, change: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: s.table, Key: key(w.Name), ConditionExpression: cond,
-			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}}}
-	}
-	update := func(count int64, cond *string, values map[string]types.AttributeValue) types.TransactWriteItem {
-		values[":count"], values[":now"] = number(count), number(now)
-		expr, names := updateKeyed, keyedNames
-		if w.Op == counter.OpSet {
-			expr, names = updateKeyedSet, keyedSetNames
-			values[":one"] = number(1)
-		}
-		return types.TransactWriteItem{Update: &types.Update{
-			TableName: s.table, Key: key(w.Name), UpdateExpression: expr, ConditionExpression: cond,
-			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}}
-	}
-	put := func() plan {
-		t := time.UnixMilli(now).UTC()
-		return plan{
-			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: t, UpdatedAt: t}, Created: true},
-			change: types.TransactWriteItem{Put: &types.Put{
-				TableName: s.table,
-				Item: map[string]types.AttributeValue{
-					attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + w.Name},
-					attrName:      &types.AttributeValueMemberS{Value: w.Name},
-					attrCount:     number(w.Count),
-					attrCreatedAt: number(now),
-					attrUpdatedAt: number(now),
-				},
-				ConditionExpression:                 condNotExists,
-				ExpressionAttributeNames:            createNames,
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}},
-		}
-	}
-	life := func() map[string]types.AttributeValue {
-		return map[string]types.AttributeValue{":cr": number(old.CreatedAt.UnixMilli())}
-	}
-	switch w.Op {
-	case counter.OpCreate:
-		if exists {
-			return check(condExists, createNames, nil, counter.AlreadyExistsError(w.Name)), nil
-		}
-		return put(), nil
-	case counter.OpSet:
-		if !exists {
-			return put(), nil
-		}
-		return plan{
-			change: update(w.Count, condSameLife, life()),
-			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
-		}, nil
-	case counter.OpIncrement:
-		if !exists {
-			return check(condNotExists, createNames, nil, counter.NotFoundError(w.Name)), nil
-		}
-		n := old.Count + w.By // cannot overflow: both are within ±MaxCount
-		if n < 0 || n > counter.MaxCount {
-			return check(condSameCount, countNames, map[string]types.AttributeValue{":old": number(old.Count)},
-				counter.OutOfRangeError(w.Name, old.Count, w.By)), nil
-		}
-		values := life()
-		values[":old"] = number(old.Count)
-		return plan{
-			change: update(n, condSameBoth, values),
-			result: counter.Result{Counter: counter.Counter{Name: w.Name, Count: n, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}},
-		}, nil
-	case counter.OpDelete:
-		if !exists {
-			return check(condNotExists, createNames, nil, counter.NotFoundError(w.Name)), nil
-		}
-		return plan{change: types.TransactWriteItem{Delete: &types.Delete{
-			TableName: s.table, Key: key(w.Name), ConditionExpression: condSameLife,
-			ExpressionAttributeNames: lifeNames, ExpressionAttributeValues: life(),
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}}}, nil
-	}
-	return plan{}, counter.Errorf(counter.InvalidRequest, "unknown write %s", w.Op)
 }
 
 // recordItem is the record of the answer p gives, written at now.
@@ -295,6 +314,9 @@ func recordItem(recordKey map[string]types.AttributeValue, fingerprint [32]byte,
 		item[attrCount] = number(c.Count)
 		item[attrCreatedAt] = number(c.CreatedAt.UnixMilli())
 		item[attrUpdatedAt] = number(c.UpdatedAt.UnixMilli())
+		if c.Shards > 1 {
+			item[attrShards] = number(int64(c.Shards))
+		}
 	}
 	return item
 }

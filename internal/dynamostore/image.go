@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -15,9 +16,10 @@ import (
 // (internal/history) reads, decoded here because this package owns the
 // item's layout.
 type CounterImage struct {
-	// Counter is the item as Get would return it. Name and CreatedAt name
-	// the counter's incarnation: a counter deleted and created again under
-	// the same name is another.
+	// Counter is the item's part of the counter: its Count is the item's
+	// count (the whole count only for a counter in one item). Name and
+	// CreatedAt name the counter's incarnation: a counter deleted and
+	// created again under the same name is another.
 	counter.Counter
 	// Item tells apart the items of a counter kept in several (shards): the
 	// rest of the item's key after c#<name>, "" for the counter's own item.
@@ -33,13 +35,20 @@ type CounterImage struct {
 }
 
 // DecodeCounterImage decodes image, a stream image of the item whose key is
-// keys (a record's Keys). ok is false, with no error, for an item that is
-// not a counter (an idempotency record, the health item); the error says
-// what a counter's image lacks.
+// keys (a record's Keys): a counter's own item or one of its shards, which
+// carry no name (the counter's is in the key). ok is false, with no error,
+// for an item that is not a counter's (an idempotency record, the health
+// item); the error says what a counter's image lacks.
 func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img CounterImage, ok bool, err error) {
 	pk, _ := keys[attrPK].(*types.AttributeValueMemberS)
 	if pk == nil || !strings.HasPrefix(pk.Value, counterPrefix) {
 		return CounterImage{}, false, nil
+	}
+	if _, named := image[attrName]; !named {
+		if name, item, ok := shardOfKey(pk.Value); ok && item != "" {
+			image = maps.Clone(image)
+			image[attrName] = &types.AttributeValueMemberS{Value: name}
+		}
 	}
 	c, err := decode(image)
 	if err != nil {
@@ -68,5 +77,6 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 			}
 		}
 	}
+	img.Counter.Shards = 0 // the item's, not the counter's whole count: say nothing of shards
 	return img, true, nil
 }

@@ -24,10 +24,6 @@ func NoAmbiguousRetry(o *dynamodb.Options) {
 	}
 }
 
-// noAmbiguousRetry is NoAmbiguousRetry as a value, so passing it allocates
-// nothing.
-var noAmbiguousRetry = NoAmbiguousRetry
-
 // SafeToRetry reports whether err proves that a request did not reach
 // DynamoDB or was refused by it unapplied, so resending it cannot apply it
 // twice: a throttling answer from DynamoDB (ThrottlingException,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ type fakeDynamoDB struct {
 func newFakeDynamoDB(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, op string, n int64)) *fakeDynamoDB {
 	t.Helper()
 	f := &fakeDynamoDB{counts: map[string]*atomic.Int64{}}
-	for _, op := range []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan"} {
+	for _, op := range []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "TransactGetItems", "TransactWriteItems", "BatchGetItem"} {
 		f.counts[op] = new(atomic.Int64)
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,11 +119,15 @@ func TestIncrementIsNotRetriedAfterAmbiguousFailure(t *testing.T) {
 	}
 }
 
+// TestIncrementIsRetriedAfterThrottling: throttling of the table or the
+// account is retried by the SDK, on the same item. (A hot key's throttling
+// goes to another shard: TestHotKeyThrottlingGoesElsewhere.)
 func TestIncrementIsRetriedAfterThrottling(t *testing.T) {
 	tests := map[string]string{
-		"ThrottlingException":                    `{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}`,
-		"ProvisionedThroughputExceededException": `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`,
-		"RequestLimitExceeded":                   `{"__type":"com.amazonaws.dynamodb.v20120810#RequestLimitExceeded","message":"slow down"}`,
+		"ThrottlingException":  `{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}`,
+		"RequestLimitExceeded": `{"__type":"com.amazonaws.dynamodb.v20120810#RequestLimitExceeded","message":"slow down"}`,
+		"table-wide ProvisionedThroughputExceededException": `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down",` +
+			`"ThrottlingReasons":[{"reason":"TableWriteProvisionedThroughputExceeded","resource":"arn:aws:dynamodb:us-east-1:1:table/t"}]}`,
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -149,7 +154,7 @@ func TestIncrementIsRetriedAfterThrottling(t *testing.T) {
 
 func TestThrottlingThatPersistsIsUnavailable(t *testing.T) {
 	f := newFakeDynamoDB(t, func(w http.ResponseWriter, _ *http.Request, _ string, _ int64) {
-		writeJSON(w, 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`)
+		writeJSON(w, 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}`)
 	})
 	_, err := f.store().Apply(testContext(t), counter.Increment("hits", 1))
 	if code := counter.ErrorCode(err); code != counter.Unavailable {
@@ -157,6 +162,41 @@ func TestThrottlingThatPersistsIsUnavailable(t *testing.T) {
 	}
 	if got := f.count("UpdateItem"); got != 4 {
 		t.Errorf("UpdateItem requests = %d, want 4 (all attempts)", got)
+	}
+}
+
+// TestHotKeyThrottlingGoesElsewhere: DynamoDB refusing an increment because
+// its key is hot (ProvisionedThroughputExceeded for a key range, or with no
+// reason) is not retried on the same key by the SDK; with no shards to
+// give (WithMaxShards(1)) the answer is Unavailable at once, nothing
+// applied and nothing read (a read per throttled increment would buy
+// nothing).
+func TestHotKeyThrottlingGoesElsewhere(t *testing.T) {
+	for name, body := range map[string]string{
+		"key range": `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"hot",` +
+			`"ThrottlingReasons":[{"reason":"TableWriteKeyRangeThroughputExceeded","resource":"arn:aws:dynamodb:us-east-1:1:table/t"}]}`,
+		"no reason": `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"hot"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeDynamoDB(t, func(w http.ResponseWriter, _ *http.Request, op string, _ int64) {
+				if op == "GetItem" {
+					writeJSON(w, 200, strings.Replace(itemJSON, `"Attributes"`, `"Item"`, 1))
+					return
+				}
+				writeJSON(w, 400, body)
+			})
+			s := dynamostore.New(dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: f.srv.URL}, fastRetries), "table", dynamostore.WithMaxShards(1))
+			_, err := s.Apply(testContext(t), counter.Increment("hits", 1))
+			if code := counter.ErrorCode(err); code != counter.Unavailable {
+				t.Errorf("code = %q (err %v), want %q", code, err, counter.Unavailable)
+			}
+			if got := f.count("UpdateItem"); got != 1 {
+				t.Errorf("UpdateItem requests = %d, want 1 (a hot key is not retried on itself)", got)
+			}
+			if got := f.count("GetItem"); got != 0 {
+				t.Errorf("GetItem requests = %d, want 0 (growth is off: nothing to read for)", got)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -20,6 +21,8 @@ type Client interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactGetItems(ctx context.Context, in *dynamodb.TransactGetItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactGetItemsOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -48,8 +51,9 @@ const (
 	// replayed record counts once, as any other (internal/history).
 	attrCreateHits = "create_hits"
 
-	// counterPrefix starts the key of every counter item. Other item kinds
-	// (hot-counter shards, idempotency records) get other prefixes.
+	// counterPrefix starts the key of every item of a counter: its own
+	// and its shards' (layout.go). Other item kinds (idempotency records)
+	// get other prefixes.
 	counterPrefix = "c#"
 	// pingKey is the key Ping reads: it never holds a counter.
 	pingKey = "health#ping"
@@ -62,6 +66,10 @@ type Store struct {
 	table      *string
 	statsTable *string // WithStatsTable
 	now        func() time.Time
+	log        *slog.Logger // WithLogger
+	maxShards  int          // WithMaxShards
+	hot        hotCounters
+	growths    growths
 }
 
 // Option configures a Store.
@@ -72,6 +80,25 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
+// WithLogger makes the store log when a counter's shard count changes (a
+// warning when it grows on its own, the line template.yaml's metric filter
+// counts); without it, nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// WithMaxShards sets the most shards a counter gains on its own when its
+// writes are throttled, 1 (never: a throttled increment is Unavailable, as
+// before shards existed) to counter.MaxShards, the default. A create or
+// set may still ask for up to counter.MaxShards.
+func WithMaxShards(n int) Option {
+	return func(s *Store) { s.maxShards = min(max(n, 1), counter.MaxShards) }
+}
+
 // DefaultStatsSuffix makes the name of a store's stats table from its
 // counter table's, unless WithStatsTable names it.
 const DefaultStatsSuffix = "-stats"
@@ -79,7 +106,8 @@ const DefaultStatsSuffix = "-stats"
 // New returns a Store on the table, using client (a *dynamodb.Client built
 // once and shared).
 func New(client Client, table string, opts ...Option) *Store {
-	s := &Store{client: client, table: aws.String(table), statsTable: aws.String(table + DefaultStatsSuffix), now: time.Now}
+	s := &Store{client: client, table: aws.String(table), statsTable: aws.String(table + DefaultStatsSuffix), now: time.Now,
+		log: slog.New(slog.DiscardHandler), maxShards: counter.MaxShards}
 	for _, o := range opts {
 		o(s)
 	}
@@ -98,12 +126,9 @@ var (
 	condIncrement   = aws.String("#c BETWEEN :lo AND :hi")
 	updateIncrement = aws.String("SET #u = :now ADD #c :by")
 	updateSet       = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now) ADD #sets :one")
-	scanFilter      = aws.String("begins_with(#pk, :prefix)")
-	scanNames       = map[string]string{"#pk": attrPK}
 	incrementNames  = map[string]string{"#c": attrCount, "#u": attrUpdatedAt}
 	createNames     = map[string]string{"#pk": attrPK}
-	setNames        = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#sets": attrSets}
-	prefixValue     = map[string]types.AttributeValue{":prefix": &types.AttributeValueMemberS{Value: counterPrefix}}
+	setNames        = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#sets": attrSets, "#s": attrShards}
 )
 
 func key(name string) map[string]types.AttributeValue {
@@ -114,11 +139,16 @@ func number(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-// Apply implements counter.Store. An unkeyed write is one request on the
-// counter's item: create a conditional PutItem, set and increment one
-// UpdateItem each, delete a conditional DeleteItem. A keyed write is a
-// transaction with its idempotency record (applyKeyed). Nothing invalid
-// reaches DynamoDB.
+// Apply implements counter.Store. An unkeyed write of a counter kept in
+// one item is one request on that item, as before shards existed: create a
+// conditional PutItem, set and increment one UpdateItem each, delete a
+// conditional DeleteItem. An increment of a sharded counter is one
+// UpdateItem on one of its items (increment). A write that a sharded
+// counter's other items must take part in (a set or delete of it, a create
+// or set with shards, an increment no single item can take) is one
+// transaction over them (applyPlanned). A keyed write is a transaction
+// with its idempotency record (applyKeyed). Nothing invalid reaches
+// DynamoDB.
 func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
 	if err := w.Validate(); err != nil {
 		return counter.Result{}, wrap(w.Op.String(), w.Name, err)
@@ -126,17 +156,19 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	if w.Keyed() {
 		return s.applyKeyed(ctx, w)
 	}
-	switch w.Op {
-	case counter.OpCreate:
-		return s.create(ctx, w.Name, w.Count)
-	case counter.OpSet:
-		return s.set(ctx, w.Name, w.Count)
-	case counter.OpIncrement:
+	switch {
+	case w.Op == counter.OpIncrement:
 		return s.increment(ctx, w.Name, w.By)
-	case counter.OpHit:
+	case w.Op == counter.OpHit:
 		return s.hit(ctx, w.Name)
+	case w.Shards > 1:
+		return s.applyPlanned(ctx, w)
+	case w.Op == counter.OpCreate:
+		return s.create(ctx, w.Name, w.Count)
+	case w.Op == counter.OpSet:
+		return s.set(ctx, w)
 	default: // counter.OpDelete: Validate knows no other
-		return counter.Result{}, s.delete(ctx, w.Name)
+		return counter.Result{}, s.delete(ctx, w)
 	}
 }
 
@@ -163,7 +195,7 @@ func (s *Store) create(ctx context.Context, name string, count int64) (counter.R
 
 // put makes the counter with count with one conditional PutItem; byHit
 // marks the creation as a hit (attrCreateHits). A hit's PutItem runs with
-// noAmbiguousRetry: hits that race to create a counter in the same
+// NoAmbiguousRetry: hits that race to create a counter in the same
 // millisecond would write the same item, so the item in the way cannot
 // tell this call's own retried attempt from another hit's, and taking it
 // for ours would lose a hit.
@@ -179,7 +211,7 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool) (
 	var retry []func(*dynamodb.Options)
 	if byHit {
 		item[attrCreateHits] = number(count)
-		retry = append(retry, noAmbiguousRetry)
+		retry = append(retry, NoAmbiguousRetry)
 	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           s.table,
@@ -195,90 +227,80 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool) (
 			// The SDK may have retried a PutItem whose first attempt was
 			// applied but not acknowledged: then the item in the way is
 			// exactly the one this call wrote, and the create succeeded.
-			if old, derr := decode(ccf.Item); !byHit && derr == nil && old.Count == count && old.CreatedAt.Equal(t) && old.UpdatedAt.Equal(t) {
+			if old, derr := decode(ccf.Item); !byHit && derr == nil && old.Count == count && old.CreatedAt.Equal(t) && old.UpdatedAt.Equal(t) && old.Shards == 0 {
 				return counter.Result{Counter: created, Created: true}, nil
 			}
 			return counter.Result{}, wrap("create", name, counter.AlreadyExistsError(name))
 		}
 		return counter.Result{}, wrap("create", name, translate(err))
 	}
+	s.hot.forget(name)
 	return counter.Result{Counter: created, Created: true}, nil
 }
 
-// Get implements counter.Store with one strongly consistent GetItem.
+// Get implements counter.Store. A counter this process does not know as
+// sharded is one strongly consistent GetItem of its own item, whose count
+// is the counter's unless the item says it has shards; then, and for a
+// counter this process knows as sharded (from the start), one
+// TransactGetItems of its items (snapshot), which sums them as they were
+// at one instant.
 func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	if err := counter.ValidateName(name); err != nil {
 		return counter.Counter{}, wrap("get", name, err)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      s.table,
-		Key:            key(name),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return counter.Counter{}, wrap("get", name, translate(err))
+	h := s.hot.get(name)
+	n, _ := h.shardsOrZero()
+	if h == nil {
+		item, err := s.read(ctx, name)
+		if err != nil {
+			return counter.Counter{}, wrap("get", name, err)
+		}
+		if len(item) == 0 {
+			return counter.Counter{}, wrap("get", name, counter.NotFoundError(name))
+		}
+		it, err := decodeItem(item)
+		if err != nil {
+			return counter.Counter{}, wrap("get", name, err)
+		}
+		if it.shards == 1 {
+			c, err := decode(item)
+			if err != nil {
+				return counter.Counter{}, wrap("get", name, err)
+			}
+			return c, nil
+		}
+		n = it.shards
 	}
-	if len(out.Item) == 0 {
-		return counter.Counter{}, wrap("get", name, counter.NotFoundError(name))
-	}
-	c, err := decode(out.Item)
+	snap, err := s.snapshot(ctx, name, n)
 	if err != nil {
+		if counter.ErrorCode(err) == counter.NotFound {
+			s.hot.forget(name)
+		}
 		return counter.Counter{}, wrap("get", name, err)
 	}
-	return c, nil
+	s.hot.learn(name, snap)
+	return snap.counter(), nil
 }
 
-// increment adds by (valid: nothing below overflows) with one UpdateItem
-// under the condition that the counter exists and the result stays in
-// 0..counter.MaxCount. It runs with a retryer that never resends a request
-// DynamoDB may have applied (see NoAmbiguousRetry).
-func (s *Store) increment(ctx context.Context, name string, by int64) (counter.Result, error) {
-	// The count before the change must lie in lo..hi for the result to lie
-	// in 0..MaxCount.
-	lo, hi := max(0, -by), min(counter.MaxCount, counter.MaxCount-by)
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                s.table,
-		Key:                      key(name),
-		UpdateExpression:         updateIncrement,
-		ConditionExpression:      condIncrement,
-		ExpressionAttributeNames: incrementNames,
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":by":  number(by),
-			":lo":  number(lo),
-			":hi":  number(hi),
-			":now": number(s.timestamp()),
-		},
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}, noAmbiguousRetry)
-	if err != nil {
-		if ccf := conditionFailed(err); ccf != nil {
-			if len(ccf.Item) == 0 {
-				return counter.Result{}, wrap("increment", name, counter.NotFoundError(name))
-			}
-			old, derr := decode(ccf.Item)
-			if derr != nil {
-				return counter.Result{}, wrap("increment", name, derr)
-			}
-			return counter.Result{}, wrap("increment", name, counter.OutOfRangeError(name, old.Count, by))
-		}
-		return counter.Result{}, wrap("increment", name, translate(err))
-	}
-	c, err := decode(out.Attributes)
-	if err != nil {
-		return counter.Result{}, wrap("increment", name, err)
-	}
-	return counter.Result{Counter: c}, nil
-}
+// Expressions of a set and a delete of a counter in one item.
+var (
+	condSetOne    = aws.String("attribute_not_exists(#s)")
+	condDeleteOne = aws.String("attribute_exists(#pk) AND attribute_not_exists(#s)")
+	deleteNames   = map[string]string{"#pk": attrPK, "#s": attrShards}
+)
 
-// set sets the count with one UpdateItem that keeps created_at if the
-// counter exists; the old item it returns tells whether it did.
-func (s *Store) set(ctx context.Context, name string, count int64) (counter.Result, error) {
+// set sets the count of a counter kept in one item (or creates it) with
+// one UpdateItem that keeps created_at if the counter exists; the old item
+// it returns tells whether it did. A sharded counter fails its condition,
+// and is set across its items (applyPlanned).
+func (s *Store) set(ctx context.Context, w counter.Write) (counter.Result, error) {
+	name, count := w.Name, w.Count
 	now := s.timestamp()
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                s.table,
 		Key:                      key(name),
 		UpdateExpression:         updateSet,
+		ConditionExpression:      condSetOne,
 		ExpressionAttributeNames: setNames,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":name":  &types.AttributeValueMemberS{Value: name},
@@ -289,8 +311,12 @@ func (s *Store) set(ctx context.Context, name string, count int64) (counter.Resu
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
+		if conditionFailed(err) != nil {
+			return s.applyPlanned(ctx, w)
+		}
 		return counter.Result{}, wrap("set", name, translate(err))
 	}
+	s.hot.forget(name)
 	t := time.UnixMilli(now).UTC()
 	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
 	if len(out.Attributes) == 0 {
@@ -304,62 +330,30 @@ func (s *Store) set(ctx context.Context, name string, count int64) (counter.Resu
 	return counter.Result{Counter: c}, nil
 }
 
-// delete removes the counter with one conditional DeleteItem.
-func (s *Store) delete(ctx context.Context, name string) error {
+// delete removes a counter kept in one item with one conditional
+// DeleteItem; a sharded counter fails its condition, and is deleted with
+// its items (applyPlanned).
+func (s *Store) delete(ctx context.Context, w counter.Write) error {
+	name := w.Name
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                s.table,
-		Key:                      key(name),
-		ConditionExpression:      condExists,
-		ExpressionAttributeNames: createNames,
+		TableName:                           s.table,
+		Key:                                 key(name),
+		ConditionExpression:                 condDeleteOne,
+		ExpressionAttributeNames:            deleteNames,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	s.hot.forget(name)
 	if err != nil {
-		if conditionFailed(err) != nil {
-			return wrap("delete", name, counter.NotFoundError(name))
+		if ccf := conditionFailed(err); ccf != nil {
+			if len(ccf.Item) == 0 {
+				return wrap("delete", name, counter.NotFoundError(name))
+			}
+			_, err := s.applyPlanned(ctx, w)
+			return err
 		}
 		return wrap("delete", name, translate(err))
 	}
 	return nil
-}
-
-// List implements counter.Store with one strongly consistent Scan page.
-// Counters come in DynamoDB's hash order. Items that are not counters are
-// filtered out, so a page may hold fewer than Limit counters and still have
-// a NextCursor.
-func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Page, error) {
-	start, err := decodeCursor(opts.Cursor)
-	if err != nil {
-		return counter.Page{}, wrap("list", "", err)
-	}
-	limit := opts.Limit
-	if limit <= 0 || limit > counter.MaxListLimit {
-		limit = counter.DefaultListLimit
-	}
-	out, err := s.client.Scan(ctx, &dynamodb.ScanInput{
-		TableName:                 s.table,
-		Limit:                     aws.Int32(int32(limit)),
-		ExclusiveStartKey:         start,
-		ConsistentRead:            aws.Bool(true),
-		FilterExpression:          scanFilter,
-		ExpressionAttributeNames:  scanNames,
-		ExpressionAttributeValues: prefixValue,
-	})
-	if err != nil {
-		return counter.Page{}, wrap("list", "", translate(err))
-	}
-	page := counter.Page{Counters: make([]counter.Counter, 0, len(out.Items))}
-	for _, item := range out.Items {
-		c, err := decode(item)
-		if err != nil {
-			return counter.Page{}, wrap("list", "", err)
-		}
-		page.Counters = append(page.Counters, c)
-	}
-	if len(out.LastEvaluatedKey) > 0 {
-		if page.NextCursor, err = encodeCursor(out.LastEvaluatedKey); err != nil {
-			return counter.Page{}, wrap("list", "", err)
-		}
-	}
-	return page, nil
 }
 
 // Ping implements counter.Store with one GetItem of a key that never holds a

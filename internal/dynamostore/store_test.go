@@ -2,6 +2,8 @@ package dynamostore_test
 
 import (
 	"encoding/base64"
+	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +15,26 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/counter/countertest"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 func TestConformance(t *testing.T) {
 	countertest.Run(t, func(t *testing.T) counter.Store { return newStore(t) })
+}
+
+// conformanceLimits throttle each key in the sharded conformance run: the
+// cases' load (64 clients on one counter) goes past one key's writes, not
+// past its shards'.
+var conformanceLimits = dynamoproxy.Limits{WriteUnits: 150, ReadUnits: 450}
+
+// TestConformanceSharded runs the conformance suite on sharded counters
+// (countertest.RunSharded), behind a proxy that throttles each key as
+// DynamoDB does: DynamoDB Local never throttles.
+func TestConformanceSharded(t *testing.T) {
+	countertest.RunSharded(t, func(t *testing.T) counter.Store {
+		th := newThrottled(t, conformanceLimits)
+		return dynamostore.New(th.client, th.table)
+	})
 }
 
 func TestIncrementOutOfRangeTellsCount(t *testing.T) {
@@ -92,13 +110,14 @@ func TestSetKeepsCreatedAt(t *testing.T) {
 	}
 }
 
-// TestListSkipsOtherItems checks that items that are not counters (future
-// shards, idempotency records) never appear in a listing.
+// TestListSkipsOtherItems checks that items that are not counters (shards,
+// idempotency records, whatever else the table may hold) never appear in a
+// listing.
 func TestListSkipsOtherItems(t *testing.T) {
 	client, table := newTable(t)
 	s := dynamostore.New(client, table)
 	ctx := testContext(t)
-	for _, pk := range []string{"s#hot#1", "i#token", "health#ping"} {
+	for _, pk := range []string{"c#a#1", "s#hot#1", "i#token", "health#ping"} {
 		_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: aws.String(table),
 			Item:      map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}},
@@ -154,14 +173,15 @@ func TestListRejectsForeignCursors(t *testing.T) {
 	flipped[len(flipped)-10] ^= 1 // a character of the key
 	enc := base64.RawURLEncoding.EncodeToString
 	tests := map[string]string{
-		"not base64":      "!!!",
-		"truncated":       good[:len(good)-2],
-		"truncated raw":   enc(raw[:len(raw)-1]),
-		"edited key":      enc(flipped),
-		"other version":   enc([]byte(strings.Replace(string(raw), "d1:", "d9:", 1))),
-		"memstore cursor": enc([]byte("m1:a")),
-		"empty payload":   enc([]byte("x")),
-		"padded":          good + "==",
+		"not base64":       "!!!",
+		"truncated":        good[:len(good)-2],
+		"truncated raw":    enc(raw[:len(raw)-1]),
+		"edited key":       enc(flipped),
+		"other version":    enc([]byte(strings.Replace(string(raw), "d2:", "d9:", 1))),
+		"before the index": enc(fmt.Appendf(nil, "d1:c#a%08x", crc32.ChecksumIEEE([]byte("d1:c#a")))),
+		"memstore cursor":  enc([]byte("m1:a")),
+		"empty payload":    enc([]byte("x")),
+		"padded":           good + "==",
 	}
 	for name, cursor := range tests {
 		t.Run(name, func(t *testing.T) {

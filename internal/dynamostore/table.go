@@ -28,8 +28,10 @@ var _ TableClient = (*dynamodb.Client)(nil)
 var streamSpec = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}
 
 // CreateTable creates the counter table (partition key pk, a string; on-demand
-// capacity; a stream of new and old images) unless it exists, waits until it
-// is active, and enables TTL on expires_at (idempotency records). DynamoDB
+// capacity; a stream of new and old images; the listing index, IndexName)
+// unless it exists, adds the listing index to a table created before it,
+// waits until both are active, and enables TTL on expires_at (idempotency
+// records). DynamoDB
 // Local applies TTL as DynamoDB does, but within seconds of the expiry; the
 // store never relies on an expired record being gone. It is meant for tests and local development; production tables come
 // from the SAM template.
@@ -38,21 +40,72 @@ func CreateTable(ctx context.Context, client TableClient, table string) error {
 		TableName: aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrName), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
 		},
-		BillingMode:         types.BillingModePayPerRequest,
-		StreamSpecification: streamSpec,
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{listingIndex},
+		BillingMode:            types.BillingModePayPerRequest,
+		StreamSpecification:    streamSpec,
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamodb: create table %q: %w", table, err)
 	}
-	if _, err := waitActive(ctx, client, table); err != nil {
+	desc, err := waitActive(ctx, client, table)
+	if err != nil {
+		return err
+	}
+	if err := addListingIndex(ctx, client, table, desc); err != nil {
 		return err
 	}
 	return enableTTL(ctx, client, table)
+}
+
+// listingIndex is the counter table's listing index (IndexName).
+var listingIndex = types.GlobalSecondaryIndex{
+	IndexName:  aws.String(IndexName),
+	KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String(attrName), KeyType: types.KeyTypeHash}},
+	Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+}
+
+// addListingIndex adds the listing index to a table that lacks it (created
+// before it existed), and waits until the index is active: DynamoDB fills
+// it with the counters already there.
+func addListingIndex(ctx context.Context, client TableClient, table string, desc *types.TableDescription) error {
+	for {
+		var index *types.GlobalSecondaryIndexDescription
+		for i := range desc.GlobalSecondaryIndexes {
+			if aws.ToString(desc.GlobalSecondaryIndexes[i].IndexName) == IndexName {
+				index = &desc.GlobalSecondaryIndexes[i]
+			}
+		}
+		switch {
+		case index == nil:
+			_, err := client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+				TableName:            aws.String(table),
+				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrName), AttributeType: types.ScalarAttributeTypeS}},
+				GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+					IndexName: listingIndex.IndexName, KeySchema: listingIndex.KeySchema, Projection: listingIndex.Projection,
+				}}},
+			})
+			if err != nil {
+				return fmt.Errorf("dynamodb: add index %q to table %q: %w", IndexName, table, err)
+			}
+		case index.IndexStatus == types.IndexStatusActive:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dynamodb: index %q of table %q not active: %w", IndexName, table, ctx.Err())
+		case <-time.After(100 * time.Millisecond): // DynamoDB has no change notification
+		}
+		var err error
+		if desc, err = waitActive(ctx, client, table); err != nil {
+			return err
+		}
+	}
 }
 
 // enableTTL turns on TTL on expires_at unless it is on.

@@ -71,14 +71,25 @@ func millis(t time.Time) uint64 { return uint64(t.UnixMilli()) }
 
 func fromMillis(ms uint64) time.Time { return time.UnixMilli(int64(ms)).UTC() }
 
-// A counter's value: count, created_at and updated_at (8 bytes each).
-const counterSize = 24
+// A counter's value: count, created_at and updated_at (8 bytes each),
+// then, only for a counter asked to spread over shards (counter.Write
+// WithShards), the shard count asked for (2 bytes). The store needs no
+// shards (one writer makes every change atomic) but reports the number as
+// the memory store does; a counter without shards keeps the 24 bytes of
+// files written before the field existed.
+const (
+	counterSize       = 24
+	counterShardsSize = counterSize + 2
+)
 
 func encodeCounter(c counter.Counter) []byte {
-	b := make([]byte, 0, counterSize+4)
+	b := make([]byte, 0, counterShardsSize+4)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Count))
 	b = binary.BigEndian.AppendUint64(b, millis(c.CreatedAt))
 	b = binary.BigEndian.AppendUint64(b, millis(c.UpdatedAt))
+	if c.Shards > 1 {
+		b = binary.BigEndian.AppendUint16(b, uint16(c.Shards))
+	}
 	return seal(bucketCounters, []byte(c.Name), b)
 }
 
@@ -87,15 +98,21 @@ func decodeCounter(name, sealed []byte) (counter.Counter, error) {
 	if err != nil {
 		return counter.Counter{}, err
 	}
-	if len(v) != counterSize {
-		return counter.Counter{}, damagedValue(bucketCounters, name, fmt.Errorf("%d bytes, want %d", len(v), counterSize))
+	if len(v) != counterSize && len(v) != counterShardsSize {
+		return counter.Counter{}, damagedValue(bucketCounters, name, fmt.Errorf("%d bytes, want %d or %d", len(v), counterSize, counterShardsSize))
 	}
-	return counter.Counter{
+	c := counter.Counter{
 		Name:      string(name),
 		Count:     int64(binary.BigEndian.Uint64(v)),
 		CreatedAt: fromMillis(binary.BigEndian.Uint64(v[8:])),
 		UpdatedAt: fromMillis(binary.BigEndian.Uint64(v[16:])),
-	}, nil
+	}
+	if len(v) == counterShardsSize {
+		if c.Shards = int(binary.BigEndian.Uint16(v[24:])); c.Shards < 2 || c.Shards > counter.MaxShards {
+			return counter.Counter{}, damagedValue(bucketCounters, name, fmt.Errorf("%d shards, want 2 to %d", c.Shards, counter.MaxShards))
+		}
+	}
+	return c, nil
 }
 
 // historyPrefix is the start of the keys of a counter's buckets in hours

@@ -80,6 +80,7 @@ func (t *txn) applyWrite(w counter.Write) (counter.Result, error) {
 			return counter.Result{}, counter.AlreadyExistsError(w.Name)
 		}
 		c = counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: now, UpdatedAt: now}
+		askShards(&c, w.Shards)
 		return counter.Result{Counter: c, Created: true}, t.put(c)
 	case counter.OpIncrement, counter.OpHit:
 		by := w.By
@@ -110,6 +111,7 @@ func (t *txn) applyWrite(w counter.Write) (counter.Result, error) {
 			c = counter.Counter{Name: w.Name, CreatedAt: now}
 		}
 		c.Count, c.UpdatedAt = w.Count, now
+		askShards(&c, w.Shards)
 		return counter.Result{Counter: c, Created: !ok}, t.put(c)
 	case counter.OpDelete:
 		if !ok {
@@ -229,4 +231,13 @@ func (t *txn) deleteHistory(name string) error {
 		}
 	}
 	return nil
+}
+
+// askShards records that a write asked for n shards, as the memory store
+// does: at least n, never shrinking, none reported below 2
+// (counter.Counter.Shards).
+func askShards(c *counter.Counter, n int) {
+	if n > 1 && n > c.Shards {
+		c.Shards = n
+	}
 }

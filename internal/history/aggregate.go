@@ -175,7 +175,9 @@ func planBatch(records []Record) batchPlan {
 			old, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.OldImage)
 			if err != nil {
 				p.bad = append(p.bad, badRecord{seq, fmt.Errorf("REMOVE: old image: %w", err)})
-			} else if ok {
+			} else if ok && old.Item == "" {
+				// The counter's own item: its history goes. Its shards go
+				// in the same transaction; their records add nothing more.
 				p.removals = append(p.removals, removal{name: old.Name, created: old.CreatedAt, seq: seq})
 			}
 			continue

@@ -22,16 +22,22 @@ import (
 // timeLayout is RFC 3339 in UTC with milliseconds: the counters' times.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// counterJSON is a counter as the API answers it.
+// counterJSON is a counter as the API answers it; shards only for a
+// counter spread over several items.
 type counterJSON struct {
 	Name      string `json:"name"`
 	Count     int64  `json:"count"`
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
+	Shards    int    `json:"shards,omitempty"`
 }
 
 func newCounterJSON(c counter.Counter) counterJSON {
-	return counterJSON{Name: c.Name, Count: c.Count, CreatedAt: formatTime(c.CreatedAt), UpdatedAt: formatTime(c.UpdatedAt)}
+	j := counterJSON{Name: c.Name, Count: c.Count, CreatedAt: formatTime(c.CreatedAt), UpdatedAt: formatTime(c.UpdatedAt)}
+	if c.Shards > 1 {
+		j.Shards = c.Shards
+	}
+	return j
 }
 
 // formatTime returns t.UTC().Format(timeLayout), without parsing the
@@ -261,6 +267,19 @@ func parseCount(raw json.RawMessage) (count int64, present bool, err error) {
 		return 0, true, counter.Errorf(counter.InvalidRequest, "field \"count\" must be an integer from 0 to %d", counter.MaxCount)
 	}
 	return count, true, nil
+}
+
+// parseShards reads the member "shards": an integer literal from 1 to
+// MaxShards; 0 if absent.
+func parseShards(raw json.RawMessage) (int, error) {
+	if raw == nil {
+		return 0, nil
+	}
+	n, ok := intLiteral(raw)
+	if !ok || n < 1 || n > counter.MaxShards {
+		return 0, counter.Errorf(counter.InvalidRequest, "field \"shards\" must be an integer from 1 to %d", counter.MaxShards)
+	}
+	return int(n), nil
 }
 
 // parseBy reads the member "by": a non-zero integer literal within

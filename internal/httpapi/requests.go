@@ -22,13 +22,14 @@ func pathName(r *http.Request) (string, error) {
 }
 
 // decodeCreate decodes POST /counters, whose body is {"name": ...,
-// "count": ...} (count optional, 0 by default).
+// "count": ..., "shards": ...} (count optional, 0 by default; shards
+// optional).
 func decodeCreate(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return counter.Write{}, err
 	}
-	body, err := decodeBody(w, r, false, "name", "count")
+	body, err := decodeBody(w, r, false, "name", "count", "shards")
 	if err != nil {
 		return counter.Write{}, err
 	}
@@ -40,16 +41,21 @@ func decodeCreate(w http.ResponseWriter, r *http.Request) (counter.Write, error)
 	if err != nil {
 		return counter.Write{}, err
 	}
-	return counter.Create(name, count).WithKey(key), nil
+	shards, err := parseShards(body[2])
+	if err != nil {
+		return counter.Write{}, err
+	}
+	return counter.Create(name, count).WithShards(shards).WithKey(key), nil
 }
 
-// decodeSet decodes PUT /counters/{name}, whose body is {"count": ...}.
+// decodeSet decodes PUT /counters/{name}, whose body is {"count": ...,
+// "shards": ...} (shards optional).
 func decodeSet(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
 	key, name, err := keyAndName(r)
 	if err != nil {
 		return counter.Write{}, err
 	}
-	body, err := decodeBody(w, r, false, "count")
+	body, err := decodeBody(w, r, false, "count", "shards")
 	if err != nil {
 		return counter.Write{}, err
 	}
@@ -60,7 +66,11 @@ func decodeSet(w http.ResponseWriter, r *http.Request) (counter.Write, error) {
 	if err != nil {
 		return counter.Write{}, err
 	}
-	return counter.Set(name, count).WithKey(key), nil
+	shards, err := parseShards(body[1])
+	if err != nil {
+		return counter.Write{}, err
+	}
+	return counter.Set(name, count).WithShards(shards).WithKey(key), nil
 }
 
 // decodeIncrement decodes POST /counters/{name}/increment, whose body,

@@ -125,6 +125,7 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		if err != nil {
 			return counter.Result{}, err
 		}
+		askShards(c, w.Shards)
 		return counter.Result{Counter: *c, Created: true}, nil
 	case counter.OpIncrement, counter.OpHit:
 		by := w.By
@@ -156,10 +157,12 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 			if err != nil {
 				return counter.Result{}, err
 			}
+			askShards(c, w.Shards)
 			return counter.Result{Counter: *c, Created: true}, nil
 		}
 		c.Count = w.Count
 		c.UpdatedAt = s.now()
+		askShards(c, w.Shards)
 		return counter.Result{Counter: *c}, nil
 	case counter.OpDelete:
 		if !ok {
@@ -184,6 +187,16 @@ func (s *Store) add(name string, count int64) (*counter.Counter, error) {
 	s.counters[name] = c
 	s.byName.ReplaceOrInsert(c)
 	return c, nil
+}
+
+// askShards records that a write asked for n shards. The memory store
+// needs none (one lock makes every change atomic), but it reports the
+// shard count asked for, as a store that spreads counters would: at least
+// n, never shrinking, none reported below 2 (counter.Counter.Shards).
+func askShards(c *counter.Counter, n int) {
+	if n > 1 && n > c.Shards {
+		c.Shards = n
+	}
 }
 
 // cursorPrefix marks cursors this store issued.

@@ -19,11 +19,19 @@ func TestConformance(t *testing.T) {
 	countertest.Run(t, func(*testing.T) counter.Store { return memstore.New() })
 }
 
+// TestConformanceSharded: the memory store needs no shards, and answers
+// as a store that spreads counters over them does.
+func TestConformanceSharded(t *testing.T) {
+	countertest.RunSharded(t, func(*testing.T) counter.Store { return memstore.New() })
+}
+
 func TestStatsConformance(t *testing.T) {
-	countertest.RunStats(t, func(*testing.T) countertest.StatsHarness {
+	newHarness := func(*testing.T) countertest.StatsHarness {
 		clock := countertest.NewClock(time.Now())
 		return countertest.StatsHarness{Store: memstore.New(memstore.WithClock(clock.Now)), Clock: clock}
-	})
+	}
+	countertest.RunStats(t, newHarness)
+	t.Run("Sharded", func(t *testing.T) { countertest.RunStatsSharded(t, newHarness) })
 }
 
 // TestStatsRetention checks that history is pruned as hits arrive: hours

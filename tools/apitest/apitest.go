@@ -78,6 +78,7 @@ func Run(t *testing.T, baseURL string, opts ...Options) {
 	t.Run("set", s.testSet)
 	t.Run("increment", s.testIncrement)
 	t.Run("adjust", s.testAdjust)
+	t.Run("shards", s.testShards)
 	t.Run("delete", s.testDelete)
 	t.Run("stats", s.testStats)
 	t.Run("list", s.testList)

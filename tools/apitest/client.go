@@ -190,6 +190,7 @@ type counterJSON struct {
 	Count     int64  `json:"count"`
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
+	Shards    int    `json:"shards,omitempty"`
 }
 
 // errorJSON is an error as the API shows it.

@@ -19,6 +19,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 // delayProxy stands between the server and DynamoDB Local and delays
@@ -42,8 +43,8 @@ type delayProxy struct {
 func newDelayProxy(t *testing.T, upstream string, maxDelay time.Duration) *delayProxy {
 	t.Helper()
 	p := &delayProxy{dynamoProxy: newDynamoProxy(t, upstream), maxDelay: maxDelay}
-	p.before = p.delayBefore
-	p.answer = p.delayAnswer
+	p.Before = p.delayBefore
+	p.Answer = p.delayAnswer
 	return p
 }
 
@@ -52,7 +53,7 @@ func newDelayProxy(t *testing.T, upstream string, maxDelay time.Duration) *delay
 // UpdateItems, to the stats table (named <table>-stats), which are not
 // increments and are neither delayed nor counted.
 func isIncrement(r *http.Request, body []byte) bool {
-	if dynamoTarget(r) != "UpdateItem" {
+	if dynamoproxy.Operation(r) != "UpdateItem" {
 		return false
 	}
 	var in struct{ TableName string }
@@ -205,8 +206,8 @@ func TestClientDisconnectDynamoDB(t *testing.T) {
 	if err := srv.stop(); err != nil {
 		t.Errorf("server Run: %v", err)
 	}
-	proxy.srv.Close()
-	proxy.failures.check(t, "proxy")
+	proxy.Close()
+	proxy.check(t)
 	final := getCount(t, db.Endpoint(), table, name)
 
 	sent := int64(len(outcomes)) + 1

@@ -243,7 +243,7 @@ func testFileKillKeyed(t *testing.T, bin string) {
 	srv := startProcess(t, []string{bin}, path, 0)
 	createCounter(t, srv.url, name)
 	port, _ := strconv.Atoi(srv.url[len("http://127.0.0.1:"):])
-	l := startKeyedLoad(t, srv.url+"/counters/"+name+"/increment", name, killWorkers, 10*time.Second)
+	l := startKeyedLoad(t, srv.url+"/counters/"+name+"/increment", name, killWorkers, 10*time.Second, false)
 	l.awaitAcked(t, 200, time.Minute)
 	srv.kill()
 	killedAt := l.acked.Load()

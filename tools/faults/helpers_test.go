@@ -18,6 +18,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/server"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 // syncBuffer is a log sink safe for concurrent use.
@@ -184,6 +185,7 @@ type apiCounter struct {
 	Count     int64     `json:"count"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	Shards    int       `json:"shards,omitempty"`
 }
 
 // decodeCounter checks that r is a JSON counter named name and returns it.
@@ -342,13 +344,6 @@ func blackHole(t *testing.T, ip net.IP) string {
 	return ln.Addr().String()
 }
 
-// dynamoTarget is the DynamoDB operation a request asks for, from its
-// X-Amz-Target header ("DynamoDB_20120810.UpdateItem" is "UpdateItem").
-func dynamoTarget(r *http.Request) string {
-	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-	return op
-}
-
 // hangingDynamoDB is a loopback endpoint that answers what the server does
 // at start (ListTables, its readiness probe; CreateTable, DescribeTable,
 // DescribeTimeToLive: the table exists, is active and has TTL) and then
@@ -359,7 +354,7 @@ func hangingDynamoDB(t *testing.T) string {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		switch dynamoTarget(r) {
+		switch dynamoproxy.Operation(r) {
 		case "ListTables":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			io.WriteString(w, `{"TableNames":["hang"]}`)
@@ -369,8 +364,8 @@ func hangingDynamoDB(t *testing.T) string {
 			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceInUseException","message":"Table already exists"}`)
 		case "DescribeTable":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			// Active, with the stream on that the server's stats aggregation reads.
-			io.WriteString(w, `{"Table":{"TableName":"hang","TableStatus":"ACTIVE","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"LatestStreamArn":"arn:aws:dynamodb:ddblocal:000000000000:table/hang/stream/2026-11-27T00:00:00.000"}}`)
+			// Active, with the listing index and the stream on that the server's stats aggregation reads.
+			io.WriteString(w, `{"Table":{"TableName":"hang","TableStatus":"ACTIVE","GlobalSecondaryIndexes":[{"IndexName":"counters","IndexStatus":"ACTIVE"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"LatestStreamArn":"arn:aws:dynamodb:ddblocal:000000000000:table/hang/stream/2026-11-27T00:00:00.000"}}`)
 		case "DescribeTimeToLive":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			io.WriteString(w, `{"TimeToLiveDescription":{"AttributeName":"expires_at","TimeToLiveStatus":"ENABLED"}}`)

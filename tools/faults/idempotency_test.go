@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 )
 
 // keyedLoad increments one counter from several clients, each with a new
@@ -35,14 +37,18 @@ type keyedLoad struct {
 	mu       sync.Mutex
 	counts   map[int64]string // count answered -> the key that got it, and when
 	failures errorList
+	// sharded: the counter is spread over shards, whose increments may
+	// answer a count that misses others' recent ones (counter.Store), so
+	// two answers may show the same count.
+	sharded bool
 }
 
 // startKeyedLoad starts workers clients on url (an increment route), each
 // request bounded by timeout. A worker takes no new key once the load is
 // stopped, but finishes the key it holds.
-func startKeyedLoad(t *testing.T, url, name string, workers int, timeout time.Duration) *keyedLoad {
+func startKeyedLoad(t *testing.T, url, name string, workers int, timeout time.Duration, sharded bool) *keyedLoad {
 	t.Helper()
-	l := &keyedLoad{stop: make(chan struct{}), counts: map[int64]string{}}
+	l := &keyedLoad{stop: make(chan struct{}), counts: map[int64]string{}, sharded: sharded}
 	client := newClient(t, timeout)
 	for w := range workers {
 		l.wg.Go(func() {
@@ -107,7 +113,7 @@ func (l *keyedLoad) untilDefinite(t *testing.T, client *http.Client, url, name, 
 			}
 			l.mu.Lock()
 			at := time.Now().Format("15:04:05.000")
-			if other, ok := l.counts[c.Count]; ok {
+			if other, ok := l.counts[c.Count]; ok && !l.sharded {
 				l.failures.add(fmt.Errorf("keys %s and %s at %s were both answered count %d", other, key, at, c.Count))
 			}
 			l.counts[c.Count] = key + " at " + at
@@ -143,16 +149,17 @@ func (l *keyedLoad) finish() {
 	l.wg.Wait()
 }
 
-// checkKeyedTable reads the table straight from DynamoDB: the counter has
-// count, and there are records idempotency records (one per acknowledged
-// key, and the keyed create's).
+// checkKeyedTable reads the table straight from DynamoDB: the counter's
+// items (its own and its shards') hold count between them, and there are
+// records idempotency records (one per acknowledged key, and the keyed
+// create's).
 func checkKeyedTable(t *testing.T, endpoint, table, name string, count, records int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint})
-	var gotRecords int64
-	var gotCount string
+	var gotRecords, gotCount int64
+	var items int
 	p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -163,15 +170,20 @@ func checkKeyedTable(t *testing.T, endpoint, table, name string, count, records 
 			switch pk := item["pk"].(*types.AttributeValueMemberS).Value; {
 			case strings.HasPrefix(pk, "i#"):
 				gotRecords++
-			case pk == "c#"+name:
-				gotCount = item["count"].(*types.AttributeValueMemberN).Value
+			case pk == "c#"+name || strings.HasPrefix(pk, "c#"+name+"#"):
+				n, err := strconv.ParseInt(item["count"].(*types.AttributeValueMemberN).Value, 10, 64)
+				if err != nil {
+					t.Fatalf("item %s: %v", pk, err)
+				}
+				gotCount += n
+				items++
 			default:
 				t.Errorf("unexpected item %v", item)
 			}
 		}
 	}
-	if gotCount != fmt.Sprint(count) {
-		t.Errorf("counter item count = %q, want %d", gotCount, count)
+	if gotCount != count || items == 0 {
+		t.Errorf("the counter's %d items hold %d between them, want %d", items, gotCount, count)
 	}
 	if gotRecords != records {
 		t.Errorf("table holds %d idempotency records, want %d (one per acknowledged key, and the create's)", gotRecords, records)
@@ -185,11 +197,18 @@ func checkKeyedTable(t *testing.T, endpoint, table, name string, count, records 
 // count equals the number of keys acknowledged, exactly: unlike the unkeyed
 // kill test, no 503 leaves its client unsure.
 func TestIdempotentKillMidLoad(t *testing.T) {
-	const (
-		workers = 16
-		name    = "keyed-hits"
-		table   = "faults-idempotent-kill"
-	)
+	idempotentKillMidLoad(t, "keyed-hits", "faults-idempotent-kill", 0)
+}
+
+// TestIdempotentKillMidLoadSharded is TestIdempotentKillMidLoad on a
+// counter spread over 4 shards: a keyed increment is still applied once,
+// whichever shards it went to.
+func TestIdempotentKillMidLoadSharded(t *testing.T) {
+	idempotentKillMidLoad(t, "keyed-sharded", "faults-idempotent-kill-sharded", 4)
+}
+
+func idempotentKillMidLoad(t *testing.T, name, table string, shards int) {
+	const workers = 16
 	before, down, after := 1500*time.Millisecond, 2500*time.Millisecond, 1500*time.Millisecond
 	if testing.Short() {
 		before, down, after = 700*time.Millisecond, 2*time.Second, 700*time.Millisecond
@@ -197,9 +216,9 @@ func TestIdempotentKillMidLoad(t *testing.T) {
 	db := dynamolocal.StartForTest(t, dynamolocal.Options{DBPath: t.TempDir()})
 	proxy := newDynamoProxy(t, db.Endpoint())
 	srv := startServer(t, dynamoEnv(proxy.URL(), table, time.Second))
-	createKeyed(t, srv.URL, name)
+	createKeyed(t, srv.URL, name, shards)
 
-	l := startKeyedLoad(t, srv.URL+"/counters/"+name+"/increment", name, workers, 3*time.Second)
+	l := startKeyedLoad(t, srv.URL+"/counters/"+name+"/increment", name, workers, 3*time.Second, shards > 0)
 	<-time.After(before)
 	l.awaitAcked(t, 1, time.Minute) // a loaded machine may need longer than the window
 	ackedBeforeKill := l.acked.Load()
@@ -223,10 +242,13 @@ func TestIdempotentKillMidLoad(t *testing.T) {
 	acked := l.acked.Load()
 	t.Logf("%d keys acknowledged (%d as replays), final count %d; %d answers 503 and %d without an answer, each retried with its key",
 		acked, l.replayed.Load(), final.Count, l.unavailable.Load(), l.noAnswer.Load())
-	fmt.Printf("faults: idempotent-kill-mid-load acknowledged=%d final=%d unavailable=%d no_answer=%d replayed=%d\n",
-		acked, final.Count, l.unavailable.Load(), l.noAnswer.Load(), l.replayed.Load())
+	fmt.Printf("faults: idempotent-kill-mid-load shards=%d acknowledged=%d final=%d unavailable=%d no_answer=%d replayed=%d\n",
+		shards, acked, final.Count, l.unavailable.Load(), l.noAnswer.Load(), l.replayed.Load())
 	if final.Count != acked {
 		t.Errorf("final count %d, want exactly the %d acknowledged keys", final.Count, acked)
+	}
+	if final.Shards != shards {
+		t.Errorf("the counter has %d shards, want %d", final.Shards, shards)
 	}
 	if unavailableWhileDown == 0 || acked == ackedAtRestart || ackedBeforeKill == 0 {
 		t.Errorf("the load did not cover each window: %d acknowledged before the kill, %d 503s by the restart, %d acknowledged after it",
@@ -235,14 +257,18 @@ func TestIdempotentKillMidLoad(t *testing.T) {
 	checkKeyedTable(t, db.Endpoint(), table, name, final.Count, acked+1)
 }
 
-// createKeyed creates the counter name with an Idempotency-Key, retrying
-// while the answer is 503: a cold DynamoDB Local on a busy machine may
-// miss the first request's deadline.
-func createKeyed(t *testing.T, baseURL, name string) {
+// createKeyed creates the counter name (spread over shards, if not 0)
+// with an Idempotency-Key, retrying while the answer is 503: a cold
+// DynamoDB Local on a busy machine may miss the first request's deadline.
+func createKeyed(t *testing.T, baseURL, name string, shards int) {
 	t.Helper()
+	body := fmt.Sprintf(`{"name":%q}`, name)
+	if shards > 0 {
+		body = fmt.Sprintf(`{"name":%q,"shards":%d}`, name, shards)
+	}
 	var last response
 	for range 30 {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, baseURL+"/counters", strings.NewReader(`{"name":"`+name+`"}`))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, baseURL+"/counters", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,14 +301,14 @@ type dropProxy struct {
 func newDropProxy(t *testing.T, upstream string) *dropProxy {
 	t.Helper()
 	p := &dropProxy{dynamoProxy: newDynamoProxy(t, upstream)}
-	p.answer = func(w http.ResponseWriter, r *http.Request, res *http.Response) bool {
-		if dynamoTarget(r) != "TransactWriteItems" || p.transactions.Add(1)%3 != 0 {
+	p.Answer = func(w http.ResponseWriter, r *http.Request, res *http.Response) bool {
+		if dynamoproxy.Operation(r) != "TransactWriteItems" || p.transactions.Add(1)%3 != 0 {
 			return true
 		}
 		if res.StatusCode == http.StatusOK {
 			p.dropped.Add(1)
 		}
-		p.hangUp(w)
+		p.HangUp(w)
 		return false
 	}
 	return p
@@ -304,12 +330,12 @@ func TestIdempotentLostAnswers(t *testing.T) {
 	db := dynamolocal.ForTest(t)
 	proxy := newDropProxy(t, db.Endpoint())
 	srv := startServer(t, dynamoEnv(proxy.URL(), table, 2*time.Second))
-	createKeyed(t, srv.URL, name)
-	l := startKeyedLoad(t, srv.URL+"/counters/"+name+"/increment", name, workers, 5*time.Second)
+	createKeyed(t, srv.URL, name, 0)
+	l := startKeyedLoad(t, srv.URL+"/counters/"+name+"/increment", name, workers, 5*time.Second, false)
 	<-time.After(run)
 	l.finish()
 	l.failures.check(t, "keyed increments")
-	proxy.failures.check(t, "proxy")
+	proxy.check(t)
 
 	final, err := decodeCounter(mustCall(t, http.MethodGet, srv.URL+"/counters/"+name, ""), name)
 	if err != nil {

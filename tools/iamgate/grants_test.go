@@ -16,8 +16,13 @@ import (
 
 // routeNeeds is what each route's code calls (internal/dynamostore,
 // internal/history), as grants: "Action Table" for an action on any key of
-// the table, "Action Table c#" for keys with that prefix only (c#<name> a
-// counter, i#<hash> an idempotency record). A keyed write (Idempotency-Key)
+// the table, "Action Table c#" for keys of that class only (keyClasses: c#
+// a counter's own item, c#*# a hot counter's shard, i# an idempotency
+// record), "Action Table/index" for the table's listing index. A counter's
+// writes reach its shards as its own item (internal/dynamostore's
+// layout.go): a set or delete of a sharded counter changes every item, an
+// increment the one it picks, growing (PutItem) a hot counter's shards. A
+// keyed write (Idempotency-Key)
 // reads the counter, then writes one TransactWriteItems, which IAM
 // authorizes item by item with each item's action: the change (a Put,
 // Update or Delete of the counter, or a ConditionCheck of it for a write it
@@ -26,17 +31,26 @@ var routeNeeds = map[string][]string{
 	httpapi.RouteHealth: {"GetItem CountersTable"}, // Ping reads a key that never exists
 	// PutItem of the counter; keyed: its read, the Put (or the
 	// ConditionCheck of one that exists) and the record.
-	httpapi.RouteCreate: {"GetItem CountersTable", "PutItem CountersTable c#", "ConditionCheckItem CountersTable c#", "PutItem CountersTable i#"},
-	// UpdateItem; keyed: the read, a Put (a new counter) or an Update, the record.
-	httpapi.RouteSet: {"GetItem CountersTable", "UpdateItem CountersTable c#", "PutItem CountersTable c#", "PutItem CountersTable i#"},
+	// A create with shards puts them too.
+	httpapi.RouteCreate: {"GetItem CountersTable", "PutItem CountersTable c#", "PutItem CountersTable c#*#",
+		"ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#", "PutItem CountersTable i#"},
+	// UpdateItem; keyed: the read, a Put (a new counter) or an Update, the
+	// record; Puts of the shards asked for.
+	httpapi.RouteSet: {"GetItem CountersTable", "UpdateItem CountersTable c#", "UpdateItem CountersTable c#*#",
+		"PutItem CountersTable c#", "PutItem CountersTable c#*#", "ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#",
+		"PutItem CountersTable i#"},
 	// UpdateItem; keyed: the read, the Update (or the ConditionCheck of a
-	// refused one: missing, out of range), the record.
-	httpapi.RouteIncrement: {"GetItem CountersTable", "UpdateItem CountersTable c#", "ConditionCheckItem CountersTable c#", "PutItem CountersTable i#"},
+	// refused one: missing, out of range), the record; a hot counter's
+	// growth.
+	httpapi.RouteIncrement: incrementNeeds,
 	// PATCH changes a count by any amount: as an increment.
-	httpapi.RouteAdjust: {"GetItem CountersTable", "UpdateItem CountersTable c#", "ConditionCheckItem CountersTable c#", "PutItem CountersTable i#"},
-	httpapi.RouteDelete: {"GetItem CountersTable", "DeleteItem CountersTable c#", "ConditionCheckItem CountersTable c#", "PutItem CountersTable i#"},
-	httpapi.RouteList:   {"Scan CountersTable"},
-	httpapi.RouteGet:    {"GetItem CountersTable"},
+	httpapi.RouteAdjust: incrementNeeds,
+	httpapi.RouteDelete: {"GetItem CountersTable", "DeleteItem CountersTable c#", "DeleteItem CountersTable c#*#",
+		"ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#", "PutItem CountersTable i#"},
+	// A Scan of the listing index, a batch read of the page's counters, a
+	// TransactGetItems (GetItem of each item) of each sharded one.
+	httpapi.RouteList: {"Scan CountersTable/index", "BatchGetItem CountersTable", "GetItem CountersTable"},
+	httpapi.RouteGet:  {"GetItem CountersTable"},
 	// The counter (404; its creation time names its history), then one
 	// Query of the stats table.
 	httpapi.RouteStats:   {"GetItem CountersTable", "Query StatsTable"},
@@ -44,10 +58,17 @@ var routeNeeds = map[string][]string{
 	httpapi.RouteShields: {"GetItem CountersTable"},
 	// GET increments (UpdateItem), HEAD reads (issue 20's finding 1); with
 	// HitCreatesCounters, a missing counter is created (PutItem): hitNeeds.
-	httpapi.RouteHit: {"GetItem CountersTable", "UpdateItem CountersTable c#"},
+	// A hot counter's growth puts shards; a hit out of a sharded counter's
+	// range is refused by a transaction's ConditionChecks.
+	httpapi.RouteHit: {"GetItem CountersTable", "UpdateItem CountersTable c#", "UpdateItem CountersTable c#*#",
+		"PutItem CountersTable c#*#", "ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#"},
 	// The web files touch no table.
 	httpapi.RouteDashboard: nil, httpapi.RouteDashboardScript: nil, httpapi.RouteDashboardStyle: nil, httpapi.RouteEmbed: nil,
 }
+
+// incrementNeeds is what an increment calls.
+var incrementNeeds = []string{"GetItem CountersTable", "UpdateItem CountersTable c#", "UpdateItem CountersTable c#*#",
+	"PutItem CountersTable c#*#", "ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#", "PutItem CountersTable i#"}
 
 // hitCreates is what the hit route needs more with HitCreatesCounters=true.
 var hitCreates = []string{"PutItem CountersTable c#"}
@@ -59,9 +80,14 @@ var hitCreates = []string{"PutItem CountersTable c#"}
 var aggregateNeeds = []string{"Query StatsTable", "UpdateItem StatsTable", "BatchWriteItem StatsTable",
 	"DescribeStream CountersTable/stream", "GetShardIterator CountersTable/stream", "GetRecords CountersTable/stream", "ListStreams *"}
 
-// keyClasses are the partition keys the grants are tried with: a counter,
-// an idempotency record, anything else.
-var keyClasses = []string{"c#", "i#", "zz"}
+// keyClasses are the partition keys the grants are tried with, by label:
+// a counter's own item, a shard of a hot counter, an idempotency record,
+// anything else.
+var keyClasses = []keyClass{{"c#", "c#x"}, {"c#*#", "c#x#1"}, {"i#", "i#x"}, {"zz", "zzx"}}
+
+// keyClass is a class of partition keys (label, as in routeNeeds) and a
+// key of it.
+type keyClass struct{ label, key string }
 
 // keyed are the actions IAM gives dynamodb:LeadingKeys.
 var keyed = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
@@ -78,7 +104,7 @@ func grantsOf(p *Principal, res *Resources, tables []string) []string {
 	var targets []target
 	for _, id := range tables {
 		t := res.Tables[id]
-		targets = append(targets, target{id, t.ARN}, target{id + "/stream", t.StreamARN}, target{id + "/index", t.ARN + "/index/byName"})
+		targets = append(targets, target{id, t.ARN}, target{id + "/stream", t.StreamARN}, target{id + "/index", t.ARN + "/index/counters"})
 	}
 	targets = append(targets, target{"*", "*"})
 	var out []string
@@ -88,17 +114,17 @@ func grantsOf(p *Principal, res *Resources, tables []string) []string {
 				continue // an action takes a resource, or none ("*")
 			}
 			var allowed []string
-			classes := []string{""}
+			classes := []keyClass{{}} // no keys
 			if slices.Contains(keyed, action) {
 				classes = keyClasses
 			}
 			for _, k := range classes {
 				c := check{action: action, resource: tg.arn, keys: map[string][]string{}}
-				if k != "" {
-					c.keys[keyLeadingKeys] = []string{k + "x"}
+				if k.key != "" {
+					c.keys[keyLeadingKeys] = []string{k.key}
 				}
 				if p.decide(c).Allowed {
-					allowed = append(allowed, k)
+					allowed = append(allowed, k.label)
 				}
 			}
 			name := strings.TrimPrefix(action, "dynamodb:") + " " + tg.label
@@ -247,7 +273,7 @@ func TestPermissionsTable(t *testing.T) {
 
 // actionOrder is the order of actions in docs/lambda.md's column: reads,
 // writes, the stream.
-var actionOrder = []string{"GetItem", "Query", "Scan", "ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
+var actionOrder = []string{"GetItem", "Query", "Scan", "BatchGetItem", "ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
 	"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 
 // describe writes grants (of grantsOf) as docs/lambda.md's column: actions
@@ -260,7 +286,7 @@ func describe(grants, others []string) string {
 	var entries []entry
 	for _, g := range grants {
 		f := strings.Fields(g)
-		label := strings.Replace(f[1], "/stream", "'s stream", 1)
+		label := strings.NewReplacer("/stream", "'s stream", "/index", "'s listing index").Replace(f[1])
 		k := [2]string{f[0], label}
 		if _, ok := keys[k]; !ok {
 			entries = append(entries, entry{f[0], label})
@@ -276,6 +302,9 @@ func describe(grants, others []string) string {
 	for _, e := range entries {
 		on := e.on
 		if ks := keys[[2]string{e.action, e.on}]; len(ks) > 0 {
+			if slices.Contains(ks, "`c#*`") { // the pattern covers the shards' keys
+				ks = slices.DeleteFunc(ks, func(k string) bool { return k == "`c#*#*`" })
+			}
 			slices.Sort(ks)
 			on += ", keys " + strings.Join(ks, " ")
 		}

@@ -9,17 +9,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
 
-// runKeyed is the conformance suite of keyed writes: Store.Apply with an
-// idempotency key.
-func runKeyed(t *testing.T, newStore func(t *testing.T) counter.Store) {
-	t.Run("KeyedReplay", func(t *testing.T) { testKeyedReplay(t, newStore(t)) })
-	t.Run("KeyedReuse", func(t *testing.T) { testKeyedReuse(t, newStore(t)) })
-	t.Run("KeyedScope", func(t *testing.T) { testKeyedScope(t, newStore(t)) })
-	t.Run("KeyedInvalid", func(t *testing.T) { testKeyedInvalid(t, newStore(t)) })
-	t.Run("KeyedConcurrentSameKey", func(t *testing.T) { testKeyedConcurrentSameKey(t, newStore(t)) })
-	t.Run("KeyedConcurrentKeys", func(t *testing.T) { testKeyedConcurrentKeys(t, newStore(t)) })
-}
-
 // answer is what one keyed Apply returned: the result without its
 // Replayed mark, the mark, and the error.
 type answer struct {
@@ -352,7 +341,8 @@ func testKeyedConcurrentSameKey(t *testing.T, s counter.Store) {
 
 // testKeyedConcurrentKeys increments one counter from many goroutines, each
 // with its own keys, retrying a key until a definite answer: no increment
-// is lost or doubled, and no two answers show the same count.
+// is lost or doubled, and (but for a sharded counter, whose answers may
+// lag) no two answers show the same count.
 func testKeyedConcurrentKeys(t *testing.T, s counter.Store) {
 	// 8 goroutines on one counter keep every keyed write in conflict with
 	// others (DynamoDB: transactions that cancel and are retried); 16 x 25
@@ -375,7 +365,7 @@ func testKeyedConcurrentKeys(t *testing.T, s counter.Store) {
 				retries += r
 				if a.err != nil {
 					t.Errorf("keyed Apply(%s): %v", key.Key, a.err)
-				} else if seen[a.outcome.Counter.Count] {
+				} else if seen[a.outcome.Counter.Count] && !sharded(s) {
 					t.Errorf("two increments answered count %d", a.outcome.Counter.Count)
 				}
 				seen[a.outcome.Counter.Count] = true

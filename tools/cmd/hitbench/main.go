@@ -47,8 +47,9 @@ type options struct {
 	connections int
 	endpoints   []string
 	out         string
-	targets     string // file of target rows (recordTarget); "" for none
-	dataDir     string // where the file suite puts its data file ("" for the system's temporary directory)
+	targets     string  // file of target rows (recordTarget); "" for none
+	dataDir     string  // where the file suite puts its data file ("" for the system's temporary directory)
+	keyLimit    float64 // hot suite: per-key write units a second
 }
 
 func run() error {
@@ -60,9 +61,10 @@ func run() error {
 	flag.IntVar(&o.connections, "c", 32, "concurrent connections")
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
+	flag.Float64Var(&o.keyLimit, "key-limit", 20, "hot suite: the write units a second each key takes (reads: 3x)")
 	flag.StringVar(&o.targets, "targets", "", "append each figure that has a project target, with the target and whether it holds, to this file")
 	flag.StringVar(&o.dataDir, "data-dir", "", "directory for the file suite's data file: on the disk to measure, not a tmpfs (default: the system's temporary directory)")
-	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle; file: the durable file store vs the memory store")
+	suite := flag.String("suite", "memory", "memory: server vs bare net/http; dynamodb: store and server vs a raw SDK loop; listing: increments alone vs while clients list, 200,000 counters; conns: server memory and /health while thousands of connections stall or idle; file: the durable file store vs the memory store; hot: one counter behind a per-key throttle, shards off vs on")
 	flag.Parse()
 	o.endpoints = strings.Split(endpoints, ",")
 	if o.serverBin == "" {
@@ -81,6 +83,7 @@ func run() error {
 		"conns":    benchConns,
 		"dynamodb": benchDynamoDB,
 		"file":     benchFile,
+		"hot":      benchHot,
 	}
 	if bench, ok := suites[*suite]; ok {
 		report, closeReport, err := openReport(o.out)
