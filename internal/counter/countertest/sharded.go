@@ -36,13 +36,14 @@ func RunSharded(t *testing.T, newStore func(t *testing.T) counter.Store) {
 }
 
 // RunStatsSharded is RunStats on counters spread over Shards items: every
-// bucket is exact whichever items the hits went to.
+// bucket is exact whichever items the hits went to. It leaves out the
+// saturation case, which checks the buckets' arithmetic, not the items.
 func RunStatsSharded(t *testing.T, newHarness func(t *testing.T) StatsHarness) {
-	RunStats(t, func(t *testing.T) StatsHarness {
+	runStats(t, func(t *testing.T) StatsHarness {
 		h := newHarness(t)
 		h.Store = newSharding(h.Store)
 		return h
-	})
+	}, false)
 }
 
 // sharding is a store whose every create and set asks for Shards shards.
