@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +23,10 @@ func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
 
 // setup starts a proxy in front of the shared DynamoDB Local with limits,
 // and returns a client through it (which never retries, so that each
-// refusal shows) and a fresh table of partition key pk.
-func setup(t *testing.T, limits dynamoproxy.Limits) (*dynamoproxy.Proxy, *dynamodb.Client, string) {
+// refusal shows), a fresh table of partition key pk, and the proxy's
+// clock: it stands still until the test moves it, so that what a key is
+// refused does not depend on how fast a busy machine sends.
+func setup(t *testing.T, limits dynamoproxy.Limits) (*dynamoproxy.Proxy, *dynamodb.Client, string, *clock) {
 	t.Helper()
 	db := dynamolocal.ForTest(t)
 	p, err := dynamoproxy.Start(db.Endpoint())
@@ -32,12 +35,33 @@ func setup(t *testing.T, limits dynamoproxy.Limits) (*dynamoproxy.Proxy, *dynamo
 	}
 	t.Cleanup(func() { p.Close() })
 	p.SetLimits(limits)
+	clk := &clock{at: time.Now()}
+	p.SetClock(clk.now)
 	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: p.URL()}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	table := strings.ReplaceAll(t.Name(), "/", "-")
+	// A table of its own per run: DynamoDB Local outlives the test (-count).
+	table := fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano())
 	if err := dynamostore.CreateTable(t.Context(), dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: db.Endpoint()}), table); err != nil {
 		t.Fatal(err)
 	}
-	return p, client, table
+	return p, client, table, clk
+}
+
+// clock is a time that moves only when told to.
+type clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = c.at.Add(d)
 }
 
 func key(pk string) map[string]types.AttributeValue {
@@ -56,12 +80,11 @@ func add(ctx context.Context, c *dynamodb.Client, table, pk string) error {
 // DynamoDB refuses a hot key, while another key is not; what was refused
 // was not applied.
 func TestWriteLimitPerKey(t *testing.T) {
-	p, c, table := setup(t, dynamoproxy.Limits{WriteUnits: 10, ReadUnits: 30})
+	p, c, table, clk := setup(t, dynamoproxy.Limits{WriteUnits: 10, ReadUnits: 30})
 	ctx := t.Context()
 	var applied, refused int
 	var first error
-	start := time.Now()
-	for range 40 { // faster than 10 a second, even on a busy machine
+	for range 40 { // at one instant: the burst, then refusals
 		err := add(ctx, c, table, "hot")
 		switch {
 		case err == nil:
@@ -73,10 +96,8 @@ func TestWriteLimitPerKey(t *testing.T) {
 			refused++
 		}
 	}
-	// The burst, and what the bucket regained meanwhile.
-	if most := 10 + int(10*time.Since(start).Seconds()) + 1; applied < 10 || applied > most || refused == 0 {
-		t.Fatalf("40 writes to one key at 10 units/s in %v: %d applied, %d refused; want from 10 to %d applied, the rest refused",
-			time.Since(start).Round(time.Millisecond), applied, refused, most)
+	if applied != 10 || refused != 30 {
+		t.Fatalf("40 writes to one key at 10 units/s in one instant: %d applied, %d refused; want the burst of 10 applied, 30 refused", applied, refused)
 	}
 	var pte *types.ProvisionedThroughputExceededException
 	if !errors.As(first, &pte) {
@@ -100,10 +121,12 @@ func TestWriteLimitPerKey(t *testing.T) {
 	if u.ThrottledWrites != refused || u.WriteUnits != float64(applied+1) {
 		t.Errorf("usage %+v, want %d throttled writes and %d write units", u, refused, applied+1)
 	}
-	// The bucket refills at the limit's rate.
-	time.Sleep(300 * time.Millisecond) // capacity comes back with time, nothing signals it
-	if err := add(ctx, c, table, "hot"); err != nil {
-		t.Errorf("after 300 ms: %v", err)
+	// The bucket refills at the limit's rate: 3 units in 300 ms.
+	clk.advance(300 * time.Millisecond)
+	for i := range 4 {
+		if err := add(ctx, c, table, "hot"); (err == nil) != (i < 3) {
+			t.Errorf("write %d after 300 ms: %v, want the first 3 applied and the 4th refused", i+1, err)
+		}
 	}
 }
 
@@ -112,7 +135,7 @@ func TestWriteLimitPerKey(t *testing.T) {
 // for that item and None for the others; a BatchGetItem returns the keys
 // it refused in UnprocessedKeys.
 func TestReadLimitAndTransactions(t *testing.T) {
-	_, c, table := setup(t, dynamoproxy.Limits{WriteUnits: 4, ReadUnits: 4})
+	_, c, table, _ := setup(t, dynamoproxy.Limits{WriteUnits: 4, ReadUnits: 4})
 	ctx := t.Context()
 	for _, pk := range []string{"a", "b"} {
 		if err := add(ctx, c, table, pk); err != nil {
