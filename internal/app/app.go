@@ -145,6 +145,7 @@ func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.
 		Logger:         a.log,
 		Timeout:        a.cfg.RequestTimeout,
 		APIKeys:        a.cfg.APIKeys,
+		APIKeyDigests:  a.cfg.APIKeyDigests,
 		CORSOrigins:    a.cfg.CORSOrigins,
 		HitCreates:     a.cfg.HitCreates,
 		MaxHeaderBytes: httpapi.MaxHeaderBytes,

@@ -10,6 +10,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -103,6 +105,13 @@ type Config struct {
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
 	// image can then create counters.
 	HitCreates bool
+	// APIKeyDigests are the SHA-256 digests of the keys the admin routes
+	// require (API_KEY_DIGESTS: comma-separated, 64 hex digits each),
+	// checked by the service itself like APIKeys: what a function behind
+	// an HTTP API gets, which has no API keys of its own (the template's
+	// AdminKeyDigests with ApiType=HTTP), so that the keys themselves are
+	// never in the function's configuration.
+	APIKeyDigests [][sha256.Size]byte
 	// APIKeysRequired says that a gateway in front of the service requires
 	// API keys on the admin routes (API_KEYS_REQUIRED=true; default false):
 	// API Gateway, when the template's RequireApiKeys is true. The
@@ -183,6 +192,7 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
 		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
 	}
+	cfg.APIKeyDigests = e.digests("API_KEY_DIGESTS")
 	cfg.APIKeysRequired = e.oneOf("API_KEYS_REQUIRED", "false", "true") == "true"
 	cfg.PublicMaxIncrement = e.publicMaxIncrement("PUBLIC_MAX_INCREMENT")
 	if cfg.MaxShards = e.positive("MAX_SHARDS", fmt.Sprintf("a whole number from 1 to %d", counter.MaxShards)); cfg.MaxShards > counter.MaxShards {
@@ -271,6 +281,30 @@ func (e *environment) list(name, what string) []string {
 		e.invalid(name, v, "comma-separated "+what+" (unset it for none)")
 	}
 	return items
+}
+
+// digests reads a list of SHA-256 digests in hex (either case). An
+// invalid value is not repeated in the error: it may be a key pasted in
+// place of its digest.
+func (e *environment) digests(name string) [][sha256.Size]byte {
+	v := e.getenv(name)
+	var out [][sha256.Size]byte
+	for _, item := range splitList(v) {
+		var d [sha256.Size]byte
+		if len(item) != hex.EncodedLen(sha256.Size) {
+			out = nil
+			break
+		}
+		if _, err := hex.Decode(d[:], []byte(item)); err != nil {
+			out = nil
+			break
+		}
+		out = append(out, d)
+	}
+	if v != "" && out == nil {
+		e.fail(fmt.Errorf("%s (value not shown): want comma-separated SHA-256 digests of the keys, 64 hex digits each (printf %%s \"$KEY\" | sha256sum)", name))
+	}
+	return out
 }
 
 // origins reads CORS_ALLOWED_ORIGINS: unset is DefaultCORSOrigins, CORSOff
@@ -378,8 +412,10 @@ func (e *environment) burst(name string, rate float64) int {
 }
 
 // KeysOn reports whether the admin routes require API keys: the server's
-// own (API_KEYS), or a gateway's in front of it (API_KEYS_REQUIRED).
-func (c Config) KeysOn() bool { return len(c.APIKeys) > 0 || c.APIKeysRequired }
+// own (API_KEYS, API_KEY_DIGESTS), or a gateway's in front of it (API_KEYS_REQUIRED).
+func (c Config) KeysOn() bool {
+	return len(c.APIKeys) > 0 || len(c.APIKeyDigests) > 0 || c.APIKeysRequired
+}
 
 // publicMaxIncrement reads the open increment's bound: 1 to MaxCount,
 // default 1.

@@ -128,6 +128,16 @@ func TestFromEnv(t *testing.T) {
 		"API_KEYS comma only":  {env: vars(nil, "API_KEYS", ","), wantErr: `API_KEYS=","`},
 		"API_KEYS blanks only": {env: vars(nil, "API_KEYS", " , "), wantErr: "API_KEYS"},
 
+		// sha256("k1") and sha256("k2"), as an operator makes them.
+		"API_KEY_DIGESTS": {env: vars(nil, "API_KEY_DIGESTS", " "+digestK1+", "+strings.ToUpper(digestK2)+" ,"), check: wantField(func(c config.Config) any {
+			return fmt.Sprintf("%x|%x|%v", c.APIKeyDigests[0], c.APIKeyDigests[1], c.KeysOn())
+		}, digestK1+"|"+digestK2+"|true")},
+		"API_KEY_DIGESTS short":      {env: vars(nil, "API_KEY_DIGESTS", digestK1[:62]), wantErr: "API_KEY_DIGESTS (value not shown)"},
+		"API_KEY_DIGESTS not hex":    {env: vars(nil, "API_KEY_DIGESTS", "x"+digestK1[1:]), wantErr: "API_KEY_DIGESTS"},
+		"API_KEY_DIGESTS a key":      {env: vars(nil, "API_KEY_DIGESTS", "s3cret-key"), wantErr: "API_KEY_DIGESTS (value not shown)"},
+		"API_KEY_DIGESTS one bad":    {env: vars(nil, "API_KEY_DIGESTS", digestK1+",nope"), wantErr: "API_KEY_DIGESTS"},
+		"API_KEY_DIGESTS comma only": {env: vars(nil, "API_KEY_DIGESTS", ","), wantErr: "API_KEY_DIGESTS"},
+
 		// The open increment only adds views when keys are on: 1 unless set.
 		"PUBLIC_MAX_INCREMENT default":          {env: nil, check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(1))},
 		"PUBLIC_MAX_INCREMENT 5":                {env: vars(nil, "PUBLIC_MAX_INCREMENT", "5"), check: wantField(func(c config.Config) any { return c.PublicMaxIncrement }, int64(5))},
@@ -294,5 +304,20 @@ func TestConfigHidesSecrets(t *testing.T) {
 		if s := fmt.Sprintf(format, cfg); strings.Contains(s, "secret") || strings.Contains(s, "token") {
 			t.Errorf("Printf(%q, cfg) = %s: shows a secret", format, s)
 		}
+	}
+}
+
+// The SHA-256 digests of the keys k1 and k2 (printf %s k1 | sha256sum).
+const (
+	digestK1 = "6ab9f1eb8f7d3388f4f9d586f66e99fd54080df2c446f0e58668b09c08a16dd0"
+	digestK2 = "015f7e6bc5aeaf483724089e9252cc13b50951a6b69412522765cff4d780306e"
+)
+
+// TestDigestErrorHidesValue checks that a key pasted where its digest
+// belongs does not reach the init error, and so the log.
+func TestDigestErrorHidesValue(t *testing.T) {
+	_, err := config.FromEnv(env(vars(nil, "API_KEY_DIGESTS", "s3cret-key")), nil)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("err = %v, want an error without the value", err)
 	}
 }

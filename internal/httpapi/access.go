@@ -21,15 +21,18 @@ type APIKeys struct {
 	digests [][sha256.Size]byte
 }
 
-// NewAPIKeys returns the checker of keys; surrounding spaces are trimmed and
-// empty keys skipped.
-func NewAPIKeys(keys []string) APIKeys {
+// NewAPIKeys returns the checker of keys, and of the keys whose SHA-256
+// digests are given (a host that must not hold the keys themselves: a
+// function behind an HTTP API); surrounding spaces are trimmed and empty
+// keys skipped.
+func NewAPIKeys(keys []string, digests ...[sha256.Size]byte) APIKeys {
 	var k APIKeys
 	for _, key := range keys {
 		if key = strings.TrimSpace(key); key != "" {
 			k.digests = append(k.digests, sha256.Sum256([]byte(key)))
 		}
 	}
+	k.digests = append(k.digests, digests...)
 	return k
 }
 

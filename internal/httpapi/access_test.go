@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -114,6 +115,12 @@ func TestAPIKeys(t *testing.T) {
 	for key, want := range map[string]bool{"one": true, "two": true, " one ": false, "on": false, "one1": false, "": false, "three": false} {
 		if got := keys.Valid(key); got != want {
 			t.Errorf("Valid(%q): got %t, want %t", key, got, want)
+		}
+	}
+	byDigest := httpapi.NewAPIKeys([]string{"one"}, sha256.Sum256([]byte("two")))
+	for key, want := range map[string]bool{"one": true, "two": true, "tw": false, "": false} {
+		if got := byDigest.Valid(key); got != want {
+			t.Errorf("by digest: Valid(%q): got %t, want %t", key, got, want)
 		}
 	}
 	var none httpapi.APIKeys

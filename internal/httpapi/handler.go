@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -45,6 +46,9 @@ type Options struct {
 	// adjust, delete, list) require in the X-Api-Key header; a request
 	// without a valid one is 401. Other routes stay open.
 	APIKeys []string
+	// APIKeyDigests are more keys, given by their SHA-256 digests: a key
+	// is valid if it is one of APIKeys or its digest one of these.
+	APIKeyDigests [][sha256.Size]byte
 	// PublicMaxIncrement, when positive, is the largest by the open
 	// increment (POST /counters/{name}/increment) takes: a stranger can
 	// add views, 1 by default, and nothing else. Any other by is 403
@@ -117,7 +121,7 @@ func (h *handler) clientAddr(r *http.Request) string { return ClientAddr(r, h.tr
 // are 405, both with JSON errors. It fails for an unknown route name, and
 // for a page route without Options.Pages.
 func New(store counter.Store, opts Options) (http.Handler, error) {
-	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates,
+	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys, opts.APIKeyDigests...), hitCreates: opts.HitCreates,
 		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

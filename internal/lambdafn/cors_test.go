@@ -39,7 +39,7 @@ func TestCORSFromEnvironment(t *testing.T) {
 				event.Headers["Origin"] = tc.origin
 				event.MultiValueHeaders["Origin"] = []string{tc.origin}
 			}
-			resp, err := h(context.Background(), event)
+			resp, err := h.V1(context.Background(), event)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -77,7 +77,7 @@ func TestEventFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			handler := lambdafn.Adapt(h)
-			resp, err := handler(context.Background(), event)
+			resp, err := handler.V1(context.Background(), event)
 			if err != nil {
 				t.Fatalf("handler: %v", err)
 			}

@@ -38,7 +38,7 @@ type Function struct {
 // the credentials in the environment), through the composition root
 // (internal/app). A setting that does not parse fails it, naming the
 // variable. logger receives the request log; nil discards it.
-func New(ctx context.Context, fn Function, getenv func(string) string, logger *slog.Logger) (ProxyHandler, error) {
+func New(ctx context.Context, fn Function, getenv func(string) string, logger *slog.Logger) (*Adapter, error) {
 	if len(fn.Routes) == 0 {
 		return nil, errors.New("lambdafn: a function serves at least one route")
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -43,7 +45,7 @@ func TestMalformedEvents(t *testing.T) {
 			event := loadEvent(t, tc.route)
 			tc.spoil(&event)
 			handler := lambdafn.Adapt(mustHandler(t, tc.route))
-			resp, err := handler(context.Background(), event)
+			resp, err := handler.V1(context.Background(), event)
 			if err != nil {
 				t.Fatalf("function error %v, want a 400 proxy response", err)
 			}
@@ -73,7 +75,7 @@ func TestBase64Body(t *testing.T) {
 	event.IsBase64Encoded = true
 	event.Body = base64.StdEncoding.EncodeToString([]byte(`{"name":"home","count":3}`))
 	handler := lambdafn.Adapt(mustHandler(t, httpapi.RouteCreate))
-	resp, err := handler(context.Background(), event)
+	resp, err := handler.V1(context.Background(), event)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,4 +92,53 @@ func mustHandler(t *testing.T, route string) http.Handler {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestMalformedV2Events is TestMalformedEvents for payload version 2.0
+// events, through the bytes Lambda hands the function.
+func TestMalformedV2Events(t *testing.T) {
+	tests := map[string]struct {
+		spoil   func(map[string]any)
+		wantMsg string
+	}{
+		"body marked base64 is not": {func(e map[string]any) {
+			e["isBase64Encoded"] = true
+			e["body"] = `{"name":"home"}`
+		}, "the event's body is marked base64 but is not valid base64"},
+		"no method": {func(e map[string]any) {
+			delete(e["requestContext"].(map[string]any)["http"].(map[string]any), "method")
+		}, "the event has no httpMethod"},
+		"method with a space": {func(e map[string]any) {
+			e["requestContext"].(map[string]any)["http"].(map[string]any)["method"] = "PO ST"
+		}, "the event's httpMethod is not an HTTP method"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "events", "http", "create.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var event map[string]any
+			if err := json.Unmarshal(data, &event); err != nil {
+				t.Fatal(err)
+			}
+			tc.spoil(event)
+			payload, _ := json.Marshal(event)
+			out, err := lambdafn.Adapt(mustHandler(t, httpapi.RouteCreate)).Invoke(context.Background(), payload)
+			if err != nil {
+				t.Fatalf("function error %v, want a 400 proxy response", err)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Error struct{ Code, Message string }
+			}
+			_ = json.Unmarshal([]byte(resp.Body), &body)
+			if resp.StatusCode != http.StatusBadRequest || body.Error.Code != "invalid_request" || body.Error.Message != tc.wantMsg {
+				t.Errorf("%d %s, want 400 invalid_request %q", resp.StatusCode, resp.Body, tc.wantMsg)
+			}
+		})
+	}
 }

@@ -29,10 +29,11 @@ func (s *suite) testAPIKeys(t *testing.T) {
 			for route, req := range admin {
 				t.Run(route, func(t *testing.T) {
 					req.noKey, req.apiKey = key.noKey, key.key
-					// API Gateway checks keys itself, with a 403 of its own.
-					req.gatewayMayAnswer = true
+					// A REST API checks keys itself, with a 403 of its own;
+					// behind an HTTP API the function checks them.
+					req.gatewayMayAnswer = !s.opts.HTTPAPI
 					r := s.expectError(t, req, http.StatusUnauthorized, "unauthorized")
-					if !s.opts.Gateway {
+					if !s.opts.Gateway || s.opts.HTTPAPI {
 						wantChallenge(t, r)
 					}
 				})

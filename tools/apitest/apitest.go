@@ -34,6 +34,16 @@ type Options struct {
 	// the answer is a 4xx.
 	Gateway bool
 
+	// HTTPAPI says the gateway is an API Gateway HTTP API in front of the
+	// service as the template deploys it with ApiType=HTTP: a $default
+	// route to a function of the service's, and the admin keys checked by
+	// the functions. With Gateway, unknown paths and missing or wrong keys
+	// are then held to the contract as without a gateway; a method a path
+	// does not serve is the service's 404 not_found instead of its 405
+	// with Allow (the HTTP API hands it to the $default route's function,
+	// which does not serve that path); the other Gateway allowances stay.
+	HTTPAPI bool
+
 	// Origin, if set, is a browser origin the target allows (CORS): the
 	// suite sends it on every request and checks that every answer lets
 	// it read the answer (Access-Control-Allow-Origin), that every answer,

@@ -112,12 +112,20 @@ func TestStandaloneServer(t *testing.T) {
 }
 
 // TestLocalAPI runs the browser checks against the Lambda binaries under
-// the emulator behind tools/localapi (`make local`), with API keys on.
+// the emulator behind tools/localapi (`make local`), with API keys on, as
+// the template deploys behind a REST API and behind an HTTP API
+// (ApiType).
 func TestLocalAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local, builds every function and runs it under the emulator")
 	}
 	tab := browser.New(t)
+	for _, apiType := range []string{"REST", "HTTP"} {
+		t.Run(apiType, func(t *testing.T) { testLocalAPI(t, tab, apiType) })
+	}
+}
+
+func testLocalAPI(t *testing.T, tab *browser.Tab, apiType string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var logOut io.Writer
@@ -140,6 +148,7 @@ func TestLocalAPI(t *testing.T) {
 		APIKeys:          []string{testKey},
 		DynamoDBEndpoint: dynamolocal.ForTest(t).Endpoint(),
 		TableName:        "browser-" + randomHex(t),
+		TemplateParams:   map[string]any{"ApiType": apiType},
 		FunctionLog:      logOut,
 		OnAccess: func(d iamgate.Decision) {
 			if !d.Allowed {

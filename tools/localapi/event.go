@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
 // maxPayload is API Gateway's limit on a request body (10 MB).
@@ -66,6 +68,90 @@ func proxyEvent(r *http.Request, rt route, params map[string]string, stage strin
 		MultiValueQueryStringParameters: multiQuery,
 		PathParameters:                  params,
 		RequestContext:                  requestContext(r, rt, stage),
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body = base64.StdEncoding.EncodeToString(body)
+		ev.IsBase64Encoded = true
+	}
+	return ev, nil
+}
+
+// httpEvent builds the HTTP API (payload version 2.0) event API Gateway
+// would send for r on rt: header names in lower case, repeated headers and
+// query parameters joined with commas, the stage in rawPath ($default has
+// none); the route key of the $default route is $default.
+func httpEvent(r *http.Request, rt route, params map[string]string, stage string) (events.APIGatewayV2HTTPRequest, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	if err != nil {
+		return events.APIGatewayV2HTTPRequest{}, fmt.Errorf("read body: %w", err)
+	}
+	if len(body) > maxPayload {
+		return events.APIGatewayV2HTTPRequest{}, errPayloadTooLarge
+	}
+	headers := map[string]string{}
+	var cookies []string
+	for k, vs := range r.Header {
+		if strings.EqualFold(k, "Cookie") {
+			cookies = append(cookies, vs...)
+			continue
+		}
+		headers[strings.ToLower(k)] = strings.Join(vs, ",")
+	}
+	if r.Host != "" {
+		headers["host"] = r.Host
+	}
+	var query map[string]string
+	if q := parseQuery(r.URL.RawQuery); len(q) > 0 {
+		query = map[string]string{}
+		for k, vs := range q {
+			query[k] = strings.Join(vs, ",")
+		}
+	}
+	if len(params) == 0 {
+		params = nil
+	}
+	routeKey := rt.method + " " + rt.path
+	if rt.isDefault() {
+		routeKey = samtemplate.DefaultRoute
+	}
+	rawPath := r.URL.EscapedPath()
+	if stage != "$default" {
+		rawPath = "/" + stage + rawPath
+	}
+	now := time.Now().UTC()
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              routeKey,
+		RawPath:               rawPath,
+		RawQueryString:        r.URL.RawQuery,
+		Cookies:               cookies,
+		Headers:               headers,
+		QueryStringParameters: query,
+		PathParameters:        params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:     routeKey,
+			AccountID:    "123456789012",
+			Stage:        stage,
+			RequestID:    newRequestID(),
+			APIID:        "local",
+			DomainName:   r.Host,
+			DomainPrefix: "local",
+			Time:         now.Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    r.Method,
+				Path:      rawPath,
+				Protocol:  r.Proto,
+				SourceIP:  ip,
+				UserAgent: r.UserAgent(),
+			},
+		},
 	}
 	if utf8.Valid(body) {
 		ev.Body = string(body)
@@ -155,7 +241,10 @@ func newRequestID() string {
 // that is not one (no statusCode, bad base64) is an error, which API
 // Gateway answers with 502.
 func writeProxyResponse(w http.ResponseWriter, payload []byte) error {
-	var resp events.APIGatewayProxyResponse
+	var resp struct {
+		events.APIGatewayProxyResponse
+		Cookies []string `json:"cookies"` // a payload version 2.0 response's
+	}
 	if err := json.Unmarshal(payload, &resp); err != nil {
 		return fmt.Errorf("malformed proxy response: %w", err)
 	}
@@ -178,6 +267,9 @@ func writeProxyResponse(w http.ResponseWriter, payload []byte) error {
 		for _, v := range vs {
 			h.Add(k, v)
 		}
+	}
+	for _, c := range resp.Cookies {
+		h.Add("Set-Cookie", c)
 	}
 	h.Del("Content-Length")
 	w.WriteHeader(resp.StatusCode)

@@ -31,7 +31,7 @@ func TestRouteMatch(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, ok := newRoute("GET", tc.route, "F", false).match(tc.path)
+			got, ok := newRoute(samtemplate.Route{Method: "GET", Path: tc.route}, "F").match(tc.path)
 			if ok != (tc.want != nil) || (ok && !maps.Equal(got, tc.want)) {
 				t.Errorf("match(%q) = %v, %v; want %v", tc.path, got, ok, tc.want)
 			}
@@ -54,7 +54,7 @@ func TestProxyEvent(t *testing.T) {
 			r := httptest.NewRequest("POST", "/counters/home/increment?x=1&x=2", strings.NewReader(tc.body))
 			r.Header.Add("X-Multi", "a")
 			r.Header.Add("X-Multi", "b")
-			rt := newRoute("POST", "/counters/{name}/increment", "IncrementFunction", false)
+			rt := newRoute(samtemplate.Route{Method: "POST", Path: "/counters/{name}/increment"}, "IncrementFunction")
 			params, _ := rt.match(r.URL.EscapedPath())
 			ev, err := proxyEvent(r, rt, params, "Prod")
 			if err != nil {

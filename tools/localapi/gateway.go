@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
@@ -74,6 +76,16 @@ func gatewayResponses(tmpl *samtemplate.Template) (map[string]samtemplate.Gatewa
 	return out, nil
 }
 
+// httpAPIResponses are an HTTP API's own answers, which it does not let a
+// template change: its JSON message, and its status.
+var httpAPIResponses = map[string]samtemplate.GatewayResponse{
+	invalidAPIKey:       {Status: http.StatusForbidden, Body: `{"message":"Forbidden"}`}, // not given: the functions check keys
+	missingAuthToken:    {Status: http.StatusNotFound, Body: `{"message":"Not Found"}`},  // not given: the $default route takes it
+	requestTooLarge:     {Status: http.StatusRequestEntityTooLarge, Body: `{"message":"Request Entity Too Large"}`},
+	integrationTimedOut: {Status: http.StatusServiceUnavailable, Body: `{"message":"Service Unavailable"}`},
+	default5XX:          {Status: http.StatusInternalServerError, Body: `{"message":"Internal Server Error"}`},
+}
+
 // ServeHTTP routes r as API Gateway would and invokes the function.
 func (s *Stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -84,6 +96,9 @@ func (s *Stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r and returns the function that served it, if any.
 func (s *Stack) serve(w http.ResponseWriter, r *http.Request) string {
+	if s.httpAPI {
+		return s.serveHTTPAPI(w, r)
+	}
 	path := r.URL.EscapedPath()
 	var methods []string
 	for _, rt := range s.routes {
@@ -112,6 +127,37 @@ func (s *Stack) serve(w http.ResponseWriter, r *http.Request) string {
 	// API Gateway answers an unknown path and an unserved method alike.
 	s.answer(w, missingAuthToken)
 	return ""
+}
+
+// serveHTTPAPI answers r as an HTTP API with the template's routes does:
+// a CORS preflight from its CorsConfiguration (the template's
+// AllowedOrigins), any other request to the route of its method and path,
+// or else to the $default route; no key check (the functions do it).
+func (s *Stack) serveHTTPAPI(w http.ResponseWriter, r *http.Request) string {
+	if isPreflight(r) && s.opts.AllowedOrigins != config.CORSOff {
+		h := w.Header()
+		if origin := r.Header.Get("Origin"); s.opts.AllowedOrigins == "*" || slices.Contains(strings.Split(s.opts.AllowedOrigins, ","), origin) {
+			h.Set("Access-Control-Allow-Origin", s.opts.AllowedOrigins)
+			h.Set("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "content-type,x-api-key,idempotency-key")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return ""
+	}
+	path := r.URL.EscapedPath()
+	for _, rt := range s.routes {
+		if params, ok := rt.match(path); ok && rt.method == r.Method {
+			s.invoke(w, r, rt, params)
+			return rt.function
+		}
+	}
+	if s.defaultRoute == nil {
+		s.answer(w, missingAuthToken)
+		return ""
+	}
+	s.invoke(w, r, *s.defaultRoute, nil)
+	return s.defaultRoute.function
 }
 
 // answer writes one of API Gateway's own answers, as the template sets it.
@@ -159,7 +205,13 @@ func (s *Stack) preflight(w http.ResponseWriter, methods []string) {
 // Lambda refuses is DEFAULT_5XX, a function slower than API Gateway's
 // timeout INTEGRATION_TIMEOUT.
 func (s *Stack) invoke(w http.ResponseWriter, r *http.Request, rt route, params map[string]string) {
-	ev, err := proxyEvent(r, rt, params, s.opts.Stage)
+	var ev any
+	var err error
+	if rt.httpAPI {
+		ev, err = httpEvent(r, rt, params, s.opts.Stage)
+	} else {
+		ev, err = proxyEvent(r, rt, params, s.opts.Stage)
+	}
 	if errors.Is(err, errPayloadTooLarge) {
 		s.answer(w, requestTooLarge)
 		return

@@ -3,19 +3,26 @@ package localapi
 import (
 	"net/url"
 	"strings"
+
+	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
-// route is one API Gateway method from the template, served by one function.
+// route is one API Gateway method (a REST API's) or route (an HTTP API's)
+// from the template, served by one function.
 type route struct {
 	method, path   string // path as in the template, e.g. /counters/{name}
 	segments       []string
 	function       string // logical ID
 	apiKeyRequired bool
+	httpAPI        bool // an HTTP API's: payload version 2.0 events
 }
 
-func newRoute(method, path, function string, apiKeyRequired bool) route {
-	return route{method: method, path: path, segments: splitPath(path), function: function, apiKeyRequired: apiKeyRequired}
+func newRoute(r samtemplate.Route, function string) route {
+	return route{method: r.Method, path: r.Path, segments: splitPath(r.Path), function: function, apiKeyRequired: r.APIKeyRequired, httpAPI: r.HTTPAPI}
 }
+
+// isDefault reports whether rt is an HTTP API's $default route.
+func (rt route) isDefault() bool { return rt.path == samtemplate.DefaultRoute }
 
 // match reports whether the escaped request path fits the route's path and
 // returns its path parameters, decoded. "{x}" matches one non-empty segment

@@ -2,6 +2,8 @@ package localapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +64,10 @@ type Options struct {
 	// Env holds extra environment variables for every function, overriding
 	// the ones the stack sets.
 	Env map[string]string
-	// Stage is the API Gateway stage in the events; "" means Prod.
+	// Stage is the API Gateway stage in the events; "" means Prod. The
+	// template's ApiType (TemplateParams; REST unless given) picks the API:
+	// with HTTP, requests are routed as an HTTP API routes them, with
+	// payload version 2.0 events, and the functions check APIKeys.
 	Stage string
 	// FunctionLog receives the output of the emulators and the functions;
 	// nil discards it.
@@ -89,14 +94,19 @@ type Stack struct {
 	routes    []route
 	keys      httpapi.APIKeys                        // Options.APIKeys, as the service checks them
 	responses map[string]samtemplate.GatewayResponse // API Gateway's own answers, by type
-	pools     map[string]*pool                       // by function logical ID
-	client    *http.Client
-	ln        net.Listener
-	srv       *http.Server
-	dynamo    *dynamolocal.Server // nil if not ours
-	gate      *iamgate.Gate       // between the functions and DynamoDB
-	buildDir  string
-	logger    *slog.Logger
+	// httpAPI: the template's ApiType is HTTP: an HTTP API's routing,
+	// payload 2.0 events, the keys checked by the functions, and what no
+	// route serves goes to defaultRoute.
+	httpAPI      bool
+	defaultRoute *route
+	pools        map[string]*pool // by function logical ID
+	client       *http.Client
+	ln           net.Listener
+	srv          *http.Server
+	dynamo       *dynamolocal.Server // nil if not ours
+	gate         *iamgate.Gate       // between the functions and DynamoDB
+	buildDir     string
+	logger       *slog.Logger
 	// streams are the pollers feeding stream consumers (streams.go);
 	// stopStreams ends them.
 	streams     sync.WaitGroup
@@ -133,11 +143,20 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if s.responses, err = gatewayResponses(tmpl); err != nil {
 		return nil, err
 	}
+	if tmpl.Parameter("ApiType") == "HTTP" {
+		s.responses = httpAPIResponses
+	}
 	var pkgDirs []string
 	for _, f := range tmpl.Functions {
 		pkgDirs = append(pkgDirs, f.CodeURI)
 		for _, r := range f.Routes {
-			s.routes = append(s.routes, newRoute(r.Method, r.Path, f.LogicalID, r.APIKeyRequired))
+			rt := newRoute(r, f.LogicalID)
+			s.httpAPI = s.httpAPI || rt.httpAPI
+			if rt.isDefault() {
+				s.defaultRoute = &rt
+				continue
+			}
+			s.routes = append(s.routes, rt)
 		}
 	}
 	if len(s.routes) == 0 {
@@ -180,7 +199,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 	// Every function reaches DynamoDB through the gate, which allows each
 	// what its role in the template allows, and nothing else.
-	env := functionEnv(opts, globalTimeout(tmpl))
+	env := functionEnv(opts, globalTimeout(tmpl), s.httpAPI)
 	if s.gate, err = iamgate.FromTemplate(ctx, endpoint, tmpl, envMap(env), iamgate.Options{Logger: s.logger, OnDecision: opts.OnAccess}); err != nil {
 		return nil, err
 	}
@@ -269,6 +288,9 @@ func (o *Options) defaults() error {
 	}
 	// The template's gateway responses carry it (AllowedOrigins).
 	params := map[string]any{"AllowedOrigins": o.AllowedOrigins, "RequireApiKeys": strconv.FormatBool(len(o.APIKeys) > 0)}
+	if len(o.APIKeys) > 0 {
+		params["AdminKeyDigests"] = KeyDigests(o.APIKeys)
+	}
 	for k, v := range o.TemplateParams {
 		params[k] = v
 	}
@@ -313,7 +335,7 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 // functionEnv is the environment of every emulator and function: what the
 // template's Globals set, for the local tables. Each function adds its own
 // credentials and the gate's endpoint.
-func functionEnv(o Options, timeout int) []string {
+func functionEnv(o Options, timeout int, httpAPI bool) []string {
 	vars := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 		"TZ":                              "UTC",
@@ -326,6 +348,11 @@ func functionEnv(o Options, timeout int) []string {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(timeout),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
 		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
+	}
+	if httpAPI && len(o.APIKeys) > 0 {
+		// Behind an HTTP API the functions check the keys, by their
+		// digests (the template's AdminKeyDigests).
+		vars["API_KEY_DIGESTS"] = KeyDigests(o.APIKeys)
 	}
 	for k, v := range o.Env {
 		vars[k] = v
@@ -405,4 +432,17 @@ func (s *Stack) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// KeyDigests returns the AdminKeyDigests value (API_KEY_DIGESTS) of keys:
+// each key's SHA-256 in hex, comma-separated.
+func KeyDigests(keys []string) string {
+	digests := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k = strings.TrimSpace(k); k != "" {
+			sum := sha256.Sum256([]byte(k))
+			digests = append(digests, hex.EncodeToString(sum[:]))
+		}
+	}
+	return strings.Join(digests, ",")
 }

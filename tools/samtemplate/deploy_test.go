@@ -50,34 +50,51 @@ func (c deployCase) param(name, def string) string {
 	return def
 }
 
-// deployCases crosses every parameter that changes resources: keys on or
-// off, us-east-1 (where the health alarm lives) or not, and the opt-in
-// extras off (the defaults) or on: access logs, the health check, the
-// per-client rate limit (AWS WAF) and the budget (with the alarm e-mail it
-// mails).
-func deployCases() []deployCase {
+// apiTypes are the values of the template's ApiType.
+var apiTypes = []string{"REST", "HTTP"}
+
+// keyDigests is an AdminKeyDigests value: the SHA-256 digests of the keys
+// k1 and k2.
+const keyDigests = "6ab9f1eb8f7d3388f4f9d586f66e99fd54080df2c446f0e58668b09c08a16dd0,015f7e6bc5aeaf483724089e9252cc13b50951a6b69412522765cff4d780306e"
+
+// deployCases crosses every parameter that changes resources, for the API
+// type apiType: keys on or off, us-east-1 (where the health alarm lives)
+// or not, and the opt-in extras off (the defaults) or on: access logs,
+// the health check, the per-client rate limit (AWS WAF; a REST API's
+// only: the template's rule refuses it on an HTTP API, TestRules) and the
+// budget (with the alarm e-mail it mails). An HTTP API with keys gets
+// their digests, which its rule requires.
+func deployCases(apiType string) []deployCase {
 	var cases []deployCase
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
 		for _, keys := range []string{"true", "false"} {
 			for _, extras := range []string{"false", "true"} {
-				params := map[string]string{"RequireApiKeys": keys, "EnableAccessLogs": extras, "EnableHealthCheck": extras}
+				params := map[string]string{"ApiType": apiType, "RequireApiKeys": keys, "EnableAccessLogs": extras, "EnableHealthCheck": extras}
 				if extras == "true" {
-					params["PerClientRateLimit"] = "1000"
+					if apiType == "REST" {
+						params["PerClientRateLimit"] = "1000"
+					}
 					params["MonthlyBudgetUSD"] = "20"
 					params["AlarmEmail"] = "ops@example.com"
 				}
+				if apiType == "HTTP" && keys == "true" {
+					params["AdminKeyDigests"] = keyDigests
+				}
 				cases = append(cases, deployCase{
-					Name:   fmt.Sprintf("%s-keys-%s-extras-%s", region, keys, extras),
+					Name:   fmt.Sprintf("%s-%s-keys-%s-extras-%s", apiType, region, keys, extras),
 					Region: region,
 					Params: params,
 				})
 			}
 		}
 	}
+	if apiType != "REST" {
+		return cases
+	}
 	// The edge limits apart from the other extras, at the rule's smallest
 	// limit, and a budget with no e-mail to send it to (so no budget).
 	return append(cases, deployCase{
-		Name:   "eu-west-1-rate-limit-only",
+		Name:   "REST-eu-west-1-rate-limit-only",
 		Region: "eu-west-1",
 		Params: map[string]string{"PerClientRateLimit": "10", "MonthlyBudgetUSD": "20"},
 	})
@@ -96,17 +113,28 @@ func requirePython(t *testing.T) {
 // anything: the language extensions (Fn::ForEach here, with ExpandForEach;
 // the rest in tools/samtemplate/translate.py), then the real SAM transform
 // (translate.py) on the template as `sam package` leaves it, for every
-// deployCase; then it checks the CloudFormation that comes out, and lints
-// the template itself (Fn::ForEach and all) and every translation with
-// cfn-lint.
+// deployCase of each ApiType; then it checks the CloudFormation that comes
+// out, and lints the template itself (Fn::ForEach and all) and every
+// translation with cfn-lint. The two API types run at the same time, each
+// with one Python process for its translations and one cfn-lint.
 func TestDeploy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the SAM translator and cfn-lint (Python)")
 	}
 	requirePython(t)
-	template := filepath.Join(root, "template.yaml")
+	servedBy := routeFunctions(t)
+	for _, apiType := range apiTypes {
+		t.Run(apiType, func(t *testing.T) {
+			t.Parallel()
+			testDeploy(t, apiType, servedBy)
+		})
+	}
+}
+
+// testDeploy is TestDeploy for one ApiType.
+func testDeploy(t *testing.T, apiType string, servedBy map[string]string) {
 	out := t.TempDir()
-	cases := deployCases()
+	cases := deployCases(apiType)
 	for i, c := range cases {
 		expanded, err := json.MarshalIndent(load(t, c.values()).Raw, "", " ")
 		if err != nil {
@@ -119,8 +147,12 @@ func TestDeploy(t *testing.T) {
 	}
 	translate(t, cases, out)
 
-	lint := []string{template}
-	servedBy := routeFunctions(t)
+	// The template itself is linted as the language extensions hand it to
+	// the SAM transform (packaged.json), once per ApiType: cfn-lint's own
+	// pass over template.yaml runs the SAM transform without resolving the
+	// Fn::If that picks each function's Events by ApiType, as
+	// AWS::LanguageExtensions does first, and stops there (E0001).
+	lint := []string{filepath.Join(out, cases[0].Name, "packaged.json")}
 	for _, c := range cases {
 		dir := filepath.Join(out, c.Name)
 		t.Run(c.Name, func(t *testing.T) {
@@ -133,18 +165,32 @@ func TestDeploy(t *testing.T) {
 			}
 			lint = append(lint, filepath.Join(dir, "translated.json"))
 			cf := decodeTemplate(t, data, c)
-			checkStages(t, cf)
-			checkRoutes(t, cf, servedBy, c.param("RequireApiKeys", "true") == "true")
-			checkGatewayResponses(t, cf)
+			checkReferences(t, cf)
+			keys := c.param("RequireApiKeys", "true") == "true"
+			if apiType == "HTTP" {
+				checkHTTPAPI(t, cf, servedBy, c)
+			} else {
+				checkStages(t, cf)
+				checkRoutes(t, cf, servedBy, keys)
+				checkGatewayResponses(t, cf)
+			}
+			checkKeyDigests(t, cf, apiType == "HTTP" && keys)
+			checkAPIAlarms(t, cf, apiType)
 			checkAccountUntouched(t, cf, c)
 			checkRoles(t, cf, load(t, c.values()))
 			checkEdgeLimits(t, cf, c)
 		})
 	}
 
-	// cfn-lint reports nothing, on the template itself and on what each
-	// deploy would hand to CloudFormation, in both regions.
-	args := append([]string{"--regions", "us-east-1", "eu-west-1", "--"}, lint...)
+	// cfn-lint reports nothing, on the template and on what each deploy
+	// would hand to CloudFormation, in both regions; but W1001. The
+	// language extensions resolve each Fn::If on ApiType before
+	// CloudFormation sees the template, so in a translation a Ref to the
+	// API of the chosen type stands unconditionally beside that API's
+	// Condition, which cfn-lint cannot know holds for this deploy's
+	// parameters. checkReferences holds every Ref of each translation to a
+	// resource that exists with its parameters, which W1001 cannot.
+	args := append([]string{"--ignore-checks", "W1001", "--regions", "us-east-1", "eu-west-1", "--"}, lint...)
 	if msg, err := exec.Command("cfn-lint", args...).CombinedOutput(); err != nil || len(msg) > 0 {
 		t.Errorf("cfn-lint %s: %v\n%s", strings.Join(args, " "), err, msg)
 	}
@@ -240,8 +286,9 @@ func TestDeployFollowsParameters(t *testing.T) {
 }
 
 // apiParameters returns the parameters the REST API's definition reads:
-// in its properties and in the Api events of the functions, by Ref, in an
-// Fn::Sub, or through the conditions of an Fn::If; sorted.
+// in its properties and in the Api events of the functions (with
+// ApiType=REST, the default), by Ref, in an Fn::Sub, or through the
+// conditions of an Fn::If; sorted.
 func apiParameters(raw map[string]any) []string {
 	declared, _ := raw["Parameters"].(map[string]any)
 	conditions, _ := raw["Conditions"].(map[string]any)
@@ -294,6 +341,9 @@ func apiParameters(raw map[string]any) []string {
 			walk(props)
 		case "AWS::Serverless::Function":
 			events, _ := props["Events"].(map[string]any)
+			if branches, ok := events["Fn::If"].([]any); ok && len(branches) == 3 && branches[0] == "IsRest" {
+				events, _ = branches[1].(map[string]any) // the REST API's events (ApiType=REST)
+			}
 			for _, e := range events {
 				if ev, _ := e.(map[string]any); ev["Type"] == "Api" {
 					walk(ev)
@@ -348,7 +398,12 @@ func deepCopy(t *testing.T, v map[string]any) map[string]any {
 // cfnTemplate is the part of a CloudFormation template the checks read:
 // the resources CloudFormation would create (those whose condition holds).
 type cfnTemplate struct {
-	Resources map[string]cfnResource
+	Parameters map[string]any
+	Resources  map[string]cfnResource
+	Outputs    map[string]struct {
+		Condition string
+		Value     any
+	}
 }
 
 // decodeTemplate reads a translated template and drops the resources whose
@@ -370,6 +425,11 @@ func decodeTemplate(t *testing.T, data []byte, c deployCase) cfnTemplate {
 	for id, r := range cf.Resources {
 		if holds, ok := conds[r.Condition]; r.Condition != "" && (!ok || !holds) {
 			delete(cf.Resources, id)
+		}
+	}
+	for id, o := range cf.Outputs {
+		if holds, ok := conds[o.Condition]; o.Condition != "" && (!ok || !holds) {
+			delete(cf.Outputs, id)
 		}
 	}
 	return cf
@@ -606,11 +666,18 @@ func checkAccountUntouched(t *testing.T, cf cfnTemplate, c deployCase) {
 			t.Errorf("function %s has no log group of its own", fn)
 		}
 	}
-	stage := cf.Resources[cf.ofType("AWS::ApiGateway::Stage")[0]]
+	stages, setting := cf.ofType("AWS::ApiGateway::Stage"), "AccessLogSetting"
+	if c.param("ApiType", "REST") == "HTTP" {
+		stages, setting = cf.ofType("AWS::ApiGatewayV2::Stage"), "AccessLogSettings"
+	}
+	if len(stages) != 1 {
+		t.Fatalf("stages %q, want one", stages)
+	}
+	stage := cf.Resources[stages[0]]
 	if strings.Contains(sprintJSON(stage.Properties["MethodSettings"]), `"MetricsEnabled":true`) {
 		t.Error("per-method metrics are on; no alarm reads them")
 	}
-	if _, ok := stage.Properties["AccessLogSetting"]; ok != (c.param("EnableAccessLogs", "false") == "true") {
+	if _, ok := stage.Properties[setting]; ok != (c.param("EnableAccessLogs", "false") == "true") {
 		t.Errorf("access logs %v with EnableAccessLogs=%s", ok, c.param("EnableAccessLogs", "false"))
 	}
 	table := cf.Resources["CountersTable"]
@@ -653,5 +720,264 @@ func checkEdgeLimits(t *testing.T, cf cfnTemplate, c deployCase) {
 	budgeted := c.param("MonthlyBudgetUSD", "0") != "0" && c.param("AlarmEmail", "") != ""
 	if budgets := cf.ofType("AWS::Budgets::Budget"); len(budgets) != map[bool]int{true: 1}[budgeted] {
 		t.Errorf("MonthlyBudgetUSD=%s AlarmEmail=%q: budgets %q", c.param("MonthlyBudgetUSD", "0"), c.param("AlarmEmail", ""), budgets)
+	}
+}
+
+// checkReferences: every Ref, Fn::GetAtt and Fn::Sub variable of the
+// resources and outputs CloudFormation would create names a parameter, a
+// pseudo parameter or a resource it creates too (what cfn-lint's W1001
+// would say if it knew the conditions' values).
+func checkReferences(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	known := func(name string) bool {
+		name, _, _ = strings.Cut(name, ".")
+		_, param := cf.Parameters[name]
+		_, res := cf.Resources[name]
+		return param || res || strings.HasPrefix(name, "AWS::")
+	}
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				switch k {
+				case "Ref":
+					if name, ok := x.(string); ok && !known(name) {
+						t.Errorf("%s: Ref to %s, which this deploy does not create", where, name)
+					}
+				case "Fn::GetAtt":
+					name, _ := x.(string)
+					if a, ok := x.([]any); ok && len(a) > 0 {
+						name, _ = a[0].(string)
+					}
+					if !known(name) {
+						t.Errorf("%s: Fn::GetAtt of %s, which this deploy does not create", where, name)
+					}
+				case "Fn::Sub":
+					s, _ := x.(string)
+					local := map[string]any{}
+					if a, ok := x.([]any); ok && len(a) == 2 {
+						s, _ = a[0].(string)
+						local, _ = a[1].(map[string]any)
+					}
+					for _, m := range subVariable.FindAllStringSubmatch(s, -1) {
+						if _, ok := local[m[1]]; !ok && !known(m[1]) {
+							t.Errorf("%s: Fn::Sub of ${%s}, which this deploy does not create", where, m[1])
+						}
+					}
+				}
+				walk(where, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(where, x)
+			}
+		}
+	}
+	for id, r := range cf.Resources {
+		walk(id, r.Properties)
+	}
+	for id, o := range cf.Outputs {
+		walk("output "+id, o.Value)
+	}
+}
+
+// subVariable is a variable of an Fn::Sub string (not a literal ${!x}).
+var subVariable = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
+
+// checkHTTPAPI: with ApiType=HTTP, one HTTP API and nothing of a REST
+// API's (no REST API, stage, deployment, API key, usage plan, web ACL);
+// every route of the contract integrated (Lambda proxy, payload 2.0) with
+// the function that serves it and open at the gateway (the functions check
+// keys), a $default route to a function of ours, and no other routes; CORS
+// from the AllowedOrigins parameter with the API's methods and headers;
+// one stage, named by StageName, throttled by the stage's parameters; and
+// each function that serves a route allowed to be invoked by this API.
+func checkHTTPAPI(t *testing.T, cf cfnTemplate, servedBy map[string]string, c deployCase) {
+	t.Helper()
+	for id, r := range cf.Resources {
+		if strings.HasPrefix(r.Type, "AWS::ApiGateway::") || strings.HasPrefix(r.Type, "AWS::WAFv2::") {
+			t.Errorf("%s (%s) is a REST API's", id, r.Type)
+		}
+	}
+	apis := cf.ofType("AWS::ApiGatewayV2::Api")
+	if len(apis) != 1 || apis[0] != "CountersHttpApi" {
+		t.Fatalf("HTTP APIs %q, want CountersHttpApi", apis)
+	}
+	type operation struct {
+		Integration struct {
+			Type, PayloadFormatVersion string
+			URI                        map[string]string `json:"uri"`
+		} `json:"x-amazon-apigateway-integration"`
+		Security []map[string]any
+	}
+	var body struct {
+		Paths map[string]map[string]operation
+		CORS  map[string]any `json:"x-amazon-apigateway-cors"`
+	}
+	if err := json.Unmarshal([]byte(sprintJSON(cf.Resources[apis[0]].Properties["Body"])), &body); err != nil {
+		t.Fatal(err)
+	}
+	integrated := func(what string, op operation, fn string) {
+		if op.Integration.Type != "aws_proxy" || op.Integration.PayloadFormatVersion != "2.0" || !strings.Contains(op.Integration.URI["Fn::Sub"], "${"+fn+".Arn}") {
+			t.Errorf("%s: integration %s %s %v, want aws_proxy payload 2.0 to %s", what, op.Integration.Type, op.Integration.PayloadFormatVersion, op.Integration.URI, fn)
+		}
+		if len(op.Security) > 0 {
+			t.Errorf("%s: security %v at the gateway, want none (the function checks keys)", what, op.Security)
+		}
+	}
+	want := map[string]bool{"x-amazon-apigateway-any-method $default": true}
+	for _, r := range httpapi.Routes {
+		for _, method := range r.Methods() {
+			want[strings.ToLower(method)+" "+r.Path] = true
+			op, ok := body.Paths[r.Path][strings.ToLower(method)]
+			if !ok {
+				t.Errorf("%s %s (%s) is not a route of the HTTP API", method, r.Path, r.Name)
+				continue
+			}
+			integrated(method+" "+r.Path, op, servedBy[r.Name])
+		}
+	}
+	if op, ok := body.Paths["$default"]["x-amazon-apigateway-any-method"]; !ok {
+		t.Error("no $default route: API Gateway would answer unknown routes with its own 404")
+	} else {
+		integrated("$default", op, "WebFunction")
+	}
+	for path, methods := range body.Paths {
+		for method := range methods {
+			if !want[method+" "+path] {
+				t.Errorf("the HTTP API has %s %s, which no route of the contract is", method, path)
+			}
+		}
+	}
+	// SAM resolves the AllowedOrigins parameter into the API's definition.
+	wantCORS := `{"allowHeaders":["Content-Type","X-Api-Key","Idempotency-Key"],"allowMethods":["GET","POST","PUT","PATCH","DELETE","OPTIONS"],` +
+		`"allowOrigins":["` + c.param("AllowedOrigins", "*") + `"],"exposeHeaders":["Location","Retry-After","Idempotent-Replayed"],"maxAge":600}`
+	if got := sprintJSON(body.CORS); got != wantCORS {
+		t.Errorf("CORS %s, want %s", got, wantCORS)
+	}
+	stages := cf.ofType("AWS::ApiGatewayV2::Stage")
+	if len(stages) != 1 {
+		t.Fatalf("stages %q, want one", stages)
+	}
+	stage := cf.Resources[stages[0]].Properties
+	if got := sprintJSON(stage["StageName"]); got != `{"Ref":"StageName"}` {
+		t.Errorf("the stage is named %s, want the StageName parameter", got)
+	}
+	if got, want := sprintJSON(stage["DefaultRouteSettings"]), `{"ThrottlingBurstLimit":{"Ref":"ThrottlingBurstLimit"},"ThrottlingRateLimit":{"Ref":"ThrottlingRateLimit"}}`; got != want {
+		t.Errorf("stage throttling %s, want %s", got, want)
+	}
+	// Permissions: each function with a route, for this API's ARN.
+	allowed := map[string]bool{}
+	for _, id := range cf.ofType("AWS::Lambda::Permission") {
+		p := cf.Resources[id].Properties
+		if p["Principal"] == "apigateway.amazonaws.com" && strings.Contains(sprintJSON(p["SourceArn"]), `{"Ref":"CountersHttpApi"}`) {
+			allowed[strings.Join(references(p["FunctionName"]), "")] = true
+		}
+	}
+	for _, fn := range servedBy {
+		if !allowed[fn] {
+			t.Errorf("%s: no permission for the HTTP API to invoke it", fn)
+		}
+	}
+	if c.param("PerClientRateLimit", "0") != "0" {
+		t.Error("an HTTP API case with PerClientRateLimit: the template's rule refuses it")
+	}
+}
+
+// checkKeyDigests: the functions check keys themselves (API_KEY_DIGESTS
+// from AdminKeyDigests) exactly on an HTTP API with keys required; behind
+// a REST API, API Gateway checks them and the functions must not.
+func checkKeyDigests(t *testing.T, cf cfnTemplate, functionChecks bool) {
+	t.Helper()
+	want := `""`
+	if functionChecks {
+		want = `{"Ref":"AdminKeyDigests"}`
+	}
+	for _, id := range cf.ofType("AWS::Lambda::Function") {
+		env, _ := cf.Resources[id].Properties["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if got := sprintJSON(vars["API_KEY_DIGESTS"]); got != want {
+			t.Errorf("%s: API_KEY_DIGESTS %s, want %s", id, got, want)
+		}
+	}
+}
+
+// checkAPIAlarms: the API's 5xx and latency alarms read the metrics of the
+// API this deploy creates: a REST API's by name and stage, an HTTP API's
+// by ID and stage.
+func checkAPIAlarms(t *testing.T, cf cfnTemplate, apiType string) {
+	t.Helper()
+	want := map[string]string{
+		"Api5XXRateAlarm":    `5XXError [{"Name":"ApiName","Value":{"Fn::Sub":"${AWS::StackName}-api"}},{"Name":"Stage","Value":{"Ref":"CountersApiStage"}}]`,
+		"ApiLatencyP90Alarm": `Latency [{"Name":"ApiName","Value":{"Fn::Sub":"${AWS::StackName}-api"}},{"Name":"Stage","Value":{"Ref":"CountersApiStage"}}]`,
+	}
+	if apiType == "HTTP" {
+		want = map[string]string{
+			"Api5XXRateAlarm":    `5xx [{"Name":"ApiId","Value":{"Ref":"CountersHttpApi"}},{"Name":"Stage","Value":{"Ref":"StageName"}}]`,
+			"ApiLatencyP90Alarm": `Latency [{"Name":"ApiId","Value":{"Ref":"CountersHttpApi"}},{"Name":"Stage","Value":{"Ref":"StageName"}}]`,
+		}
+	}
+	for id, w := range want {
+		p := cf.Resources[id].Properties
+		if got := fmt.Sprint(p["MetricName"]) + " " + sprintJSON(p["Dimensions"]); got != w || p["Namespace"] != "AWS/ApiGateway" {
+			t.Errorf("%s: %s %s, want AWS/ApiGateway %s", id, p["Namespace"], got, w)
+		}
+	}
+}
+
+// TestRules evaluates the template's Rules, which CloudFormation checks
+// before it creates anything and the SAM transform ignores: what an HTTP
+// API cannot do is refused (admin keys without their digests, AWS WAF),
+// and nothing a REST API does is.
+func TestRules(t *testing.T) {
+	raw := load(t, nil).Raw
+	rules, _ := raw["Rules"].(map[string]any)
+	if len(rules) == 0 {
+		t.Fatal("the template has no Rules")
+	}
+	tests := map[string]struct {
+		params map[string]any
+		broken []string // the rules whose assertions fail
+	}{
+		"REST defaults":                 {map[string]any{}, nil},
+		"REST with WAF":                 {map[string]any{"PerClientRateLimit": "100"}, nil},
+		"HTTP, keys with digests":       {map[string]any{"ApiType": "HTTP", "AdminKeyDigests": keyDigests}, nil},
+		"HTTP, keys without digests":    {map[string]any{"ApiType": "HTTP"}, []string{"HttpApiKeys"}},
+		"HTTP, no keys":                 {map[string]any{"ApiType": "HTTP", "RequireApiKeys": "false"}, nil},
+		"HTTP with WAF":                 {map[string]any{"ApiType": "HTTP", "RequireApiKeys": "false", "PerClientRateLimit": "100"}, []string{"HttpApiWaf"}},
+		"HTTP with WAF, keys, digests ": {map[string]any{"ApiType": "HTTP", "AdminKeyDigests": keyDigests, "PerClientRateLimit": "100"}, []string{"HttpApiWaf"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			// Each rule's condition and assertions as conditions, which
+			// samtemplate evaluates with the same functions.
+			probe := deepCopy(t, raw)
+			conds := map[string]any{}
+			for id, r := range rules {
+				rule := r.(map[string]any)
+				conds[id+"Applies"] = rule["RuleCondition"]
+				for i, a := range rule["Assertions"].([]any) {
+					conds[fmt.Sprintf("%sAssert%d", id, i)] = a.(map[string]any)["Assert"]
+				}
+			}
+			probe["Conditions"] = conds
+			values, err := samtemplate.Conditions(probe, tc.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var broken []string
+			for id, r := range rules {
+				for i := range r.(map[string]any)["Assertions"].([]any) {
+					if values[id+"Applies"] && !values[fmt.Sprintf("%sAssert%d", id, i)] {
+						broken = append(broken, id)
+					}
+				}
+			}
+			sort.Strings(broken)
+			if !slices.Equal(broken, tc.broken) {
+				t.Errorf("rules refusing the deploy %q, want %q", broken, tc.broken)
+			}
+		})
 	}
 }

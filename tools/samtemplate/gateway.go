@@ -105,3 +105,13 @@ func (t *Template) parameter(name string) (string, error) {
 	}
 	return fmt.Sprint(v), nil
 }
+
+// Parameter returns a template parameter's value as given to Load, or its
+// default; "" for a parameter the template does not declare.
+func (t *Template) Parameter(name string) string {
+	v, err := t.parameter(name)
+	if err != nil {
+		return ""
+	}
+	return v
+}

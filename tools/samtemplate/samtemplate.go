@@ -37,7 +37,7 @@ type Function struct {
 	LogicalID string
 	// CodeURI is the function's CodeUri, relative to the template's directory.
 	CodeURI string
-	// Routes are its Api events.
+	// Routes are its Api events, or its HttpApi events (ApiType=HTTP).
 	Routes []Route
 	// Role is its IAM role and what the role's policies say.
 	Role Role
@@ -48,15 +48,23 @@ type Function struct {
 	Environment map[string]string
 }
 
-// Route is one Api event of a function: an API Gateway method.
+// Route is one Api or HttpApi event of a function: a REST API's method or
+// an HTTP API's route.
 type Route struct {
 	Event  string // the event's name in the template
-	Method string // upper case, e.g. GET
-	// Path is the API Gateway path, e.g. /counters/{name}.
+	Method string // upper case, e.g. GET; ANY for an HTTP API's $default
+	// Path is the API Gateway path, e.g. /counters/{name}, or DefaultRoute.
 	Path string
-	// APIKeyRequired reports whether API Gateway demands an x-api-key.
+	// APIKeyRequired reports whether API Gateway demands an x-api-key (a
+	// REST API's; an HTTP API has no keys: the function checks them).
 	APIKeyRequired bool
+	// HTTPAPI marks an HTTP API's route: payload version 2.0 events.
+	HTTPAPI bool
 }
+
+// DefaultRoute is the Path of an HTTP API's $default route, which gets
+// every request no other route matches.
+const DefaultRoute = "$default"
 
 // Load reads the template at path, expanding its Fn::ForEach loops as the
 // AWS::LanguageExtensions transform would. Parameters absent from params
@@ -142,13 +150,19 @@ func typedOverrides(raw, params map[string]any) map[string]any {
 
 // withoutUnparsable drops, from the copy goformation parses, the properties
 // goformation v7 cannot parse (an Api's GatewayResponses: it expects a
-// string). They stay in Raw; GatewayResponses reads them from there.
+// string; an HttpApi's AccessLogSettings, which it does not know). They
+// stay in Raw; GatewayResponses reads them from there.
 func withoutUnparsable(resolved map[string]any) {
 	resources, _ := resolved["Resources"].(map[string]any)
 	for _, r := range resources {
 		res, _ := r.(map[string]any)
-		if props, ok := res["Properties"].(map[string]any); ok && res["Type"] == "AWS::Serverless::Api" {
-			delete(props, "GatewayResponses")
+		if props, ok := res["Properties"].(map[string]any); ok {
+			switch res["Type"] {
+			case "AWS::Serverless::Api":
+				delete(props, "GatewayResponses")
+			case "AWS::Serverless::HttpApi":
+				delete(props, "AccessLogSettings")
+			}
 		}
 	}
 }
@@ -183,18 +197,34 @@ func (t *Template) function(id string, cf *cloudformation.Template) (Function, e
 	sort.Strings(names)
 	for _, name := range names {
 		ev := sf.Events[name]
-		if ev.Type != "Api" {
-			continue
+		switch ev.Type {
+		case "Api":
+			if ev.Properties == nil || ev.Properties.ApiEvent == nil {
+				return Function{}, fmt.Errorf("event %s: Api event without Path and Method", name)
+			}
+			api := ev.Properties.ApiEvent
+			r := Route{Event: name, Method: strings.ToUpper(api.Method), Path: api.Path}
+			if api.Auth != nil && api.Auth.ApiKeyRequired != nil {
+				r.APIKeyRequired = *api.Auth.ApiKeyRequired
+			}
+			f.Routes = append(f.Routes, r)
+		case "HttpApi":
+			if ev.Properties == nil || ev.Properties.HttpApiEvent == nil {
+				return Function{}, fmt.Errorf("event %s: HttpApi event without properties", name)
+			}
+			api := ev.Properties.HttpApiEvent
+			if v := api.PayloadFormatVersion; v != nil && *v != "2.0" {
+				return Function{}, fmt.Errorf("event %s: payload format %s, want 2.0", name, *v)
+			}
+			r := Route{Event: name, Method: "ANY", Path: DefaultRoute, HTTPAPI: true}
+			if api.Path != nil {
+				r.Path = *api.Path
+			}
+			if api.Method != nil {
+				r.Method = strings.ToUpper(*api.Method)
+			}
+			f.Routes = append(f.Routes, r)
 		}
-		if ev.Properties == nil || ev.Properties.ApiEvent == nil {
-			return Function{}, fmt.Errorf("event %s: Api event without Path and Method", name)
-		}
-		api := ev.Properties.ApiEvent
-		r := Route{Event: name, Method: strings.ToUpper(api.Method), Path: api.Path}
-		if api.Auth != nil && api.Auth.ApiKeyRequired != nil {
-			r.APIKeyRequired = *api.Auth.ApiKeyRequired
-		}
-		f.Routes = append(f.Routes, r)
 	}
 	role, err := t.role(id)
 	if err != nil {

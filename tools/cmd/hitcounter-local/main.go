@@ -16,6 +16,11 @@
 // template's AllowedOrigins parameter; none turns CORS off);
 // AWS_ENDPOINT_URL_DYNAMODB (use that running DynamoDB instead of
 // starting DynamoDB Local). POOL_SIZE sets the emulators per function.
+// API_TYPE (REST, the default, or HTTP) is the template's ApiType: with
+// HTTP the requests are routed as the HTTP API routes them, with payload
+// version 2.0 events to the same binaries, the functions checking the keys
+// against their digests, and what no route serves going to the $default
+// route's function.
 //
 // It prints one line per start-up step and then one per request. What the
 // emulators and the functions print goes to .cache/local/functions.log,
@@ -85,6 +90,14 @@ func run(logger *slog.Logger) error {
 		DynamoDBEndpoint: cfg.DynamoDB.Endpoint,
 		FunctionLog:      io.MultiWriter(functionLog, &errorLines{out: os.Stderr}),
 		Logger:           logger,
+	}
+	switch v := os.Getenv("API_TYPE"); v {
+	case "", "REST", "HTTP":
+		if v != "" {
+			opts.TemplateParams = map[string]any{"ApiType": v}
+		}
+	default:
+		return fmt.Errorf("API_TYPE=%q: want REST or HTTP (the template's ApiType)", v)
 	}
 	if v := os.Getenv("POOL_SIZE"); v != "" {
 		if opts.PoolSize, err = strconv.Atoi(v); err != nil || opts.PoolSize < 1 {
