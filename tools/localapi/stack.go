@@ -200,6 +200,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		for k, v := range f.Environment { // the function's own, as Lambda sets them over Globals
 			own[k] = v
 		}
+		for k, v := range logEnv(f.Logging) {
+			own[k] = v
+		}
 		for k, v := range own {
 			if _, overridden := opts.Env[k]; !overridden {
 				fenv = append(fenv, k+"="+v)
@@ -325,7 +328,6 @@ func functionEnv(o Options, timeout int) []string {
 		"AWS_DEFAULT_REGION":              "us-east-1",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(timeout),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
 	}
 	for k, v := range o.Env {
 		vars[k] = v
@@ -335,6 +337,22 @@ func functionEnv(o Options, timeout int) []string {
 		env = append(env, k+"="+v)
 	}
 	slices.Sort(env)
+	return env
+}
+
+// logEnv is what Lambda sets in a function's environment from its
+// LoggingConfig: the format, and with JSON the application log level. (The
+// emulator neither filters lines by level nor drops its own START, END and
+// REPORT lines, as SystemLogLevel would have Lambda do.)
+func logEnv(logging map[string]string) map[string]string {
+	format := logging["LogFormat"]
+	if format == "" {
+		format = "Text"
+	}
+	env := map[string]string{"AWS_LAMBDA_LOG_FORMAT": format}
+	if level := logging["ApplicationLogLevel"]; format == "JSON" && level != "" {
+		env["AWS_LAMBDA_LOG_LEVEL"] = level
+	}
 	return env
 }
 

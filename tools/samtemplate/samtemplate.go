@@ -46,6 +46,11 @@ type Function struct {
 	// Environment holds the function's own environment variables (beyond
 	// Globals), with parameters resolved.
 	Environment map[string]string
+	// Logging is its LoggingConfig (LogFormat, ApplicationLogLevel,
+	// SystemLogLevel), its own over Globals', with parameters resolved.
+	Logging map[string]string
+	// Schedules are its Schedule events' expressions, e.g. "rate(1 minute)".
+	Schedules []string
 }
 
 // Route is one Api event of a function: an API Gateway method.
@@ -183,6 +188,9 @@ func (t *Template) function(id string, cf *cloudformation.Template) (Function, e
 	sort.Strings(names)
 	for _, name := range names {
 		ev := sf.Events[name]
+		if ev.Type == "Schedule" && ev.Properties != nil && ev.Properties.ScheduleEvent != nil {
+			f.Schedules = append(f.Schedules, ev.Properties.ScheduleEvent.Schedule)
+		}
 		if ev.Type != "Api" {
 			continue
 		}
@@ -196,10 +204,34 @@ func (t *Template) function(id string, cf *cloudformation.Template) (Function, e
 		}
 		f.Routes = append(f.Routes, r)
 	}
+	if f.Logging, err = t.logging(id); err != nil {
+		return Function{}, err
+	}
 	role, err := t.role(id)
 	if err != nil {
 		return Function{}, err
 	}
 	f.Role = role
 	return f, nil
+}
+
+// logging returns function id's LoggingConfig over Globals', resolved.
+func (t *Template) logging(id string) (map[string]string, error) {
+	globals, _ := t.Raw["Globals"].(map[string]any)
+	fn, _ := globals["Function"].(map[string]any)
+	resources, _ := t.Raw["Resources"].(map[string]any)
+	res, _ := resources[id].(map[string]any)
+	props, _ := res["Properties"].(map[string]any)
+	out := map[string]string{}
+	for _, cfg := range []any{fn["LoggingConfig"], props["LoggingConfig"]} {
+		resolved, err := t.evaluator().resolve(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("LoggingConfig: %w", err)
+		}
+		m, _ := resolved.(map[string]any)
+		for k, v := range m {
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out, nil
 }
