@@ -70,6 +70,8 @@ const (
 	// AWS_LAMBDA_LOG_FORMAT.
 	LogJSON = "JSON"
 	LogText = "Text"
+	// DefaultMetricsNamespace is METRICS_NAMESPACE unset.
+	DefaultMetricsNamespace = "hitcounter"
 )
 
 // LevelTrace and LevelFatal are Lambda's log levels beyond slog's four.
@@ -141,6 +143,10 @@ type Config struct {
 	// LogFormat is LogJSON (the default) or LogText (AWS_LAMBDA_LOG_FORMAT,
 	// as Lambda sets it from the function's LogFormat).
 	LogFormat string
+	// MetricsNamespace is the CloudWatch namespace of the health probe's
+	// metric (METRICS_NAMESPACE, default DefaultMetricsNamespace; the
+	// template sets the stack's name).
+	MetricsNamespace string
 
 	// The settings below are the standalone server's; Lambda functions
 	// ignore them (API Gateway does their work there).
@@ -193,18 +199,22 @@ type CredentialsChain func(region string) aws.CredentialsProvider
 func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error) {
 	e := &environment{getenv: getenv}
 	cfg := Config{
-		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB, StoreFile),
-		DataPath:        e.path("DATA_PATH", DefaultDataPath),
-		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
-		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
-		MaxCounters:     e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
-		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
-		RateLimit:       e.rate("RATE_LIMIT"),
-		TrustedProxies:  e.prefixes("TRUSTED_PROXIES"),
-		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
-		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
-		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
-		LogFormat:       e.oneOf("AWS_LAMBDA_LOG_FORMAT", LogJSON, LogText),
+		Store:            e.oneOf("STORE", StoreMemory, StoreDynamoDB, StoreFile),
+		DataPath:         e.path("DATA_PATH", DefaultDataPath),
+		CORSOrigins:      e.origins("CORS_ALLOWED_ORIGINS"),
+		HitCreates:       e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
+		MaxCounters:      e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
+		APIKeys:          e.list("API_KEYS", "keys for the admin routes"),
+		RateLimit:        e.rate("RATE_LIMIT"),
+		TrustedProxies:   e.prefixes("TRUSTED_PROXIES"),
+		Addr:             net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
+		ShutdownTimeout:  e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
+		MaxConnections:   e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
+		LogFormat:        e.oneOf("AWS_LAMBDA_LOG_FORMAT", LogJSON, LogText),
+		MetricsNamespace: getenv("METRICS_NAMESPACE"),
+	}
+	if cfg.MetricsNamespace == "" {
+		cfg.MetricsNamespace = DefaultMetricsNamespace
 	}
 	cfg.LogLevel = e.logLevel("AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL")
 	cfg.APIKeysRequired = e.oneOf("API_KEYS_REQUIRED", "false", "true") == "true"

@@ -47,7 +47,7 @@ func TestFromEnv(t *testing.T) {
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
 			want := config.Config{Store: "memory", DataPath: "hitcounter.db", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1,
-				LogLevel: slog.LevelDebug, LogFormat: "JSON"}
+				LogLevel: slog.LevelDebug, LogFormat: "JSON", MetricsNamespace: "hitcounter"}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
@@ -77,6 +77,7 @@ func TestFromEnv(t *testing.T) {
 		"AWS_LAMBDA_LOG_LEVEL over LOG_LEVEL": {env: vars(nil, "AWS_LAMBDA_LOG_LEVEL", "ERROR", "LOG_LEVEL", "DEBUG"), check: wantField(func(c config.Config) any { return c.LogLevel }, slog.LevelError)},
 		"LOG_LEVEL":                           {env: vars(nil, "LOG_LEVEL", "INFO"), check: wantField(func(c config.Config) any { return c.LogLevel }, slog.LevelInfo)},
 		"LOG_LEVEL unknown":                   {env: vars(nil, "LOG_LEVEL", "VERBOSE"), wantErr: `LOG_LEVEL="VERBOSE"`},
+		"METRICS_NAMESPACE":                   {env: vars(nil, "METRICS_NAMESPACE", "hits-prod"), check: wantField(func(c config.Config) any { return c.MetricsNamespace }, "hits-prod")},
 		"AWS_LAMBDA_LOG_FORMAT Text":          {env: vars(nil, "AWS_LAMBDA_LOG_FORMAT", "Text"), check: wantField(func(c config.Config) any { return c.LogFormat }, "Text")},
 		"AWS_LAMBDA_LOG_FORMAT unknown":       {env: vars(nil, "AWS_LAMBDA_LOG_FORMAT", "XML"), wantErr: "AWS_LAMBDA_LOG_FORMAT"},
 

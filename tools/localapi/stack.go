@@ -101,6 +101,10 @@ type Stack struct {
 	// stopStreams ends them.
 	streams     sync.WaitGroup
 	stopStreams context.CancelFunc
+	// scheduleRuns invoke the functions with Schedule events (schedule.go);
+	// stopSchedules ends them.
+	scheduleRuns  sync.WaitGroup
+	stopSchedules context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -144,6 +148,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, errors.New("localapi: template.yaml has no Api events")
 	}
 	consumers := streamConsumers(tmpl)
+	scheduledFns, err := schedules(tmpl)
+	if err != nil {
+		return nil, err
+	}
 
 	// Build, install the emulator and start DynamoDB Local at the same time.
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
@@ -230,6 +238,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := s.startStreams(ctx, consumers, endpoint, s.gate); err != nil {
 		return nil, fmt.Errorf("localapi: stream: %w", err)
 	}
+
+	s.startSchedules(scheduledFns)
 
 	if s.ln, err = net.Listen("tcp", opts.Addr); err != nil {
 		return nil, fmt.Errorf("localapi: %w", err)
@@ -404,6 +414,10 @@ func (s *Stack) Close() error {
 		if s.stopStreams != nil {
 			s.stopStreams()
 			s.streams.Wait()
+		}
+		if s.stopSchedules != nil {
+			s.stopSchedules()
+			s.scheduleRuns.Wait()
 		}
 		var wg sync.WaitGroup
 		for _, p := range s.pools {

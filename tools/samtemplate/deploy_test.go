@@ -139,6 +139,8 @@ func TestDeploy(t *testing.T) {
 			checkAccountUntouched(t, cf, c)
 			checkRoles(t, cf, load(t, c.values()))
 			checkEdgeLimits(t, cf, c)
+			checkProbe(t, cf)
+			checkLogging(t, cf)
 		})
 	}
 
@@ -400,8 +402,8 @@ func routeFunctions(t *testing.T) map[string]string {
 	t.Helper()
 	m := map[string]string{}
 	for _, f := range load(t, nil).Functions {
-		if f.LogicalID == aggregateFunction {
-			continue // a stream consumer, no route (TestAggregator)
+		if f.LogicalID == aggregateFunction || f.LogicalID == probeFunction {
+			continue // a stream consumer, a scheduled probe: no route (TestAggregator, TestProbe)
 		}
 		for _, r := range servedRoutes(t, f.CodeURI) {
 			if prev, dup := m[r.Name]; dup {
@@ -653,5 +655,57 @@ func checkEdgeLimits(t *testing.T, cf cfnTemplate, c deployCase) {
 	budgeted := c.param("MonthlyBudgetUSD", "0") != "0" && c.param("AlarmEmail", "") != ""
 	if budgets := cf.ofType("AWS::Budgets::Budget"); len(budgets) != map[bool]int{true: 1}[budgeted] {
 		t.Errorf("MonthlyBudgetUSD=%s AlarmEmail=%q: budgets %q", c.param("MonthlyBudgetUSD", "0"), c.param("AlarmEmail", ""), budgets)
+	}
+}
+
+// checkProbe: the health probe runs once a minute in every deploy: an
+// EventBridge rule targets the probe function, a permission lets
+// EventBridge (that rule only) invoke it, and the probe alarm, which
+// counts missing data as failing, exists unconditionally.
+func checkProbe(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	var rules []string
+	for _, id := range cf.ofType("AWS::Events::Rule") {
+		r := cf.Resources[id].Properties
+		if r["ScheduleExpression"] == "rate(1 minute)" && strings.Contains(sprintJSON(r["Targets"]), `{"Fn::GetAtt":["ProbeFunction","Arn"]}`) && r["State"] != "DISABLED" {
+			rules = append(rules, id)
+		}
+	}
+	if len(rules) != 1 {
+		t.Fatalf("rules scheduling ProbeFunction once a minute: %q, want one", rules)
+	}
+	var perms []string
+	for _, id := range cf.ofType("AWS::Lambda::Permission") {
+		p := cf.Resources[id].Properties
+		if p["Principal"] == "events.amazonaws.com" && p["Action"] == "lambda:InvokeFunction" && sprintJSON(p["FunctionName"]) == `{"Ref":"ProbeFunction"}` &&
+			sprintJSON(p["SourceArn"]) == fmt.Sprintf(`{"Fn::GetAtt":["%s","Arn"]}`, rules[0]) {
+			perms = append(perms, id)
+		}
+	}
+	if len(perms) != 1 {
+		t.Errorf("permissions for %s to invoke ProbeFunction: %q, want one", rules[0], perms)
+	}
+	alarm, ok := cf.Resources["HealthProbeAlarm"]
+	if !ok || alarm.Type != "AWS::CloudWatch::Alarm" || alarm.Condition != "" {
+		t.Fatalf("HealthProbeAlarm: %+v, want an alarm without a condition", alarm)
+	}
+	if a := alarm.Properties; a["MetricName"] != "Healthy" || a["TreatMissingData"] != "breaching" || sprintJSON(a["Namespace"]) != `{"Ref":"AWS::StackName"}` {
+		t.Errorf("HealthProbeAlarm reads %v in %v, missing data %v; want Healthy in the stack's namespace, missing data breaching", a["MetricName"], a["Namespace"], a["TreatMissingData"])
+	}
+}
+
+// checkLogging: every function logs JSON lines without Lambda's START, END
+// and REPORT lines (SystemLogLevel WARN), at the LogLevel parameter, but
+// the probe at INFO (its healthy line carries its metric).
+func checkLogging(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	for _, id := range cf.ofType("AWS::Lambda::Function") {
+		want := `{"ApplicationLogLevel":{"Ref":"LogLevel"},"LogFormat":"JSON","SystemLogLevel":"WARN"}`
+		if id == "ProbeFunction" {
+			want = `{"ApplicationLogLevel":"INFO","LogFormat":"JSON","SystemLogLevel":"WARN"}`
+		}
+		if got := sprintJSON(cf.Resources[id].Properties["LoggingConfig"]); got != want {
+			t.Errorf("%s: LoggingConfig %s, want %s", id, got, want)
+		}
 	}
 }

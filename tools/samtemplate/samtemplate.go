@@ -147,13 +147,18 @@ func typedOverrides(raw, params map[string]any) map[string]any {
 
 // withoutUnparsable drops, from the copy goformation parses, the properties
 // goformation v7 cannot parse (an Api's GatewayResponses: it expects a
-// string). They stay in Raw; GatewayResponses reads them from there.
+// string; a function's LoggingConfig, which it does not know). They stay in
+// Raw; GatewayResponses and Function.Logging read them from there.
 func withoutUnparsable(resolved map[string]any) {
 	resources, _ := resolved["Resources"].(map[string]any)
 	for _, r := range resources {
 		res, _ := r.(map[string]any)
-		if props, ok := res["Properties"].(map[string]any); ok && res["Type"] == "AWS::Serverless::Api" {
+		props, _ := res["Properties"].(map[string]any)
+		switch res["Type"] {
+		case "AWS::Serverless::Api":
 			delete(props, "GatewayResponses")
+		case "AWS::Serverless::Function":
+			delete(props, "LoggingConfig")
 		}
 	}
 }
