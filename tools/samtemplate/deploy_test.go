@@ -53,8 +53,8 @@ func (c deployCase) param(name, def string) string {
 // deployCases crosses every parameter that changes resources: keys on or
 // off, us-east-1 (where the health alarm lives) or not, and the opt-in
 // extras off (the defaults) or on: access logs, the health check, the
-// per-client rate limit (AWS WAF) and the budget (with the alarm e-mail it
-// mails).
+// per-client rate limit (AWS WAF), the budget (with the alarm e-mail it
+// mails) and the custom domain.
 func deployCases() []deployCase {
 	var cases []deployCase
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
@@ -65,6 +65,8 @@ func deployCases() []deployCase {
 					params["PerClientRateLimit"] = "1000"
 					params["MonthlyBudgetUSD"] = "20"
 					params["AlarmEmail"] = "ops@example.com"
+					params["DomainName"] = "counter.example.com"
+					params["CertificateArn"] = "arn:aws:acm:" + region + ":123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 				}
 				cases = append(cases, deployCase{
 					Name:   fmt.Sprintf("%s-keys-%s-extras-%s", region, keys, extras),
@@ -140,6 +142,7 @@ func TestDeploy(t *testing.T) {
 			checkRoles(t, cf, load(t, c.values()))
 			checkEdgeLimits(t, cf, c)
 			checkProbe(t, cf)
+			checkDomain(t, cf, c)
 			checkLogging(t, cf)
 		})
 	}
@@ -707,5 +710,32 @@ func checkLogging(t *testing.T, cf cfnTemplate) {
 		if got := sprintJSON(cf.Resources[id].Properties["LoggingConfig"]); got != want {
 			t.Errorf("%s: LoggingConfig %s, want %s", id, got, want)
 		}
+	}
+}
+
+// checkDomain: with DomainName, one regional custom domain with the
+// certificate, and the API's stage mapped at its root (no base path), so
+// that a badge URL on the domain has no API ID or stage in it; without,
+// neither.
+func checkDomain(t *testing.T, cf cfnTemplate, c deployCase) {
+	t.Helper()
+	domains, mappings := cf.ofType("AWS::ApiGateway::DomainName"), cf.ofType("AWS::ApiGateway::BasePathMapping")
+	want := map[bool]int{true: 1}[c.param("DomainName", "") != ""]
+	if len(domains) != want || len(mappings) != want {
+		t.Fatalf("DomainName=%q: domains %q, mappings %q; want %d of each", c.param("DomainName", ""), domains, mappings, want)
+	}
+	if want == 0 {
+		return
+	}
+	d := cf.Resources[domains[0]].Properties
+	if sprintJSON(d["DomainName"]) != `{"Ref":"DomainName"}` || sprintJSON(d["RegionalCertificateArn"]) != `{"Ref":"CertificateArn"}` ||
+		sprintJSON(d["EndpointConfiguration"]) != `{"Types":["REGIONAL"]}` {
+		t.Errorf("domain %s: %s, want the DomainName parameter, regional, with CertificateArn", domains[0], sprintJSON(d))
+	}
+	m := cf.Resources[mappings[0]].Properties
+	stage := cf.ofType("AWS::ApiGateway::Stage")
+	if _, hasPath := m["BasePath"]; hasPath || sprintJSON(m["RestApiId"]) != `{"Ref":"CountersApi"}` || len(stage) != 1 ||
+		sprintJSON(m["Stage"]) != fmt.Sprintf(`{"Ref":"%s"}`, stage[0]) || sprintJSON(m["DomainName"]) != fmt.Sprintf(`{"Ref":"%s"}`, domains[0]) {
+		t.Errorf("mapping %s: %s, want CountersApi's stage %q at the root of %s", mappings[0], sprintJSON(m), stage, domains[0])
 	}
 }
