@@ -14,6 +14,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
 )
 
@@ -65,6 +68,18 @@ const (
 	// DefaultDataPath is the file store's data file when DATA_PATH is
 	// unset, in the working directory (the image sets /data/hitcounter.db).
 	DefaultDataPath = "hitcounter.db"
+	// LogJSON and LogText are the log formats, the values of
+	// AWS_LAMBDA_LOG_FORMAT.
+	LogJSON = "JSON"
+	LogText = "Text"
+	// DefaultMetricsNamespace is METRICS_NAMESPACE unset.
+	DefaultMetricsNamespace = "hitcounter"
+)
+
+// LevelTrace and LevelFatal are Lambda's log levels beyond slog's four.
+const (
+	LevelTrace = slog.LevelDebug - 4
+	LevelFatal = slog.LevelError + 4
 )
 
 // Config is the service's configuration. Read it with FromEnv;
@@ -128,6 +143,19 @@ type Config struct {
 	// memstore.DefaultMaxCounters): a write that would create one more is
 	// 507 store_full. DynamoDB has no such cap.
 	MaxCounters int
+	// LogLevel is the least level logged (AWS_LAMBDA_LOG_LEVEL, as Lambda
+	// sets it from the function's ApplicationLogLevel, else LOG_LEVEL:
+	// TRACE, DEBUG, INFO, WARN, ERROR or FATAL; default DEBUG, everything).
+	// Request lines are DEBUG, so WARN, the template's default, writes
+	// none per request and keeps errors and warnings.
+	LogLevel slog.Level
+	// LogFormat is LogJSON (the default) or LogText (AWS_LAMBDA_LOG_FORMAT,
+	// as Lambda sets it from the function's LogFormat).
+	LogFormat string
+	// MetricsNamespace is the CloudWatch namespace of the health probe's
+	// metric (METRICS_NAMESPACE, default DefaultMetricsNamespace; the
+	// template sets the stack's name).
+	MetricsNamespace string
 
 	// The settings below are the standalone server's; Lambda functions
 	// ignore them (API Gateway does their work there).
@@ -180,19 +208,25 @@ type CredentialsChain func(region string) aws.CredentialsProvider
 func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error) {
 	e := &environment{getenv: getenv}
 	cfg := Config{
-		Store:           e.oneOf("STORE", StoreMemory, StoreDynamoDB, StoreFile),
-		DataPath:        e.path("DATA_PATH", DefaultDataPath),
-		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
-		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
-		MaxCounters:     e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
-		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
-		RateLimit:       e.rate("RATE_LIMIT"),
-		TrustedProxies:  e.prefixes("TRUSTED_PROXIES"),
-		Addr:            net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
-		ShutdownTimeout: e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
-		MaxConnections:  e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
+		Store:            e.oneOf("STORE", StoreMemory, StoreDynamoDB, StoreFile),
+		DataPath:         e.path("DATA_PATH", DefaultDataPath),
+		CORSOrigins:      e.origins("CORS_ALLOWED_ORIGINS"),
+		HitCreates:       e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
+		MaxCounters:      e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
+		APIKeys:          e.list("API_KEYS", "keys for the admin routes"),
+		RateLimit:        e.rate("RATE_LIMIT"),
+		TrustedProxies:   e.prefixes("TRUSTED_PROXIES"),
+		Addr:             net.JoinHostPort(getenv("HOST"), strconv.Itoa(e.port("PORT"))),
+		ShutdownTimeout:  e.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
+		MaxConnections:   e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
+		LogFormat:        e.oneOf("AWS_LAMBDA_LOG_FORMAT", LogJSON, LogText),
+		MetricsNamespace: getenv("METRICS_NAMESPACE"),
 	}
 	cfg.APIKeyDigests = e.digests("API_KEY_DIGESTS")
+	if cfg.MetricsNamespace == "" {
+		cfg.MetricsNamespace = DefaultMetricsNamespace
+	}
+	cfg.LogLevel = e.logLevel("AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL")
 	cfg.APIKeysRequired = e.oneOf("API_KEYS_REQUIRED", "false", "true") == "true"
 	cfg.PublicMaxIncrement = e.publicMaxIncrement("PUBLIC_MAX_INCREMENT")
 	if cfg.MaxShards = e.positive("MAX_SHARDS", fmt.Sprintf("a whole number from 1 to %d", counter.MaxShards)); cfg.MaxShards > counter.MaxShards {
@@ -270,6 +304,34 @@ func (e *environment) oneOf(name string, values ...string) string {
 	}
 	e.invalid(name, v, strings.Join(values, " or "))
 	return values[0]
+}
+
+// logLevels are the log levels by their names in Lambda's LoggingConfig.
+var logLevels = map[string]slog.Level{"TRACE": LevelTrace, "DEBUG": slog.LevelDebug, "INFO": slog.LevelInfo,
+	"WARN": slog.LevelWarn, "ERROR": slog.LevelError, "FATAL": LevelFatal}
+
+// logLevel reads the first of names that is set as a log level (any case);
+// none set is DEBUG.
+func (e *environment) logLevel(names ...string) slog.Level {
+	for _, name := range names {
+		if v := e.getenv(name); v != "" {
+			l, ok := logLevels[strings.ToUpper(v)]
+			if !ok {
+				e.invalid(name, v, "TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+			}
+			return l
+		}
+	}
+	return slog.LevelDebug
+}
+
+// Logger returns a logger writing to w in the configured format, from the
+// configured level.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	if c.LogFormat == LogText {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: c.LogLevel}))
+	}
+	return slog.New(jsonlog.New(w, c.LogLevel))
 }
 
 // list reads a comma-separated list; blanks around and between items are

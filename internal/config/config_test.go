@@ -1,8 +1,10 @@
 package config_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +46,8 @@ func TestFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
-			want := config.Config{Store: "memory", DataPath: "hitcounter.db", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1}
+			want := config.Config{Store: "memory", DataPath: "hitcounter.db", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1,
+				LogLevel: slog.LevelDebug, LogFormat: "JSON", MetricsNamespace: "hitcounter"}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
@@ -67,6 +70,16 @@ func TestFromEnv(t *testing.T) {
 		"TRUSTED_PROXIES host name":  {env: vars(nil, "TRUSTED_PROXIES", "10.0.0.1,proxy.local"), wantErr: `"proxy.local" is not one`},
 		"TRUSTED_PROXIES bad prefix": {env: vars(nil, "TRUSTED_PROXIES", "10.0.0.0/33"), wantErr: "TRUSTED_PROXIES"},
 		"STORE wrong case":           {env: vars(nil, "STORE", "DynamoDB"), wantErr: "STORE"},
+
+		"AWS_LAMBDA_LOG_LEVEL":                {env: vars(nil, "AWS_LAMBDA_LOG_LEVEL", "WARN"), check: wantField(func(c config.Config) any { return c.LogLevel }, slog.LevelWarn)},
+		"AWS_LAMBDA_LOG_LEVEL lower case":     {env: vars(nil, "AWS_LAMBDA_LOG_LEVEL", "error"), check: wantField(func(c config.Config) any { return c.LogLevel }, slog.LevelError)},
+		"AWS_LAMBDA_LOG_LEVEL TRACE":          {env: vars(nil, "AWS_LAMBDA_LOG_LEVEL", "TRACE"), check: wantField(func(c config.Config) any { return c.LogLevel }, config.LevelTrace)},
+		"AWS_LAMBDA_LOG_LEVEL over LOG_LEVEL": {env: vars(nil, "AWS_LAMBDA_LOG_LEVEL", "ERROR", "LOG_LEVEL", "DEBUG"), check: wantField(func(c config.Config) any { return c.LogLevel }, slog.LevelError)},
+		"LOG_LEVEL":                           {env: vars(nil, "LOG_LEVEL", "INFO"), check: wantField(func(c config.Config) any { return c.LogLevel }, slog.LevelInfo)},
+		"LOG_LEVEL unknown":                   {env: vars(nil, "LOG_LEVEL", "VERBOSE"), wantErr: `LOG_LEVEL="VERBOSE"`},
+		"METRICS_NAMESPACE":                   {env: vars(nil, "METRICS_NAMESPACE", "hits-prod"), check: wantField(func(c config.Config) any { return c.MetricsNamespace }, "hits-prod")},
+		"AWS_LAMBDA_LOG_FORMAT Text":          {env: vars(nil, "AWS_LAMBDA_LOG_FORMAT", "Text"), check: wantField(func(c config.Config) any { return c.LogFormat }, "Text")},
+		"AWS_LAMBDA_LOG_FORMAT unknown":       {env: vars(nil, "AWS_LAMBDA_LOG_FORMAT", "XML"), wantErr: "AWS_LAMBDA_LOG_FORMAT"},
 
 		"TABLE_NAME":                               {env: onAWS, check: wantField(func(c config.Config) any { return c.TableName }, "hits")},
 		"TABLE_NAME missing":                       {env: vars(onAWS, "TABLE_NAME", ""), wantErr: "needs TABLE_NAME"},
@@ -319,5 +332,24 @@ func TestDigestErrorHidesValue(t *testing.T) {
 	_, err := config.FromEnv(env(vars(nil, "API_KEY_DIGESTS", "s3cret-key")), nil)
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("err = %v, want an error without the value", err)
+	}
+}
+
+// TestLogger: the logger writes in the configured format from the
+// configured level: at WARN, as deployed, no request line.
+func TestLogger(t *testing.T) {
+	for format, want := range map[string]string{"JSON": `"level":"WARN","msg":"store unavailable"`, "Text": `level=WARN msg="store unavailable"`} {
+		c, err := config.FromEnv(env(vars(nil, "AWS_LAMBDA_LOG_FORMAT", format, "AWS_LAMBDA_LOG_LEVEL", "WARN")), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		log := c.Logger(&b)
+		log.Debug("request", "path", "/counters/home/increment")
+		log.Info("client gone")
+		log.Warn("store unavailable")
+		if got := b.String(); !strings.Contains(got, want) || strings.Contains(got, "request") || strings.Count(got, "\n") != 1 {
+			t.Errorf("%s at WARN wrote %q, want one line with %s", format, got, want)
+		}
 	}
 }

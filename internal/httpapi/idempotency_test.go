@@ -150,7 +150,7 @@ func testKeyedFloodFromOneClient(t *testing.T, store counter.Store, perClient in
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	h := newHandler(t, store, httpapi.Options{APIKeys: []string{"admin-key"}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, store, httpapi.Options{APIKeys: []string{"admin-key"}, Logger: slog.New(slog.NewJSONHandler(&logs, debugLevel))})
 	n, answered := 0, 0 // requests, and those not refused for want of room
 	send := func(remote, apiKey, name string) *httptest.ResponseRecorder {
 		n++

@@ -76,7 +76,7 @@ func BenchmarkIncrementHandler(b *testing.B) {
 	}
 	handlers := map[string]http.Handler{
 		"baseline":  bareIncrement(),
-		"api":       newHandler(b, store, httpapi.Options{Logger: slog.New(jsonlog.New(io.Discard, nil))}),
+		"api":       newHandler(b, store, httpapi.Options{Logger: slog.New(jsonlog.New(io.Discard, slog.LevelDebug))}), // request lines are DEBUG
 		"api-nolog": newHandler(b, store, httpapi.Options{}),
 	}
 	handlers["api-by"] = handlers["api"]

@@ -80,7 +80,8 @@ func (sw *StatusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
-// logRequests writes one line per request: method, path, status, remote,
+// logRequests writes one line per request, at DEBUG (a deployed function
+// logs from WARN and so writes none: docs/lambda.md#logs): method, path, status, remote,
 // duration, and the client (ClientAddr) behind trusted proxies, except for
 // the refusals a client can cause at full speed that a summary line counts
 // instead (summarize). Headers (API keys among them) and bodies are never
@@ -89,7 +90,7 @@ func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWrite
 func (h *handler) logRequests(next http.Handler) http.Handler {
 	logs := h.log.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !logs.Enabled(r.Context(), slog.LevelInfo) {
+		if !logs.Enabled(r.Context(), slog.LevelDebug) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -100,7 +101,7 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		end := time.Now()
-		rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+		rec := slog.NewRecord(end, slog.LevelDebug, "request", 0)
 		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", truncated(r.URL.Path)),

@@ -130,7 +130,7 @@ func TestRequestLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := newHandler(t, store, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, store, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, debugLevel))})
 	tests := map[string]struct {
 		method, target, body string
 		wantStatus           int
@@ -169,7 +169,7 @@ func TestRequestLog(t *testing.T) {
 
 func TestRequestLogOfInternalErrors(t *testing.T) {
 	var logs syncBuffer
-	h := newHandler(t, failingStore{errSecret}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, failingStore{errSecret}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, debugLevel))})
 	res := serve(t, h, "GET", "/counters/x", "")
 	wantError(t, res, http.StatusInternalServerError, "internal")
 	requests, causes := 0, 0
@@ -188,7 +188,7 @@ func TestRequestLogOfInternalErrors(t *testing.T) {
 
 func TestRequestLogOmitsHeaders(t *testing.T) {
 	var logs syncBuffer
-	h := newHandler(t, memstore.New(), httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	h := newHandler(t, memstore.New(), httpapi.Options{Logger: slog.New(slog.NewJSONHandler(&logs, debugLevel))})
 	req := httptestRequest("GET", "/health")
 	req.Header.Set("X-Api-Key", "key-that-must-not-be-logged")
 	req.Header.Set("Authorization", "Bearer token-that-must-not-be-logged")
@@ -197,3 +197,6 @@ func TestRequestLogOmitsHeaders(t *testing.T) {
 		t.Errorf("got logs %s, want no header values", got)
 	}
 }
+
+// debugLevel has a test's handler write request lines, which are DEBUG.
+var debugLevel = &slog.HandlerOptions{Level: slog.LevelDebug}

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/config"
-	"github.com/hitcounter/hitcounter/internal/jsonlog"
 )
 
 // AggregateHandler is what the aggregate function hands to lambda.Start: a
@@ -28,6 +26,11 @@ func NewAggregate(ctx context.Context, getenv func(string) string, logger *slog.
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: config: %w", err)
 	}
+	return newAggregate(ctx, cfg, logger)
+}
+
+// newAggregate is NewAggregate with the configuration read.
+func newAggregate(ctx context.Context, cfg config.Config, logger *slog.Logger) (AggregateHandler, error) {
 	a, err := app.Open(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: %w", err)
@@ -42,9 +45,13 @@ func NewAggregate(ctx context.Context, getenv func(string) string, logger *slog.
 // RunAggregate runs the aggregate function like Run runs a route: it
 // returns only if the function cannot start, after reporting the cause.
 func RunAggregate() error {
-	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("function", "aggregate")
+	cfg, logger, err := configure()
+	if err != nil {
+		return failInit(logger, err)
+	}
+	logger = logger.With("function", "aggregate")
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	h, err := NewAggregate(ctx, os.Getenv, logger)
+	h, err := newAggregate(ctx, cfg, logger)
 	cancel()
 	if err != nil {
 		return failInit(logger, err)

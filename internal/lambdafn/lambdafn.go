@@ -39,12 +39,17 @@ type Function struct {
 // (internal/app). A setting that does not parse fails it, naming the
 // variable. logger receives the request log; nil discards it.
 func New(ctx context.Context, fn Function, getenv func(string) string, logger *slog.Logger) (*Adapter, error) {
-	if len(fn.Routes) == 0 {
-		return nil, errors.New("lambdafn: a function serves at least one route")
-	}
 	cfg, err := config.FromEnv(getenv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: config: %w", err)
+	}
+	return newHandler(ctx, fn, cfg, logger)
+}
+
+// newHandler is New with the configuration read.
+func newHandler(ctx context.Context, fn Function, cfg config.Config, logger *slog.Logger) (*Adapter, error) {
+	if len(fn.Routes) == 0 {
+		return nil, errors.New("lambdafn: a function serves at least one route")
 	}
 	a, err := app.Open(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
@@ -64,15 +69,32 @@ func New(ctx context.Context, fn Function, getenv func(string) string, logger *s
 // instead of restarting a crashing runtime; main should exit with a
 // non-zero status.
 func Run(fn Function) error {
-	logger := slog.New(jsonlog.New(os.Stdout, slog.LevelInfo)).With("route", strings.Join(fn.Routes, ","))
+	cfg, logger, err := configure()
+	if err != nil {
+		return failInit(logger, err)
+	}
+	logger = logger.With("route", strings.Join(fn.Routes, ","))
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	h, err := New(ctx, fn, os.Getenv, logger)
+	h, err := newHandler(ctx, fn, cfg, logger)
 	cancel()
 	if err != nil {
 		return failInit(logger, err)
 	}
 	lambda.Start(h)
 	return nil // not reached: lambda.Start does not return
+}
+
+// configure reads the configuration once from the process environment and
+// returns the logger it asks for: to stdout, in the format and from the
+// level Lambda sets in AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL (the
+// template's LoggingConfig). On a bad setting it returns a JSON logger of
+// errors, to report it with.
+func configure() (config.Config, *slog.Logger, error) {
+	cfg, err := config.FromEnv(os.Getenv, nil)
+	if err != nil {
+		return cfg, slog.New(jsonlog.New(os.Stdout, slog.LevelError)), fmt.Errorf("lambdafn: config: %w", err)
+	}
+	return cfg, cfg.Logger(os.Stdout), nil
 }
 
 // failInit logs a function's init error and reports it to the Runtime API

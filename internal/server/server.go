@@ -19,7 +19,6 @@ import (
 	"github.com/hitcounter/hitcounter/internal/app"
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
-	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
 )
@@ -57,10 +56,12 @@ type Main struct {
 	aggDone     chan struct{} // closed when the aggregation has stopped
 }
 
-// New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
+// New opens the store and listens on cfg.Addr; logs go to logOut as
+// cfg.LogFormat says (JSON lines by default), from cfg.LogLevel (DEBUG, with
+// every request's line, by default).
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
 	fw := newFlushWriter(logOut)
-	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
+	log := cfg.Logger(fw)
 	m, err := newMain(ctx, cfg, log, fw)
 	if err != nil {
 		fw.Close()

@@ -293,7 +293,7 @@ func TestClientDisconnectMemory(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	h, err := httpapi.New(store, httpapi.Options{
-		Logger:      slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), // request lines are DEBUG
 		APIKeys:     []string{"faults-key"},
 		CORSOrigins: []string{"https://example.com"},
 	})

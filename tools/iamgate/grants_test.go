@@ -178,8 +178,11 @@ func TestTemplateGrants(t *testing.T) {
 		for i, f := range tmpl.Functions {
 			t.Run("HitCreatesCounters="+creates+"/"+f.LogicalID, func(t *testing.T) {
 				var want []string
-				if f.LogicalID == "AggregateFunction" {
+				switch f.LogicalID {
+				case "AggregateFunction":
 					want = slices.Clone(aggregateNeeds)
+				case "ProbeFunction": // GET /health's check, on a schedule
+					want = slices.Clone(routeNeeds[httpapi.RouteHealth])
 				}
 				for _, r := range f.Routes {
 					name := routeName(t, r)

@@ -111,6 +111,10 @@ type Stack struct {
 	// stopStreams ends them.
 	streams     sync.WaitGroup
 	stopStreams context.CancelFunc
+	// scheduleRuns invoke the functions with Schedule events (schedule.go);
+	// stopSchedules ends them.
+	scheduleRuns  sync.WaitGroup
+	stopSchedules context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -163,6 +167,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, errors.New("localapi: template.yaml has no Api events")
 	}
 	consumers := streamConsumers(tmpl)
+	scheduledFns, err := schedules(tmpl)
+	if err != nil {
+		return nil, err
+	}
 
 	// Build, install the emulator and start DynamoDB Local at the same time.
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
@@ -219,6 +227,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		for k, v := range f.Environment { // the function's own, as Lambda sets them over Globals
 			own[k] = v
 		}
+		for k, v := range logEnv(f.Logging) {
+			own[k] = v
+		}
 		for k, v := range own {
 			if _, overridden := opts.Env[k]; !overridden {
 				fenv = append(fenv, k+"="+v)
@@ -246,6 +257,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := s.startStreams(ctx, consumers, endpoint, s.gate); err != nil {
 		return nil, fmt.Errorf("localapi: stream: %w", err)
 	}
+
+	s.startSchedules(scheduledFns)
 
 	if s.ln, err = net.Listen("tcp", opts.Addr); err != nil {
 		return nil, fmt.Errorf("localapi: %w", err)
@@ -347,7 +360,6 @@ func functionEnv(o Options, timeout int, httpAPI bool) []string {
 		"AWS_DEFAULT_REGION":              "us-east-1",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(timeout),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
 	}
 	if httpAPI && len(o.APIKeys) > 0 {
 		// Behind an HTTP API the functions check the keys, by their
@@ -362,6 +374,22 @@ func functionEnv(o Options, timeout int, httpAPI bool) []string {
 		env = append(env, k+"="+v)
 	}
 	slices.Sort(env)
+	return env
+}
+
+// logEnv is what Lambda sets in a function's environment from its
+// LoggingConfig: the format, and with JSON the application log level. (The
+// emulator neither filters lines by level nor drops its own START, END and
+// REPORT lines, as SystemLogLevel would have Lambda do.)
+func logEnv(logging map[string]string) map[string]string {
+	format := logging["LogFormat"]
+	if format == "" {
+		format = "Text"
+	}
+	env := map[string]string{"AWS_LAMBDA_LOG_FORMAT": format}
+	if level := logging["ApplicationLogLevel"]; format == "JSON" && level != "" {
+		env["AWS_LAMBDA_LOG_LEVEL"] = level
+	}
 	return env
 }
 
@@ -413,6 +441,10 @@ func (s *Stack) Close() error {
 		if s.stopStreams != nil {
 			s.stopStreams()
 			s.streams.Wait()
+		}
+		if s.stopSchedules != nil {
+			s.stopSchedules()
+			s.scheduleRuns.Wait()
 		}
 		var wg sync.WaitGroup
 		for _, p := range s.pools {

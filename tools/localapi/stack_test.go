@@ -37,13 +37,15 @@ func startStack(t *testing.T, opts localapi.Options) *localapi.Stack {
 		t.Cleanup(func() { acc.wantNoDenial(t) })
 	}
 	opts.Addr = "127.0.0.1:0"
-	opts.DynamoDBEndpoint = dynamolocal.ForTest(t).Endpoint()
+	if opts.DynamoDBEndpoint == "" {
+		opts.DynamoDBEndpoint = dynamolocal.ForTest(t).Endpoint()
+	}
 	opts.TableName = "localapi-" + randomHex(t)
 	if opts.PoolSize == 0 {
 		opts.PoolSize = 4
 	}
 	if testing.Verbose() {
-		opts.FunctionLog = os.Stderr
+		opts.FunctionLog = io.MultiWriter(os.Stderr, orDiscard(opts.FunctionLog))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -57,6 +59,13 @@ func startStack(t *testing.T, opts localapi.Options) *localapi.Stack {
 		}
 	})
 	return s
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 func randomHex(t *testing.T) string {

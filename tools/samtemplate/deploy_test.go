@@ -62,8 +62,8 @@ const keyDigests = "6ab9f1eb8f7d3388f4f9d586f66e99fd54080df2c446f0e58668b09c08a1
 // or not, and the opt-in extras off (the defaults) or on: access logs,
 // the health check, the per-client rate limit (AWS WAF; a REST API's
 // only: the template's rule refuses it on an HTTP API, TestRules) and the
-// budget (with the alarm e-mail it mails). An HTTP API with keys gets
-// their digests, which its rule requires.
+// budget (with the alarm e-mail it mails), and the custom domain. An HTTP
+// API with keys gets their digests, which its rule requires.
 func deployCases(apiType string) []deployCase {
 	var cases []deployCase
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
@@ -76,6 +76,8 @@ func deployCases(apiType string) []deployCase {
 					}
 					params["MonthlyBudgetUSD"] = "20"
 					params["AlarmEmail"] = "ops@example.com"
+					params["DomainName"] = "counter.example.com"
+					params["CertificateArn"] = "arn:aws:acm:" + region + ":123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 				}
 				if apiType == "HTTP" && keys == "true" {
 					params["AdminKeyDigests"] = keyDigests
@@ -179,6 +181,9 @@ func testDeploy(t *testing.T, apiType string, servedBy map[string]string) {
 			checkAccountUntouched(t, cf, c)
 			checkRoles(t, cf, load(t, c.values()))
 			checkEdgeLimits(t, cf, c)
+			checkProbe(t, cf)
+			checkDomain(t, cf, c)
+			checkLogging(t, cf)
 		})
 	}
 
@@ -460,8 +465,8 @@ func routeFunctions(t *testing.T) map[string]string {
 	t.Helper()
 	m := map[string]string{}
 	for _, f := range load(t, nil).Functions {
-		if f.LogicalID == aggregateFunction {
-			continue // a stream consumer, no route (TestAggregator)
+		if f.LogicalID == aggregateFunction || f.LogicalID == probeFunction {
+			continue // a stream consumer, a scheduled probe: no route (TestAggregator, TestProbe)
 		}
 		for _, r := range servedRoutes(t, f.CodeURI) {
 			if prev, dup := m[r.Name]; dup {
@@ -796,7 +801,9 @@ var subVariable = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
 func checkHTTPAPI(t *testing.T, cf cfnTemplate, servedBy map[string]string, c deployCase) {
 	t.Helper()
 	for id, r := range cf.Resources {
-		if strings.HasPrefix(r.Type, "AWS::ApiGateway::") || strings.HasPrefix(r.Type, "AWS::WAFv2::") {
+		// A regional custom domain name (AWS::ApiGateway::DomainName)
+		// serves either API type: checkDomain.
+		if (strings.HasPrefix(r.Type, "AWS::ApiGateway::") && r.Type != "AWS::ApiGateway::DomainName") || strings.HasPrefix(r.Type, "AWS::WAFv2::") {
 			t.Errorf("%s (%s) is a REST API's", id, r.Type)
 		}
 	}
@@ -903,6 +910,58 @@ func checkKeyDigests(t *testing.T, cf cfnTemplate, functionChecks bool) {
 	}
 }
 
+// checkProbe: the health probe runs once a minute in every deploy: an
+// EventBridge rule targets the probe function, a permission lets
+// EventBridge (that rule only) invoke it, and the probe alarm, which
+// counts missing data as failing, exists unconditionally.
+func checkProbe(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	var rules []string
+	for _, id := range cf.ofType("AWS::Events::Rule") {
+		r := cf.Resources[id].Properties
+		if r["ScheduleExpression"] == "rate(1 minute)" && strings.Contains(sprintJSON(r["Targets"]), `{"Fn::GetAtt":["ProbeFunction","Arn"]}`) && r["State"] != "DISABLED" {
+			rules = append(rules, id)
+		}
+	}
+	if len(rules) != 1 {
+		t.Fatalf("rules scheduling ProbeFunction once a minute: %q, want one", rules)
+	}
+	var perms []string
+	for _, id := range cf.ofType("AWS::Lambda::Permission") {
+		p := cf.Resources[id].Properties
+		if p["Principal"] == "events.amazonaws.com" && p["Action"] == "lambda:InvokeFunction" && sprintJSON(p["FunctionName"]) == `{"Ref":"ProbeFunction"}` &&
+			sprintJSON(p["SourceArn"]) == fmt.Sprintf(`{"Fn::GetAtt":["%s","Arn"]}`, rules[0]) {
+			perms = append(perms, id)
+		}
+	}
+	if len(perms) != 1 {
+		t.Errorf("permissions for %s to invoke ProbeFunction: %q, want one", rules[0], perms)
+	}
+	alarm, ok := cf.Resources["HealthProbeAlarm"]
+	if !ok || alarm.Type != "AWS::CloudWatch::Alarm" || alarm.Condition != "" {
+		t.Fatalf("HealthProbeAlarm: %+v, want an alarm without a condition", alarm)
+	}
+	if a := alarm.Properties; a["MetricName"] != "Healthy" || a["TreatMissingData"] != "breaching" || sprintJSON(a["Namespace"]) != `{"Ref":"AWS::StackName"}` {
+		t.Errorf("HealthProbeAlarm reads %v in %v, missing data %v; want Healthy in the stack's namespace, missing data breaching", a["MetricName"], a["Namespace"], a["TreatMissingData"])
+	}
+}
+
+// checkLogging: every function logs JSON lines without Lambda's START, END
+// and REPORT lines (SystemLogLevel WARN), at the LogLevel parameter, but
+// the probe at INFO (its healthy line carries its metric).
+func checkLogging(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	for _, id := range cf.ofType("AWS::Lambda::Function") {
+		want := `{"ApplicationLogLevel":{"Ref":"LogLevel"},"LogFormat":"JSON","SystemLogLevel":"WARN"}`
+		if id == "ProbeFunction" {
+			want = `{"ApplicationLogLevel":"INFO","LogFormat":"JSON","SystemLogLevel":"WARN"}`
+		}
+		if got := sprintJSON(cf.Resources[id].Properties["LoggingConfig"]); got != want {
+			t.Errorf("%s: LoggingConfig %s, want %s", id, got, want)
+		}
+	}
+}
+
 // checkAPIAlarms: the API's 5xx and latency alarms read the metrics of the
 // API this deploy creates: a REST API's by name and stage, an HTTP API's
 // by ID and stage.
@@ -979,5 +1038,44 @@ func TestRules(t *testing.T) {
 				t.Errorf("rules refusing the deploy %q, want %q", broken, tc.broken)
 			}
 		})
+	}
+}
+
+// checkDomain: with DomainName, one regional custom domain with the
+// certificate, and the API's stage mapped at its root (no base path), so
+// that a badge URL on the domain has no API ID or stage in it; without,
+// neither.
+func checkDomain(t *testing.T, cf cfnTemplate, c deployCase) {
+	t.Helper()
+	// A regional domain name serves either API type; a REST API is mapped
+	// to it by a base path mapping, an HTTP API by an API mapping.
+	mappingType, apiProperty, api, stageType := "AWS::ApiGateway::BasePathMapping", "RestApiId", "CountersApi", "AWS::ApiGateway::Stage"
+	if c.param("ApiType", "REST") == "HTTP" {
+		mappingType, apiProperty, api, stageType = "AWS::ApiGatewayV2::ApiMapping", "ApiId", "CountersHttpApi", "AWS::ApiGatewayV2::Stage"
+	}
+	domains, mappings := cf.ofType("AWS::ApiGateway::DomainName"), cf.ofType(mappingType)
+	want := map[bool]int{true: 1}[c.param("DomainName", "") != ""]
+	if len(domains) != want || len(mappings) != want {
+		t.Fatalf("DomainName=%q: domains %q, %s %q; want %d of each", c.param("DomainName", ""), domains, mappingType, mappings, want)
+	}
+	if others := len(cf.ofType("AWS::ApiGateway::BasePathMapping")) + len(cf.ofType("AWS::ApiGatewayV2::ApiMapping")); others != want {
+		t.Errorf("%d domain mappings, want %d (%s only)", others, want, mappingType)
+	}
+	if want == 0 {
+		return
+	}
+	d := cf.Resources[domains[0]].Properties
+	if sprintJSON(d["DomainName"]) != `{"Ref":"DomainName"}` || sprintJSON(d["RegionalCertificateArn"]) != `{"Ref":"CertificateArn"}` ||
+		sprintJSON(d["EndpointConfiguration"]) != `{"Types":["REGIONAL"]}` {
+		t.Errorf("domain %s: %s, want the DomainName parameter, regional, with CertificateArn", domains[0], sprintJSON(d))
+	}
+	m := cf.Resources[mappings[0]].Properties
+	stage := cf.ofType(stageType)
+	if _, hasPath := m["BasePath"]; hasPath || len(stage) != 1 || sprintJSON(m[apiProperty]) != fmt.Sprintf(`{"Ref":"%s"}`, api) ||
+		sprintJSON(m["Stage"]) != fmt.Sprintf(`{"Ref":"%s"}`, stage[0]) || sprintJSON(m["DomainName"]) != fmt.Sprintf(`{"Ref":"%s"}`, domains[0]) {
+		t.Errorf("mapping %s: %s, want %s's stage %q at the root of %s", mappings[0], sprintJSON(m), api, stage, domains[0])
+	}
+	if _, hasKey := m["ApiMappingKey"]; hasKey {
+		t.Errorf("mapping %s has a key, want the API at the root of the domain", mappings[0])
 	}
 }

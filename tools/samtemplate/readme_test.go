@@ -108,7 +108,7 @@ func TestREADMECountsCatchesDrift(t *testing.T) {
 		edit func(string) string
 		want string // in one of the errors
 	}{
-		"function count":                 {edit: replaceGroup(readmeFunctions, 1, "14"), want: "14 functions"},
+		"function count":                 {edit: replaceGroup(readmeFunctions, 1, "15"), want: "15 functions"},
 		"alarm count":                    {edit: replaceGroup(readmeAlarms, 1, "18"), want: "18 alarms"},
 		"metric count":                   {edit: replaceGroup(readmeAlarms, 2, "23"), want: "on 23 metrics"},
 		"monthly cost":                   {edit: replaceGroup(readmeAlarms, 3, "2.30"), want: "$2.30"},

@@ -46,6 +46,11 @@ type Function struct {
 	// Environment holds the function's own environment variables (beyond
 	// Globals), with parameters resolved.
 	Environment map[string]string
+	// Logging is its LoggingConfig (LogFormat, ApplicationLogLevel,
+	// SystemLogLevel), its own over Globals', with parameters resolved.
+	Logging map[string]string
+	// Schedules are its Schedule events' expressions, e.g. "rate(1 minute)".
+	Schedules []string
 }
 
 // Route is one Api or HttpApi event of a function: a REST API's method or
@@ -150,19 +155,21 @@ func typedOverrides(raw, params map[string]any) map[string]any {
 
 // withoutUnparsable drops, from the copy goformation parses, the properties
 // goformation v7 cannot parse (an Api's GatewayResponses: it expects a
-// string; an HttpApi's AccessLogSettings, which it does not know). They
-// stay in Raw; GatewayResponses reads them from there.
+// string; an HttpApi's AccessLogSettings and a function's LoggingConfig,
+// which it does not know). They stay in Raw; GatewayResponses and
+// Function.Logging read them from there.
 func withoutUnparsable(resolved map[string]any) {
 	resources, _ := resolved["Resources"].(map[string]any)
 	for _, r := range resources {
 		res, _ := r.(map[string]any)
-		if props, ok := res["Properties"].(map[string]any); ok {
-			switch res["Type"] {
-			case "AWS::Serverless::Api":
-				delete(props, "GatewayResponses")
-			case "AWS::Serverless::HttpApi":
-				delete(props, "AccessLogSettings")
-			}
+		props, _ := res["Properties"].(map[string]any)
+		switch res["Type"] {
+		case "AWS::Serverless::Api":
+			delete(props, "GatewayResponses")
+		case "AWS::Serverless::HttpApi":
+			delete(props, "AccessLogSettings")
+		case "AWS::Serverless::Function":
+			delete(props, "LoggingConfig")
 		}
 	}
 }
@@ -224,7 +231,14 @@ func (t *Template) function(id string, cf *cloudformation.Template) (Function, e
 				r.Method = strings.ToUpper(*api.Method)
 			}
 			f.Routes = append(f.Routes, r)
+		case "Schedule":
+			if ev.Properties != nil && ev.Properties.ScheduleEvent != nil {
+				f.Schedules = append(f.Schedules, ev.Properties.ScheduleEvent.Schedule)
+			}
 		}
+	}
+	if f.Logging, err = t.logging(id); err != nil {
+		return Function{}, err
 	}
 	role, err := t.role(id)
 	if err != nil {
@@ -232,4 +246,25 @@ func (t *Template) function(id string, cf *cloudformation.Template) (Function, e
 	}
 	f.Role = role
 	return f, nil
+}
+
+// logging returns function id's LoggingConfig over Globals', resolved.
+func (t *Template) logging(id string) (map[string]string, error) {
+	globals, _ := t.Raw["Globals"].(map[string]any)
+	fn, _ := globals["Function"].(map[string]any)
+	resources, _ := t.Raw["Resources"].(map[string]any)
+	res, _ := resources[id].(map[string]any)
+	props, _ := res["Properties"].(map[string]any)
+	out := map[string]string{}
+	for _, cfg := range []any{fn["LoggingConfig"], props["LoggingConfig"]} {
+		resolved, err := t.evaluator().resolve(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("LoggingConfig: %w", err)
+		}
+		m, _ := resolved.(map[string]any)
+		for k, v := range m {
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out, nil
 }

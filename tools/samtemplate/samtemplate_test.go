@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/hitcounter/hitcounter/internal/httpapi"
+	"github.com/hitcounter/hitcounter/internal/lambdafn"
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
 
@@ -334,11 +336,65 @@ func TestAlarms(t *testing.T) {
 		t.Fatal("no alarms")
 	}
 	for _, f := range tmpl.Functions {
+		if f.LogicalID == probeFunction {
+			continue // an error or a throttle leaves its metric missing: HealthProbeAlarm (TestProbe)
+		}
 		for _, metric := range []string{"Errors", "Throttles"} {
 			if !covered[f.LogicalID+" "+metric] {
 				t.Errorf("%s has no %s alarm", f.LogicalID, metric)
 			}
 		}
+	}
+}
+
+// probeFunction runs the health check on a schedule.
+const probeFunction = "ProbeFunction"
+
+// TestProbe: the probe runs once a minute on a schedule, logs at INFO (its
+// healthy line, which carries the metric, would be dropped at WARN) in the
+// stack's namespace, and an alarm on by default, in every region (no
+// condition), fires when its metric is below 1 or missing.
+func TestProbe(t *testing.T) {
+	tmpl := load(t, nil)
+	f, ok := tmpl.Function(probeFunction)
+	if !ok {
+		t.Fatalf("no %s", probeFunction)
+	}
+	if !slices.Equal(f.Schedules, []string{"rate(1 minute)"}) || len(f.Routes) != 0 {
+		t.Errorf("schedules %q and routes %v, want rate(1 minute) and none", f.Schedules, f.Routes)
+	}
+	if f.Logging["ApplicationLogLevel"] != "INFO" || f.Logging["LogFormat"] != "JSON" {
+		t.Errorf("LoggingConfig %v, want JSON at INFO", f.Logging)
+	}
+	props := resource(t, tmpl, probeFunction)["Properties"].(map[string]any)
+	ns := props["Environment"].(map[string]any)["Variables"].(map[string]any)["METRICS_NAMESPACE"]
+	if !slices.Equal(references(ns), []string{"AWS::StackName"}) {
+		t.Errorf("METRICS_NAMESPACE %v, want the stack's name", ns)
+	}
+	alarm := resource(t, tmpl, "HealthProbeAlarm")
+	a := alarm["Properties"].(map[string]any)
+	if alarm["Condition"] != nil || !slices.Equal(references(a["Namespace"]), []string{"AWS::StackName"}) || a["MetricName"] != lambdafn.ProbeMetric ||
+		a["TreatMissingData"] != "breaching" || a["ComparisonOperator"] != "LessThanThreshold" || a["Threshold"] != float64(1) || a["Period"] != float64(60) {
+		t.Errorf("HealthProbeAlarm %v (condition %v), want on %s in the stack's namespace, below 1 or missing, every minute, always", a, alarm["Condition"], lambdafn.ProbeMetric)
+	}
+}
+
+// TestLogLevels: every function logs JSON, without Lambda's per-invocation
+// platform lines, at the LogLevel parameter (WARN by default, so no request
+// line), but the probe at INFO; make local gives each the same.
+func TestLogLevels(t *testing.T) {
+	tmpl := load(t, nil)
+	for _, f := range tmpl.Functions {
+		want := map[string]string{"LogFormat": "JSON", "SystemLogLevel": "WARN", "ApplicationLogLevel": "WARN"}
+		if f.LogicalID == probeFunction {
+			want["ApplicationLogLevel"] = "INFO"
+		}
+		if !maps.Equal(f.Logging, want) {
+			t.Errorf("%s: LoggingConfig %v, want %v", f.LogicalID, f.Logging, want)
+		}
+	}
+	if f, _ := load(t, map[string]any{"LogLevel": "DEBUG"}).Function("IncrementFunction"); f.Logging["ApplicationLogLevel"] != "DEBUG" {
+		t.Errorf("LogLevel=DEBUG: the increment function logs at %s", f.Logging["ApplicationLogLevel"])
 	}
 }
 
