@@ -234,7 +234,8 @@
           }
           return;
         }
-        const counters = res.data.counters;
+        // By name on every store (DynamoDB lists a page in hash order).
+        const counters = res.data.counters.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         list.next = res.data.next_cursor || '';
         list.statsServed = counters.length === 0 || counters.some((c) => Array.isArray(c.points));
         for (const c of counters) {
