@@ -337,11 +337,11 @@
         list.history.delete(name);
       }
     }
-    $('scale').textContent = list.statsServed && counters.length > 0 ? '(one scale: the tallest bar is ' + plural(max, 'hit', 'hits') + ')' : '';
+    $('scale').textContent = list.statsServed ? '(one scale; tallest bar: ' + plural(max, 'hit', 'hits') + ')' : '';
     $('stats-note').hidden = list.statsServed;
     $('empty').hidden = counters.length > 0;
     $('empty').textContent = list.prefix ? 'No counter name starts with "' + list.prefix + '".' : 'No counters yet: create one above.';
-    $('page-info').textContent = counters.length > 0 || list.page > 0 ? '(page ' + (list.page + 1) + ')' : '';
+    $('page-info').textContent = '(page ' + (list.page + 1) + ')';
     $('prev').disabled = list.page === 0;
     $('next').disabled = !list.next;
   }
@@ -633,8 +633,8 @@
       $('uniques-note').hidden = false;
       $('total-uniques').textContent = 'not counted';
     }
-    $('bots-total').hidden = !hasBots;
-    $('total-bots').textContent = String(bots);
+    $('total-bots-label').textContent = 'Bots left out, last ' + spec.span;
+    $('total-bots').textContent = hasBots ? String(bots) : 'not counted';
   }
 
   // snippets are the copy-ready lines that put the counter on a page.
