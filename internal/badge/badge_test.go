@@ -83,7 +83,7 @@ func TestParseColor(t *testing.T) {
 		"hex 6":          {"A1b2C3", "#a1b2c3", "a1b2c3"},
 		"hex 3":          {"f80", "#ff8800", "ff8800"},
 		"hex with hash":  {"#0f0", "#00ff00", "00ff00"},
-		"semantic name":  {"critical", "#e05d44", "critical"},
+		"semantic name":  {"critical", "#b84c38", "critical"},
 		"black":          {"000", "#000000", "000000"},
 		"white":          {"ffffff", "#ffffff", "ffffff"},
 	}
@@ -319,11 +319,13 @@ func TestSVGColors(t *testing.T) {
 	tests := map[string]struct {
 		color, wantFill, wantText string
 	}{
-		"blue":      {"blue", "#007ec6", "#fff"},
+		"blue":      {"blue", "#0075b8", "#fff"},
 		"dark hex":  {"123", "#112233", "#fff"},
 		"light hex": {"eeeeee", "#eeeeee", "#333"},
 		"yellow":    {"yellow", "#dfb317", "#333"},
-		"red":       {"red", "#e05d44", "#fff"},
+		"red":       {"red", "#b84c38", "#fff"},
+		"orange":    {"orange", "#fe7d37", "#000000"},
+		"lightgrey": {"lightgrey", "#9f9f9f", "#000000"},
 		"white":     {"fff", "#ffffff", "#333"},
 	}
 	for name, tc := range tests {
@@ -464,5 +466,53 @@ func TestLabelCharacters(t *testing.T) {
 				t.Errorf("label %+q: got %v, want %v", label, err, badge.ErrLabel)
 			}
 		})
+	}
+}
+
+// TestNamedColorContrast draws a badge in every named color, in both
+// styles, and checks that the message's text contrasts 4.5:1 or more (WCAG
+// 2.1 AA for 11 px text) with its fill and with every shade the flat
+// style's gradient gives it; and the label's text with the label's grey.
+func TestNamedColorContrast(t *testing.T) {
+	hex := func(s string) badge.Color {
+		if s == "#333" {
+			s = "#333333"
+		}
+		c, err := badge.ParseColor(s)
+		if err != nil {
+			t.Fatalf("fill %q: %v", s, err)
+		}
+		return c
+	}
+	shades := func(bg badge.Color, style badge.Style) []badge.Color {
+		if style == badge.FlatSquare {
+			return []badge.Color{bg}
+		}
+		mix := func(o uint8, a float64) func(uint8) uint8 {
+			return func(v uint8) uint8 { return uint8(math.Round(float64(v)*(1-a) + float64(o)*a)) }
+		}
+		top, bottom := mix(0xbb, 0.1), mix(0, 0.1)
+		return []badge.Color{bg, {R: top(bg.R), G: top(bg.G), B: top(bg.B)}, {R: bottom(bg.R), G: bottom(bg.G), B: bottom(bg.B)}}
+	}
+	colors := badge.NamedColors()
+	if len(colors) < 17 {
+		t.Fatalf("%d named colors, want shields.io's 17", len(colors))
+	}
+	for _, c := range colors {
+		for _, style := range []badge.Style{badge.Flat, badge.FlatSquare} {
+			p := parseSVG(t, badge.New(badge.Options{Label: "views", Color: c, Style: style}, "1234").SVG())
+			for i, tc := range []struct {
+				what string
+				bg   badge.Color
+			}{{"label", hex("#555555")}, {"message", c}} {
+				text := p.texts[len(p.texts)/2*i+len(p.texts)/2-1] // the last text of each half (after its shadow)
+				fg := hex(text.fill)
+				for _, shade := range shades(tc.bg, style) {
+					if r := badge.Contrast(fg, shade); r < badge.MinTextContrast {
+						t.Errorf("%s, %s: %s text %s on %s: %.2f:1, want %.1f:1 or more", c.Name, style, tc.what, fg.Hex(), shade.Hex(), r, badge.MinTextContrast)
+					}
+				}
+			}
+		}
 	}
 }

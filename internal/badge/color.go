@@ -35,9 +35,41 @@ func (c Color) String() string {
 	return c.Hex()[1:]
 }
 
-// light reports whether dark text (#333) contrasts more with the color
-// than white text does, by WCAG's contrast ratio of relative luminances.
-func (c Color) light() bool {
+// Text colors, the first that contrasts enough with a background wins.
+var textColors = [...]Color{{R: 0xff, G: 0xff, B: 0xff}, {R: 0x33, G: 0x33, B: 0x33}, {R: 0, G: 0, B: 0}}
+
+// MinTextContrast is the contrast ratio WCAG 2.1 AA asks of text of a
+// badge's size (11 px, normal weight).
+const MinTextContrast = 4.5
+
+// TextColor returns the color of text on the background c: white, else
+// #333, else black, the first whose contrast with every shade the flat
+// style's gradient gives c (up to 10% of #bbb over it at the top, 10% of
+// black at the bottom) is MinTextContrast or more; if none is, the one that
+// contrasts most.
+func (c Color) TextColor() Color {
+	top, bottom := c.blend(Color{R: 0xbb, G: 0xbb, B: 0xbb}, 0.1), c.blend(Color{}, 0.1)
+	best, bestRatio := textColors[0], 0.0
+	for _, t := range textColors {
+		r := min(Contrast(t, c), Contrast(t, top), Contrast(t, bottom))
+		if r >= MinTextContrast {
+			return t
+		}
+		if r > bestRatio {
+			best, bestRatio = t, r
+		}
+	}
+	return best
+}
+
+// blend returns c with o laid over it at opacity a.
+func (c Color) blend(o Color, a float64) Color {
+	mix := func(x, y uint8) uint8 { return uint8(math.Round(float64(x)*(1-a) + float64(y)*a)) }
+	return Color{R: mix(c.R, o.R), G: mix(c.G, o.G), B: mix(c.B, o.B)}
+}
+
+// luminance is WCAG's relative luminance of c.
+func (c Color) luminance() float64 {
 	lin := func(v uint8) float64 {
 		s := float64(v) / 255
 		if s <= 0.03928 {
@@ -45,32 +77,46 @@ func (c Color) light() bool {
 		}
 		return math.Pow((s+0.055)/1.055, 2.4)
 	}
-	l := 0.2126*lin(c.R) + 0.7152*lin(c.G) + 0.0722*lin(c.B)
-	const white, dark = 1.0, 0.0331 // the luminances of #fff and #333
-	return (l+0.05)/(dark+0.05) > (white+0.05)/(l+0.05)
+	return 0.2126*lin(c.R) + 0.7152*lin(c.G) + 0.0722*lin(c.B)
 }
 
-// namedColors are shields.io's color names and their values, as a sorted
-// table rather than a map: a map would be built at init in every binary
+// Contrast returns WCAG's contrast ratio of a and b, 1 to 21.
+func Contrast(a, b Color) float64 {
+	x, y := a.luminance(), b.luminance()
+	return (max(x, y) + 0.05) / (min(x, y) + 0.05)
+}
+
+// NamedColors returns the named colors, sorted by name.
+func NamedColors() []Color {
+	out := make([]Color, len(namedColors))
+	for i, n := range namedColors {
+		out[i] = n.c
+	}
+	return out
+}
+
+// namedColors are shields.io's color names and their values (blue and red
+// a little darker than shields.io's, so that white text on them passes
+// WCAG AA: 4.38:1 and 3.61:1 before), as a sorted table rather than a map: a map would be built at init in every binary
 // that imports the package.
 var namedColors = [...]struct {
 	name string
 	c    Color
 }{
-	{"blue", Color{Name: "blue", R: 0x00, G: 0x7e, B: 0xc6}},
+	{"blue", Color{Name: "blue", R: 0x00, G: 0x75, B: 0xb8}},
 	{"blueviolet", Color{Name: "blueviolet", R: 0x8a, G: 0x2b, B: 0xe2}},
 	{"brightgreen", Color{Name: "brightgreen", R: 0x44, G: 0xcc, B: 0x11}},
-	{"critical", Color{Name: "critical", R: 0xe0, G: 0x5d, B: 0x44}},
+	{"critical", Color{Name: "critical", R: 0xb8, G: 0x4c, B: 0x38}},
 	{"gray", Color{Name: "gray", R: 0x55, G: 0x55, B: 0x55}},
 	{"green", Color{Name: "green", R: 0x97, G: 0xca, B: 0x00}},
 	{"grey", Color{Name: "grey", R: 0x55, G: 0x55, B: 0x55}},
 	{"important", Color{Name: "important", R: 0xfe, G: 0x7d, B: 0x37}},
 	{"inactive", Color{Name: "inactive", R: 0x9f, G: 0x9f, B: 0x9f}},
-	{"informational", Color{Name: "informational", R: 0x00, G: 0x7e, B: 0xc6}},
+	{"informational", Color{Name: "informational", R: 0x00, G: 0x75, B: 0xb8}},
 	{"lightgray", Color{Name: "lightgray", R: 0x9f, G: 0x9f, B: 0x9f}},
 	{"lightgrey", Color{Name: "lightgrey", R: 0x9f, G: 0x9f, B: 0x9f}},
 	{"orange", Color{Name: "orange", R: 0xfe, G: 0x7d, B: 0x37}},
-	{"red", Color{Name: "red", R: 0xe0, G: 0x5d, B: 0x44}},
+	{"red", Color{Name: "red", R: 0xb8, G: 0x4c, B: 0x38}},
 	{"success", Color{Name: "success", R: 0x44, G: 0xcc, B: 0x11}},
 	{"yellow", Color{Name: "yellow", R: 0xdf, G: 0xb3, B: 0x17}},
 	{"yellowgreen", Color{Name: "yellowgreen", R: 0xa4, G: 0xa6, B: 0x1d}},
@@ -78,9 +124,9 @@ var namedColors = [...]struct {
 
 // Colors the badges use by default and for errors.
 var (
-	DefaultColor = Color{Name: "blue", R: 0x00, G: 0x7e, B: 0xc6}
+	DefaultColor = Color{Name: "blue", R: 0x00, G: 0x75, B: 0xb8}
 	ErrorColor   = Color{Name: "lightgrey", R: 0x9f, G: 0x9f, B: 0x9f}
-	FailureColor = Color{Name: "red", R: 0xe0, G: 0x5d, B: 0x44}
+	FailureColor = Color{Name: "red", R: 0xb8, G: 0x4c, B: 0x38}
 	labelColor   = Color{Name: "grey", R: 0x55, G: 0x55, B: 0x55}
 )
 

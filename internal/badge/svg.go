@@ -75,8 +75,11 @@ func text(buf *bytes.Buffer, s string, x, w int, bg Color, style Style) {
 	center := strconv.FormatFloat(float64(x)+float64(w)/2, 'f', -1, 64)
 	length := strconv.Itoa(w - 2*horizontalPadding)
 	fill, shadow := "#fff", "#010101"
-	if bg.light() {
-		fill, shadow = "#333", "#ccc"
+	if tc := bg.TextColor(); tc.R != 0xff {
+		fill, shadow = tc.Hex(), "#ccc"
+		if tc.R == 0x33 {
+			fill = "#333"
+		}
 	}
 	if style != FlatSquare {
 		buf.WriteString(`<text aria-hidden="true" x="` + center + `" y="15" fill="` + shadow + `" fill-opacity=".3" textLength="` + length + `" lengthAdjust="spacingAndGlyphs">`)

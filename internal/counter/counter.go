@@ -37,6 +37,9 @@ type ListOptions struct {
 	Limit int
 	// Cursor is the NextCursor of the previous page, or "" for the first page.
 	Cursor string
+	// Prefix, when not "", keeps to the counters whose names start with it
+	// (ValidatePrefix); a walk's pages all take the same Prefix.
+	Prefix string
 }
 
 // Page is one page of a listing.
@@ -110,9 +113,12 @@ type Store interface {
 	// Get returns the counter. It returns NotFound if it does not exist.
 	Get(ctx context.Context, name string) (Counter, error)
 
-	// List returns one page of counters. A walk that follows NextCursor
-	// visits every counter that exists for the whole walk exactly once.
-	// It returns InvalidRequest for a cursor the store did not issue.
+	// List returns one page of counters, of those whose names start with
+	// opts.Prefix. A walk that follows NextCursor visits every such counter
+	// that exists for the whole walk exactly once, in the same order on
+	// every walk (by name, except on DynamoDB: docs/dynamodb.md). It returns
+	// InvalidRequest for a cursor the store did not issue or a prefix that
+	// ValidatePrefix refuses.
 	List(ctx context.Context, opts ListOptions) (Page, error)
 
 	// Stats returns the hits of the named counter in every bucket of q (see

@@ -23,6 +23,15 @@ func ValidName(name string) bool {
 	return true
 }
 
+// ValidatePrefix returns an InvalidRequest error unless prefix is "" or
+// the start of some valid counter name.
+func ValidatePrefix(prefix string) error {
+	if prefix != "" && !ValidName(prefix) {
+		return Errorf(InvalidRequest, "prefix must be the start of a counter name: up to %d letters, digits, '.', '_' or '-', starting with a letter or digit", MaxNameLength)
+	}
+	return nil
+}
+
 func alnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

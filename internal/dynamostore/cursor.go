@@ -49,8 +49,5 @@ func decodeCursor(cursor string) (map[string]types.AttributeValue, error) {
 	if !ok || !counter.ValidName(name) {
 		return nil, counter.InvalidCursorError()
 	}
-	return map[string]types.AttributeValue{
-		attrPK:   &types.AttributeValueMemberS{Value: counterPrefix + name},
-		attrName: &types.AttributeValueMemberS{Value: name},
-	}, nil
+	return indexKey(name), nil
 }

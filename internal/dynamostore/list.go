@@ -25,18 +25,26 @@ const IndexName = "counters"
 const listReads = 8
 
 // List implements counter.Store: it scans the listing index (IndexName)
-// for the page's counters, in the index's hash order, then reads their
-// counts: one strongly consistent BatchGetItem of their own items per 100,
-// and one snapshot (TransactGetItems) per sharded counter. A page holds
-// Limit counters whenever that many remain, each once with its total; its
-// cost follows the page, not the table (docs/dynamodb.md). The index is
-// read eventually consistently (DynamoDB offers nothing else for a global
-// index): a counter created or deleted within about a second may be
-// missing from a page or still on it; one still on the index but deleted
-// is left out, and the scan goes on to fill the page.
+// for the page's counters, in the index's hash order (stable from walk to
+// walk, not by name: docs/dynamodb.md says what name order would cost),
+// then reads their counts: one strongly consistent BatchGetItem of their
+// own items per 100, and one snapshot (TransactGetItems) per sharded
+// counter. A page holds Limit counters whenever that many remain, each once
+// with its total; its cost follows the page, not the table
+// (docs/dynamodb.md). With a prefix the scan filters the index with
+// begins_with: DynamoDB reads (and bills) every index entry it passes, so a
+// search costs the whole index (about 50 bytes a counter: 0.5 read units
+// per 80 counters), whatever it finds. The index is read eventually
+// consistently (DynamoDB offers nothing else for a global index): a counter
+// created or deleted within about a second may be missing from a page or
+// still on it; one still on the index but deleted is left out, and the
+// scan goes on to fill the page.
 func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Page, error) {
 	start, err := decodeCursor(opts.Cursor)
 	if err != nil {
+		return counter.Page{}, wrap("list", "", err)
+	}
+	if err := counter.ValidatePrefix(opts.Prefix); err != nil {
 		return counter.Page{}, wrap("list", "", err)
 	}
 	limit := opts.Limit
@@ -45,12 +53,21 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 	}
 	page := counter.Page{Counters: make([]counter.Counter, 0, min(limit, 128))}
 	for {
-		out, err := s.client.Scan(ctx, &dynamodb.ScanInput{
+		in := &dynamodb.ScanInput{
 			TableName:         s.table,
 			IndexName:         aws.String(IndexName),
 			Limit:             aws.Int32(int32(limit - len(page.Counters))),
 			ExclusiveStartKey: start,
-		})
+		}
+		if opts.Prefix != "" {
+			// Limit counts the entries read, not the ones kept: read the
+			// most a call may, and resume after the last one kept.
+			in.Limit = aws.Int32(prefixScanLimit)
+			in.FilterExpression = aws.String("begins_with(#n, :p)")
+			in.ExpressionAttributeNames = map[string]string{"#n": attrName}
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: opts.Prefix}}
+		}
+		out, err := s.client.Scan(ctx, in)
 		if err != nil {
 			return counter.Page{}, wrap("list", "", translate(err))
 		}
@@ -60,21 +77,41 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 				names = append(names, name.Value)
 			}
 		}
+		next := out.LastEvaluatedKey
+		if room := limit - len(page.Counters); len(names) > room {
+			// More matched than the page holds: the walk goes on after the
+			// last one it keeps.
+			names = names[:room]
+			next = indexKey(names[room-1])
+		}
 		counters, err := s.readCounters(ctx, names)
 		if err != nil {
 			return counter.Page{}, wrap("list", "", err)
 		}
 		page.Counters = append(page.Counters, counters...)
-		if len(out.LastEvaluatedKey) == 0 {
+		if len(next) == 0 {
 			return page, nil
 		}
 		if len(page.Counters) == limit {
-			if page.NextCursor, err = encodeCursor(out.LastEvaluatedKey); err != nil {
+			if page.NextCursor, err = encodeCursor(next); err != nil {
 				return counter.Page{}, wrap("list", "", err)
 			}
 			return page, nil
 		}
-		start = out.LastEvaluatedKey
+		start = next
+	}
+}
+
+// prefixScanLimit is the most index entries one Scan call of a search
+// reads (about 50 KB).
+const prefixScanLimit = 1000
+
+// indexKey is the listing index's key of the counter name: a scan's
+// ExclusiveStartKey that resumes after it.
+func indexKey(name string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK:   &types.AttributeValueMemberS{Value: counterPrefix + name},
+		attrName: &types.AttributeValueMemberS{Value: name},
 	}
 }
 

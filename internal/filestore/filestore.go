@@ -370,6 +370,9 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 	if err != nil {
 		return counter.Page{}, err
 	}
+	if err := counter.ValidatePrefix(opts.Prefix); err != nil {
+		return counter.Page{}, err
+	}
 	limit := opts.Limit
 	if limit <= 0 || limit > counter.MaxListLimit {
 		limit = counter.DefaultListLimit
@@ -378,11 +381,11 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 	err = s.view(func(tx *bbolt.Tx) error {
 		page.Counters = make([]counter.Counter, 0, min(limit, 64))
 		cur := tx.Bucket(bucketCounters).Cursor()
-		k, v := cur.Seek([]byte(after))
+		k, v := cur.Seek([]byte(max(after, opts.Prefix)))
 		if k != nil && string(k) == after {
 			k, v = cur.Next() // the cursor's own counter was on the previous page
 		}
-		for ; k != nil; k, v = cur.Next() {
+		for ; k != nil && bytes.HasPrefix(k, []byte(opts.Prefix)); k, v = cur.Next() {
 			if len(page.Counters) == limit {
 				page.NextCursor = encodeCursor(page.Counters[limit-1].Name)
 				break

@@ -69,14 +69,14 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 
 // list answers GET /counters?limit=&cursor=.
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	opts, err := decodeList(r)
+	req, err := decodeList(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	ctx, cancel := h.storeContext(r)
 	defer cancel()
-	page, err := h.store.List(ctx, opts)
+	page, err := h.store.List(ctx, req.Options)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -84,6 +84,12 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	body := pageJSON{Counters: make([]counterJSON, len(page.Counters)), NextCursor: page.NextCursor}
 	for i, c := range page.Counters {
 		body.Counters[i] = newCounterJSON(c)
+	}
+	if req.Stats != nil {
+		if body.Counters, err = h.listStats(ctx, body.Counters, *req.Stats); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, body)
 }

@@ -30,6 +30,8 @@ type counterJSON struct {
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
 	Shards    int    `json:"shards,omitempty"`
+	// Points are the counter's statistics, in a listing that asks for them.
+	Points []pointJSON `json:"points,omitempty"`
 }
 
 func newCounterJSON(c counter.Counter) counterJSON {

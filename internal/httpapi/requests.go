@@ -135,22 +135,59 @@ func keyAndName(r *http.Request) (counter.IdempotencyKey, string, error) {
 // maxCursorLength bounds list cursors before any work is done.
 const maxCursorLength = 2048
 
-// decodeList decodes GET /counters?limit=&cursor=.
-func decodeList(r *http.Request) (counter.ListOptions, error) {
+// MaxListStatsLimit is the largest page a listing with stats may ask for:
+// each counter on it costs one statistics read.
+const MaxListStatsLimit = 100
+
+// listRequest is GET /counters decoded: the page, and the statistics to
+// carry with each counter on it (Stats nil: none).
+type listRequest struct {
+	Options counter.ListOptions
+	Stats   *counter.StatsQuery
+}
+
+// decodeList decodes GET /counters?limit=&cursor=&prefix=&stats=&from=&to=.
+func decodeList(r *http.Request) (listRequest, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return counter.ListOptions{}, counter.Errorf(counter.InvalidRequest, "the query string is not valid")
+		return listRequest{}, counter.Errorf(counter.InvalidRequest, "the query string is not valid")
 	}
-	opts := counter.ListOptions{Limit: counter.DefaultListLimit, Cursor: q.Get("cursor")}
+	opts := counter.ListOptions{Limit: counter.DefaultListLimit, Cursor: q.Get("cursor"), Prefix: q.Get("prefix")}
 	if v, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(v[0])
 		if err != nil || n < 1 || n > counter.MaxListLimit {
-			return counter.ListOptions{}, counter.Errorf(counter.InvalidRequest, "limit must be an integer from 1 to %d", counter.MaxListLimit)
+			return listRequest{}, counter.Errorf(counter.InvalidRequest, "limit must be an integer from 1 to %d", counter.MaxListLimit)
 		}
 		opts.Limit = n
 	}
 	if len(opts.Cursor) > maxCursorLength {
-		return counter.ListOptions{}, counter.InvalidCursorError()
+		return listRequest{}, counter.InvalidCursorError()
 	}
-	return opts, nil
+	if err := counter.ValidatePrefix(opts.Prefix); err != nil {
+		return listRequest{}, err
+	}
+	req := listRequest{Options: opts}
+	period, ok := q["stats"]
+	if !ok {
+		if q.Has("from") || q.Has("to") {
+			return listRequest{}, counter.Errorf(counter.InvalidRequest, "from and to go with stats=day or stats=hour")
+		}
+		return req, nil
+	}
+	if opts.Limit > MaxListStatsLimit {
+		return listRequest{}, counter.Errorf(counter.InvalidRequest, "limit must be at most %d with stats", MaxListStatsLimit)
+	}
+	// The stats route's parameters, with stats for its period.
+	sq := url.Values{"period": period}
+	for _, p := range []string{"from", "to"} {
+		if v, ok := q[p]; ok {
+			sq[p] = v
+		}
+	}
+	stats, err := statsQuery(sq.Encode())
+	if err != nil {
+		return listRequest{}, err
+	}
+	req.Stats = &stats
+	return req, nil
 }

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
@@ -74,9 +76,47 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	body := statsJSON{Name: name, Period: string(q.Period), Points: make([]pointJSON, len(points))}
+	writeJSON(w, http.StatusOK, statsJSON{Name: name, Period: string(q.Period), Points: newPointsJSON(points)})
+}
+
+func newPointsJSON(points []counter.Point) []pointJSON {
+	out := make([]pointJSON, len(points))
 	for i, p := range points {
-		body.Points[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits}
+		out[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits}
 	}
-	writeJSON(w, http.StatusOK, body)
+	return out
+}
+
+// listStatsReads bounds the statistics reads of one listing in flight.
+const listStatsReads = 8
+
+// listStats gives each listed counter its points of q (GET /counters with
+// stats): one Store.Stats per counter, a few at a time. A counter deleted
+// since it was listed is left out of the page.
+func (h *handler) listStats(ctx context.Context, counters []counterJSON, q counter.StatsQuery) ([]counterJSON, error) {
+	errs := make([]error, len(counters))
+	sem := make(chan struct{}, listStatsReads)
+	var wg sync.WaitGroup
+	for i := range counters {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			points, err := h.store.Stats(ctx, counters[i].Name, q)
+			if err == nil {
+				counters[i].Points = newPointsJSON(points)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	out := counters[:0]
+	for i, c := range counters {
+		switch {
+		case errs[i] == nil:
+			out = append(out, c)
+		case counter.ErrorCode(errs[i]) != counter.NotFound:
+			return nil, errs[i]
+		}
+	}
+	return out, nil
 }

@@ -3,7 +3,9 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +120,102 @@ func TestStatsQuery(t *testing.T) {
 		res := serve(t, h, http.MethodPost, "/counters/home/stats", "")
 		wantError(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 	})
+}
+
+// TestListWithStats checks GET /counters with stats and prefix: one answer
+// carries the page's counts and each counter's points, as the stats route
+// gives them, and the same period, from and to.
+func TestListWithStats(t *testing.T) {
+	now := time.Now().UTC()
+	clock := countertest.NewClock(now.Add(-72 * time.Hour))
+	store := memstore.New(memstore.WithClock(clock.Now))
+	ctx := context.Background()
+	for _, name := range []string{"blog", "docs", "home", "home-2"} {
+		if _, err := store.Apply(ctx, counter.Create(name, 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Set(now.Add(-24 * time.Hour))
+	if _, err := store.Apply(ctx, counter.Increment("home", 4)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(now)
+	if _, err := store.Apply(ctx, counter.Increment("home", 3)); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, store, httpapi.Options{})
+	today := now.Truncate(24 * time.Hour)
+	yesterday := today.AddDate(0, 0, -1).Format(time.DateOnly)
+
+	type page struct {
+		Counters []struct {
+			Name   string
+			Count  int64
+			Points []struct {
+				Start string
+				Hits  int64
+			}
+		}
+		NextCursor string `json:"next_cursor"`
+	}
+	tests := map[string]struct {
+		query      string
+		wantNames  []string
+		wantPoints int
+		wantHits   []int64 // home's, oldest first
+	}{
+		"no stats":               {"?prefix=home", []string{"home", "home-2"}, 0, nil},
+		"30 days":                {"?prefix=home&stats=day", []string{"home", "home-2"}, 30, nil},
+		"since yesterday":        {"?prefix=home&stats=day&from=" + yesterday, []string{"home", "home-2"}, 2, []int64{4, 3}},
+		"hours":                  {"?prefix=hom&stats=hour", []string{"home", "home-2"}, 48, nil},
+		"prefix is the whole":    {"?prefix=home-2&stats=day&from=" + yesterday, []string{"home-2"}, 2, []int64{0, 0}},
+		"no match":               {"?prefix=x&stats=day", nil, 0, nil},
+		"every counter, a page":  {"?stats=day&limit=2", []string{"blog", "docs"}, 30, nil},
+		"every counter, by name": {"", []string{"blog", "docs", "home", "home-2"}, 0, nil},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			res := serve(t, h, "GET", "/counters"+tt.query, "")
+			if res.status != http.StatusOK {
+				t.Fatalf("status %d: %s", res.status, res.body)
+			}
+			var p page
+			if err := json.Unmarshal(res.body, &p); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, c := range p.Counters {
+				names = append(names, c.Name)
+				if len(c.Points) != tt.wantPoints {
+					t.Errorf("%s: %d points, want %d", c.Name, len(c.Points), tt.wantPoints)
+				}
+				if c.Name == "home" && tt.wantHits != nil {
+					for i, want := range tt.wantHits {
+						if i < len(c.Points) && c.Points[i].Hits != want {
+							t.Errorf("home point %d (%s): %d hits, want %d", i, c.Points[i].Start, c.Points[i].Hits, want)
+						}
+					}
+				}
+			}
+			if fmt.Sprint(names) != fmt.Sprint(tt.wantNames) {
+				t.Errorf("names %q, want %q", names, tt.wantNames)
+			}
+		})
+	}
+	for name, query := range map[string]string{
+		"bad prefix":            "?prefix=-home",
+		"prefix too long":       "?prefix=" + strings.Repeat("a", 129),
+		"bad period":            "?stats=week",
+		"from without stats":    "?from=" + yesterday,
+		"to without stats":      "?to=" + yesterday,
+		"bad from":              "?stats=day&from=yesterday",
+		"too many with stats":   "?stats=day&limit=101",
+		"too many points":       "?stats=hour&from=2020-01-01",
+		"from after to":         "?stats=day&from=2026-11-27&to=2026-11-26",
+		"empty stats is no day": "?stats=",
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantError(t, serve(t, h, "GET", "/counters"+query, ""), http.StatusBadRequest, "invalid_request")
+		})
+	}
 }

@@ -213,6 +213,9 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 	if err != nil {
 		return counter.Page{}, err
 	}
+	if err := counter.ValidatePrefix(opts.Prefix); err != nil {
+		return counter.Page{}, err
+	}
 	limit := opts.Limit
 	if limit <= 0 || limit > counter.MaxListLimit {
 		limit = counter.DefaultListLimit
@@ -221,9 +224,12 @@ func (s *Store) List(ctx context.Context, opts counter.ListOptions) (counter.Pag
 	page.Counters = make([]counter.Counter, 0, min(limit, 64))
 	s.mu.RLock()
 	// One more than the page, to know whether a next page exists.
-	s.byName.AscendGreaterOrEqual(&counter.Counter{Name: after}, func(c *counter.Counter) bool {
+	s.byName.AscendGreaterOrEqual(&counter.Counter{Name: max(after, opts.Prefix)}, func(c *counter.Counter) bool {
 		if c.Name == after {
 			return true // the cursor's own counter was on the previous page
+		}
+		if !strings.HasPrefix(c.Name, opts.Prefix) {
+			return false // names in order: none after it has the prefix
 		}
 		if len(page.Counters) == limit {
 			page.NextCursor = encodeCursor(page.Counters[limit-1].Name)

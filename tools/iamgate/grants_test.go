@@ -48,8 +48,9 @@ var routeNeeds = map[string][]string{
 	httpapi.RouteDelete: {"GetItem CountersTable", "DeleteItem CountersTable c#", "DeleteItem CountersTable c#*#",
 		"ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#", "PutItem CountersTable i#"},
 	// A Scan of the listing index, a batch read of the page's counters, a
-	// TransactGetItems (GetItem of each item) of each sharded one.
-	httpapi.RouteList: {"Scan CountersTable/index", "BatchGetItem CountersTable", "GetItem CountersTable"},
+	// TransactGetItems (GetItem of each item) of each sharded one; with
+	// stats, one Query of the stats table per counter on the page.
+	httpapi.RouteList: {"Scan CountersTable/index", "BatchGetItem CountersTable", "GetItem CountersTable", "Query StatsTable"},
 	httpapi.RouteGet:  {"GetItem CountersTable"},
 	// The counter (404; its creation time names its history), then one
 	// Query of the stats table.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,7 @@ var cases = []conformanceCase{
 	{"ConcurrentHitsCreate", testConcurrentHitsCreate},
 	{"List", testList},
 	{"ListDuringChanges", testListDuringChanges},
+	{"ListPrefix", testListPrefix},
 	{"KeyedReplay", testKeyedReplay},
 	{"KeyedReuse", testKeyedReuse},
 	{"KeyedScope", testKeyedScope},
@@ -478,10 +480,17 @@ func testConcurrentHitsCreate(t *testing.T, s counter.Store) {
 // walk lists every page with the given limit and returns the names seen.
 func walk(t *testing.T, s counter.Store, limit int, between func(page int)) []counter.Counter {
 	t.Helper()
+	return walkPrefix(t, s, "", limit, between)
+}
+
+// walkPrefix lists every page of the counters whose names start with
+// prefix, with the given limit, and returns the counters seen.
+func walkPrefix(t *testing.T, s counter.Store, prefix string, limit int, between func(page int)) []counter.Counter {
+	t.Helper()
 	var all []counter.Counter
 	cursor := ""
 	for page := 0; ; page++ {
-		p, err := s.List(ctx(t), counter.ListOptions{Limit: limit, Cursor: cursor})
+		p, err := s.List(ctx(t), counter.ListOptions{Limit: limit, Cursor: cursor, Prefix: prefix})
 		if err != nil {
 			t.Fatalf("List(limit %d, page %d): %v", limit, page, err)
 		}
@@ -544,6 +553,55 @@ func testList(t *testing.T, s counter.Store) {
 			_, err := s.List(ctx(t), counter.ListOptions{Limit: 5, Cursor: cursor})
 			wantCode(t, "List(bad cursor)", err, counter.InvalidRequest)
 		})
+	}
+}
+
+// testListPrefix checks that a listing with a prefix visits exactly the
+// counters whose names start with it, each once, in the same order on
+// every walk, and refuses a prefix no name can start with.
+func testListPrefix(t *testing.T, s counter.Store) {
+	var names []string
+	for _, group := range []string{"a-", "ab", "b.", "a"} {
+		for i := range 9 {
+			names = append(names, fmt.Sprintf("%s%02d", group, i))
+		}
+	}
+	for _, name := range names {
+		mustCreate(t, s, name, 1)
+	}
+	for _, prefix := range []string{"", "a", "a-", "ab0", "b.08", "c", "A"} {
+		var want []string
+		for _, name := range names {
+			if strings.HasPrefix(name, prefix) {
+				want = append(want, name)
+			}
+		}
+		slices.Sort(want)
+		for _, limit := range []int{1, 4, 1000} {
+			t.Run(fmt.Sprintf("prefix %q limit %d", prefix, limit), func(t *testing.T) {
+				first := walkPrefix(t, s, prefix, limit, nil)
+				got := make([]string, len(first))
+				for i, c := range first {
+					got[i] = c.Name
+				}
+				again := walkPrefix(t, s, prefix, limit, nil)
+				for i, c := range again {
+					if i < len(got) && c.Name != got[i] {
+						t.Errorf("second walk: %q at %d, the first had %q: the order is not stable", c.Name, i, got[i])
+						break
+					}
+				}
+				sorted := slices.Clone(got)
+				slices.Sort(sorted)
+				if !slices.Equal(sorted, want) {
+					t.Errorf("listed %q, want %q (in any order)", got, want)
+				}
+			})
+		}
+	}
+	for _, prefix := range []string{"-a", "a b", "a#", strings.Repeat("a", counter.MaxNameLength+1)} {
+		_, err := s.List(ctx(t), counter.ListOptions{Limit: 5, Prefix: prefix})
+		wantCode(t, fmt.Sprintf("List(prefix %q)", prefix), err, counter.InvalidRequest)
 	}
 }
 
