@@ -21,12 +21,14 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/crawlers"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/filestore"
 	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // Options change what Open does.
@@ -40,6 +42,10 @@ type Options struct {
 	// Lambda functions do not (make local creates their tables), which
 	// keeps DynamoDB's table management out of every function binary.
 	PrepareLocal bool
+	// Salts gives the day's salt of unique visitors (config.Uniques);
+	// nil: the store's own (a process's memory, except on DynamoDB). Tests
+	// inject theirs.
+	Salts uniques.Salts
 }
 
 // App is hitcounter's parts for one configuration. Build it with Open.
@@ -49,6 +55,7 @@ type App struct {
 	store  counter.Store
 	dynamo *dynamodb.Client // the process's DynamoDB client; nil on the other stores
 	file   *filestore.Store // the file store; nil on the other stores
+	salts  uniques.Salts    // the salts of unique visitors
 }
 
 // How long Open waits, at most, to fetch credentials.
@@ -60,9 +67,12 @@ const credentialsTimeout = 10 * time.Second
 // than on every request. It makes no other network call against AWS; see
 // Options.PrepareLocal for a loopback endpoint.
 func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
-	a := &App{cfg: cfg, log: opts.Logger}
+	a := &App{cfg: cfg, log: opts.Logger, salts: opts.Salts}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.salts == nil {
+		a.salts = &uniques.MemorySalts{}
 	}
 	switch cfg.Store {
 	case config.StoreFile:
@@ -152,6 +162,16 @@ func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.
 	}
 	if a.cfg.KeysOn() { // a stranger adds views, and nothing else
 		opts.PublicMaxIncrement = a.cfg.PublicMaxIncrement
+	}
+	if a.cfg.Uniques {
+		opts.Visitors = uniques.NewHasher(a.salts, nil)
+	}
+	if a.cfg.BotFilter {
+		d, err := crawlers.New()
+		if err != nil {
+			return nil, err
+		}
+		opts.Crawlers = d
 	}
 	if a.cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst, ratelimit.WithIPv6Prefix(a.cfg.RateIPv6Prefix))

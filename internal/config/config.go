@@ -103,6 +103,14 @@ type Config struct {
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
 	// image can then create counters.
 	HitCreates bool
+	// Uniques counts unique visitors per hour and day (UNIQUES=true, the
+	// default; false turns it off): see internal/uniques. While it is on,
+	// no client address is logged.
+	Uniques bool
+	// BotFilter leaves crawlers' requests out of hits and uniques and
+	// counts them as bots (BOT_FILTER=true, the default; false counts
+	// them as anyone): see internal/crawlers.
+	BotFilter bool
 	// APIKeysRequired says that a gateway in front of the service requires
 	// API keys on the admin routes (API_KEYS_REQUIRED=true; default false):
 	// API Gateway, when the template's RequireApiKeys is true. The
@@ -175,6 +183,8 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		DataPath:        e.path("DATA_PATH", DefaultDataPath),
 		CORSOrigins:     e.origins("CORS_ALLOWED_ORIGINS"),
 		HitCreates:      e.oneOf("HIT_CREATES_COUNTERS", "false", "true") == "true",
+		Uniques:         e.oneOf("UNIQUES", "true", "false") == "true",
+		BotFilter:       e.oneOf("BOT_FILTER", "true", "false") == "true",
 		MaxCounters:     e.positive("MAX_COUNTERS", "a whole number of counters, at least 1"),
 		APIKeys:         e.list("API_KEYS", "keys for the admin routes"),
 		RateLimit:       e.rate("RATE_LIMIT"),

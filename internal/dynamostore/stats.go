@@ -153,7 +153,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	if err != nil {
 		return nil, wrap("stats", name, err)
 	}
-	hits := make(map[int64]int64)
+	hits := make(map[int64]counter.Point)
 	in := &dynamodb.QueryInput{
 		TableName:                s.statsTable,
 		KeyConditionExpression:   statsKeyCondition,
@@ -186,7 +186,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 			if err != nil {
 				return nil, wrap("stats", name, err)
 			}
-			hits[start.Unix()] = n
+			hits[start.Unix()] = counter.Point{Hits: n}
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			break

@@ -161,6 +161,8 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return s.increment(ctx, w.Name, w.By)
 	case w.Op == counter.OpHit:
 		return s.hit(ctx, w.Name)
+	case w.Op == counter.OpBot:
+		return s.bot(ctx, w.Name)
 	case w.Shards > 1:
 		return s.applyPlanned(ctx, w)
 	case w.Op == counter.OpCreate:
@@ -367,4 +369,11 @@ func (s *Store) Ping(ctx context.Context) error {
 		return wrap("ping", "", counter.UnavailableError(err))
 	}
 	return nil
+}
+
+// bot answers a crawler's request: the counter as Get reads it, nothing
+// changed.
+func (s *Store) bot(ctx context.Context, name string) (counter.Result, error) {
+	c, err := s.Get(ctx, name)
+	return counter.Result{Counter: c}, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // MaxBodyBytes bounds every request body; a larger one is 413. The largest
@@ -73,6 +74,15 @@ type Options struct {
 	// counter (at 1) instead of answering 404: anyone who can reach the
 	// API can then create counters.
 	HitCreates bool
+	// Visitors, when set, counts unique visitors: each increment and hit
+	// carries the Visitor it makes of the client's address and User-Agent
+	// (counter.Write.Visitor), and the request log no longer names
+	// clients by their address (see logRequests). Nil: off.
+	Visitors *uniques.Hasher
+	// Crawlers, when set, tells crawlers' requests apart: their
+	// increments and hits add nothing and are counted as bots
+	// (counter.OpBot), and they are answered the current count. Nil: off.
+	Crawlers Crawlers
 	// Maintenance selects the maintenance routes to serve besides Routes
 	// (the standalone server's: export, import, snapshot); the zero value
 	// serves none.
@@ -83,6 +93,12 @@ type Options struct {
 // says how long to wait. *ratelimit.Limiter implements it.
 type RateLimiter interface {
 	Allow(client string, now time.Time) (ok bool, retryAfter time.Duration)
+}
+
+// Crawlers recognizes crawlers by their User-Agent; *crawlers.Detector
+// implements it.
+type Crawlers interface {
+	IsCrawler(userAgent string) bool
 }
 
 // handler serves the API; its methods are the endpoints.
@@ -107,6 +123,9 @@ type handler struct {
 	trusted []netip.Prefix
 	// maintenance: see Options.Maintenance.
 	maintenance Maintenance
+	// visitors and crawlers: see Options.Visitors and Options.Crawlers.
+	visitors *uniques.Hasher
+	crawlers Crawlers
 }
 
 // clientAddr is ClientAddr with the handler's trusted proxies.
@@ -118,7 +137,8 @@ func (h *handler) clientAddr(r *http.Request) string { return ClientAddr(r, h.tr
 // for a page route without Options.Pages.
 func New(store counter.Store, opts Options) (http.Handler, error) {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys), hitCreates: opts.HitCreates,
-		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance}
+		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance,
+		visitors: opts.Visitors, crawlers: opts.Crawlers}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

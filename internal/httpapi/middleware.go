@@ -80,9 +80,12 @@ func (sw *StatusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
-// logRequests writes one line per request: method, path, status, remote,
-// duration, and the client (ClientAddr) behind trusted proxies, except for
-// the refusals a client can cause at full speed that a summary line counts
+// logRequests writes one line per request: method, path, status,
+// duration, and remote and the client (ClientAddr) behind trusted proxies;
+// when unique visitors are counted (Options.Visitors), no address at all
+// but the client's daily pseudonym (uniques.Hasher.Pseudonym), so that no
+// address is kept anywhere. Not logged: the refusals
+// a client can cause at full speed that a summary line counts
 // instead (summarize). Headers (API keys among them) and bodies are never
 // logged. The record is built by hand, without a caller PC: this is on
 // every request.
@@ -106,10 +109,14 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			slog.String("path", truncated(r.URL.Path)),
 			slog.Int("status", sw.Status),
 			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
-			slog.String("remote", r.RemoteAddr),
 		)
-		if len(h.trusted) > 0 { // behind a proxy, remote is the proxy
-			rec.AddAttrs(slog.String("client", h.clientAddr(r)))
+		switch {
+		case h.visitors != nil:
+			rec.AddAttrs(slog.String("client", h.visitors.Pseudonym(r.Context(), h.clientAddr(r))))
+		case len(h.trusted) > 0: // behind a proxy, remote is the proxy
+			rec.AddAttrs(slog.String("remote", r.RemoteAddr), slog.String("client", h.clientAddr(r)))
+		default:
+			rec.AddAttrs(slog.String("remote", r.RemoteAddr))
 		}
 		_ = logs.Handle(r.Context(), rec)
 	})

@@ -46,7 +46,7 @@ func (c pageCounters) Get(r *http.Request, name string) (counter.Counter, error)
 func (c pageCounters) Hit(r *http.Request, name string) (counter.Counter, error) {
 	ctx, cancel := c.h.storeContext(r)
 	defer cancel()
-	return c.h.hit(ctx, name)
+	return c.h.hit(ctx, r, name)
 }
 
 func (c pageCounters) Failed(r *http.Request, err error) {
@@ -55,11 +55,16 @@ func (c pageCounters) Failed(r *http.Request, err error) {
 
 // hit adds one to the named counter: see PageCounters.Hit. A hit that may
 // create is one write (counter.OpHit), so that the store counts the
-// creating view in the stats like the others.
-func (h *handler) hit(ctx context.Context, name string) (counter.Counter, error) {
+// creating view in the stats like the others. A crawler's adds nothing
+// (handler.view).
+func (h *handler) hit(ctx context.Context, r *http.Request, name string) (counter.Counter, error) {
 	w := counter.Increment(name, 1)
 	if h.hitCreates {
 		w = counter.Hit(name)
+	}
+	w, err := h.view(r, w)
+	if err != nil {
+		return counter.Counter{}, err
 	}
 	res, err := h.store.Apply(ctx, w)
 	return res.Counter, err

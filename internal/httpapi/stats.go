@@ -76,7 +76,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 	}
 	body := statsJSON{Name: name, Period: string(q.Period), Points: make([]pointJSON, len(points))}
 	for i, p := range points {
-		body.Points[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits}
+		body.Points[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits, Uniques: p.Uniques, Bots: p.Bots}
 	}
 	writeJSON(w, http.StatusOK, body)
 }

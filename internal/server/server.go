@@ -22,6 +22,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
 	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // answerTimeout is how long a client may take to receive an answer once
@@ -57,11 +58,24 @@ type Main struct {
 	aggDone     chan struct{} // closed when the aggregation has stopped
 }
 
+// Option changes what New does.
+type Option func(*app.Options)
+
+// WithSalts gives the server the salts of unique visitors (tests inject
+// theirs, so that the sketches' estimates are the same on every run).
+func WithSalts(salts uniques.Salts) Option {
+	return func(o *app.Options) { o.Salts = salts }
+}
+
 // New opens the store and listens on cfg.Addr; logs go to logOut as JSON lines.
-func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
+func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Option) (*Main, error) {
 	fw := newFlushWriter(logOut)
 	log := slog.New(jsonlog.New(fw, slog.LevelInfo))
-	m, err := newMain(ctx, cfg, log, fw)
+	appOpts := app.Options{Logger: log, PrepareLocal: true}
+	for _, o := range opts {
+		o(&appOpts)
+	}
+	m, err := newMain(ctx, cfg, appOpts, fw)
 	if err != nil {
 		fw.Close()
 		return nil, err
@@ -69,14 +83,15 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 	return m, nil
 }
 
-func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flushWriter) (*Main, error) {
+func newMain(ctx context.Context, cfg config.Config, appOpts app.Options, fw *flushWriter) (*Main, error) {
+	log := appOpts.Logger
 	maxConns := cfg.MaxConnections
 	if maxConns < 1 {
 		maxConns = DefaultMaxConnections()
 	} else if err := checkMaxConnections(maxConns, nofileLimit()); err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Logger: log, PrepareLocal: true})
+	a, err := app.Open(ctx, cfg, appOpts)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -11,8 +11,10 @@ type statsJSON struct {
 	Name   string `json:"name"`
 	Period string `json:"period"`
 	Points []struct {
-		Start time.Time `json:"start"`
-		Hits  int64     `json:"hits"`
+		Start   time.Time `json:"start"`
+		Hits    int64     `json:"hits"`
+		Uniques int64     `json:"uniques"`
+		Bots    int64     `json:"bots"`
 	} `json:"points"`
 }
 
