@@ -80,23 +80,30 @@ type statsPoint struct {
 }
 
 // today returns the sum of the day points of the name's stats from
-// yesterday on: a run that crosses midnight (UTC) splits its visitors
-// over two days, each counted once.
-func today(t *testing.T, url, name string) statsPoint {
+// yesterday on (a run that crosses midnight, UTC, splits its visitors over
+// two days, each counted once), once they show hits and bots (at once on
+// the memory store; through the stream on DynamoDB), or after a minute.
+func today(t *testing.T, url, name string, hits, bots int64) statsPoint {
 	t.Helper()
 	from := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
-	_, body := do(t, http.MethodGet, url+"/counters/"+name+"/stats?period=day&from="+from, "", nil)
-	var st struct{ Points []statsPoint }
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		t.Fatalf("stats: %v: %s", err, body)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, body := do(t, http.MethodGet, url+"/counters/"+name+"/stats?period=day&from="+from, "", nil)
+		var st struct{ Points []statsPoint }
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("stats: %v: %s", err, body)
+		}
+		var sum statsPoint
+		for _, p := range st.Points {
+			sum.Hits += p.Hits
+			sum.Uniques += p.Uniques
+			sum.Bots += p.Bots
+		}
+		if sum.Hits == hits && sum.Bots == bots || time.Now().After(deadline) {
+			return sum
+		}
+		time.Sleep(100 * time.Millisecond) // the stream poller gives no signal over HTTP
 	}
-	var sum statsPoint
-	for _, p := range st.Points {
-		sum.Hits += p.Hits
-		sum.Uniques += p.Uniques
-		sum.Bots += p.Bots
-	}
-	return sum
 }
 
 // TestUniqueVisitors: 20,000 visitors, each from its own loopback address
@@ -110,8 +117,15 @@ func TestUniqueVisitors(t *testing.T) {
 	if testing.Short() {
 		n = 2_000
 	}
+	testUniqueVisitors(t, nil, n, nil)
+}
+
+// testUniqueVisitors is TestUniqueVisitors on a server with the given
+// environment; stored returns the text of every item the store holds, to
+// search (nil: an export).
+func testUniqueVisitors(t *testing.T, environ map[string]string, n int, stored func() string) {
 	salts := &testSalts{}
-	url, logs, stop := start(t, nil, server.WithSalts(salts))
+	url, logs, stop := start(t, environ, server.WithSalts(salts))
 	for _, name := range []string{"many", "one", "crawled"} {
 		do(t, http.MethodPost, url+"/counters", `{"name":"`+name+`"}`, nil)
 	}
@@ -134,7 +148,7 @@ func TestUniqueVisitors(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := today(t, url, "many")
+	got := today(t, url, "many", int64(n), 0)
 	if got.Hits != int64(n) {
 		t.Errorf("hits = %d, want %d", got.Hits, n)
 	}
@@ -148,12 +162,12 @@ func TestUniqueVisitors(t *testing.T) {
 	for range 50 {
 		same.do(t, http.MethodPost, url+"/counters/one/increment")
 	}
-	if got := today(t, url, "one"); got.Hits != 50 || got.Uniques != 1 {
+	if got := today(t, url, "one", 50, 0); got.Hits != 50 || got.Uniques != 1 {
 		t.Errorf("one visitor 50 times: hits %d, uniques %d; want 50, 1", got.Hits, got.Uniques)
 	}
 	salts.next()
 	same.do(t, http.MethodPost, url+"/counters/one/increment")
-	if got := today(t, url, "one"); got.Hits != 51 || got.Uniques != 2 {
+	if got := today(t, url, "one", 51, 0); got.Hits != 51 || got.Uniques != 2 {
 		t.Errorf("the same visitor under the next day's salt: hits %d, uniques %d; want 51, 2 (a new visitor)", got.Hits, got.Uniques)
 	}
 
@@ -169,7 +183,7 @@ func TestUniqueVisitors(t *testing.T) {
 			t.Errorf("a crawler's %s: %d %s, want 200 and the count, 1", path, resp.StatusCode, body)
 		}
 	}
-	if got := today(t, url, "crawled"); got.Hits != 1 || got.Uniques != 1 || got.Bots != 2 {
+	if got := today(t, url, "crawled", 1, 2); got.Hits != 1 || got.Uniques != 1 || got.Bots != 2 {
 		t.Errorf("after a visitor and a crawler twice: %+v, want hits 1, uniques 1, bots 2", got)
 	}
 	_, body := do(t, http.MethodGet, url+"/counters/crawled", "", nil)
@@ -177,12 +191,15 @@ func TestUniqueVisitors(t *testing.T) {
 		t.Errorf("a crawler changed the count: %s", body)
 	}
 
-	_, export := do(t, http.MethodGet, url+"/admin/export", "", nil)
+	_, data := do(t, http.MethodGet, url+"/admin/export", "", nil)
+	if stored != nil {
+		data = stored()
+	}
 	if err := stop(); err != nil { // flushes the log
 		t.Fatal(err)
 	}
 	searchForVisitors(t, "the log", logs.String(), n+1)
-	searchForVisitors(t, "the export", export, n+1)
+	searchForVisitors(t, "the data", data, n+1)
 }
 
 // ipv4 finds the IPv4 addresses in a text.
