@@ -43,8 +43,8 @@ type Options struct {
 	// keeps DynamoDB's table management out of every function binary.
 	PrepareLocal bool
 	// Salts gives the day's salt of unique visitors (config.Uniques);
-	// nil: the store's own (a process's memory, except on DynamoDB). Tests
-	// inject theirs.
+	// nil: the process's memory, or on DynamoDB the counter table (shared
+	// by every process). Tests inject theirs.
 	Salts uniques.Salts
 }
 
@@ -112,6 +112,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		storeOpts = append(storeOpts, dynamostore.WithMaxShards(cfg.MaxShards))
 	}
 	a.store = dynamostore.New(a.dynamo, cfg.TableName, storeOpts...)
+	if opts.Salts == nil { // every function of a deployment uses the day's same salt
+		a.salts = dynamostore.NewSalts(a.dynamo, cfg.TableName)
+	}
 	return a, nil
 }
 

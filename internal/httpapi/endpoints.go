@@ -158,7 +158,9 @@ func (h *handler) view(r *http.Request, cw counter.Write) (counter.Write, error)
 	if h.visitors == nil {
 		return cw, nil
 	}
-	v, err := h.visitors.Visitor(r.Context(), h.clientAddr(r), ua, cw.Name)
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	v, err := h.visitors.Visitor(ctx, h.clientAddr(r), ua, cw.Name)
 	if err != nil {
 		return cw, err
 	}

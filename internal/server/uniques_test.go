@@ -171,6 +171,22 @@ func testUniqueVisitors(t *testing.T, environ map[string]string, n int, stored f
 		t.Errorf("the same visitor under the next day's salt: hits %d, uniques %d; want 51, 2 (a new visitor)", got.Hits, got.Uniques)
 	}
 
+	// The badge of today's unique visitors.
+	for query, want := range map[string]string{
+		"?metric=uniques&period=day":              "<title>visitors: 2</title>",
+		"?metric=uniques":                         "<title>visitors: 2</title>",
+		"?metric=uniques&period=day&label=people": "<title>people: 2</title>",
+		"": "<title>hits: 51</title>",
+	} {
+		resp, body := do(t, http.MethodGet, url+"/counters/one/badge.svg"+query, "", nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("badge.svg%s: %d %s, want %s", query, resp.StatusCode, body, want)
+		}
+	}
+	if resp, body := do(t, http.MethodGet, url+"/counters/one/badge.svg?period=day", "", nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid period") {
+		t.Errorf("badge.svg?period=day without metric=uniques: %d %s, want 400 invalid period", resp.StatusCode, body)
+	}
+
 	// A crawler: answered the count, counted as a bot only.
 	do(t, http.MethodPost, url+"/counters/crawled/increment", "", nil)
 	for _, path := range []string{"/counters/crawled/increment", "/counters/crawled/hit.svg"} {

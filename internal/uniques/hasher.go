@@ -50,6 +50,9 @@ func (h *Hasher) Visitor(ctx context.Context, addr, userAgent, name string) (cou
 	return v, nil
 }
 
+// pseudonymWait bounds how long Pseudonym waits for the day's salt.
+const pseudonymWait = 500 * time.Millisecond
+
 // Pseudonym returns what the request log says of the client with the
 // address addr instead of the address, today (UTC): 16 hex digits of an
 // HMAC-SHA256 of it under the day's salt (apart from the visitors'). It
@@ -57,6 +60,9 @@ func (h *Hasher) Visitor(ctx context.Context, addr, userAgent, name string) (cou
 // would for abuse, and links nothing once the day's salt is gone; "-" if
 // the salt cannot be had.
 func (h *Hasher) Pseudonym(ctx context.Context, addr string) string {
+	// Bounded: a log line never waits long for a salt store that is down.
+	ctx, cancel := context.WithTimeout(ctx, pseudonymWait)
+	defer cancel()
 	salt, err := h.salts.Salt(ctx, counter.Day.Start(h.now()))
 	if err != nil {
 		return "-"

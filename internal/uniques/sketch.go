@@ -1,7 +1,11 @@
 package uniques
 
 import (
+	"bytes"
+	"compress/flate"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/axiomhq/hyperloglog"
 
@@ -59,11 +63,75 @@ func (s Sketch) Merge(o Sketch) error { return s.hll.Merge(o.hll) }
 // Estimate returns the number of distinct visitors counted.
 func (s Sketch) Estimate() int64 { return int64(s.hll.Estimate()) }
 
-// Encode returns the sketch's bytes, for Decode.
-func (s Sketch) Encode() ([]byte, error) { return s.hll.MarshalBinary() }
+// Encode returns the sketch's bytes, for Decode: the library's encoding,
+// sparse while that is the smaller, else dense and compressed with
+// DEFLATE (a dense sketch's registers hold a few bits of information
+// each). The library keeps a sketch sparse up to 2^p entries of about 3
+// bytes; from 2^p/4 bytes on, Encode makes it dense if that is smaller
+// (the estimates are then the dense sketch's, no longer nearly exact).
+// A day's sketch of 20,000 visitors encodes to about 6 KiB, not 16.
+func (s Sketch) Encode() ([]byte, error) {
+	b, err := s.hll.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if b[3] == 0 { // dense
+		return deflate(b)
+	}
+	if len(b) <= 1<<b[1]/4 {
+		return b, nil
+	}
+	d, err := hyperloglog.NewSketch(b[1], false)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Merge(s.hll); err != nil {
+		return nil, err
+	}
+	raw, err := d.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	z, err := deflate(raw)
+	if err != nil || len(z) >= len(b) {
+		return b, err
+	}
+	*s.hll = *d // dense from now on
+	return z, nil
+}
+
+// deflate returns raw compressed, after the deflated mark.
+func deflate(raw []byte) ([]byte, error) {
+	var z bytes.Buffer
+	z.WriteByte(deflated)
+	w, _ := flate.NewWriter(&z, flate.BestCompression) // the level is valid
+	_, _ = w.Write(raw)                                // a bytes.Buffer does not fail
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return z.Bytes(), nil
+}
+
+// deflated marks an encoding compressed with DEFLATE: the library's start
+// with their version, 1 or 2.
+const deflated = 'z'
+
+// maxEncoded bounds what Decode inflates: a dense sketch of the largest
+// precision, 2^18 + 8 bytes.
+const maxEncoded = 1<<18 + 8
 
 // Decode reads a sketch that Encode wrote for the bucket size p.
 func Decode(p counter.Period, b []byte) (Sketch, error) {
+	if len(b) > 0 && b[0] == deflated {
+		raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b[1:])), maxEncoded+1))
+		if err != nil {
+			return Sketch{}, fmt.Errorf("uniques: inflate sketch: %w", err)
+		}
+		if len(raw) > maxEncoded {
+			return Sketch{}, errors.New("uniques: inflate sketch: too large")
+		}
+		b = raw
+	}
 	if len(b) >= 2 && b[1] != Precision(p) { // the header's second byte is the precision
 		return Sketch{}, fmt.Errorf("uniques: a %s sketch of precision %d, not %d", p, b[1], Precision(p))
 	}
