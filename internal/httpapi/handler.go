@@ -126,6 +126,10 @@ type handler struct {
 	// visitors and crawlers: see Options.Visitors and Options.Crawlers.
 	visitors *uniques.Hasher
 	crawlers Crawlers
+	// pseudonyms: the request log names clients by their daily pseudonym
+	// (visitors are counted and a served route counts them: the others,
+	// Lambda functions among them, need not read the day's salt to log).
+	pseudonyms bool
 }
 
 // clientAddr is ClientAddr with the handler's trusted proxies.
@@ -149,6 +153,11 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	routes = append(routes, maintenanceRoutes(opts.Maintenance)...)
+	for _, rt := range routes {
+		if h.visitors != nil && (rt.Name == RouteIncrement || rt.Name == RouteHit) {
+			h.pseudonyms = true
+		}
+	}
 
 	// Each path is registered once, without a method, so that this package
 	// (not ServeMux's plain-text defaults) answers a wrong method.

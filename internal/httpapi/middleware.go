@@ -83,7 +83,8 @@ func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWrite
 // logRequests writes one line per request: method, path, status,
 // duration, and remote and the client (ClientAddr) behind trusted proxies;
 // when unique visitors are counted (Options.Visitors), no address at all
-// but the client's daily pseudonym (uniques.Hasher.Pseudonym), so that no
+// but the client's daily pseudonym (uniques.Hasher.Pseudonym) where a
+// route counts visitors, and nothing of the client elsewhere, so that no
 // address is kept anywhere. Not logged: the refusals
 // a client can cause at full speed that a summary line counts
 // instead (summarize). Headers (API keys among them) and bodies are never
@@ -111,8 +112,9 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 		)
 		switch {
-		case h.visitors != nil:
+		case h.pseudonyms:
 			rec.AddAttrs(slog.String("client", h.visitors.Pseudonym(r.Context(), h.clientAddr(r))))
+		case h.visitors != nil: // visitors are counted, not here: no client at all
 		case len(h.trusted) > 0: // behind a proxy, remote is the proxy
 			rec.AddAttrs(slog.String("remote", r.RemoteAddr), slog.String("client", h.clientAddr(r)))
 		default:

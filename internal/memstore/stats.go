@@ -90,11 +90,17 @@ func add(buckets []bucket, p counter.Period, e event, t time.Time) []bucket {
 		b.sketch.Add(e.visitor)
 	}
 	// A bucket before the last one gets no more visitors: keep its count.
-	for j := range len(buckets) - 1 {
-		if buckets[j].sketch != nil {
-			buckets[j].uniques += buckets[j].sketch.Estimate()
-			buckets[j].sketch = nil
+	// Each was the last once, and frozen when the next came, but for the
+	// one before the last, and one a clock set back gave visitors again.
+	for j := len(buckets) - 2; j >= 0; j-- {
+		if buckets[j].sketch == nil {
+			if j < i-1 {
+				break
+			}
+			continue
 		}
+		buckets[j].uniques += buckets[j].sketch.Estimate()
+		buckets[j].sketch = nil
 	}
 	oldest := start.Add(-p.Retention() - p.Duration())
 	drop := 0
