@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -169,7 +170,9 @@ func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.
 	if a.cfg.Uniques {
 		opts.Visitors = uniques.NewHasher(a.salts, nil)
 	}
-	if a.cfg.BotFilter {
+	// Only the routes that add hits tell crawlers apart: the others do not
+	// pay for reading the list (about 30 ms, at a Lambda function's start).
+	if a.cfg.BotFilter && (routes == nil || slices.Contains(routes, httpapi.RouteIncrement) || slices.Contains(routes, httpapi.RouteHit)) {
 		d, err := crawlers.New()
 		if err != nil {
 			return nil, err

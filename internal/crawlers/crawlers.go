@@ -11,16 +11,17 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"sync"
 )
 
 //go:embed crawler-user-agents.json
 var listJSON []byte
 
-// entry is one pattern of the list.
+// entry is one pattern of the list (its instances, description and URL
+// are not read).
 type entry struct {
-	Pattern   string   `json:"pattern"`
-	Tags      []string `json:"tags"`
-	Instances []string `json:"instances"`
+	Pattern string   `json:"pattern"`
+	Tags    []string `json:"tags"`
 }
 
 // ImageProxies are the list's patterns of the proxies that fetch images on
@@ -61,9 +62,19 @@ type Detector struct {
 	count     int
 }
 
+// pattern is one of the list's patterns, compiled when a User-Agent first
+// holds its literal: most never are, and compiling all of them would add
+// tens of milliseconds to every start (a Lambda function's cold start).
 type pattern struct {
 	literal string // lower case
-	re      *regexp.Regexp
+	expr    string
+	re      func() *regexp.Regexp
+}
+
+func newPattern(literal, expr string) *pattern {
+	return &pattern{literal: literal, expr: expr, re: sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(expr) // New parsed it already
+	})}
 }
 
 // New returns a Detector of the vendored list, less the entries that are
@@ -78,18 +89,21 @@ func New() (*Detector, error) {
 		if leftOut(e) {
 			continue
 		}
-		re, err := regexp.Compile(e.Pattern)
+		parsed, err := syntax.Parse(e.Pattern, syntax.Perl)
 		if err != nil {
 			continue // a pattern Go's regexp cannot read (none in 1.60.0): left out rather than failing
 		}
 		d.count++
-		lits := requiredLiterals(e.Pattern)
+		lits := literals(parsed.Simplify())
 		if lits == nil {
-			d.always = append(d.always, &pattern{re: re})
+			d.always = append(d.always, newPattern("", e.Pattern))
 			continue
 		}
+		p := newPattern("", e.Pattern)
 		for _, lit := range lits {
-			d.byTrigram[lit[:3]] = append(d.byTrigram[lit[:3]], &pattern{literal: lit, re: re})
+			q := *p // the same compiled expression under each literal
+			q.literal = lit
+			d.byTrigram[lit[:3]] = append(d.byTrigram[lit[:3]], &q)
 		}
 	}
 	return d, nil
@@ -106,31 +120,22 @@ func (d *Detector) IsCrawler(userAgent string) bool {
 	lower := strings.ToLower(userAgent)
 	for i := 0; i+3 <= len(lower); i++ {
 		for _, p := range d.byTrigram[lower[i:i+3]] {
-			if strings.HasPrefix(lower[i:], p.literal) && p.re.MatchString(userAgent) {
+			if strings.HasPrefix(lower[i:], p.literal) && p.re().MatchString(userAgent) {
 				return true
 			}
 		}
 	}
 	for _, p := range d.always {
-		if p.re.MatchString(userAgent) {
+		if p.re().MatchString(userAgent) {
 			return true
 		}
 	}
 	return false
 }
 
-// requiredLiterals returns, in lower case, literals of three bytes or more
-// one of which every match of the pattern holds (the longest of each
+// literals returns, in lower case, literals of three bytes or more one of
+// which every match of the parsed pattern holds (the longest of each
 // branch of an alternation), or nil if it finds none.
-func requiredLiterals(expr string) []string {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	return literals(re.Simplify())
-}
-
-// literals is requiredLiterals of a parsed pattern.
 func literals(re *syntax.Regexp) []string {
 	switch re.Op {
 	case syntax.OpLiteral:

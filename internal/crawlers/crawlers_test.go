@@ -24,7 +24,10 @@ func newDetector(t testing.TB) *Detector {
 // browsers') is a crawler exactly when one of the kept patterns matches it.
 func TestIndexAgreesWithEveryPattern(t *testing.T) {
 	d := newDetector(t)
-	var list []entry
+	var list []struct {
+		entry
+		Instances []string `json:"instances"`
+	}
 	if err := json.Unmarshal(listJSON, &list); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +35,7 @@ func TestIndexAgreesWithEveryPattern(t *testing.T) {
 	var uas []string
 	for _, e := range list {
 		uas = append(uas, e.Instances...)
-		if !leftOut(e) {
+		if !leftOut(e.entry) {
 			kept = append(kept, regexp.MustCompile(e.Pattern))
 		}
 	}
