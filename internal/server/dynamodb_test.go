@@ -33,7 +33,7 @@ func TestContractOnDynamoDB(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB": ddb.Endpoint(),
 		"API_KEYS":                  "contract-key",
 	})
-	apitest.Run(t, url, apitest.Options{APIKey: "contract-key"})
+	apitest.Run(t, url, apitest.Options{APIKey: "contract-key", Visitors: true})
 }
 
 // TestHitCreatesCountsInStatsOnDynamoDB: with HIT_CREATES_COUNTERS=true on
