@@ -117,13 +117,13 @@ func TestUniqueVisitors(t *testing.T) {
 	if testing.Short() {
 		n = 2_000
 	}
-	testUniqueVisitors(t, nil, n, nil)
+	testUniqueVisitors(t, nil, n, 8, nil)
 }
 
 // testUniqueVisitors is TestUniqueVisitors on a server with the given
-// environment; stored returns the text of every item the store holds, to
+// environment, n visitors sent by that many clients at once; stored returns the text of every item the store holds, to
 // search (nil: an export).
-func testUniqueVisitors(t *testing.T, environ map[string]string, n int, stored func() string) {
+func testUniqueVisitors(t *testing.T, environ map[string]string, n, clients int, stored func() string) {
 	salts := &testSalts{}
 	url, logs, stop := start(t, environ, server.WithSalts(salts))
 	for _, name := range []string{"many", "one", "crawled"} {
@@ -133,7 +133,7 @@ func testUniqueVisitors(t *testing.T, environ map[string]string, n int, stored f
 	// Many visitors, once each, half by the increment, half by hit.svg.
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
-	for range 8 {
+	for range clients {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < n && !t.Failed(); i = int(next.Add(1)) - 1 {
 				v := newVisitor(i)
