@@ -33,6 +33,10 @@ go test -run '^$' -bench 'Increment' -benchmem -count 3 \
 echo
 echo "== Hits over time on DynamoDB Local: write units per hit, aggregator writes per 1,000 hits, lag from a hit to its bucket"
 go test -run 'TestWriteUnitsPerHit' -v ./internal/dynamostore | grep -E '^(--- |ok|FAIL)' | tee "$out/stats-bench.txt"
+echo "== Unique visitors: the increment path with uniques and the crawler filter on vs off (ratio on/off), memory store and DynamoDB Local, with write units per increment; the aggregator's units per 1,000 hits"
+go test -run '^$' -bench 'IncrementUniques' -benchtime 2000x ./internal/httpapi | grep -E '^Benchmark' | tee -a "$out/stats-bench.txt"
+go test -run '^$' -bench 'IncrementUniques' -benchtime 300x ./internal/dynamostore | grep -E '^Benchmark' | tee -a "$out/stats-bench.txt"
+HITCOUNTER_MEASURE_UNITS=1 go test -count=1 -run 'TestAggregatorUnitsPerThousandHits' -v -timeout 15m ./internal/dynamostore | grep -E 'per 1,000 hits|^(--- |ok|FAIL)' | tee -a "$out/stats-bench.txt"
 go test -run '^$' -bench 'Aggregate|StatsLag' -benchtime 20x ./internal/history ./internal/dynamostore | tee -a "$out/stats-bench.txt"
 
 echo

@@ -15,18 +15,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/hitcounter/hitcounter/internal/config"
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/crawlers"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/filestore"
 	"github.com/hitcounter/hitcounter/internal/history"
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/memstore"
 	"github.com/hitcounter/hitcounter/internal/ratelimit"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // Options change what Open does.
@@ -40,6 +43,10 @@ type Options struct {
 	// Lambda functions do not (make local creates their tables), which
 	// keeps DynamoDB's table management out of every function binary.
 	PrepareLocal bool
+	// Salts gives the day's salt of unique visitors (config.Uniques);
+	// nil: the process's memory, or on DynamoDB the counter table (shared
+	// by every process). Tests inject theirs.
+	Salts uniques.Salts
 }
 
 // App is hitcounter's parts for one configuration. Build it with Open.
@@ -49,6 +56,7 @@ type App struct {
 	store  counter.Store
 	dynamo *dynamodb.Client // the process's DynamoDB client; nil on the other stores
 	file   *filestore.Store // the file store; nil on the other stores
+	salts  uniques.Salts    // the salts of unique visitors
 }
 
 // How long Open waits, at most, to fetch credentials.
@@ -60,9 +68,12 @@ const credentialsTimeout = 10 * time.Second
 // than on every request. It makes no other network call against AWS; see
 // Options.PrepareLocal for a loopback endpoint.
 func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
-	a := &App{cfg: cfg, log: opts.Logger}
+	a := &App{cfg: cfg, log: opts.Logger, salts: opts.Salts}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.salts == nil {
+		a.salts = &uniques.MemorySalts{}
 	}
 	switch cfg.Store {
 	case config.StoreFile:
@@ -102,6 +113,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		storeOpts = append(storeOpts, dynamostore.WithMaxShards(cfg.MaxShards))
 	}
 	a.store = dynamostore.New(a.dynamo, cfg.TableName, storeOpts...)
+	if opts.Salts == nil { // every function of a deployment uses the day's same salt
+		a.salts = dynamostore.NewSalts(a.dynamo, cfg.TableName)
+	}
 	return a, nil
 }
 
@@ -153,6 +167,18 @@ func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.
 	}
 	if a.cfg.KeysOn() { // a stranger adds views, and nothing else
 		opts.PublicMaxIncrement = a.cfg.PublicMaxIncrement
+	}
+	if a.cfg.Uniques {
+		opts.Visitors = uniques.NewHasher(a.salts, nil)
+	}
+	// Only the routes that add hits tell crawlers apart: the others do not
+	// pay for reading the list (about 30 ms, at a Lambda function's start).
+	if a.cfg.BotFilter && (routes == nil || slices.Contains(routes, httpapi.RouteIncrement) || slices.Contains(routes, httpapi.RouteHit)) {
+		d, err := crawlers.New()
+		if err != nil {
+			return nil, err
+		}
+		opts.Crawlers = d
 	}
 	if a.cfg.RateLimit > 0 {
 		opts.RateLimiter = ratelimit.New(a.cfg.RateLimit, a.cfg.RateBurst, ratelimit.WithIPv6Prefix(a.cfg.RateIPv6Prefix))

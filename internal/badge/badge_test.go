@@ -32,6 +32,15 @@ func TestParseQuery(t *testing.T) {
 		"style flat":        {"style=flat", badge.DefaultOptions(), nil},
 		"style flat-square": {"style=flat-square", badge.Options{Label: "hits", Color: blue, Style: badge.FlatSquare}, nil},
 		"all three":         {"label=a&color=red&style=flat-square", badge.Options{Label: "a", Color: mustColor(t, "red"), Style: badge.FlatSquare}, nil},
+		"metric count":      {"metric=count", badge.DefaultOptions(), nil},
+		"uniques today":     {"metric=uniques&period=day", badge.Options{Label: "visitors", Color: blue, Style: badge.Flat, Metric: badge.MetricUniques, Period: "day"}, nil},
+		"uniques default":   {"metric=uniques", badge.Options{Label: "visitors", Color: blue, Style: badge.Flat, Metric: badge.MetricUniques, Period: "day"}, nil},
+		"uniques this hour": {"metric=uniques&period=hour&label=now", badge.Options{Label: "now", Color: blue, Style: badge.Flat, Metric: badge.MetricUniques, Period: "hour"}, nil},
+
+		"metric unknown":  {"metric=views", badge.Options{}, badge.ErrMetric},
+		"period without":  {"period=day", badge.Options{}, badge.ErrPeriod},
+		"period unknown":  {"metric=uniques&period=week", badge.Options{}, badge.ErrPeriod},
+		"metric repeated": {"metric=uniques&metric=count", badge.Options{}, badge.ErrRepeated},
 
 		"label empty":         {"label=", badge.Options{}, badge.ErrLabel},
 		"label 65 chars":      {"label=" + strings.Repeat("x", 65), badge.Options{}, badge.ErrLabel},

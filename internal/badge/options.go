@@ -30,7 +30,27 @@ type Options struct {
 	Label string
 	Color Color
 	Style Style
+	// Metric is what the badge shows: the count (MetricCount, the
+	// default) or the unique visitors of the current Period (MetricUniques,
+	// whose default label is "visitors").
+	Metric Metric
+	// Period is the bucket of MetricUniques: "day" (the default, today,
+	// UTC) or "hour" (this hour); "" for MetricCount.
+	Period string
 }
+
+// Metric is what a badge counts.
+type Metric string
+
+// Metrics: the count is the zero value (metric=count in a query).
+const (
+	MetricCount   Metric = ""
+	MetricUniques Metric = "uniques"
+)
+
+// UniquesLabel is the label of a badge of unique visitors whose query names
+// none.
+const UniquesLabel = "visitors"
 
 // DefaultOptions are the options of an empty query.
 func DefaultOptions() Options {
@@ -41,8 +61,10 @@ func DefaultOptions() Options {
 // safe to show anywhere, badges included.
 var (
 	ErrQuery        = errors.New("the query string is not valid")
-	ErrUnknownParam = errors.New("unknown query parameter: a badge takes label, color and style")
-	ErrRepeated     = errors.New("label, color and style may each be given once")
+	ErrUnknownParam = errors.New("unknown query parameter: a badge takes label, color, style, metric and period")
+	ErrRepeated     = errors.New("label, color, style, metric and period may each be given once")
+	ErrMetric       = errors.New("metric must be count or uniques")
+	ErrPeriod       = errors.New("period must be day or hour, and only with metric=uniques")
 	ErrLabel        = errors.New("label must be 1 to 64 characters of UTF-8 text: letters, marks, numbers, punctuation, symbols and spaces; no control, format, invisible, private-use or unassigned characters")
 	ErrColor        = errors.New("color must be a named color (brightgreen, green, yellowgreen, yellow, orange, red, blue, grey, lightgrey, blueviolet, success, important, critical, informational, inactive) or 3 or 6 hexadecimal digits")
 	ErrStyle        = errors.New("style must be flat or flat-square")
@@ -59,7 +81,7 @@ func ParseQuery(rawQuery string) (Options, error) {
 	}
 	for key, values := range q {
 		switch key {
-		case "label", "color", "style":
+		case "label", "color", "style", "metric", "period":
 		default:
 			return Options{}, ErrUnknownParam
 		}
@@ -84,7 +106,31 @@ func ParseQuery(rawQuery string) (Options, error) {
 			default:
 				return Options{}, ErrStyle
 			}
+		case "metric":
+			switch v {
+			case "count":
+				opts.Metric = MetricCount
+			case string(MetricUniques):
+				opts.Metric = MetricUniques
+			default:
+				return Options{}, ErrMetric
+			}
+		case "period":
+			if v != "day" && v != "hour" {
+				return Options{}, ErrPeriod
+			}
+			opts.Period = v
 		}
+	}
+	if opts.Metric == MetricUniques {
+		if opts.Period == "" {
+			opts.Period = "day"
+		}
+		if _, labelled := q["label"]; !labelled {
+			opts.Label = UniquesLabel
+		}
+	} else if opts.Period != "" {
+		return Options{}, ErrPeriod
 	}
 	return opts, nil
 }

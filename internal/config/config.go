@@ -127,6 +127,14 @@ type Config struct {
 	// AdminKeyDigests with ApiType=HTTP), so that the keys themselves are
 	// never in the function's configuration.
 	APIKeyDigests [][sha256.Size]byte
+	// Uniques counts unique visitors per hour and day (UNIQUES=true, the
+	// default; false turns it off): see internal/uniques. While it is on,
+	// no client address is logged.
+	Uniques bool
+	// BotFilter leaves crawlers' requests out of hits and uniques and
+	// counts them as bots (BOT_FILTER=true, the default; false counts
+	// them as anyone): see internal/crawlers.
+	BotFilter bool
 	// APIKeysRequired says that a gateway in front of the service requires
 	// API keys on the admin routes (API_KEYS_REQUIRED=true; default false):
 	// API Gateway, when the template's RequireApiKeys is true. The
@@ -221,6 +229,8 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 		MaxConnections:   e.positive("MAX_CONNECTIONS", "a whole number of connections, at least 1"),
 		LogFormat:        e.oneOf("AWS_LAMBDA_LOG_FORMAT", LogJSON, LogText),
 		MetricsNamespace: getenv("METRICS_NAMESPACE"),
+		Uniques:          e.oneOf("UNIQUES", "true", "false") == "true",
+		BotFilter:        e.oneOf("BOT_FILTER", "true", "false") == "true",
 	}
 	cfg.APIKeyDigests = e.digests("API_KEY_DIGESTS")
 	if cfg.MetricsNamespace == "" {

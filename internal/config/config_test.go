@@ -47,7 +47,8 @@ func TestFromEnv(t *testing.T) {
 	}{
 		"defaults": {check: func(t *testing.T, c config.Config) {
 			want := config.Config{Store: "memory", DataPath: "hitcounter.db", CORSOrigins: []string{"*"}, Addr: ":3000", ShutdownTimeout: 10 * time.Second, PublicMaxIncrement: 1,
-				LogLevel: slog.LevelDebug, LogFormat: "JSON", MetricsNamespace: "hitcounter"}
+				LogLevel: slog.LevelDebug, LogFormat: "JSON", MetricsNamespace: "hitcounter",
+				Uniques: true, BotFilter: true}
 			if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 				t.Errorf("defaults = %+v, want %+v", c, want)
 			}
@@ -124,6 +125,12 @@ func TestFromEnv(t *testing.T) {
 		"HIT_CREATES_COUNTERS false":          {env: vars(nil, "HIT_CREATES_COUNTERS", "false"), check: wantField(func(c config.Config) any { return c.HitCreates }, false)},
 		"HIT_CREATES_COUNTERS unset":          {env: nil, check: wantField(func(c config.Config) any { return c.HitCreates }, false)},
 		"HIT_CREATES_COUNTERS other":          {env: vars(nil, "HIT_CREATES_COUNTERS", "yes"), wantErr: `HIT_CREATES_COUNTERS="yes"`},
+		"UNIQUES false":                       {env: vars(nil, "UNIQUES", "false"), check: wantField(func(c config.Config) any { return c.Uniques }, false)},
+		"UNIQUES unset":                       {env: nil, check: wantField(func(c config.Config) any { return c.Uniques }, true)},
+		"UNIQUES other":                       {env: vars(nil, "UNIQUES", "off"), wantErr: `UNIQUES="off"`},
+		"BOT_FILTER false":                    {env: vars(nil, "BOT_FILTER", "false"), check: wantField(func(c config.Config) any { return c.BotFilter }, false)},
+		"BOT_FILTER unset":                    {env: nil, check: wantField(func(c config.Config) any { return c.BotFilter }, true)},
+		"BOT_FILTER other":                    {env: vars(nil, "BOT_FILTER", "1"), wantErr: `BOT_FILTER="1"`},
 		"CORS_ALLOWED_ORIGINS comma only":     {env: vars(nil, "CORS_ALLOWED_ORIGINS", ","), wantErr: `CORS_ALLOWED_ORIGINS=","`},
 		"CORS_ALLOWED_ORIGINS blanks only":    {env: vars(nil, "CORS_ALLOWED_ORIGINS", "  "), wantErr: "CORS_ALLOWED_ORIGINS"},
 		"CORS_ALLOWED_ORIGINS with path":      {env: vars(nil, "CORS_ALLOWED_ORIGINS", "https://x.example/"), wantErr: "CORS_ALLOWED_ORIGINS"},

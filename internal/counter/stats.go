@@ -54,7 +54,7 @@ func (p Period) DefaultPoints() int {
 // MaxStatsPoints is the largest number of buckets one query may span.
 const MaxStatsPoints = 1000
 
-// Point is the hits of one bucket.
+// Point is the hits, unique visitors and bots of one bucket.
 type Point struct {
 	// Start is the start of the bucket, in UTC.
 	Start time.Time
@@ -62,7 +62,19 @@ type Point struct {
 	// increments subtract); creates and sets are not hits. Stores keep the
 	// sum exactly and show it saturated at the int64 bounds (HitSum).
 	Hits int64
+	// Uniques is the number of distinct visitors (Write.Visitor) of the
+	// increments and hits of the bucket: an estimate (see UniquesError),
+	// exact for small numbers.
+	Uniques int64
+	// Bots is the number of crawlers' requests left out of the hits in the
+	// bucket (OpBot).
+	Bots int64
 }
+
+// UniquesError is the relative error Point.Uniques is held to from 10,000
+// visitors on in a day bucket (the sketch's standard error is about 0.8%;
+// smaller counts are nearly exact).
+const UniquesError = 0.02
 
 // MinStatsTime is the earliest time a statistics query may name: the Unix
 // epoch, 1970-01-01T00:00:00Z. No hit is older, and Go's zero time (year 1,
@@ -134,14 +146,16 @@ func (q StatsQuery) Points() int {
 }
 
 // Densify returns the points of a resolved query, in time order, one per
-// bucket, with the hits that hits holds for each bucket start, in Unix
-// seconds (zero for the others).
-func (q StatsQuery) Densify(hits map[int64]int64) []Point {
-	points := make([]Point, q.Points())
+// bucket, with the point that points holds for each bucket start, in Unix
+// seconds (zero for the others; Start is set by Densify).
+func (q StatsQuery) Densify(points map[int64]Point) []Point {
+	dense := make([]Point, q.Points())
 	d := q.Period.Duration()
-	for i := range points {
+	for i := range dense {
 		start := q.From.Add(time.Duration(i) * d)
-		points[i] = Point{Start: start, Hits: hits[start.Unix()]}
+		p := points[start.Unix()]
+		p.Start = start
+		dense[i] = p
 	}
-	return points
+	return dense
 }

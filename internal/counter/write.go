@@ -19,6 +19,10 @@ const (
 	// HIT_CREATES_COUNTERS): an increment by 1 that creates a missing
 	// counter at 1, a hit either way.
 	OpHit
+	// OpBot is a request to a route that adds hits (increment, hit.svg)
+	// made by a crawler: it changes no count and counts one bot in the
+	// counter's stats (Point.Bots).
+	OpBot
 )
 
 // String returns the operation's name: create, set, increment, delete or
@@ -35,6 +39,8 @@ func (op Op) String() string {
 		return "delete"
 	case OpHit:
 		return "hit"
+	case OpBot:
+		return "bot"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(op))
 }
@@ -54,6 +60,11 @@ type Write struct {
 	// Key, unless Key.Key is "", makes the write idempotent: see
 	// Store.Apply.
 	Key IdempotencyKey
+	// Visitor, on an increment or a hit, is the visitor who made it (0:
+	// none known), counted once per bucket in Point.Uniques. It is not part
+	// of the write's Fingerprint: a retry is the same write, whoever sends
+	// it.
+	Visitor Visitor
 }
 
 // Create is the write that makes the counter name with count.
@@ -71,6 +82,15 @@ func Delete(name string) Write { return Write{Op: OpDelete, Name: name} }
 // Hit is the write of one view that creates the counter name, at 1, if it
 // is missing: see OpHit.
 func Hit(name string) Write { return Write{Op: OpHit, Name: name} }
+
+// Bot is the write of a crawler's request for name: see OpBot.
+func Bot(name string) Write { return Write{Op: OpBot, Name: name} }
+
+// WithVisitor returns w made by visitor v (an increment or a hit).
+func (w Write) WithVisitor(v Visitor) Write {
+	w.Visitor = v
+	return w
+}
 
 // WithShards returns w asking for at least n shards (a create or a set).
 func (w Write) WithShards(n int) Write {
@@ -99,6 +119,9 @@ func (w Write) Validate() error {
 			return err
 		}
 	}
+	if w.Visitor != 0 && w.Op != OpIncrement && w.Op != OpHit {
+		return Errorf(InvalidRequest, "a %s has no visitor", w.Op)
+	}
 	switch w.Op {
 	case OpCreate, OpSet:
 		if w.By != 0 {
@@ -113,11 +136,11 @@ func (w Write) Validate() error {
 			return Errorf(InvalidRequest, "an increment has no count and no shards")
 		}
 		return ValidateIncrement(w.By)
-	case OpDelete, OpHit:
+	case OpDelete, OpHit, OpBot:
 		if w.Count != 0 || w.By != 0 || w.Shards != 0 {
 			return Errorf(InvalidRequest, "a %s has no count, no increment and no shards", w.Op)
 		}
-		if w.Op == OpHit && w.Keyed() {
+		if (w.Op == OpHit || w.Op == OpBot) && w.Keyed() {
 			return Errorf(InvalidRequest, "a hit has no idempotency key")
 		}
 		return nil
@@ -125,7 +148,8 @@ func (w Write) Validate() error {
 	return Errorf(InvalidRequest, "unknown write %s", w.Op)
 }
 
-// Fingerprint identifies the request w stands for, whatever its key: two
+// Fingerprint identifies the request w stands for, whatever its key and
+// its visitor: two
 // keyed writes with the same scope are the same request if and only if
 // their fingerprints are equal. It is the SHA-256 of the operation, the
 // name and the parameters (Shards only when set, so that the fingerprints

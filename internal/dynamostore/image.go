@@ -1,10 +1,12 @@
 package dynamostore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -32,6 +34,13 @@ type CounterImage struct {
 	// CreateHits is the hits the item's creation counts: 1 for a counter
 	// a hit created (Store.Apply of counter.OpHit), 0 for any other.
 	CreateHits int64
+	// Visitor is the visitor of the increment or hit that wrote the item
+	// (0: none); it is this write's only on an image whose count changed.
+	Visitor counter.Visitor
+	// Bots counts the crawlers' requests for the counter (its own item
+	// only), the last at BotAt: a change of Bots is a bot.
+	Bots  int64
+	BotAt time.Time
 }
 
 // DecodeCounterImage decodes image, a stream image of the item whose key is
@@ -62,10 +71,11 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 		return CounterImage{}, true, fmt.Errorf("item %q holds counter %q", pk.Value, c.Name)
 	}
 	img = CounterImage{Counter: c, Item: item}
+	var botAt int64
 	for _, a := range [...]struct {
 		attr string
 		dst  *int64
-	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}} {
+	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}} {
 		attr, dst := a.attr, a.dst
 		if v, ok := image[attr]; ok {
 			n, ok := v.(*types.AttributeValueMemberN)
@@ -78,5 +88,15 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 		}
 	}
 	img.Counter.Shards = 0 // the item's, not the counter's whole count: say nothing of shards
+	if botAt != 0 {
+		img.BotAt = time.UnixMilli(botAt).UTC()
+	}
+	if v, ok := image[attrVisitor]; ok {
+		b, ok := v.(*types.AttributeValueMemberB)
+		if !ok || len(b.Value) != 8 {
+			return CounterImage{}, true, fmt.Errorf("item %q: %q is not 8 bytes", pk.Value, attrVisitor)
+		}
+		img.Visitor = counter.Visitor(binary.BigEndian.Uint64(b.Value))
+	}
 	return img, true, nil
 }

@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -190,7 +191,7 @@ var (
 // the item is the counter's own and the counter must have that many
 // items: its bound (rootCap) depends on them, and a count cached before
 // the counter grew would allow too much.
-func (s *Store) addTo(ctx context.Context, name string, k int, by, lo, hi int64, single bool, shards int) (*dynamodb.UpdateItemOutput, error) {
+func (s *Store) addTo(ctx context.Context, name string, k int, by, lo, hi int64, single bool, shards int, v counter.Visitor) (*dynamodb.UpdateItemOutput, error) {
 	cond, names := condIncrement, incrementNames
 	values := map[string]types.AttributeValue{
 		":by":  number(by),
@@ -205,10 +206,17 @@ func (s *Store) addTo(ctx context.Context, name string, k int, by, lo, hi int64,
 		cond, names = condAddRoot, addRootNames
 		values[":n"] = number(int64(shards))
 	}
+	names = maps.Clone(names)
+	names["#v"] = attrVisitor
+	update := updateIncrementNoVisitor
+	if v != 0 {
+		update = updateIncrementVisitor
+		values[":v"] = visitorValue(v)
+	}
 	return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 itemKey(name, k),
-		UpdateExpression:                    updateIncrement,
+		UpdateExpression:                    update,
 		ConditionExpression:                 cond,
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
@@ -237,7 +245,7 @@ func bounds(k, n int, by int64) (lo, hi int64) {
 // take within its bound (a decrement larger than the item's count, an
 // increment near counter.MaxCount) is made exactly across items
 // (applyExact).
-func (s *Store) increment(ctx context.Context, name string, by int64) (counter.Result, error) {
+func (s *Store) increment(ctx context.Context, name string, by int64, v counter.Visitor) (counter.Result, error) {
 	var tried uint64 // items throttled in this call
 	throttles := 0
 	relearnt := false // the shard count was read again after a refusal
@@ -276,7 +284,7 @@ func (s *Store) increment(ctx context.Context, name string, by int64) (counter.R
 			rootShards = n
 		}
 		sent := time.Now()
-		out, err := s.addTo(ctx, name, k, by, lo, hi, false, rootShards)
+		out, err := s.addTo(ctx, name, k, by, lo, hi, false, rootShards, v)
 		if err == nil {
 			c, err := s.answer(ctx, name, k, out.Attributes, sent)
 			if err != nil {
@@ -671,7 +679,7 @@ func (s *Store) logGrowth(ctx context.Context, name string, from, to int) {
 func (s *Store) applyExact(ctx context.Context, name string, by int64) (counter.Result, error) {
 	if s.hot.get(name) == nil {
 		lo, hi := bounds(0, 1, by)
-		out, err := s.addTo(ctx, name, 0, by, lo, hi, true, 0)
+		out, err := s.addTo(ctx, name, 0, by, lo, hi, true, 0, 0)
 		if err == nil {
 			c, err := decode(out.Attributes)
 			if err != nil {

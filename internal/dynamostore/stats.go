@@ -45,6 +45,19 @@ const (
 const (
 	// StatsHits is the attribute (N) that sums a bucket's hits.
 	StatsHits = attrHits
+	// StatsBots is the attribute (N) that sums a bucket's bots.
+	StatsBots = "bots"
+	// StatsUniques is the attribute (N) of a bucket's unique visitors: the
+	// estimate of its sketch (StatsSketchKey) at version
+	// StatsUniquesVersion (N), which only grows, so that an older estimate
+	// never replaces a newer one.
+	StatsUniques        = "uniques"
+	StatsUniquesVersion = "uniques_v"
+	// StatsSketch (B, uniques.Sketch's encoding) and StatsSketchVersion
+	// (N, one more at each write: the condition of the next) are the
+	// attributes of a bucket's sketch item.
+	StatsSketch        = "sketch"
+	StatsSketchVersion = "sketch_v"
 	// StatsExpiresAt is the attribute (N, Unix seconds; see StatsExpiry)
 	// that the stats table's TTL reads.
 	StatsExpiresAt = attrExpiresAt
@@ -63,6 +76,40 @@ func StatsBucketKey(name string, createdAt time.Time, p counter.Period, start ti
 		attrPK:      &types.AttributeValueMemberS{Value: statsPK(name, createdAt.UnixMilli())},
 		attrStatsSK: &types.AttributeValueMemberS{Value: statsSK(p, start)},
 	}
+}
+
+// StatsSketchKey returns the key in the stats table of the sketch of the
+// visitors of a bucket (StatsBucketKey's arguments): an item of its own,
+// beside the bucket's, so that reading hits never reads sketches (a dense
+// one is 16 KiB), and its sort key is outside every range of buckets that
+// Stats reads: u + the bucket's sort key.
+func StatsSketchKey(name string, createdAt time.Time, p counter.Period, start time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK:      &types.AttributeValueMemberS{Value: statsPK(name, createdAt.UnixMilli())},
+		attrStatsSK: &types.AttributeValueMemberS{Value: "u" + statsSK(p, start)},
+	}
+}
+
+// StatsSketchQuery returns a strongly consistent Query of the stats table
+// for the sketch item of a bucket (the aggregate function may Query the
+// stats table, not GetItem from it).
+func StatsSketchQuery(table, name string, createdAt time.Time, p counter.Period, start time.Time) *dynamodb.QueryInput {
+	k := StatsSketchKey(name, createdAt, p, start)
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("#pk = :pk AND #sk = :sk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrStatsSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": k[attrPK], ":sk": k[attrStatsSK]},
+		ConsistentRead:            aws.Bool(true),
+	}
+}
+
+// StatsSketchExpiry returns when the sketch of the bucket of period p
+// starting at start may expire, in Unix seconds: two days after the
+// bucket's end, past which no stream record can still add to it (a
+// stream keeps records 24 hours; the bucket keeps its estimate).
+func StatsSketchExpiry(p counter.Period, start time.Time) int64 {
+	return start.Add(p.Duration() + 48*time.Hour).Unix()
 }
 
 // StatsHistoryQuery returns a Query of the stats table for the keys of
@@ -120,8 +167,8 @@ func StatsExpiry(p counter.Period, start time.Time) int64 {
 
 var (
 	statsKeyCondition  = aws.String("#pk = :pk AND #sk BETWEEN :from AND :to")
-	statsQueryNames    = map[string]string{"#pk": attrPK, "#sk": attrStatsSK, "#h": attrHits}
-	statsProjection    = aws.String("#sk, #h")
+	statsQueryNames    = map[string]string{"#pk": attrPK, "#sk": attrStatsSK, "#h": attrHits, "#q": StatsUniques, "#b": StatsBots}
+	statsProjection    = aws.String("#sk, #h, #q, #b")
 	incarnationProject = aws.String("#cr")
 	incarnationNames   = map[string]string{"#cr": attrCreatedAt}
 )
@@ -153,7 +200,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	if err != nil {
 		return nil, wrap("stats", name, err)
 	}
-	hits := make(map[int64]int64)
+	hits := make(map[int64]counter.Point)
 	in := &dynamodb.QueryInput{
 		TableName:                s.statsTable,
 		KeyConditionExpression:   statsKeyCondition,
@@ -186,7 +233,14 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 			if err != nil {
 				return nil, wrap("stats", name, err)
 			}
-			hits[start.Unix()] = n
+			p := counter.Point{Hits: n}
+			if p.Uniques, err = optionalInt(item, StatsUniques); err != nil {
+				return nil, wrap("stats", name, err)
+			}
+			if p.Bots, err = optionalInt(item, StatsBots); err != nil {
+				return nil, wrap("stats", name, err)
+			}
+			hits[start.Unix()] = p
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			break

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"strconv"
 	"time"
@@ -50,6 +51,18 @@ const (
 	// PutItem, so the INSERT record is the one that carries it, and a
 	// replayed record counts once, as any other (internal/history).
 	attrCreateHits = "create_hits"
+
+	// attrVisitor, on a counter's item, is the visitor (counter.Visitor,
+	// 8 bytes big-endian) of the increment or hit that wrote the item last,
+	// absent if it had none: the stream record of the write carries it to
+	// the aggregator, which counts it in the bucket's sketch. An increment
+	// without a visitor removes it, so that no record shows another's.
+	attrVisitor = "v"
+	// attrBots and attrBotAt, on a counter's own item, count the crawlers'
+	// requests (counter.OpBot) and say when the last came: each is an ADD
+	// that the aggregator reads from the stream as hits.
+	attrBots  = "bots"
+	attrBotAt = "bot_at"
 
 	// counterPrefix starts the key of every item of a counter: its own
 	// and its shards' (layout.go). Other item kinds (idempotency records)
@@ -123,12 +136,15 @@ var (
 	condExists    = aws.String("attribute_exists(#pk)")
 	// A comparison with a missing attribute is false, so this also fails
 	// when the counter does not exist.
-	condIncrement   = aws.String("#c BETWEEN :lo AND :hi")
-	updateIncrement = aws.String("SET #u = :now ADD #c :by")
-	updateSet       = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now) ADD #sets :one")
-	incrementNames  = map[string]string{"#c": attrCount, "#u": attrUpdatedAt}
-	createNames     = map[string]string{"#pk": attrPK}
-	setNames        = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#sets": attrSets, "#s": attrShards}
+	condIncrement = aws.String("#c BETWEEN :lo AND :hi")
+	// An increment's update with the visitor who made it, or without one
+	// (attrVisitor): #v names it.
+	updateIncrementVisitor   = aws.String("SET #u = :now, #v = :v ADD #c :by")
+	updateIncrementNoVisitor = aws.String("SET #u = :now ADD #c :by REMOVE #v")
+	updateSet                = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now) ADD #sets :one")
+	incrementNames           = map[string]string{"#c": attrCount, "#u": attrUpdatedAt}
+	createNames              = map[string]string{"#pk": attrPK}
+	setNames                 = map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#sets": attrSets, "#s": attrShards}
 )
 
 func key(name string) map[string]types.AttributeValue {
@@ -158,9 +174,11 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	}
 	switch {
 	case w.Op == counter.OpIncrement:
-		return s.increment(ctx, w.Name, w.By)
+		return s.increment(ctx, w.Name, w.By, w.Visitor)
 	case w.Op == counter.OpHit:
-		return s.hit(ctx, w.Name)
+		return s.hit(ctx, w.Name, w.Visitor)
+	case w.Op == counter.OpBot:
+		return s.bot(ctx, w.Name)
 	case w.Shards > 1:
 		return s.applyPlanned(ctx, w)
 	case w.Op == counter.OpCreate:
@@ -176,21 +194,21 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 // the increment; if the counter is missing, the create (with
 // attrCreateHits, so that the aggregator counts it); if another write
 // created it meanwhile, the increment again.
-func (s *Store) hit(ctx context.Context, name string) (counter.Result, error) {
-	res, err := s.increment(ctx, name, 1)
+func (s *Store) hit(ctx context.Context, name string, v counter.Visitor) (counter.Result, error) {
+	res, err := s.increment(ctx, name, 1, v)
 	if counter.ErrorCode(err) != counter.NotFound {
 		return res, err
 	}
-	res, err = s.put(ctx, name, 1, true)
+	res, err = s.put(ctx, name, 1, true, v)
 	if counter.ErrorCode(err) == counter.AlreadyExists {
-		return s.increment(ctx, name, 1)
+		return s.increment(ctx, name, 1, v)
 	}
 	return res, err
 }
 
 // create makes the counter with one conditional PutItem.
 func (s *Store) create(ctx context.Context, name string, count int64) (counter.Result, error) {
-	return s.put(ctx, name, count, false)
+	return s.put(ctx, name, count, false, 0)
 }
 
 // put makes the counter with count with one conditional PutItem; byHit
@@ -199,7 +217,7 @@ func (s *Store) create(ctx context.Context, name string, count int64) (counter.R
 // millisecond would write the same item, so the item in the way cannot
 // tell this call's own retried attempt from another hit's, and taking it
 // for ours would lose a hit.
-func (s *Store) put(ctx context.Context, name string, count int64, byHit bool) (counter.Result, error) {
+func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v counter.Visitor) (counter.Result, error) {
 	now := s.timestamp()
 	item := map[string]types.AttributeValue{
 		attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + name},
@@ -212,6 +230,9 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool) (
 	if byHit {
 		item[attrCreateHits] = number(count)
 		retry = append(retry, NoAmbiguousRetry)
+		if v != 0 {
+			item[attrVisitor] = visitorValue(v)
+		}
 	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           s.table,
@@ -367,4 +388,40 @@ func (s *Store) Ping(ctx context.Context) error {
 		return wrap("ping", "", counter.UnavailableError(err))
 	}
 	return nil
+}
+
+// bot counts a crawler's request in the counter's own item (one
+// UpdateItem, ADD bots, which the aggregator reads from the stream) and
+// answers the counter: the item's count, or for a sharded counter the sum
+// Get reads.
+func (s *Store) bot(ctx context.Context, name string) (counter.Result, error) {
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 s.table,
+		Key:                       key(name),
+		UpdateExpression:          aws.String("SET #at = :now ADD #b :one"),
+		ConditionExpression:       aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames:  map[string]string{"#at": attrBotAt, "#b": attrBots, "#pk": attrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(s.timestamp()), ":one": number(1)},
+		ReturnValues:              types.ReturnValueAllNew,
+	}, NoAmbiguousRetry) // a bot counted twice would not matter; a bot retried forever would
+	if err != nil {
+		if conditionFailed(err) != nil {
+			return counter.Result{}, wrap("bot", name, counter.NotFoundError(name))
+		}
+		return counter.Result{}, wrap("bot", name, translate(err))
+	}
+	it, err := decodeItem(out.Attributes)
+	if err != nil {
+		return counter.Result{}, wrap("bot", name, err)
+	}
+	if it.shards > 1 {
+		c, err := s.Get(ctx, name)
+		return counter.Result{Counter: c}, err
+	}
+	return counter.Result{Counter: counterOf(it, it.count, it.updated)}, nil
+}
+
+// visitorValue is the attribute value of a visitor: 8 bytes, big-endian.
+func visitorValue(v counter.Visitor) types.AttributeValue {
+	return &types.AttributeValueMemberB{Value: binary.BigEndian.AppendUint64(nil, uint64(v))}
 }

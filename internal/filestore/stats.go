@@ -27,7 +27,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	if q.Period == counter.Day {
 		bucket = bucketDays
 	}
-	hits := make(map[int64]int64)
+	hits := make(map[int64]counter.Point)
 	err = s.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketCounters).Get([]byte(name)) == nil {
 			return counter.NotFoundError(name)
@@ -40,7 +40,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 			if err != nil {
 				return err
 			}
-			hits[start] = n.Int64()
+			hits[start] = counter.Point{Hits: n.Int64()}
 		}
 		return nil
 	})

@@ -106,6 +106,13 @@ func (t *txn) applyWrite(w counter.Write) (counter.Result, error) {
 			return counter.Result{}, err
 		}
 		return counter.Result{Counter: c}, t.recordHits(w.Name, by, now)
+	case counter.OpBot:
+		// The file store counts neither visitors nor bots (docs/uniques.md):
+		// a crawler gets the count, and changes nothing.
+		if !ok {
+			return counter.Result{}, counter.NotFoundError(w.Name)
+		}
+		return counter.Result{Counter: c}, nil
 	case counter.OpSet:
 		if !ok {
 			c = counter.Counter{Name: w.Name, CreatedAt: now}

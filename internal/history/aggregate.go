@@ -17,6 +17,7 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // Client is the part of *dynamodb.Client that the Aggregator uses, all on
@@ -71,10 +72,11 @@ func padSeq(seq string) (string, error) {
 	return strings.Repeat("0", seqWidth-len(seq)) + seq, nil
 }
 
-// hit is one record's contribution to a bucket.
+// hit is one record's contribution to a bucket: hits or bots.
 type hit struct {
-	seq string // padded
-	by  int64
+	seq  string // padded
+	by   int64
+	bots int64
 }
 
 // bucket names a bucket of the stats table: a counter incarnation's hour
@@ -95,6 +97,9 @@ func (b bucket) String() string {
 type bucketUpdate struct {
 	bucket
 	sources []*sourceHits
+	// visitors are the visitors of the batch's hits in the bucket, for its
+	// sketch (duplicates included: a sketch counts each once).
+	visitors []counter.Visitor
 	// firstSeq is the batch's original sequence number of the first record,
 	// to report as the failed item.
 	firstSeq string
@@ -188,7 +193,7 @@ func planBatch(records []Record) batchPlan {
 			p.bad = append(p.bad, badRecord{seq, fmt.Errorf("%s: %w", r.EventName, err)})
 			continue
 		}
-		if !ok || c.by == 0 {
+		if !ok || c.by == 0 && c.bots == 0 {
 			continue // not a counter, a set, a create, or a write that left the count alone
 		}
 		padded, err := padSeq(seq)
@@ -206,7 +211,10 @@ func planBatch(records []Record) batchPlan {
 				byKey[k] = u
 				p.updates = append(p.updates, u)
 			}
-			u.add(attr, hit{seq: padded, by: c.by})
+			u.add(attr, hit{seq: padded, by: c.by, bots: c.bots})
+			if c.visitor != 0 {
+				u.visitors = append(u.visitors, c.visitor)
+			}
 		}
 	}
 	for _, u := range p.updates {
@@ -226,6 +234,8 @@ type change struct {
 	created time.Time // the incarnation
 	item    string    // the counter item (dynamostore.CounterImage.Item)
 	by      int64     // the hits, 0 for a set
+	bots    int64     // the bots (a bot changes nothing else)
+	visitor counter.Visitor
 	at      time.Time // when
 }
 
@@ -247,6 +257,12 @@ func increment(r Record) (c change, ok bool, err error) {
 	if before.Sets == after.Sets {
 		c.by = after.Count - before.Count
 	}
+	if c.by != 0 {
+		c.visitor = after.Visitor // the increment's own: one without a visitor removes it
+	}
+	if c.bots = after.Bots - before.Bots; c.bots != 0 && c.by == 0 {
+		c.at = after.BotAt
+	}
 	return c, true, nil
 }
 
@@ -261,7 +277,11 @@ func createdByHit(r Record) (c change, ok bool, err error) {
 	if !ok {
 		return change{}, false, nil
 	}
-	return change{name: img.Name, created: img.CreatedAt, item: img.Item, by: img.CreateHits, at: img.CreatedAt}, true, nil
+	c = change{name: img.Name, created: img.CreatedAt, item: img.Item, by: img.CreateHits, at: img.CreatedAt}
+	if c.by != 0 {
+		c.visitor = img.Visitor
+	}
+	return c, true, nil
 }
 
 // Handle adds one batch of the counter table's stream records to the
@@ -325,11 +345,19 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 	key := dynamostore.StatsBucketKey(u.name, u.created, u.period, u.start)
 	expires := number(dynamostore.StatsExpiry(u.period, u.start))
 	after := make([]string, len(u.sources)) // per source, the bucket's last sequence number once known
+	var uniques, version int64              // the bucket's visitors, at this sketch version (0: none to set)
+	if len(u.visitors) > 0 {
+		var err error
+		if uniques, version, err = a.mergeVisitors(ctx, u); err != nil {
+			return fmt.Errorf("visitors: %w", err)
+		}
+	}
 	for range maxAggregates {
 		names := map[string]string{"#h": dynamostore.StatsHits, "#exp": dynamostore.StatsExpiresAt}
 		values := map[string]types.AttributeValue{":exp": expires}
 		var sets, conds []string
 		var sum counter.HitSum // exact, whatever the batch: the bucket keeps 38 digits
+		var bots int64
 		for i, src := range u.sources {
 			hits := src.hits
 			if after[i] != "" {
@@ -346,6 +374,7 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 			}
 			for _, h := range hits {
 				sum.Add(h.by)
+				bots += h.bots
 			}
 			n := strconv.Itoa(i)
 			names["#s"+n] = src.attr
@@ -363,10 +392,23 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 			return nil
 		}
 		values[":sum"] = &types.AttributeValueMemberN{Value: sum.String()}
+		adds := "ADD #h :sum"
+		if bots != 0 {
+			names["#b"] = dynamostore.StatsBots
+			values[":bots"] = number(bots)
+			adds += ", #b :bots"
+		}
+		if version > 0 {
+			// The estimate of a newer sketch than the bucket's, if it has one.
+			names["#q"], names["#qv"] = dynamostore.StatsUniques, dynamostore.StatsUniquesVersion
+			values[":q"], values[":qv"] = number(uniques), number(version)
+			sets = append(sets, "#q = :q", "#qv = :qv")
+			conds = append(conds, "(attribute_not_exists(#qv) OR #qv < :qv)")
+		}
 		_, err := a.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                           a.table,
 			Key:                                 key,
-			UpdateExpression:                    aws.String("ADD #h :sum SET #exp = :exp, " + strings.Join(sets, ", ")),
+			UpdateExpression:                    aws.String(adds + " SET #exp = :exp, " + strings.Join(sets, ", ")),
 			ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
 			ExpressionAttributeNames:            names,
 			ExpressionAttributeValues:           values,
@@ -388,8 +430,84 @@ func (a *Aggregator) apply(ctx context.Context, u *bucketUpdate) error {
 				after[i] = last.Value
 			}
 		}
+		if qv, ok := ccf.Item[dynamostore.StatsUniquesVersion].(*types.AttributeValueMemberN); ok {
+			if n, err := strconv.ParseInt(qv.Value, 10, 64); err == nil && n >= version {
+				version = 0 // the bucket has this estimate or a newer one
+			}
+		}
 	}
 	return errors.New("the bucket kept changing under the aggregator")
+}
+
+// mergeVisitors adds the visitors of u to the sketch of its bucket: a
+// strongly consistent read of the sketch item, the merge, and a write
+// conditional on the version read (again if another aggregator wrote it
+// meanwhile). A sketch counts a visitor once however often it is added, so
+// a batch delivered again changes nothing; then, or when the batch's
+// visitors were all in the sketch already, nothing is written. It returns
+// the sketch's estimate and version.
+func (a *Aggregator) mergeVisitors(ctx context.Context, u *bucketUpdate) (estimate, version int64, err error) {
+	key := dynamostore.StatsSketchKey(u.name, u.created, u.period, u.start)
+	for range maxAggregates {
+		out, err := a.client.Query(ctx, dynamostore.StatsSketchQuery(*a.table, u.name, u.created, u.period, u.start))
+		if err != nil {
+			return 0, 0, err
+		}
+		sk := uniques.NewSketch(u.period)
+		version = 0
+		if len(out.Items) == 1 {
+			item := out.Items[0]
+			b, ok := item[dynamostore.StatsSketch].(*types.AttributeValueMemberB)
+			v, vok := item[dynamostore.StatsSketchVersion].(*types.AttributeValueMemberN)
+			if !ok || !vok {
+				return 0, 0, errors.New("sketch item without a sketch or a version")
+			}
+			if sk, err = uniques.Decode(u.period, b.Value); err != nil {
+				return 0, 0, err
+			}
+			if version, err = strconv.ParseInt(v.Value, 10, 64); err != nil {
+				return 0, 0, err
+			}
+		}
+		before := sk.Estimate()
+		for _, v := range u.visitors {
+			sk.Add(v)
+		}
+		estimate = sk.Estimate()
+		if version > 0 && estimate == before {
+			return estimate, version, nil // nothing new
+		}
+		enc, err := sk.Encode()
+		if err != nil {
+			return 0, 0, err
+		}
+		cond := "attribute_not_exists(#v)"
+		values := map[string]types.AttributeValue{
+			":s":   &types.AttributeValueMemberB{Value: enc},
+			":nv":  number(version + 1),
+			":exp": number(dynamostore.StatsSketchExpiry(u.period, u.start)),
+		}
+		if version > 0 {
+			cond = "#v = :v"
+			values[":v"] = number(version)
+		}
+		_, err = a.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 a.table,
+			Key:                       key,
+			UpdateExpression:          aws.String("SET #s = :s, #v = :nv, #exp = :exp"),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  map[string]string{"#s": dynamostore.StatsSketch, "#v": dynamostore.StatsSketchVersion, "#exp": dynamostore.StatsExpiresAt},
+			ExpressionAttributeValues: values,
+		})
+		if err == nil {
+			return estimate, version + 1, nil
+		}
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) {
+			return 0, 0, err
+		}
+	}
+	return 0, 0, errors.New("the sketch kept changing under the aggregator")
 }
 
 // removeHistory deletes every bucket of a counter incarnation: a Query of

@@ -41,7 +41,7 @@ func TestContractRateLimited(t *testing.T) {
 // standalone server (internal/server) as `make run` starts it, on a free
 // port.
 func TestContractStandaloneServer(t *testing.T) {
-	apitest.Run(t, startServer(t, map[string]string{}))
+	apitest.Run(t, startServer(t, map[string]string{}), apitest.Options{Visitors: true})
 }
 
 // TestContractStandaloneServerWithKeys runs the HTTP contract suite against
@@ -49,14 +49,14 @@ func TestContractStandaloneServer(t *testing.T) {
 // it: admin routes need the key, and the open increment only adds views
 // (issue 19: PUBLIC_MAX_INCREMENT, 1 by default).
 func TestContractStandaloneServerWithKeys(t *testing.T) {
-	apitest.Run(t, startServer(t, map[string]string{"API_KEYS": "contract-key"}), apitest.Options{APIKey: "contract-key"})
+	apitest.Run(t, startServer(t, map[string]string{"API_KEYS": "contract-key"}), apitest.Options{APIKey: "contract-key", Visitors: true})
 }
 
 // TestContractStandaloneServerPublicBound runs it with a public bound of
 // 5 (PUBLIC_MAX_INCREMENT=5).
 func TestContractStandaloneServerPublicBound(t *testing.T) {
 	url := startServer(t, map[string]string{"API_KEYS": "contract-key", "PUBLIC_MAX_INCREMENT": "5"})
-	apitest.Run(t, url, apitest.Options{APIKey: "contract-key", PublicMaxIncrement: 5})
+	apitest.Run(t, url, apitest.Options{APIKey: "contract-key", PublicMaxIncrement: 5, Visitors: true})
 }
 
 // TestContractStandaloneServerRateLimited runs the rate-limit part of the

@@ -138,6 +138,9 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.publicIncrement(cw)
 	}
+	if err == nil {
+		cw, err = h.view(r, cw)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -148,6 +151,26 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeCounter(w, http.StatusOK, res.Counter)
+}
+
+// view makes cw, an increment or a hit of a view, what its client makes
+// it: a bot (counter.Bot) if a crawler sent it and crawlers are told apart;
+// otherwise cw with its visitor, if visitors are counted.
+func (h *handler) view(r *http.Request, cw counter.Write) (counter.Write, error) {
+	ua := r.Header.Get("User-Agent")
+	if h.crawlers != nil && h.crawlers.IsCrawler(ua) {
+		return counter.Bot(cw.Name), nil
+	}
+	if h.visitors == nil {
+		return cw, nil
+	}
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	v, err := h.visitors.Visitor(ctx, h.clientAddr(r), ua, cw.Name)
+	if err != nil {
+		return cw, err
+	}
+	return cw.WithVisitor(v), nil
 }
 
 // publicIncrement refuses, as 403 forbidden, an open increment by an

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // MaxBodyBytes bounds every request body; a larger one is 413. The largest
@@ -77,6 +78,15 @@ type Options struct {
 	// counter (at 1) instead of answering 404: anyone who can reach the
 	// API can then create counters.
 	HitCreates bool
+	// Visitors, when set, counts unique visitors: each increment and hit
+	// carries the Visitor it makes of the client's address and User-Agent
+	// (counter.Write.Visitor), and the request log no longer names
+	// clients by their address (see logRequests). Nil: off.
+	Visitors *uniques.Hasher
+	// Crawlers, when set, tells crawlers' requests apart: their
+	// increments and hits add nothing and are counted as bots
+	// (counter.OpBot), and they are answered the current count. Nil: off.
+	Crawlers Crawlers
 	// Maintenance selects the maintenance routes to serve besides Routes
 	// (the standalone server's: export, import, snapshot); the zero value
 	// serves none.
@@ -87,6 +97,12 @@ type Options struct {
 // says how long to wait. *ratelimit.Limiter implements it.
 type RateLimiter interface {
 	Allow(client string, now time.Time) (ok bool, retryAfter time.Duration)
+}
+
+// Crawlers recognizes crawlers by their User-Agent; *crawlers.Detector
+// implements it.
+type Crawlers interface {
+	IsCrawler(userAgent string) bool
 }
 
 // handler serves the API; its methods are the endpoints.
@@ -111,6 +127,13 @@ type handler struct {
 	trusted []netip.Prefix
 	// maintenance: see Options.Maintenance.
 	maintenance Maintenance
+	// visitors and crawlers: see Options.Visitors and Options.Crawlers.
+	visitors *uniques.Hasher
+	crawlers Crawlers
+	// pseudonyms: the request log names clients by their daily pseudonym
+	// (visitors are counted and a served route counts them: the others,
+	// Lambda functions among them, need not read the day's salt to log).
+	pseudonyms bool
 }
 
 // clientAddr is ClientAddr with the handler's trusted proxies.
@@ -122,7 +145,8 @@ func (h *handler) clientAddr(r *http.Request) string { return ClientAddr(r, h.tr
 // for a page route without Options.Pages.
 func New(store counter.Store, opts Options) (http.Handler, error) {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys, opts.APIKeyDigests...), hitCreates: opts.HitCreates,
-		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance}
+		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance,
+		visitors: opts.Visitors, crawlers: opts.Crawlers}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +157,11 @@ func New(store counter.Store, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	routes = append(routes, maintenanceRoutes(opts.Maintenance)...)
+	for _, rt := range routes {
+		if h.visitors != nil && (rt.Name == RouteIncrement || rt.Name == RouteHit) {
+			h.pseudonyms = true
+		}
+	}
 
 	// Each path is registered once, without a method, so that this package
 	// (not ServeMux's plain-text defaults) answers a wrong method.

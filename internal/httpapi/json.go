@@ -99,8 +99,10 @@ type statsJSON struct {
 }
 
 type pointJSON struct {
-	Start string `json:"start"` // RFC 3339, UTC, whole seconds
-	Hits  int64  `json:"hits"`
+	Start   string `json:"start"` // RFC 3339, UTC, whole seconds
+	Hits    int64  `json:"hits"`
+	Uniques int64  `json:"uniques"`
+	Bots    int64  `json:"bots"`
 }
 
 // jsonContentType is every JSON answer's Content-Type header value; the

@@ -81,9 +81,13 @@ func (sw *StatusRecorder) Write(b []byte) (int, error) {
 func (sw *StatusRecorder) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
 // logRequests writes one line per request, at DEBUG (a deployed function
-// logs from WARN and so writes none: docs/lambda.md#logs): method, path, status, remote,
-// duration, and the client (ClientAddr) behind trusted proxies, except for
-// the refusals a client can cause at full speed that a summary line counts
+// logs from WARN and so writes none: docs/lambda.md#logs): method, path,
+// status, duration, and remote and the client (ClientAddr) behind trusted
+// proxies; when unique visitors are counted (Options.Visitors), no address
+// at all but the client's daily pseudonym (uniques.Hasher.Pseudonym) where
+// a route counts visitors, and nothing of the client elsewhere, so that no
+// address is kept anywhere. Not logged: the refusals
+// a client can cause at full speed that a summary line counts
 // instead (summarize). Headers (API keys among them) and bodies are never
 // logged. The record is built by hand, without a caller PC: this is on
 // every request.
@@ -107,10 +111,15 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 			slog.String("path", truncated(r.URL.Path)),
 			slog.Int("status", sw.Status),
 			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
-			slog.String("remote", r.RemoteAddr),
 		)
-		if len(h.trusted) > 0 { // behind a proxy, remote is the proxy
-			rec.AddAttrs(slog.String("client", h.clientAddr(r)))
+		switch {
+		case h.pseudonyms:
+			rec.AddAttrs(slog.String("client", h.visitors.Pseudonym(r.Context(), h.clientAddr(r))))
+		case h.visitors != nil: // visitors are counted, not here: no client at all
+		case len(h.trusted) > 0: // behind a proxy, remote is the proxy
+			rec.AddAttrs(slog.String("remote", r.RemoteAddr), slog.String("client", h.clientAddr(r)))
+		default:
+			rec.AddAttrs(slog.String("remote", r.RemoteAddr))
 		}
 		_ = logs.Handle(r.Context(), rec)
 	})

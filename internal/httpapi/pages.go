@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 )
@@ -28,6 +29,9 @@ type PageCounters interface {
 	// is created at 1 if the handler's Options.HitCreates allows it, and
 	// is NotFound otherwise.
 	Hit(r *http.Request, name string) (counter.Counter, error)
+	// Uniques returns the unique visitors of the named counter in the
+	// current bucket of period p (today, or this hour, UTC).
+	Uniques(r *http.Request, name string, p counter.Period) (int64, error)
 	// Failed logs the cause of err, answered with an error status, as
 	// every route's failures are logged (internal errors and store faults
 	// only; clients never see the cause).
@@ -46,7 +50,17 @@ func (c pageCounters) Get(r *http.Request, name string) (counter.Counter, error)
 func (c pageCounters) Hit(r *http.Request, name string) (counter.Counter, error) {
 	ctx, cancel := c.h.storeContext(r)
 	defer cancel()
-	return c.h.hit(ctx, name)
+	return c.h.hit(ctx, r, name)
+}
+
+func (c pageCounters) Uniques(r *http.Request, name string, p counter.Period) (int64, error) {
+	ctx, cancel := c.h.storeContext(r)
+	defer cancel()
+	points, err := c.h.store.Stats(ctx, name, counter.StatsQuery{Period: p, From: time.Now()})
+	if err != nil {
+		return 0, err
+	}
+	return points[len(points)-1].Uniques, nil
 }
 
 func (c pageCounters) Failed(r *http.Request, err error) {
@@ -55,11 +69,16 @@ func (c pageCounters) Failed(r *http.Request, err error) {
 
 // hit adds one to the named counter: see PageCounters.Hit. A hit that may
 // create is one write (counter.OpHit), so that the store counts the
-// creating view in the stats like the others.
-func (h *handler) hit(ctx context.Context, name string) (counter.Counter, error) {
+// creating view in the stats like the others. A crawler's adds nothing
+// (handler.view).
+func (h *handler) hit(ctx context.Context, r *http.Request, name string) (counter.Counter, error) {
 	w := counter.Increment(name, 1)
 	if h.hitCreates {
 		w = counter.Hit(name)
+	}
+	w, err := h.view(r, w)
+	if err != nil {
+		return counter.Counter{}, err
 	}
 	res, err := h.store.Apply(ctx, w)
 	return res.Counter, err

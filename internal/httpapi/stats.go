@@ -82,7 +82,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 func newPointsJSON(points []counter.Point) []pointJSON {
 	out := make([]pointJSON, len(points))
 	for i, p := range points {
-		out[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits}
+		out[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits, Uniques: p.Uniques, Bots: p.Bots}
 	}
 	return out
 }

@@ -136,7 +136,7 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 				if err != nil {
 					return counter.Result{}, err
 				}
-				s.recordHits(w.Name, 1, c.UpdatedAt)
+				s.recordHits(w.Name, 1, w.Visitor, c.UpdatedAt)
 				return counter.Result{Counter: *c, Created: true}, nil
 			}
 		}
@@ -149,7 +149,13 @@ func (s *Store) apply(w counter.Write) (counter.Result, error) {
 		}
 		c.Count = n
 		c.UpdatedAt = s.now()
-		s.recordHits(w.Name, by, c.UpdatedAt)
+		s.recordHits(w.Name, by, w.Visitor, c.UpdatedAt)
+		return counter.Result{Counter: *c}, nil
+	case counter.OpBot:
+		if !ok {
+			return counter.Result{}, counter.NotFoundError(w.Name)
+		}
+		s.record(w.Name, event{bot: true}, s.now())
 		return counter.Result{Counter: *c}, nil
 	case counter.OpSet:
 		if !ok {

@@ -46,6 +46,10 @@ func badgeQueryMessage(err error) string {
 		return "unknown parameter"
 	case badge.ErrRepeated:
 		return "repeated parameter"
+	case badge.ErrMetric:
+		return "invalid metric"
+	case badge.ErrPeriod:
+		return "invalid period"
 	}
 	return "invalid query"
 }
@@ -60,7 +64,8 @@ const (
 
 // serveBadge answers a badge route: it validates the query and the name,
 // reads the counter (or, for hit.svg except on HEAD, which link checkers
-// send, counts a hit) and writes it as a badge; every failure is a badge
+// send, counts a hit) and writes it as a badge: its count, or with
+// metric=uniques the unique visitors of the current day or hour; every failure is a badge
 // too, with the status the error code maps to.
 func serveBadge(counters httpapi.PageCounters, format badgeFormat, hit bool, w http.ResponseWriter, r *http.Request) {
 	load := counters.Get
@@ -79,8 +84,14 @@ func serveBadge(counters httpapi.PageCounters, format badgeFormat, hit bool, w h
 	if err == nil {
 		var c counter.Counter
 		if c, err = load(r, name); err == nil {
-			writeBadge(w, r, format, http.StatusOK, badge.New(opts, strconv.FormatInt(c.Count, 10)), false)
-			return
+			n := c.Count
+			if opts.Metric == badge.MetricUniques {
+				n, err = counters.Uniques(r, name, counter.Period(opts.Period))
+			}
+			if err == nil {
+				writeBadge(w, r, format, http.StatusOK, badge.New(opts, strconv.FormatInt(n, 10)), false)
+				return
+			}
 		}
 	}
 	code := counter.ErrorCode(err)

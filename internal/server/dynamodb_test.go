@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/apitest"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
@@ -27,7 +33,7 @@ func TestContractOnDynamoDB(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB": ddb.Endpoint(),
 		"API_KEYS":                  "contract-key",
 	})
-	apitest.Run(t, url, apitest.Options{APIKey: "contract-key"})
+	apitest.Run(t, url, apitest.Options{APIKey: "contract-key", Visitors: true})
 }
 
 // TestHitCreatesCountsInStatsOnDynamoDB: with HIT_CREATES_COUNTERS=true on
@@ -80,4 +86,73 @@ func TestHitCreatesCountsInStatsOnDynamoDB(t *testing.T) {
 	if hits != views {
 		t.Errorf("stats: %d hits after %d views, want %d: the creating view is a hit", hits, views, views)
 	}
+}
+
+// TestUniqueVisitorsOnDynamoDB is TestUniqueVisitors on DynamoDB Local,
+// with the stream aggregator the server runs beside it: the visitors ride
+// on the increments' item changes into the buckets' sketches. Then every
+// item of both tables is searched for the visitors' addresses and
+// User-Agents.
+func TestUniqueVisitorsOnDynamoDB(t *testing.T) {
+	ddb := dynamolocal.ForTest(t)
+	table := fmt.Sprintf("uniques-%d", time.Now().UnixNano())
+	// 10,000 (the size the 2% target starts at) from 4 clients: DynamoDB
+	// Local on a busy machine answers a few hundred increments a second.
+	n := 10_000
+	if testing.Short() {
+		n = 2_000
+	}
+	testUniqueVisitors(t, map[string]string{
+		"STORE":                     "dynamodb",
+		"TABLE_NAME":                table,
+		"AWS_ENDPOINT_URL_DYNAMODB": ddb.Endpoint(),
+	}, n, 4, func() string { return scanText(t, ddb.Endpoint(), table, table+"-stats") })
+}
+
+// scanText returns every item of the tables as text, binary values as
+// their bytes.
+func scanText(t *testing.T, endpoint string, tables ...string) string {
+	t.Helper()
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint})
+	var b strings.Builder
+	var text func(v types.AttributeValue)
+	text = func(v types.AttributeValue) {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			b.WriteString(v.Value)
+		case *types.AttributeValueMemberN:
+			b.WriteString(v.Value)
+		case *types.AttributeValueMemberB:
+			b.Write(v.Value)
+		case *types.AttributeValueMemberM:
+			for k, x := range v.Value {
+				b.WriteString(k)
+				text(x)
+			}
+		case *types.AttributeValueMemberL:
+			for _, x := range v.Value {
+				text(x)
+			}
+		default:
+			fmt.Fprint(&b, v)
+		}
+		b.WriteByte('\n')
+	}
+	for _, table := range tables {
+		p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatalf("scan %s: %v", table, err)
+			}
+			for _, item := range page.Items {
+				for k, v := range item {
+					b.WriteString(k)
+					b.WriteByte('=')
+					text(v)
+				}
+			}
+		}
+	}
+	return b.String()
 }

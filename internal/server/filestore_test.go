@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -94,14 +95,30 @@ func TestFileStoreAcrossRestarts(t *testing.T) {
 }
 
 // TestTrustedProxyClientLogged: behind a trusted proxy, the request log
-// names the client from X-Forwarded-For.
+// names the client from X-Forwarded-For, unless unique visitors are
+// counted: then it gives the client's daily pseudonym, and no address.
 func TestTrustedProxyClientLogged(t *testing.T) {
-	url, logs, stop := start(t, map[string]string{"TRUSTED_PROXIES": "127.0.0.1"})
-	do(t, http.MethodGet, url+"/health", "", map[string]string{"X-Forwarded-For": "198.51.100.9"})
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(logs.String(), `"client":"198.51.100.9"`) {
-		t.Errorf("the request log does not name the client: %s", logs)
+	for _, uniques := range []string{"false", "true"} {
+		t.Run("UNIQUES="+uniques, func(t *testing.T) {
+			url, logs, stop := start(t, map[string]string{"TRUSTED_PROXIES": "127.0.0.1", "UNIQUES": uniques})
+			do(t, http.MethodGet, url+"/health", "", map[string]string{"X-Forwarded-For": "198.51.100.9"})
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			named := strings.Contains(logs.String(), `"client":"198.51.100.9"`)
+			if uniques == "false" && !named {
+				t.Errorf("the request log does not name the client: %s", logs)
+			}
+			if uniques == "true" {
+				for _, line := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(line, `"msg":"request"`) && (strings.Contains(line, "198.51.100.9") || strings.Contains(line, "127.0.0.1")) {
+						t.Errorf("the request log names an address: %s", line)
+					}
+				}
+				if !regexp.MustCompile(`"client":"[0-9a-f]{16}"`).MatchString(logs.String()) {
+					t.Errorf("the request log has no pseudonym of the client: %s", logs)
+				}
+			}
+		})
 	}
 }

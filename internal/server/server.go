@@ -21,6 +21,7 @@ import (
 	"github.com/hitcounter/hitcounter/internal/httpapi"
 	"github.com/hitcounter/hitcounter/internal/pages"
 	"github.com/hitcounter/hitcounter/internal/streampoll"
+	"github.com/hitcounter/hitcounter/internal/uniques"
 )
 
 // answerTimeout is how long a client may take to receive an answer once
@@ -56,13 +57,25 @@ type Main struct {
 	aggDone     chan struct{} // closed when the aggregation has stopped
 }
 
+// Option changes what New does.
+type Option func(*app.Options)
+
+// WithSalts gives the server the salts of unique visitors (tests inject
+// theirs, so that the sketches' estimates are the same on every run).
+func WithSalts(salts uniques.Salts) Option {
+	return func(o *app.Options) { o.Salts = salts }
+}
+
 // New opens the store and listens on cfg.Addr; logs go to logOut as
 // cfg.LogFormat says (JSON lines by default), from cfg.LogLevel (DEBUG, with
 // every request's line, by default).
-func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error) {
+func New(ctx context.Context, cfg config.Config, logOut io.Writer, opts ...Option) (*Main, error) {
 	fw := newFlushWriter(logOut)
-	log := cfg.Logger(fw)
-	m, err := newMain(ctx, cfg, log, fw)
+	appOpts := app.Options{Logger: cfg.Logger(fw), PrepareLocal: true}
+	for _, o := range opts {
+		o(&appOpts)
+	}
+	m, err := newMain(ctx, cfg, appOpts, fw)
 	if err != nil {
 		fw.Close()
 		return nil, err
@@ -70,14 +83,15 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Main, error
 	return m, nil
 }
 
-func newMain(ctx context.Context, cfg config.Config, log *slog.Logger, fw *flushWriter) (*Main, error) {
+func newMain(ctx context.Context, cfg config.Config, appOpts app.Options, fw *flushWriter) (*Main, error) {
+	log := appOpts.Logger
 	maxConns := cfg.MaxConnections
 	if maxConns < 1 {
 		maxConns = DefaultMaxConnections()
 	} else if err := checkMaxConnections(maxConns, nofileLimit()); err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Logger: log, PrepareLocal: true})
+	a, err := app.Open(ctx, cfg, appOpts)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -45,7 +45,7 @@ func (s *syncBuffer) String() string {
 // start runs a server with the given environment until the test ends; it
 // returns the base URL, the log, and a function that stops the server and
 // returns Run's error.
-func start(t *testing.T, environ map[string]string) (string, *syncBuffer, func() error) {
+func start(t *testing.T, environ map[string]string, opts ...server.Option) (string, *syncBuffer, func() error) {
 	t.Helper()
 	e := map[string]string{"PORT": "0", "HOST": "127.0.0.1"}
 	for k, v := range environ {
@@ -56,7 +56,7 @@ func start(t *testing.T, environ map[string]string) (string, *syncBuffer, func()
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	m, err := server.New(context.Background(), cfg, logs)
+	m, err := server.New(context.Background(), cfg, logs, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

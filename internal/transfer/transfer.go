@@ -136,10 +136,10 @@ func toLine(a counter.Archive) line {
 	l := line{Name: a.Counter.Name, Count: a.Counter.Count, CreatedAt: a.Counter.CreatedAt, UpdatedAt: a.Counter.UpdatedAt,
 		Hours: []point{}, Days: []point{}}
 	for _, p := range a.Hours {
-		l.Hours = append(l.Hours, point(p))
+		l.Hours = append(l.Hours, point{Start: p.Start, Hits: p.Hits}) // uniques and bots are not exported (docs/uniques.md)
 	}
 	for _, p := range a.Days {
-		l.Days = append(l.Days, point(p))
+		l.Days = append(l.Days, point{Start: p.Start, Hits: p.Hits})
 	}
 	return l
 }

@@ -28,6 +28,13 @@ type Options struct {
 	// default.
 	PublicMaxIncrement int64
 
+	// Visitors says the target counts unique visitors and leaves crawlers
+	// out, as the default configuration does (UNIQUES and BOT_FILTER on,
+	// on the memory store or DynamoDB): the suite then checks that a
+	// crawler's increment adds no hit and shows in bots, and that the
+	// open increment's visitor shows in uniques.
+	Visitors bool
+
 	// Gateway says an API gateway routes requests to the service (one
 	// function per route): it may answer unknown paths and unserved methods
 	// itself, outside the contract, so for those the suite checks only that

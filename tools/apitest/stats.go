@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,8 +12,10 @@ type statsJSON struct {
 	Name   string `json:"name"`
 	Period string `json:"period"`
 	Points []struct {
-		Start time.Time `json:"start"`
-		Hits  int64     `json:"hits"`
+		Start   time.Time `json:"start"`
+		Hits    int64     `json:"hits"`
+		Uniques int64     `json:"uniques"`
+		Bots    int64     `json:"bots"`
 	} `json:"points"`
 }
 
@@ -107,6 +110,32 @@ func (s *suite) testStats(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a crawler, and the visitor", func(t *testing.T) {
+		if !s.opts.Visitors {
+			t.Skip("the target does not count visitors (Options.Visitors)")
+		}
+		// A crawler's increment (BOT_FILTER, on by default) is answered the
+		// count, adds no hit, and shows in bots; the one open increment above
+		// came from one visitor (the admin route's carry none).
+		r := s.do(t, request{method: http.MethodPost, target: "/counters/" + name + "/increment",
+			header: http.Header{"User-Agent": {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}}})
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"count":100`) {
+			t.Fatalf("a crawler's increment: got %v, want 200 and the count, 100", r)
+		}
+		var hits, uniques, bots int64
+		for deadline := time.Now().Add(statsLag); ; time.Sleep(100 * time.Millisecond) {
+			hits, uniques, bots = 0, 0, 0
+			for _, p := range s.stats(t, name, "?period=day").Points {
+				hits, uniques, bots = hits+p.Hits, uniques+p.Uniques, bots+p.Bots
+			}
+			if bots == 1 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if hits != 7 || uniques != 1 || bots != 1 {
+			t.Errorf("after a crawler: hits %d, uniques %d, bots %d; want 7, 1, 1", hits, uniques, bots)
+		}
+	})
 	t.Run("the whole day", func(t *testing.T) {
 		today := now.Format("2006-01-02")
 		if got := s.stats(t, name, "?period=hour&from="+today+"&to="+today).total(); got != 7 && now.Hour() != 0 {

@@ -54,6 +54,9 @@ func New(t *testing.T) *Tab {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1100, 760),
+		// Headless Chromium says HeadlessChrome, which the crawler list
+		// takes for a bot (BOT_FILTER): the tests play a person.
+		chromedp.UserAgent(UserAgent),
 		// Without these Chromium calls Google's services at start, and in a
 		// closed network its own connections are then refused.
 		chromedp.Flag("disable-quic", true),
@@ -99,3 +102,7 @@ func (tab *Tab) Problems() []chromedp.ConsoleMessage {
 	}
 	return out
 }
+
+// UserAgent is the User-Agent the browser sends: a desktop Chrome's, not
+// headless Chromium's own.
+const UserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36"

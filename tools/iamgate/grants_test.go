@@ -18,7 +18,7 @@ import (
 // internal/history), as grants: "Action Table" for an action on any key of
 // the table, "Action Table c#" for keys of that class only (keyClasses: c#
 // a counter's own item, c#*# a hot counter's shard, i# an idempotency
-// record), "Action Table/index" for the table's listing index. A counter's
+// record, s# a day's salt of unique visitors), "Action Table/index" for the table's listing index. A counter's
 // writes reach its shards as its own item (internal/dynamostore's
 // layout.go): a set or delete of a sharded counter changes every item, an
 // increment the one it picks, growing (PutItem) a hot counter's shards. A
@@ -42,7 +42,8 @@ var routeNeeds = map[string][]string{
 	// UpdateItem; keyed: the read, the Update (or the ConditionCheck of a
 	// refused one: missing, out of range), the record; a hot counter's
 	// growth.
-	httpapi.RouteIncrement: incrementNeeds,
+	// With unique visitors, the first view of a day makes the day's salt.
+	httpapi.RouteIncrement: append(slices.Clone(incrementNeeds), "PutItem CountersTable s#"),
 	// PATCH changes a count by any amount: as an increment.
 	httpapi.RouteAdjust: incrementNeeds,
 	httpapi.RouteDelete: {"GetItem CountersTable", "DeleteItem CountersTable c#", "DeleteItem CountersTable c#*#",
@@ -54,15 +55,17 @@ var routeNeeds = map[string][]string{
 	httpapi.RouteGet:  {"GetItem CountersTable"},
 	// The counter (404; its creation time names its history), then one
 	// Query of the stats table.
-	httpapi.RouteStats:   {"GetItem CountersTable", "Query StatsTable"},
-	httpapi.RouteBadge:   {"GetItem CountersTable"},
-	httpapi.RouteShields: {"GetItem CountersTable"},
+	httpapi.RouteStats: {"GetItem CountersTable", "Query StatsTable"},
+	// A badge of unique visitors (metric=uniques) reads today's bucket.
+	httpapi.RouteBadge:   {"GetItem CountersTable", "Query StatsTable"},
+	httpapi.RouteShields: {"GetItem CountersTable", "Query StatsTable"},
 	// GET increments (UpdateItem), HEAD reads (issue 20's finding 1); with
 	// HitCreatesCounters, a missing counter is created (PutItem): hitNeeds.
 	// A hot counter's growth puts shards; a hit out of a sharded counter's
 	// range is refused by a transaction's ConditionChecks.
 	httpapi.RouteHit: {"GetItem CountersTable", "UpdateItem CountersTable c#", "UpdateItem CountersTable c#*#",
-		"PutItem CountersTable c#*#", "ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#"},
+		"PutItem CountersTable c#*#", "ConditionCheckItem CountersTable c#", "ConditionCheckItem CountersTable c#*#",
+		"PutItem CountersTable s#", "Query StatsTable"},
 	// The web files touch no table.
 	httpapi.RouteDashboard: nil, httpapi.RouteDashboardScript: nil, httpapi.RouteDashboardStyle: nil, httpapi.RouteEmbed: nil,
 }
@@ -84,7 +87,7 @@ var aggregateNeeds = []string{"Query StatsTable", "UpdateItem StatsTable", "Batc
 // keyClasses are the partition keys the grants are tried with, by label:
 // a counter's own item, a shard of a hot counter, an idempotency record,
 // anything else.
-var keyClasses = []keyClass{{"c#", "c#x"}, {"c#*#", "c#x#1"}, {"i#", "i#x"}, {"zz", "zzx"}}
+var keyClasses = []keyClass{{"c#", "c#x"}, {"c#*#", "c#x#1"}, {"i#", "i#x"}, {"s#", "s#2026-12-03"}, {"zz", "zzx"}}
 
 // keyClass is a class of partition keys (label, as in routeNeeds) and a
 // key of it.

@@ -252,7 +252,7 @@ func TestStackOpenWithoutKeys(t *testing.T) {
 // the local API: real binaries, real DynamoDB Local.
 func TestStackContract(t *testing.T) {
 	s := startStack(t, localapi.Options{APIKeys: []string{testKey}})
-	apitest.Run(t, s.URL(), apitest.Options{APIKey: testKey, Gateway: true})
+	apitest.Run(t, s.URL(), apitest.Options{APIKey: testKey, Gateway: true, Visitors: true})
 }
 
 // TestStackFunctionEnvironment checks that a function gets its own

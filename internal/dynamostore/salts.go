@@ -1,0 +1,110 @@
+package dynamostore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/uniques"
+)
+
+// A day's salt of unique visitors lives in the counter table, so that
+// every function of a deployment uses the same one:
+//
+//	s#<YYYY-MM-DD>  salt (B, 32 random bytes), expires_at (the day's end
+//	                plus uniques.SaltMargin: DynamoDB's TTL deletes it,
+//	                usually within a few days of that)
+//
+// The first function to need a day's salt makes it (a conditional
+// PutItem); the others read it (GetItem, strongly consistent) and keep it
+// in memory for the day. The table's point-in-time recovery keeps deleted
+// items 35 days: docs/uniques.md says how long a salt can survive.
+const (
+	saltPrefix = "s#"
+	attrSalt   = "salt"
+)
+
+var _ uniques.Salts = (*Salts)(nil)
+
+// Salts is uniques.Salts on the counter table. The zero value is not
+// usable; call NewSalts.
+type Salts struct {
+	client Client
+	table  *string
+	mu     sync.Mutex
+	cached map[int64]uniques.Salt // by day, in Unix seconds: today's (and yesterday's, for a while)
+}
+
+// NewSalts returns the salts kept in the counter table table.
+func NewSalts(client Client, table string) *Salts {
+	return &Salts{client: client, table: aws.String(table), cached: map[int64]uniques.Salt{}}
+}
+
+// Salt implements uniques.Salts. It returns Unavailable if DynamoDB does
+// not answer.
+func (s *Salts) Salt(ctx context.Context, day time.Time) (uniques.Salt, error) {
+	d := day.Unix()
+	s.mu.Lock()
+	salt, ok := s.cached[d]
+	s.mu.Unlock()
+	if ok {
+		return salt, nil
+	}
+	salt, err := s.load(ctx, day)
+	if err != nil {
+		return uniques.Salt{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.cached { // days over: forgotten
+		if k < d {
+			delete(s.cached, k)
+		}
+	}
+	s.cached[d] = salt
+	return salt, nil
+}
+
+// load reads the day's salt, or makes it if no function has.
+func (s *Salts) load(ctx context.Context, day time.Time) (uniques.Salt, error) {
+	key := map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: saltPrefix + day.UTC().Format(dayLayout)}}
+	for range 2 {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return uniques.Salt{}, wrap("salt", "", translate(err))
+		}
+		if b, ok := out.Item[attrSalt].(*types.AttributeValueMemberB); ok && len(b.Value) == uniques.SaltSize {
+			return uniques.Salt(b.Value), nil
+		}
+		var salt uniques.Salt
+		_, _ = rand.Read(salt[:]) // never fails (crypto/rand)
+		item := map[string]types.AttributeValue{
+			attrPK:        key[attrPK],
+			attrSalt:      &types.AttributeValueMemberB{Value: salt[:]},
+			attrExpiresAt: number(counter.Day.Start(day).Add(24*time.Hour + uniques.SaltMargin).Unix()),
+		}
+		_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                s.table,
+			Item:                     item,
+			ConditionExpression:      condNotExists,
+			ExpressionAttributeNames: createNames,
+		})
+		if err == nil {
+			return salt, nil
+		}
+		if conditionFailed(err) == nil {
+			return uniques.Salt{}, wrap("salt", "", translate(err))
+		}
+		// Another function made it meanwhile: read it.
+	}
+	return uniques.Salt{}, wrap("salt", "", counter.UnavailableError(errSaltRace))
+}
+
+var errSaltRace = errors.New("the day's salt was made and not found")
