@@ -1006,6 +1006,8 @@ func TestRules(t *testing.T) {
 		"HTTP, no keys":                 {map[string]any{"ApiType": "HTTP", "RequireApiKeys": "false"}, nil},
 		"HTTP with WAF":                 {map[string]any{"ApiType": "HTTP", "RequireApiKeys": "false", "PerClientRateLimit": "100"}, []string{"HttpApiWaf"}},
 		"HTTP with WAF, keys, digests ": {map[string]any{"ApiType": "HTTP", "AdminKeyDigests": keyDigests, "PerClientRateLimit": "100"}, []string{"HttpApiWaf"}},
+		"domain with certificate":       {map[string]any{"DomainName": "counter.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, nil},
+		"domain without certificate":    {map[string]any{"DomainName": "counter.example.com"}, []string{"DomainNeedsCertificate"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
