@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
@@ -86,9 +87,17 @@ func Load(path string, params map[string]any) (*Template, error) {
 	return t, nil
 }
 
+// goformationMu serializes goformation's parsing: intrinsics.ProcessYAML
+// registers its YAML tags in a package-level map on every call, so two
+// templates parsed at once race (TestDeploy parses one per API type in
+// parallel).
+var goformationMu sync.Mutex
+
 // Parse reads a YAML template; see Load.
 func Parse(data []byte, params map[string]any) (*Template, error) {
+	goformationMu.Lock()
 	rawJSON, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	goformationMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +117,9 @@ func Parse(data []byte, params map[string]any) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
+	goformationMu.Lock()
 	cf, err := goformation.ParseJSONWithOptions(resolvedJSON, &intrinsics.ProcessorOptions{ParameterOverrides: typedOverrides(raw, params)})
+	goformationMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
