@@ -37,9 +37,11 @@ var longName = "a-very-long-counter-name-" + strings.Repeat("x", counter.MaxName
 
 // pagesAPI serves the API over a memory store holding 30 days of hits per
 // day and 48 hours of hits per hour on home, docs and blog, and a counter
-// with a 128-character name. With uniques, it stands in for an API that
-// counts unique visitors and bots (the other half of issue 23): every stats
-// point gains uniques (half its hits, rounded up) and bots (1).
+// with a 128-character name. The hits are written straight to the store,
+// without visitors: with uniques, every stats point is given uniques (half
+// its hits, rounded up) and bots (1) to draw; without, the points lose both
+// fields, as an API from before unique visitors answers them (a dashboard
+// pointed at an older deployment).
 func pagesAPI(t *testing.T, uniques bool) (api string, totals map[string]int64) {
 	t.Helper()
 	now := time.Now().UTC()
@@ -81,17 +83,15 @@ func pagesAPI(t *testing.T, uniques bool) (api string, totals map[string]int64) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var handler http.Handler = h
-	if uniques {
-		handler = withUniques(h)
-	}
+	handler := withUniques(h, uniques)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return srv.URL + "/", totals
 }
 
-// withUniques adds uniques and bots to every stats point h answers.
-func withUniques(h http.Handler) http.Handler {
+// withUniques sets (or, if !uniques, removes) uniques and bots in every
+// stats point h answers.
+func withUniques(h http.Handler, uniques bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/stats") {
 			h.ServeHTTP(w, r)
@@ -110,6 +110,11 @@ func withUniques(h http.Handler) http.Handler {
 		}
 		for _, p := range body["points"].([]any) {
 			p := p.(map[string]any)
+			if !uniques {
+				delete(p, "uniques")
+				delete(p, "bots")
+				continue
+			}
 			hits := p["hits"].(float64)
 			p["uniques"] = math.Ceil(hits / 2)
 			p["bots"] = 1
