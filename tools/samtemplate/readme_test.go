@@ -1,6 +1,7 @@
 package samtemplate_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -9,7 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/hitcounter/hitcounter/tools/samtemplate"
 )
@@ -208,13 +212,50 @@ func cost(metrics int) string {
 // under a condition only where the condition holds.
 func templateDeployments(t *testing.T) []deployment {
 	t.Helper()
+	deploymentsMu.Lock()
+	defer deploymentsMu.Unlock()
+	if deploymentsCache == nil {
+		deploymentsCache = countDeployments(t)
+	}
+	return deploymentsCache
+}
+
+// deploymentsCache holds templateDeployments' answer: both README tests
+// use it, and it takes a while (hundreds of combinations).
+var (
+	deploymentsMu    sync.Mutex
+	deploymentsCache []deployment
+)
+
+// countDeployments is templateDeployments uncached. It parses the YAML
+// once and expands its Fn::ForEach loops for each combination of the
+// parameters that conditions read, as Load does: a whole Load per
+// combination (goformation's parse included) took over three minutes of
+// make test under -race.
+func countDeployments(t *testing.T) []deployment {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawJSON, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unexpanded map[string]any
+	if err := json.Unmarshal(rawJSON, &unexpanded); err != nil {
+		t.Fatal(err)
+	}
 	var out []deployment
 	for _, params := range conditionInputs(t, load(t, nil).Raw) {
 		values := map[string]any{}
 		for k, v := range params {
 			values[k] = v
 		}
-		raw := load(t, values).Raw
+		raw, err := samtemplate.ExpandForEach(unexpanded, values) // a copy
+		if err != nil {
+			t.Fatal(err)
+		}
 		resources := raw["Resources"].(map[string]any)
 		for id := range resources {
 			if strings.HasPrefix(id, "Fn::") {
