@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -109,9 +108,16 @@ func waitCount(t *testing.T, url string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		r := do(t, "GET", url+"/counters/home/stats?period=hour&points=1", "", "")
-		if strings.Contains(r.raw, fmt.Sprintf(`"hits":%d}`, want)) {
-			return
+		r := do(t, "GET", url+"/counters/home/stats?period=hour", "", "")
+		var stats struct{ Points []struct{ Hits int } }
+		if err := json.Unmarshal([]byte(r.raw), &stats); err == nil {
+			hits := 0
+			for _, p := range stats.Points {
+				hits += p.Hits
+			}
+			if hits == want {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("stats never reached %d hits: %s", want, r.raw)
