@@ -151,18 +151,28 @@ func TestProbeFault(t *testing.T) {
 			t.Fatalf("%s: probe answered %s (%v), want healthy %v", step, resp, err, want)
 		}
 		wantValue := map[bool]float64{true: 1, false: 0}[want]
-		own, _ := out.take()
-		for _, l := range own {
-			var line map[string]any
-			if json.Unmarshal([]byte(l), &line) == nil && line["msg"] == "health probe" && line["_aws"] != nil {
-				if line[lambdafn.ProbeMetric] != wantValue {
-					t.Errorf("%s: %s = %v, want %v: %s", step, lambdafn.ProbeMetric, line[lambdafn.ProbeMetric], wantValue, l)
+		// The function's stdout reaches us through the emulator's pipe,
+		// which can lag the invoke's answer: wait for the line a while.
+		var seen []string
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			own, _ := out.take()
+			seen = append(seen, own...)
+			for _, l := range own {
+				var line map[string]any
+				if json.Unmarshal([]byte(l), &line) == nil && line["msg"] == "health probe" && line["_aws"] != nil {
+					if line[lambdafn.ProbeMetric] != wantValue {
+						t.Errorf("%s: %s = %v, want %v: %s", step, lambdafn.ProbeMetric, line[lambdafn.ProbeMetric], wantValue, l)
+					}
+					t.Logf("%s: %s", step, strings.TrimSpace(l))
+					return
 				}
-				t.Logf("%s: %s", step, strings.TrimSpace(l))
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: no probe line with the metric among %q", step, seen)
 				return
 			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		t.Errorf("%s: no probe line with the metric among %q", step, own)
 	}
 	probe("up", true)
 	if err := db.Stop(); err != nil {
