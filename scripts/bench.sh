@@ -37,6 +37,8 @@ echo "== Unique visitors: the increment path with uniques and the crawler filter
 go test -run '^$' -bench 'IncrementUniques' -benchtime 2000x ./internal/httpapi | grep -E '^Benchmark' | tee -a "$out/stats-bench.txt"
 go test -run '^$' -bench 'IncrementUniques' -benchtime 300x ./internal/dynamostore | grep -E '^Benchmark' | tee -a "$out/stats-bench.txt"
 HITCOUNTER_MEASURE_UNITS=1 go test -count=1 -run 'TestAggregatorUnitsPerThousandHits' -v -timeout 15m ./internal/dynamostore | grep -E 'per 1,000 hits|^(--- |ok|FAIL)' | tee -a "$out/stats-bench.txt"
+echo "== The aggregator per 1,000 hits by traffic and batching window (1 s before, 60 s StatsBatchWindowSeconds' default, 300 s)"
+HITCOUNTER_MEASURE_UNITS=1 go test -count=1 -run 'TestAggregatorCostByWindow' -v -timeout 15m ./internal/history | grep -E '^ +\||^(--- |ok|FAIL)' | tee -a "$out/stats-bench.txt"
 go test -run '^$' -bench 'Aggregate|StatsLag' -benchtime 20x ./internal/history ./internal/dynamostore | tee -a "$out/stats-bench.txt"
 
 echo

@@ -242,10 +242,13 @@ func TestAggregator(t *testing.T) {
 				t.Errorf("%s = %v, want %v", key, got, want)
 			}
 		}
-		for _, key := range []string{"BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts"} {
+		for _, key := range []string{"BatchSize", "MaximumRetryAttempts"} {
 			if n, ok := props[key].(float64); !ok || n < 1 {
 				t.Errorf("%s = %v, want a positive number", key, props[key])
 			}
+		}
+		if refs := references(props["MaximumBatchingWindowInSeconds"]); !slices.Equal(refs, []string{"StatsBatchWindowSeconds"}) {
+			t.Errorf("MaximumBatchingWindowInSeconds = %v, want the StatsBatchWindowSeconds parameter", props["MaximumBatchingWindowInSeconds"])
 		}
 		dest := props["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
 		if dest["Type"] != "SQS" || !slices.Equal(references(dest["Destination"]), []string{"AggregateFailureQueue.Arn"}) {
@@ -256,10 +259,20 @@ func TestAggregator(t *testing.T) {
 	alarmsOn := map[string]bool{}
 	for _, r := range tmpl.Raw["Resources"].(map[string]any) {
 		res := r.(map[string]any)
-		if res["Type"] == "AWS::CloudWatch::Alarm" {
-			props := res["Properties"].(map[string]any)
-			alarmsOn[fmt.Sprint(props["MetricName"], " ", references(props["Dimensions"]))] = true
+		if res["Type"] != "AWS::CloudWatch::Alarm" {
+			continue
 		}
+		props := res["Properties"].(map[string]any)
+		if queries, ok := props["Metrics"].([]any); ok { // metric math: the metrics it reads
+			for _, q := range queries {
+				if stat, ok := q.(map[string]any)["MetricStat"].(map[string]any); ok {
+					m := stat["Metric"].(map[string]any)
+					alarmsOn[fmt.Sprint(m["MetricName"], " ", references(m["Dimensions"]))] = true
+				}
+			}
+			continue
+		}
+		alarmsOn[fmt.Sprint(props["MetricName"], " ", references(props["Dimensions"]))] = true
 	}
 	for _, want := range []string{
 		"IteratorAge [AggregateFunction]",
@@ -269,6 +282,16 @@ func TestAggregator(t *testing.T) {
 		if !alarmsOn[want] {
 			t.Errorf("no alarm on %s", want)
 		}
+	}
+	// A lone record waits the whole window before Lambda delivers it: the
+	// lag alarm allows for it, and the window stays within Lambda's 300 s.
+	lag := resource(t, tmpl, "AggregateIteratorAgeAlarm")["Properties"].(map[string]any)
+	if refs := references(lag["Metrics"]); !slices.Contains(refs, "StatsBatchWindowSeconds") {
+		t.Errorf("AggregateIteratorAgeAlarm reads %v: it does not allow for the batching window", lag["Metrics"])
+	}
+	window := tmpl.Raw["Parameters"].(map[string]any)["StatsBatchWindowSeconds"].(map[string]any)
+	if window["MinValue"] != float64(0) || window["MaxValue"] != float64(300) {
+		t.Errorf("StatsBatchWindowSeconds from %v to %v, want 0 to 300 (Lambda's range for streams)", window["MinValue"], window["MaxValue"])
 	}
 	stats := resource(t, tmpl, "StatsTable")["Properties"].(map[string]any)
 	if ttl := stats["TimeToLiveSpecification"].(map[string]any); ttl["AttributeName"] != "expires_at" || ttl["Enabled"] != true {
