@@ -284,14 +284,15 @@ func TestAggregator(t *testing.T) {
 		}
 	}
 	// A lone record waits the whole window before Lambda delivers it: the
-	// lag alarm allows for it, and the window stays within Lambda's 300 s.
+	// lag alarm allows for it. The window stays within Lambda's 300 s, and
+	// at 1 s or more, which a stream's BatchSize over 10 requires.
 	lag := resource(t, tmpl, "AggregateIteratorAgeAlarm")["Properties"].(map[string]any)
 	if refs := references(lag["Metrics"]); !slices.Contains(refs, "StatsBatchWindowSeconds") {
 		t.Errorf("AggregateIteratorAgeAlarm reads %v: it does not allow for the batching window", lag["Metrics"])
 	}
 	window := tmpl.Raw["Parameters"].(map[string]any)["StatsBatchWindowSeconds"].(map[string]any)
-	if window["MinValue"] != float64(0) || window["MaxValue"] != float64(300) {
-		t.Errorf("StatsBatchWindowSeconds from %v to %v, want 0 to 300 (Lambda's range for streams)", window["MinValue"], window["MaxValue"])
+	if window["MinValue"] != float64(1) || window["MaxValue"] != float64(300) {
+		t.Errorf("StatsBatchWindowSeconds from %v to %v, want 1 to 300 (Lambda's range for a stream's batches of over 10)", window["MinValue"], window["MaxValue"])
 	}
 	stats := resource(t, tmpl, "StatsTable")["Properties"].(map[string]any)
 	if ttl := stats["TimeToLiveSpecification"].(map[string]any); ttl["AttributeName"] != "expires_at" || ttl["Enabled"] != true {
