@@ -75,6 +75,7 @@ func deployCases(apiType string) []deployCase {
 						params["PerClientRateLimit"] = "1000"
 					}
 					params["MonthlyBudgetUSD"] = "20"
+					params["StatsBatchWindowSeconds"] = "300"
 					params["AlarmEmail"] = "ops@example.com"
 					params["DomainName"] = "counter.example.com"
 					params["CertificateArn"] = "arn:aws:acm:" + region + ":123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
@@ -182,6 +183,7 @@ func testDeploy(t *testing.T, apiType string, servedBy map[string]string) {
 			checkRoles(t, cf, load(t, c.values()))
 			checkEdgeLimits(t, cf, c)
 			checkProbe(t, cf)
+			checkAggregatorWindow(t, cf)
 			checkDomain(t, cf, c)
 			checkLogging(t, cf)
 		})
@@ -907,6 +909,29 @@ func checkKeyDigests(t *testing.T, cf cfnTemplate, functionChecks bool) {
 		if got := sprintJSON(vars["API_KEY_DIGESTS"]); got != want {
 			t.Errorf("%s: API_KEY_DIGESTS %s, want %s", id, got, want)
 		}
+	}
+}
+
+// checkAggregatorWindow: the aggregator's one event source mapping waits
+// StatsBatchWindowSeconds, and its lag alarm subtracts that window.
+func checkAggregatorWindow(t *testing.T, cf cfnTemplate) {
+	t.Helper()
+	const window = `{"Ref":"StatsBatchWindowSeconds"}`
+	var mappings []string
+	for _, id := range cf.ofType("AWS::Lambda::EventSourceMapping") {
+		p := cf.Resources[id].Properties
+		if sprintJSON(p["FunctionName"]) == `{"Ref":"AggregateFunction"}` {
+			mappings = append(mappings, id)
+			if got := sprintJSON(p["MaximumBatchingWindowInSeconds"]); got != window {
+				t.Errorf("%s: batching window %s, want %s", id, got, window)
+			}
+		}
+	}
+	if len(mappings) != 1 {
+		t.Errorf("event source mappings of AggregateFunction: %q, want one", mappings)
+	}
+	if lag := sprintJSON(cf.Resources["AggregateIteratorAgeAlarm"].Properties["Metrics"]); !strings.Contains(lag, "${StatsBatchWindowSeconds}") {
+		t.Errorf("AggregateIteratorAgeAlarm %s does not subtract the batching window", lag)
 	}
 }
 
