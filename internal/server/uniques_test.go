@@ -64,7 +64,8 @@ func testUniqueVisitors(t *testing.T, environ map[string]string, n, clients int,
 
 // TestNoVisitorKeptInTheFile: on the file store, no address nor
 // User-Agent of a visitor is in the log or anywhere in the data file,
-// keyed increments included (their records name clients by a hash).
+// keyed increments included (their records name clients by a hash); its
+// stats leave uniques out.
 func TestNoVisitorKeptInTheFile(t *testing.T) {
 	const n = 300
 	path := filepath.Join(t.TempDir(), "hits.db")
@@ -83,6 +84,11 @@ func TestNoVisitorKeptInTheFile(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("keyed increment: %d", resp.StatusCode)
 		}
+	}
+	// The file store keeps no visitors: its stats say so by leaving
+	// uniques out, rather than answer 0.
+	if _, body := do(t, http.MethodGet, url+"/counters/filed/stats?period=day", "", nil); !strings.Contains(body, `"hits":`) || strings.Contains(body, `"uniques"`) {
+		t.Errorf("the file store's stats: %s, want hits and no uniques", body)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
