@@ -170,6 +170,7 @@ func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.
 	}
 	if a.cfg.Uniques {
 		opts.Visitors = uniques.NewHasher(a.salts, nil)
+		opts.VisitorsNotStored = a.file != nil // docs/uniques.md
 	}
 	// Only the routes that add hits tell crawlers apart: the others do not
 	// pay for reading the list (about 30 ms, at a Lambda function's start).

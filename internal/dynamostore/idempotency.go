@@ -55,7 +55,10 @@ const (
 var (
 	condRecordFree = aws.String("attribute_not_exists(#pk) OR #exp < :now")
 	recordNames    = map[string]string{"#pk": attrPK, "#exp": attrExpiresAt}
-	updateKeyed    = aws.String("SET #c = :count, #u = :now")
+	// A keyed increment of a counter in one item sets the count it
+	// planned, with its visitor or without (visited).
+	updateKeyedVisitor   = aws.String("SET #c = :count, #u = :now, #v = :v")
+	updateKeyedNoVisitor = aws.String("SET #c = :count, #u = :now REMOVE #v")
 	// updateKeyedSet also adds 1 to sets, as Set does: the stats
 	// aggregator takes a change of count without one for an increment.
 	updateKeyedSet = aws.String("SET #c = :count, #u = :now ADD #sets :one")
@@ -239,8 +242,9 @@ func (s *Store) planKeyedAdd(ctx context.Context, w counter.Write, current map[s
 		UpdatedAt: time.UnixMilli(max(updated, now)).UTC(),
 		Shards:    n,
 	}
+	update, names, values := visited(updateIncrementVisitor, updateIncrementNoVisitor, names, values, w.Visitor)
 	return plan{result: counter.Result{Counter: c}, changes: []types.TransactWriteItem{{Update: &types.Update{
-		TableName: s.table, Key: itemKey(w.Name, k), UpdateExpression: updateAdd, ConditionExpression: cond,
+		TableName: s.table, Key: itemKey(w.Name, k), UpdateExpression: update, ConditionExpression: cond,
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	}}}}, k, nil
 }

@@ -39,7 +39,6 @@ var (
 	condAtMost        = aws.String("#c <= :c")
 	condAtLeast       = aws.String("#c >= :c")
 	countOnlyNames    = map[string]string{"#c": attrCount}
-	updateAdd         = aws.String("SET #u = :now ADD #c :by")
 	addNames          = map[string]string{"#c": attrCount, "#u": attrUpdatedAt}
 	condAddRoot       = aws.String("#c BETWEEN :lo AND :hi AND #s = :n")
 	addRootNames      = map[string]string{"#c": attrCount, "#u": attrUpdatedAt, "#s": attrShards}
@@ -123,11 +122,12 @@ func (s *Store) plan(ctx context.Context, w counter.Write, current map[string]ty
 					counter.OutOfRangeError(name, old.Count, w.By)), nil
 			}
 			values := map[string]types.AttributeValue{":cr": life[":cr"], ":old": number(old.Count), ":count": number(next), ":now": number(now)}
+			update, names, values := visited(updateKeyedVisitor, updateKeyedNoVisitor, withShardsName(keyedNames), values, w.Visitor)
 			return plan{
 				result: counter.Result{Counter: counter.Counter{Name: name, Count: next, CreatedAt: old.CreatedAt, UpdatedAt: updated}},
 				changes: []types.TransactWriteItem{{Update: &types.Update{
-					TableName: s.table, Key: itemKey(name, 0), UpdateExpression: updateKeyed, ConditionExpression: condOneItemCount,
-					ExpressionAttributeNames: withShardsName(keyedNames), ExpressionAttributeValues: values,
+					TableName: s.table, Key: itemKey(name, 0), UpdateExpression: update, ConditionExpression: condOneItemCount,
+					ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 					ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 				}}},
 			}, nil
@@ -136,7 +136,7 @@ func (s *Store) plan(ctx context.Context, w counter.Write, current map[string]ty
 		if err != nil {
 			return plan{}, err
 		}
-		return s.planSpread(name, snap, w.By, now), nil
+		return s.planSpread(name, snap, w.By, w.Visitor, now), nil
 	default: // counter.OpDelete
 		if n == 1 {
 			return plan{changes: []types.TransactWriteItem{{Delete: &types.Delete{
@@ -226,7 +226,7 @@ func (s *Store) setRoot(name string, count int64, n, to int, created, now int64)
 // planSpread plans an increment by of the sharded counter snap shows: ADDs
 // spread over the items with room, or OutOfRange with ConditionChecks that
 // hold while the total still cannot take it.
-func (s *Store) planSpread(name string, snap snapshot, by int64, now int64) plan {
+func (s *Store) planSpread(name string, snap snapshot, by int64, v counter.Visitor, now int64) plan {
 	total, updated := snap.total()
 	n := snap.n()
 	parts, ok := spread(snap, by)
@@ -259,8 +259,9 @@ func (s *Store) planSpread(name string, snap snapshot, by int64, now int64) plan
 			cond, names = condAddRoot, addRootNames
 			values[":n"] = number(int64(n))
 		}
+		update, names, values := visited(updateIncrementVisitor, updateIncrementNoVisitor, names, values, v)
 		p.changes = append(p.changes, types.TransactWriteItem{Update: &types.Update{
-			TableName: s.table, Key: itemKey(name, k), UpdateExpression: updateAdd, ConditionExpression: cond,
+			TableName: s.table, Key: itemKey(name, k), UpdateExpression: update, ConditionExpression: cond,
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		}})
 	}

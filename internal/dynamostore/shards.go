@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"context"
 	"errors"
-	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -206,13 +205,7 @@ func (s *Store) addTo(ctx context.Context, name string, k int, by, lo, hi int64,
 		cond, names = condAddRoot, addRootNames
 		values[":n"] = number(int64(shards))
 	}
-	names = maps.Clone(names)
-	names["#v"] = attrVisitor
-	update := updateIncrementNoVisitor
-	if v != 0 {
-		update = updateIncrementVisitor
-		values[":v"] = visitorValue(v)
-	}
+	update, names, values := visited(updateIncrementVisitor, updateIncrementNoVisitor, names, values, v)
 	return s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 itemKey(name, k),
@@ -277,7 +270,7 @@ func (s *Store) increment(ctx context.Context, name string, by int64, v counter.
 		}
 		lo, hi := bounds(k, assumed, by)
 		if lo > hi { // the item can never take it
-			return s.applyExact(ctx, name, by)
+			return s.applyExact(ctx, name, by, v)
 		}
 		rootShards := 0 // the counter's own item of a known sharded counter: on its shard count
 		if h != nil && k == 0 {
@@ -310,7 +303,7 @@ func (s *Store) increment(ctx context.Context, name string, by int64, v counter.
 				}
 				continue
 			}
-			return s.applyExact(ctx, name, by)
+			return s.applyExact(ctx, name, by, v)
 		}
 		if !hotKey(err) {
 			return counter.Result{}, wrap("increment", name, translate(err))
@@ -676,10 +669,10 @@ func (s *Store) logGrowth(ctx context.Context, name string, from, to int) {
 // spreads by over as few items as can take it, each conditioned on its
 // count as bounded. If the total would leave 0..counter.MaxCount, the
 // answer is OutOfRange with the count it has.
-func (s *Store) applyExact(ctx context.Context, name string, by int64) (counter.Result, error) {
+func (s *Store) applyExact(ctx context.Context, name string, by int64, v counter.Visitor) (counter.Result, error) {
 	if s.hot.get(name) == nil {
 		lo, hi := bounds(0, 1, by)
-		out, err := s.addTo(ctx, name, 0, by, lo, hi, true, 0, 0)
+		out, err := s.addTo(ctx, name, 0, by, lo, hi, true, 0, v)
 		if err == nil {
 			c, err := decode(out.Attributes)
 			if err != nil {
@@ -702,7 +695,7 @@ func (s *Store) applyExact(ctx context.Context, name string, by int64) (counter.
 			return counter.Result{}, wrap("increment", name, counter.OutOfRangeError(name, it.count, by))
 		}
 	}
-	return s.applyPlanned(ctx, counter.Increment(name, by))
+	return s.applyPlanned(ctx, counter.Increment(name, by).WithVisitor(v))
 }
 
 // spread splits by over the items of snap, as few as possible, each within

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -41,6 +42,26 @@ func (c *unitsClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 		c.record("UpdateItem", out.ConsumedCapacity)
 	}
 	return out, err
+}
+
+func (c *unitsClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.TransactWriteItems(ctx, in, optFns...)
+	if err == nil {
+		var total types.ConsumedCapacity // one per table: the counter table's only here
+		for _, cc := range out.ConsumedCapacity {
+			total.CapacityUnits = aws.Float64(aws.ToFloat64(total.CapacityUnits) + aws.ToFloat64(cc.CapacityUnits))
+		}
+		c.record("TransactWriteItems", &total)
+	}
+	return out, err
+}
+
+// spent returns the write units of op so far, and its calls.
+func (c *unitsClient) spent(op string) (float64, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.units[op], c.calls[op]
 }
 
 func (c *unitsClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {

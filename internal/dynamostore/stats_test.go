@@ -25,6 +25,9 @@ func TestStatsConformance(t *testing.T) {
 	// Hits over time exact across shards: the aggregator adds each item's
 	// records once, in the buckets of the counter they belong to.
 	t.Run("Sharded", func(t *testing.T) { countertest.RunStatsSharded(t, newStatsHarness) })
+	// Every write that adds hits carries its visitor to the aggregator,
+	// keyed ones and those spread across shards included.
+	t.Run("Visitors", func(t *testing.T) { countertest.RunVisitors(t, newStatsHarness) })
 }
 
 // newStatsHarness is a store on a fresh table with its stats table, whose

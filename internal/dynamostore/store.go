@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
+	"maps"
 	"strconv"
 	"time"
 
@@ -424,4 +425,24 @@ func (s *Store) bot(ctx context.Context, name string) (counter.Result, error) {
 // visitorValue is the attribute value of a visitor: 8 bytes, big-endian.
 func visitorValue(v counter.Visitor) types.AttributeValue {
 	return &types.AttributeValueMemberB{Value: binary.BigEndian.AppendUint64(nil, uint64(v))}
+}
+
+// visited returns the update of a write that changes an item's count, and
+// its names and values, with the visitor who made it: withVisitor (which
+// sets #v = :v) if v is known, else without (which removes #v). Every
+// update that adds hits goes through it: the stream carries an item's
+// visitor to the aggregator with the change of its count, so an item
+// changed without one must not keep the previous write's. names and values
+// are copied, not changed (names may be shared); the visitor's 12 bytes at
+// most (attrVisitor, 8 bytes) keep a counter's item far below 1 KB, so the
+// write costs what it cost without.
+func visited(withVisitor, without *string, names map[string]string, values map[string]types.AttributeValue, v counter.Visitor) (*string, map[string]string, map[string]types.AttributeValue) {
+	names = maps.Clone(names)
+	names["#v"] = attrVisitor
+	if v == 0 {
+		return without, names, values
+	}
+	values = maps.Clone(values)
+	values[":v"] = visitorValue(v)
+	return withVisitor, names, values
 }

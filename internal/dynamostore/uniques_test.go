@@ -86,6 +86,57 @@ func TestWriteUnitsPerHitWithVisitor(t *testing.T) {
 	}
 }
 
+// TestWriteUnitsOfKeyedIncrementsWithVisitor: the writes that carry a
+// visitor otherwise than the hot path's UpdateItem, a keyed increment (one
+// TransactWriteItems with its record) of a counter in one item and of a
+// sharded one, and a keyed decrement spread across shards, cost the same
+// write units with a visitor as without, applied once (a replay writes
+// nothing). RunVisitors (countertest) checks that their visitors are
+// counted.
+func TestWriteUnitsOfKeyedIncrementsWithVisitor(t *testing.T) {
+	client, table := newTable(t)
+	cc := &unitsClient{Client: client, units: map[string]float64{}, calls: map[string]int{}}
+	s := dynamostore.New(cc, table)
+	ctx := testContext(t)
+	for _, w := range []counter.Write{counter.Create("one", 10), counter.Create("sharded", 10).WithShards(4)} {
+		if _, err := s.Apply(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := 0
+	for _, tc := range []struct {
+		name  string
+		write counter.Write
+	}{
+		{"keyed, one item", counter.Increment("one", 1)},
+		{"keyed, sharded", counter.Increment("sharded", 1)},
+		{"keyed decrement, spread across shards", counter.Increment("sharded", -1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var units [2]float64
+			for i, v := range []counter.Visitor{0, 0x0123456789abcdef} {
+				keys++
+				w := tc.write.WithVisitor(v).WithKey(counter.IdempotencyKey{Key: fmt.Sprintf("units-%d", keys)})
+				before, calls := cc.spent("TransactWriteItems")
+				for range 2 { // applied, then replayed
+					if _, err := s.Apply(ctx, w); err != nil {
+						t.Fatal(err)
+					}
+				}
+				after, callsAfter := cc.spent("TransactWriteItems")
+				if callsAfter != calls+1 {
+					t.Fatalf("visitor %x: %d transactions for a write and its replay, want 1", v, callsAfter-calls)
+				}
+				units[i] = after - before
+			}
+			if units[0] != units[1] || units[0] == 0 {
+				t.Errorf("write units: %.1f without a visitor, %.1f with; want the same, not 0", units[0], units[1])
+			}
+			t.Logf("%.1f write units with a visitor or without", units[1])
+		})
+	}
+}
+
 // aggregateUnits counts the stats table's capacity the aggregator uses.
 type aggregateUnits struct {
 	history.Client

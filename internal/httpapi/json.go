@@ -99,9 +99,12 @@ type statsJSON struct {
 }
 
 type pointJSON struct {
-	Start   string `json:"start"` // RFC 3339, UTC, whole seconds
-	Hits    int64  `json:"hits"`
-	Uniques int64  `json:"uniques"`
+	Start string `json:"start"` // RFC 3339, UTC, whole seconds
+	Hits  int64  `json:"hits"`
+	// Uniques is nil where unique visitors are not counted (see
+	// handler.uniques): absent, not 0, so that a client (the counter
+	// page) tells "not counted" from "none".
+	Uniques *int64 `json:"uniques,omitempty"`
 	Bots    int64  `json:"bots"`
 }
 

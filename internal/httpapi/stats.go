@@ -76,13 +76,18 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, statsJSON{Name: name, Period: string(q.Period), Points: newPointsJSON(points)})
+	writeJSON(w, http.StatusOK, statsJSON{Name: name, Period: string(q.Period), Points: h.pointsJSON(points)})
 }
 
-func newPointsJSON(points []counter.Point) []pointJSON {
+// pointsJSON returns the points as answered: with uniques only where they
+// are counted.
+func (h *handler) pointsJSON(points []counter.Point) []pointJSON {
 	out := make([]pointJSON, len(points))
 	for i, p := range points {
-		out[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits, Uniques: p.Uniques, Bots: p.Bots}
+		out[i] = pointJSON{Start: p.Start.UTC().Format(time.RFC3339), Hits: p.Hits, Bots: p.Bots}
+		if h.uniques {
+			out[i].Uniques = &points[i].Uniques
+		}
 	}
 	return out
 }
@@ -103,7 +108,7 @@ func (h *handler) listStats(ctx context.Context, counters []counterJSON, q count
 			defer func() { <-sem }()
 			points, err := h.store.Stats(ctx, counters[i].Name, q)
 			if err == nil {
-				counters[i].Points = newPointsJSON(points)
+				counters[i].Points = h.pointsJSON(points)
 			}
 			errs[i] = err
 		})

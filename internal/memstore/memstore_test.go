@@ -32,6 +32,7 @@ func TestStatsConformance(t *testing.T) {
 	}
 	countertest.RunStats(t, newHarness)
 	t.Run("Sharded", func(t *testing.T) { countertest.RunStatsSharded(t, newHarness) })
+	t.Run("Visitors", func(t *testing.T) { countertest.RunVisitors(t, newHarness) })
 }
 
 // TestStatsRetention checks that history is pruned as hits arrive: hours

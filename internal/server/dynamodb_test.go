@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,11 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/apitest"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 )
@@ -106,53 +100,5 @@ func TestUniqueVisitorsOnDynamoDB(t *testing.T) {
 		"STORE":                     "dynamodb",
 		"TABLE_NAME":                table,
 		"AWS_ENDPOINT_URL_DYNAMODB": ddb.Endpoint(),
-	}, n, 4, func() string { return scanText(t, ddb.Endpoint(), table, table+"-stats") })
-}
-
-// scanText returns every item of the tables as text, binary values as
-// their bytes.
-func scanText(t *testing.T, endpoint string, tables ...string) string {
-	t.Helper()
-	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint})
-	var b strings.Builder
-	var text func(v types.AttributeValue)
-	text = func(v types.AttributeValue) {
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			b.WriteString(v.Value)
-		case *types.AttributeValueMemberN:
-			b.WriteString(v.Value)
-		case *types.AttributeValueMemberB:
-			b.Write(v.Value)
-		case *types.AttributeValueMemberM:
-			for k, x := range v.Value {
-				b.WriteString(k)
-				text(x)
-			}
-		case *types.AttributeValueMemberL:
-			for _, x := range v.Value {
-				text(x)
-			}
-		default:
-			fmt.Fprint(&b, v)
-		}
-		b.WriteByte('\n')
-	}
-	for _, table := range tables {
-		p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(context.Background())
-			if err != nil {
-				t.Fatalf("scan %s: %v", table, err)
-			}
-			for _, item := range page.Items {
-				for k, v := range item {
-					b.WriteString(k)
-					b.WriteByte('=')
-					text(v)
-				}
-			}
-		}
-	}
-	return b.String()
+	}, n, 4, func() string { return ddb.TablesText(t, table, table+"-stats") })
 }

@@ -1,6 +1,7 @@
 // Package apitest is the HTTP contract suite: Run exercises every route and
 // error of the counter API against a running server over real HTTP and
-// checks every response against docs/openapi.yaml.
+// checks every response against docs/openapi.yaml; RunVisitors checks its
+// counting of unique visitors and bots with thousands of distinct clients.
 package apitest
 
 import (

@@ -39,9 +39,10 @@ var longName = "a-very-long-counter-name-" + strings.Repeat("x", counter.MaxName
 // day and 48 hours of hits per hour on home, docs and blog, and a counter
 // with a 128-character name. The hits are written straight to the store,
 // without visitors: with uniques, every stats point is given uniques (half
-// its hits, rounded up) and bots (1) to draw; without, the points lose both
-// fields, as an API from before unique visitors answers them (a dashboard
-// pointed at an older deployment).
+// its hits, rounded up) and bots (1) to draw; without, the API (no
+// Visitors, as with UNIQUES=false) leaves uniques out itself, and the
+// points lose bots too, as an API from before unique visitors answers them
+// (a dashboard pointed at an older deployment).
 func pagesAPI(t *testing.T, uniques bool) (api string, totals map[string]int64) {
 	t.Helper()
 	now := time.Now().UTC()
@@ -89,8 +90,8 @@ func pagesAPI(t *testing.T, uniques bool) (api string, totals map[string]int64) 
 	return srv.URL + "/", totals
 }
 
-// withUniques sets (or, if !uniques, removes) uniques and bots in every
-// stats point h answers.
+// withUniques sets uniques and bots in every stats point h answers or, if
+// !uniques, removes bots and checks that h left uniques out.
 func withUniques(h http.Handler, uniques bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/stats") {
@@ -111,7 +112,10 @@ func withUniques(h http.Handler, uniques bool) http.Handler {
 		for _, p := range body["points"].([]any) {
 			p := p.(map[string]any)
 			if !uniques {
-				delete(p, "uniques")
+				if _, ok := p["uniques"]; ok {
+					http.Error(w, "the API answered uniques though it does not count them", http.StatusInternalServerError)
+					return
+				}
 				delete(p, "bots")
 				continue
 			}

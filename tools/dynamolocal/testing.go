@@ -3,10 +3,18 @@ package dynamolocal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 )
 
 // EndpointEnv names the environment variable that makes ForTest use an
@@ -76,3 +84,52 @@ func RunTests(m *testing.M) int {
 }
 
 var errExternal = errors.New("dynamolocal: the server was not started by this process")
+
+// TablesText returns every item of the tables as text (names, then
+// values, binary values as their bytes): what a test searches for data
+// that must not be stored.
+func (s *Server) TablesText(tb testing.TB, tables ...string) string {
+	tb.Helper()
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: s.Endpoint()})
+	var b strings.Builder
+	var text func(v types.AttributeValue)
+	text = func(v types.AttributeValue) {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			b.WriteString(v.Value)
+		case *types.AttributeValueMemberN:
+			b.WriteString(v.Value)
+		case *types.AttributeValueMemberB:
+			b.Write(v.Value)
+		case *types.AttributeValueMemberM:
+			for k, x := range v.Value {
+				b.WriteString(k)
+				text(x)
+			}
+		case *types.AttributeValueMemberL:
+			for _, x := range v.Value {
+				text(x)
+			}
+		default:
+			fmt.Fprint(&b, v)
+		}
+		b.WriteByte('\n')
+	}
+	for _, table := range tables {
+		p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(context.Background())
+			if err != nil {
+				tb.Fatalf("scan %s: %v", table, err)
+			}
+			for _, item := range page.Items {
+				for k, v := range item {
+					b.WriteString(k)
+					b.WriteByte('=')
+					text(v)
+				}
+			}
+		}
+	}
+	return b.String()
+}

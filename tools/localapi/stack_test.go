@@ -25,7 +25,8 @@ const testKey = "local-test-key-0123456789"
 // emulator, the shared DynamoDB Local, the gate with the template's roles
 // between them) with its own table, closed when the test ends. Unless
 // opts.OnAccess is set, a request the gate refuses fails the test: every
-// function may do what its routes do.
+// function may do what its routes do. Unless opts sets them, the stack
+// uses the shared DynamoDB Local and a random table name.
 func startStack(t *testing.T, opts localapi.Options) *localapi.Stack {
 	t.Helper()
 	if testing.Short() {
@@ -40,7 +41,9 @@ func startStack(t *testing.T, opts localapi.Options) *localapi.Stack {
 	if opts.DynamoDBEndpoint == "" {
 		opts.DynamoDBEndpoint = dynamolocal.ForTest(t).Endpoint()
 	}
-	opts.TableName = "localapi-" + randomHex(t)
+	if opts.TableName == "" {
+		opts.TableName = "localapi-" + randomHex(t)
+	}
 	if opts.PoolSize == 0 {
 		opts.PoolSize = 4
 	}
