@@ -43,7 +43,8 @@ func FromTemplate(ctx context.Context, upstream string, t *samtemplate.Template,
 
 // TableNames returns, by logical ID, the local name of each table of the
 // template that the functions' environment refers to: a variable of
-// Globals or of a function whose value is !Ref <an AWS::DynamoDB::Table>,
+// Globals or of a function whose value is !Ref <an AWS::DynamoDB::Table>
+// (once what depends on parameters is resolved),
 // with its value in env.
 func TableNames(t *samtemplate.Template, env map[string]string) (map[string]string, error) {
 	resources, _ := t.Raw["Resources"].(map[string]any)
@@ -59,6 +60,10 @@ func TableNames(t *samtemplate.Template, env map[string]string) (map[string]stri
 	out := map[string]string{}
 	for _, vs := range vars {
 		for name, v := range vs {
+			v, err := t.Resolve(v) // the parameters' choice of table (ReplicaRegions)
+			if err != nil {
+				return nil, fmt.Errorf("iamgate: %s: %w", name, err)
+			}
 			ref, _ := v.(map[string]any)
 			id, _ := ref["Ref"].(string)
 			table, _ := resources[id].(map[string]any)

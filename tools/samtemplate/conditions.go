@@ -3,6 +3,8 @@ package samtemplate
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // pseudoDefaults are the values pseudo parameters take unless overridden.
@@ -110,11 +112,64 @@ func (e *evaluator) boolean(expr any) (bool, error) {
 	panic("unreachable")
 }
 
-// value resolves a literal or a Ref to a parameter.
+// value resolves a literal, a Ref to a parameter (or pseudo parameter),
+// or an Fn::Select of an Fn::Split of those or of an Fn::Sub of
+// parameters (a list parameter's item: ReplicaRegions).
 func (e *evaluator) value(v any) (any, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return v, nil
+	}
+	if len(m) == 1 {
+		for fn, arg := range m {
+			args, _ := arg.([]any)
+			switch fn {
+			case "Fn::Sub":
+				s, ok := arg.(string)
+				if !ok {
+					return nil, fmt.Errorf("unsupported Fn::Sub in a condition: %v", arg)
+				}
+				var err error
+				out := subVariable.ReplaceAllStringFunc(s, func(ref string) string {
+					p, perr := e.value(map[string]any{"Ref": ref[2 : len(ref)-1]})
+					if perr != nil {
+						err = perr
+					}
+					return fmt.Sprint(p)
+				})
+				return out, err
+			case "Fn::Split":
+				if len(args) != 2 {
+					return nil, fmt.Errorf("Fn::Split takes a delimiter and a string")
+				}
+				s, err := e.value(args[1])
+				if err != nil {
+					return nil, err
+				}
+				var items []any
+				for _, item := range strings.Split(fmt.Sprint(s), fmt.Sprint(args[0])) {
+					items = append(items, item)
+				}
+				return items, nil
+			case "Fn::Select":
+				if len(args) != 2 {
+					return nil, fmt.Errorf("Fn::Select takes an index and a list")
+				}
+				i, err := strconv.Atoi(fmt.Sprint(args[0]))
+				if err != nil {
+					return nil, fmt.Errorf("Fn::Select index %v: %w", args[0], err)
+				}
+				list, err := e.value(args[1])
+				if err != nil {
+					return nil, err
+				}
+				items, _ := list.([]any)
+				if i < 0 || i >= len(items) {
+					return nil, fmt.Errorf("Fn::Select index %d of %d items", i, len(items))
+				}
+				return items[i], nil
+			}
+		}
 	}
 	name, ok := m["Ref"].(string)
 	if !ok || len(m) != 1 {

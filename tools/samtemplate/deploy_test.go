@@ -96,12 +96,37 @@ func deployCases(apiType string) []deployCase {
 	}
 	// The edge limits apart from the other extras, at the rule's smallest
 	// limit, and a budget with no e-mail to send it to (so no budget).
-	return append(cases, deployCase{
+	cases = append(cases, deployCase{
 		Name:   "REST-eu-west-1-rate-limit-only",
 		Region: "eu-west-1",
 		Params: map[string]string{"PerClientRateLimit": "10", "MonthlyBudgetUSD": "20"},
 	})
+	// Active-active (ReplicaRegions, checkReplication): the first region's
+	// stack, which owns the global table, the second region's, which uses
+	// its replica, and the two steps that turn a single-region stack's table
+	// into a global one (docs/deploying.md#a-second-region, checkImport):
+	// the table left out of the stack, then imported.
+	imported := map[string]string{"ReplicaRegions": "eu-west-1", "GlobalTableName": "hitcounter-CountersTable-1A2B3C4D5E6F",
+		"ReplicaStreamArn": "arn:aws:dynamodb:eu-west-1:123456789012:table/hitcounter-CountersTable-1A2B3C4D5E6F/stream/2026-01-02T03:04:05.678"}
+	detached := maps.Clone(imported)
+	detached["OwnGlobalTable"] = "false"
+	return append(cases,
+		deployCase{Name: "REST-us-east-1-replicated-first", Region: "us-east-1",
+			Params: map[string]string{"ReplicaRegions": "us-east-1,eu-west-1"}},
+		deployCase{Name: "REST-eu-west-1-replicated-second", Region: "eu-west-1",
+			Params: map[string]string{"ReplicaRegions": "us-east-1,eu-west-1", "ReplicaStreamArn": replicaStream}},
+		deployCase{Name: "REST-eu-west-1-detached", Region: "eu-west-1", Params: detached, Clock: importClock},
+		deployCase{Name: "REST-eu-west-1-imported", Region: "eu-west-1", Params: imported, Clock: importClock},
+	)
 }
+
+// importClock is the time of the import cases' deploys: the same, so that
+// SAM names their API deployments alike.
+const importClock = 1_800_000_000
+
+// replicaStream is the stream ARN of a replica in eu-west-1, as
+// describe-table gives it (LatestStreamArn).
+const replicaStream = "arn:aws:dynamodb:eu-west-1:123456789012:table/hitcounter-counters/stream/2026-12-03T23:00:00.000"
 
 // requirePython skips the test when the SAM translator or cfn-lint is
 // missing, saying how to install them.
@@ -166,7 +191,7 @@ func testDeploy(t *testing.T, apiType string, servedBy map[string]string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lint = append(lint, filepath.Join(dir, "translated.json"))
+			lint = append(lint, lintCopy(t, data, c, dir))
 			cf := decodeTemplate(t, data, c)
 			checkReferences(t, cf)
 			keys := c.param("RequireApiKeys", "true") == "true"
@@ -186,7 +211,12 @@ func testDeploy(t *testing.T, apiType string, servedBy map[string]string) {
 			checkAggregatorWindow(t, cf)
 			checkDomain(t, cf, c)
 			checkLogging(t, cf)
+			checkReplication(t, cf, c, load(t, c.values()))
 		})
+	}
+
+	if apiType == "REST" {
+		checkImport(t, out, cases)
 	}
 
 	// cfn-lint reports nothing, on the template and on what each deploy
@@ -432,7 +462,10 @@ func decodeTemplate(t *testing.T, data []byte, c deployCase) cfnTemplate {
 	for id, r := range cf.Resources {
 		if holds, ok := conds[r.Condition]; r.Condition != "" && (!ok || !holds) {
 			delete(cf.Resources, id)
+			continue
 		}
+		r.Properties, _ = chooseBranches(r.Properties, conds).(map[string]any)
+		cf.Resources[id] = r
 	}
 	for id, o := range cf.Outputs {
 		if holds, ok := conds[o.Condition]; o.Condition != "" && (!ok || !holds) {
@@ -440,6 +473,37 @@ func decodeTemplate(t *testing.T, data []byte, c deployCase) cfnTemplate {
 		}
 	}
 	return cf
+}
+
+// chooseBranches replaces each Fn::If of v by the branch CloudFormation
+// takes under conds, and drops the values that are AWS::NoValue: the
+// language extensions leave an Fn::If on a condition of the region
+// (OwnsGlobalTable) for CloudFormation.
+func chooseBranches(v any, conds map[string]bool) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if args, ok := v["Fn::If"].([]any); ok && len(v) == 1 && len(args) == 3 {
+			if holds, known := conds[fmt.Sprint(args[0])]; known {
+				return chooseBranches(args[map[bool]int{true: 1, false: 2}[holds]], conds)
+			}
+		}
+		out := map[string]any{}
+		for k, x := range v {
+			if x = chooseBranches(x, conds); sprintJSON(x) != `{"Ref":"AWS::NoValue"}` {
+				out[k] = x
+			}
+		}
+		return out
+	case []any:
+		out := []any{}
+		for _, x := range v {
+			if x = chooseBranches(x, conds); sprintJSON(x) != `{"Ref":"AWS::NoValue"}` {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	return v
 }
 
 type cfnResource struct {
@@ -687,9 +751,11 @@ func checkAccountUntouched(t *testing.T, cf cfnTemplate, c deployCase) {
 	if _, ok := stage.Properties[setting]; ok != (c.param("EnableAccessLogs", "false") == "true") {
 		t.Errorf("access logs %v with EnableAccessLogs=%s", ok, c.param("EnableAccessLogs", "false"))
 	}
-	table := cf.Resources["CountersTable"]
-	if _, ok := table.Properties["SSESpecification"]; ok || table.DeletionPolicy != "Retain" {
-		t.Errorf("table: SSESpecification %v (a billed KMS key), deletion policy %q (want Retain)", table.Properties["SSESpecification"], table.DeletionPolicy)
+	for _, id := range append(cf.ofType("AWS::DynamoDB::Table"), cf.ofType("AWS::DynamoDB::GlobalTable")...) {
+		table := cf.Resources[id]
+		if _, ok := table.Properties["SSESpecification"]; ok || table.DeletionPolicy != "Retain" {
+			t.Errorf("%s: SSESpecification %v (a billed KMS key), deletion policy %q (want Retain)", id, table.Properties["SSESpecification"], table.DeletionPolicy)
+		}
 	}
 	// A queue of failed batches says which hits the retained stats table
 	// lacks: it goes (or is replaced) only by hand, once read.
@@ -1033,6 +1099,8 @@ func TestRules(t *testing.T) {
 		"HTTP with WAF, keys, digests ": {map[string]any{"ApiType": "HTTP", "AdminKeyDigests": keyDigests, "PerClientRateLimit": "100"}, []string{"HttpApiWaf"}},
 		"domain with certificate":       {map[string]any{"DomainName": "counter.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, nil},
 		"domain without certificate":    {map[string]any{"DomainName": "counter.example.com"}, []string{"DomainNeedsCertificate"}},
+		"second region":                 {map[string]any{"ReplicaRegions": "us-east-1,eu-west-1", "ReplicaStreamArn": replicaStream}, nil},
+		"replica stream, one region":    {map[string]any{"ReplicaStreamArn": replicaStream}, []string{"ReplicaStreamNeedsRegions"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -1105,4 +1173,200 @@ func checkDomain(t *testing.T, cf cfnTemplate, c deployCase) {
 	if _, hasKey := m["ApiMappingKey"]; hasKey {
 		t.Errorf("mapping %s has a key, want the API at the root of the domain", mappings[0])
 	}
+}
+
+// replicationParameters are the parameters of active-active deploys.
+var replicationParameters = []string{"ReplicaRegions", "GlobalTableName", "ReplicaStreamArn"}
+
+// checkReplication: without ReplicaRegions, the deploy is today's single
+// region one (a regional counters table with its stream and point-in-time
+// recovery, kept when the stack goes; no global table, no replication
+// alarm; nothing it creates reads a replication parameter). With it, no
+// regional counters table: the first region's stack creates the global
+// table, with the regional table's keys, index, stream and TTL, a replica
+// per listed region in order, each with point-in-time recovery, kept when
+// the stack goes; another region's stack creates none and streams from its
+// replica (ReplicaStreamArn). Every function gets the global table's name
+// and every region (REPLICA_REGIONS), the permissions name the replica of
+// the stack's region, and a ReplicationLatency alarm watches replication
+// to each other listed region.
+func checkReplication(t *testing.T, cf cfnTemplate, c deployCase, tmpl *samtemplate.Template) {
+	t.Helper()
+	regions := c.param("ReplicaRegions", "")
+	wantTable, wantRegions, wantStream := `{"Ref":"CountersTable"}`, "null", "CountersTable.StreamArn"
+	var alarmsTo []string // receiving regions
+	if regions != "" {
+		list := strings.Split(regions, ",")
+		wantTable, wantRegions, wantStream = `{"Ref":"GlobalTableName"}`, `{"Ref":"ReplicaRegions"}`, "ReplicaStreamArn"
+		if c.param("ReplicaStreamArn", "") == "" {
+			wantStream = "CountersGlobalTable.StreamArn"
+		}
+		for _, r := range list {
+			if r != c.Region {
+				alarmsTo = append(alarmsTo, r)
+			}
+		}
+	}
+	own, _ := tmpl.Raw["Resources"].(map[string]any)
+	regional, _ := own["CountersTable"].(map[string]any)["Properties"].(map[string]any)
+	tables, globals := cf.ofType("AWS::DynamoDB::Table"), cf.ofType("AWS::DynamoDB::GlobalTable")
+	switch {
+	case regions == "":
+		table := cf.Resources["CountersTable"]
+		if !slices.Contains(tables, "CountersTable") || len(globals) > 0 || table.DeletionPolicy != "Retain" ||
+			sprintJSON(table.Properties["StreamSpecification"]) != `{"StreamViewType":"NEW_AND_OLD_IMAGES"}` ||
+			sprintJSON(table.Properties["PointInTimeRecoverySpecification"]) != `{"PointInTimeRecoveryEnabled":true}` {
+			t.Errorf("one region: tables %q, global tables %q, CountersTable %s; want CountersTable alone, retained, with its stream and PITR", tables, globals, sprintJSON(table))
+		}
+		for id, r := range cf.Resources {
+			for _, p := range replicationParameters {
+				if strings.Contains(sprintJSON(r.Properties), `"`+p+`"`) {
+					t.Errorf("one region: %s reads %s; the single-region deploy must be today's", id, p)
+				}
+			}
+		}
+	case slices.Contains(tables, "CountersTable"):
+		t.Errorf("ReplicaRegions=%s: the stack creates the regional CountersTable too", regions)
+	case c.Region != strings.Split(regions, ",")[0] || c.param("OwnGlobalTable", "true") == "false":
+		if len(globals) > 0 {
+			t.Errorf("ReplicaRegions=%s in %s: global tables %q; only the first region's stack creates it", regions, c.Region, globals)
+		}
+	default:
+		if !slices.Equal(globals, []string{"CountersGlobalTable"}) {
+			t.Fatalf("ReplicaRegions=%s in %s: global tables %q, want CountersGlobalTable", regions, c.Region, globals)
+		}
+		g := cf.Resources["CountersGlobalTable"]
+		if g.DeletionPolicy != "Retain" || g.UpdateReplacePolicy != "Retain" || sprintJSON(g.Properties["TableName"]) != `{"Ref":"GlobalTableName"}` {
+			t.Errorf("CountersGlobalTable: deletion %q, replacement %q, name %s; want retained, named GlobalTableName", g.DeletionPolicy, g.UpdateReplacePolicy, sprintJSON(g.Properties["TableName"]))
+		}
+		for _, p := range []string{"BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "StreamSpecification", "TimeToLiveSpecification"} {
+			if got, want := sprintJSON(g.Properties[p]), sprintJSON(regional[p]); got != want {
+				t.Errorf("CountersGlobalTable %s %s, the regional table's %s", p, got, want)
+			}
+		}
+		replicas, err := tmpl.Resolve(g.Properties["Replicas"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, r := range strings.Split(regions, ",") {
+			want = append(want, fmt.Sprintf(`{"PointInTimeRecoverySpecification":{"PointInTimeRecoveryEnabled":true},"Region":%q}`, r))
+		}
+		if got := sprintJSON(replicas); got != "["+strings.Join(want, ",")+"]" {
+			t.Errorf("replicas %s, want one per region of %s, each with PITR", got, regions)
+		}
+	}
+	for _, id := range cf.ofType("AWS::Lambda::Function") {
+		env, _ := cf.Resources[id].Properties["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if got := sprintJSON(vars["TABLE_NAME"]); got != wantTable {
+			t.Errorf("%s: TABLE_NAME %s, want %s", id, got, wantTable)
+		}
+		if got := sprintJSON(vars["REPLICA_REGIONS"]); got != wantRegions {
+			t.Errorf("%s: REPLICA_REGIONS %s, want %s", id, got, wantRegions)
+		}
+	}
+	var streams []string
+	for _, id := range cf.ofType("AWS::Lambda::EventSourceMapping") {
+		streams = append(streams, strings.Join(references(cf.Resources[id].Properties["EventSourceArn"]), " "))
+	}
+	if !slices.Equal(streams, []string{wantStream}) {
+		t.Errorf("the aggregator streams from %q, want %s", streams, wantStream)
+	}
+	permissions := sprintJSON(cf.Resources["FunctionPermissions"].Properties)
+	if replica := `table/${GlobalTableName}`; regions != "" && (!strings.Contains(permissions, replica) || strings.Contains(permissions, "CountersTable")) {
+		t.Errorf("ReplicaRegions=%s: the permissions name %s, want the replica of the stack's region only", regions, permissions)
+	}
+	var got []string
+	for _, id := range cf.ofType("AWS::CloudWatch::Alarm") {
+		a := cf.Resources[id].Properties
+		if a["MetricName"] != "ReplicationLatency" {
+			continue
+		}
+		dims, err := tmpl.Resolve(a["Dimensions"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The table by name, the receiving region resolved from ReplicaRegions.
+		var d []struct {
+			Name  string
+			Value any
+		}
+		if err := json.Unmarshal([]byte(sprintJSON(dims)), &d); err != nil || len(d) != 2 || a["Namespace"] != "AWS/DynamoDB" ||
+			d[0].Name != "TableName" || d[0].Value != c.param("GlobalTableName", "hitcounter-counters") || d[1].Name != "ReceivingRegion" {
+			t.Errorf("%s: %s in %v, want AWS/DynamoDB ReplicationLatency by the global table and a receiving region", id, sprintJSON(a["Dimensions"]), a["Namespace"])
+			continue
+		}
+		got = append(got, fmt.Sprint(d[1].Value))
+	}
+	sort.Strings(got)
+	sort.Strings(alarmsTo)
+	if !slices.Equal(got, alarmsTo) {
+		t.Errorf("ReplicaRegions=%q in %s: replication alarms to %q, want %q", regions, c.Region, got, alarmsTo)
+	}
+}
+
+// checkImport: the import of an existing table as the global table
+// changes nothing but that: CloudFormation refuses an import change set
+// that changes other resources. The stack with the table left out
+// (OwnGlobalTable=false) and the one that imports it differ by
+// CountersGlobalTable alone.
+func checkImport(t *testing.T, out string, cases []deployCase) {
+	t.Helper()
+	read := func(name string) cfnTemplate {
+		i := slices.IndexFunc(cases, func(c deployCase) bool { return c.Name == name })
+		if i < 0 {
+			t.Fatalf("no case %s", name)
+		}
+		data, err := os.ReadFile(filepath.Join(out, name, "translated.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decodeTemplate(t, data, cases[i])
+	}
+	detached, imported := read("REST-eu-west-1-detached"), read("REST-eu-west-1-imported")
+	if _, ok := imported.Resources["CountersGlobalTable"]; !ok {
+		t.Fatal("the import creates no CountersGlobalTable")
+	}
+	for id := range imported.Resources {
+		if _, ok := detached.Resources[id]; !ok && id != "CountersGlobalTable" {
+			t.Errorf("the import creates %s as well", id)
+		}
+	}
+	for id, r := range detached.Resources {
+		if got, was := sprintJSON(imported.Resources[id]), sprintJSON(r); got != was {
+			t.Errorf("the import changes %s: %s, was %s", id, got, was)
+		}
+	}
+	if got, was := sprintJSON(imported.Outputs), sprintJSON(detached.Outputs); got != was {
+		t.Errorf("the import changes the outputs: %s, were %s", got, was)
+	}
+}
+
+// lintCopy writes, beside a translation, the copy cfn-lint reads: the
+// same template with the case's parameter values as the parameters'
+// defaults, since cfn-lint takes parameter values for one template at a
+// time only, and resolves each Ref to a parameter with its default (an
+// empty ReplicaStreamArn is no stream ARN).
+func lintCopy(t *testing.T, translated []byte, c deployCase, dir string) string {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal(translated, &raw); err != nil {
+		t.Fatal(err)
+	}
+	params, _ := raw["Parameters"].(map[string]any)
+	for name, v := range c.Params {
+		if p, ok := params[name].(map[string]any); ok {
+			p["Default"] = v
+		}
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "lint.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -35,6 +35,8 @@ const countsDoc = "docs/deploying.md"
 var (
 	readmeFunctions = sentence(`builds the (\d+) functions`)
 	readmeAlarms    = sentence("(\\d+) alarms on (\\d+) metrics, about \\$(\\d+\\.\\d\\d) \\((\\d+) alarms on (\\d+) metrics, about \\$(\\d+\\.\\d\\d), with `(\\w+)=(\\w+)` in ([a-z0-9-]+)")
+	// The alarms ReplicaRegions adds, apart from those counts.
+	readmeReplicationAlarms = sentence("one `ReplicationLatency` alarm per other region of `ReplicaRegions`, on one metric \\(\\$(\\d+\\.\\d\\d) a month each\\)")
 )
 
 // sentence compiles a regular expression in which a space matches any
@@ -55,6 +57,9 @@ type deployment struct {
 	functions int               // AWS::Serverless::Function resources
 	alarms    int               // AWS::CloudWatch::Alarm resources
 	metrics   int               // the metrics the alarms read: what CloudWatch bills
+	// replication counts the ReplicationLatency alarms (one metric each),
+	// apart from alarms: one per other region of ReplicaRegions.
+	replication int
 }
 
 func (d deployment) String() string {
@@ -87,6 +92,23 @@ func TestREADMECounts(t *testing.T) {
 	for _, re := range []*regexp.Regexp{readmeFunctions, readmeAlarms} {
 		if m := re.Find(readme); m != nil {
 			t.Errorf("README.md states %q; state it in %s only, where this test checks it", m, countsDoc)
+		}
+	}
+	// ReplicaRegions adds an alarm per other region it lists.
+	if m := readmeReplicationAlarms.FindStringSubmatch(string(doc)); m == nil {
+		t.Errorf("%s states no replication alarms (%q)", countsDoc, readmeReplicationAlarms)
+	} else if m[1] != cost(1) {
+		t.Errorf("%s says a replication alarm costs $%s a month, want $%s", countsDoc, m[1], cost(1))
+	}
+	for _, d := range deployments {
+		want := 0
+		for _, r := range strings.Split(d.params["ReplicaRegions"], ",") {
+			if r != "" && r != d.params["AWS::Region"] {
+				want++
+			}
+		}
+		if d.replication != want {
+			t.Errorf("%d replication alarms with %v, want %d (one per other region)", d.replication, d, want)
 		}
 	}
 	seen := map[string][]string{}
@@ -276,6 +298,10 @@ func countDeployments(t *testing.T) []deployment {
 			case "AWS::Serverless::Function":
 				d.functions++
 			case "AWS::CloudWatch::Alarm":
+				if p := res["Properties"].(map[string]any); p["MetricName"] == "ReplicationLatency" && alarmMetrics(t, id, p) == 1 {
+					d.replication++
+					continue
+				}
 				d.alarms++
 				d.metrics += alarmMetrics(t, id, res["Properties"].(map[string]any))
 			case "AWS::Lambda::Function", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::AnomalyDetector":

@@ -241,6 +241,13 @@ func getAtt(v any, attr string) (string, bool) {
 	return "", false
 }
 
+// Resolve returns v, a part of Raw, with what depends on parameters only
+// resolved for the template's parameter values, as in Role.Statements
+// (e.g. TABLE_NAME's !If [Regional, !Ref CountersTable, ...]).
+func (t *Template) Resolve(v any) (any, error) {
+	return t.evaluator().resolve(v)
+}
+
 // evaluator returns an evaluator of the template's conditions and values
 // under its parameters.
 func (t *Template) evaluator() *evaluator {
@@ -252,7 +259,7 @@ var subVariable = regexp.MustCompile(`\$\{([^}!][^}]*)\}`)
 // resolve returns v with what depends on parameters only resolved: Fn::If
 // (its condition evaluated), Fn::FindInMap (of literal keys or Refs to
 // parameters), Ref to a parameter, a parameter's ${Name} in an Fn::Sub
-// string; values that are {"Ref": "AWS::NoValue"} are dropped from maps
+// string, Fn::Select and Fn::Split of those; values that are {"Ref": "AWS::NoValue"} are dropped from maps
 // and lists. Anything else is kept as it is.
 func (e *evaluator) resolve(v any) (any, error) {
 	switch v := v.(type) {
@@ -276,6 +283,10 @@ func (e *evaluator) resolve(v any) (any, error) {
 					return e.resolve(args[2])
 				case "Fn::FindInMap":
 					return e.findInMap(arg)
+				case "Fn::Select", "Fn::Split":
+					if r, err := e.value(v); err == nil { // of parameters (and pseudo parameters given) only
+						return r, nil
+					}
 				case "Ref":
 					if name, ok := arg.(string); ok && e.isParameter(name) {
 						return e.value(v)

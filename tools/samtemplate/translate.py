@@ -27,6 +27,7 @@ tools/samtemplate/deploy_test.go runs it from `make test`.
 import copy
 import json
 import os
+import re
 import sys
 import time
 import types
@@ -105,9 +106,28 @@ class Conditions:
         return None
 
     def scalar(self, v):
+        """A literal, a Ref to a parameter, an Fn::Sub of parameters, or an
+        Fn::Select of an Fn::Split of those; None for anything else."""
+        if isinstance(v, dict) and len(v) == 1:
+            (fn, arg), = v.items()
+            if fn == "Ref":
+                return self.params.get(arg) if isinstance(arg, str) else None
+            if fn == "Fn::Sub" and isinstance(arg, str):
+                names = re.findall(r"\$\{([^}!][^}]*)\}", arg)
+                if not all(n in self.params for n in names):
+                    return None
+                return re.sub(r"\$\{([^}!][^}]*)\}", lambda m: self.params[m.group(1)], arg)
+            if fn == "Fn::Select" and isinstance(arg, list) and len(arg) == 2:
+                split = arg[1].get("Fn::Split") if isinstance(arg[1], dict) else None
+                if not (isinstance(split, list) and len(split) == 2):
+                    return None
+                s = self.scalar(split[1])
+                items = None if s is None else s.split(str(split[0]))
+                i = int(arg[0])
+                return items[i] if items is not None and 0 <= i < len(items) else None
+            return None
         if isinstance(v, dict):
-            ref = v.get("Ref") if len(v) == 1 else None
-            return self.params.get(ref) if isinstance(ref, str) else None
+            return None
         return str(v).lower() if isinstance(v, bool) else str(v)
 
 
@@ -119,6 +139,9 @@ def resolve(node, conds):
             v = conds.value(name)
             if v is not None:
                 return resolve(yes if v else no, conds)
+            # Left to CloudFormation (a condition of the region): a branch
+            # that is AWS::NoValue stays one.
+            return {"Fn::If": [name, resolve(yes, conds), resolve(no, conds)]}
         if any(isinstance(k, str) and k.startswith("Fn::ForEach::") for k in node):
             raise SystemExit("translate.py: Fn::ForEach left in the template; expand it first (samtemplate.ExpandForEach)")
         out = {}
