@@ -83,6 +83,11 @@ type Store struct {
 	maxShards  int          // WithMaxShards
 	hot        hotCounters
 	growths    growths
+	// region serves this store's increments, one of regions, every
+	// replica region (WithRegions); "" and nil on one region.
+	region  string
+	regions []string
+	incs    incarnations
 }
 
 // Option configures a Store.
@@ -268,6 +273,13 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v
 func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	if err := counter.ValidateName(name); err != nil {
 		return counter.Counter{}, wrap("get", name, err)
+	}
+	if s.region != "" {
+		c, err := s.regionRead(ctx, name)
+		if err != nil {
+			return counter.Counter{}, wrap("get", name, err)
+		}
+		return c, nil
 	}
 	h := s.hot.get(name)
 	n, _ := h.shardsOrZero()

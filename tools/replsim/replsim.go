@@ -75,6 +75,7 @@ type Sim struct {
 
 	mu         sync.Mutex
 	ver        [2]map[string]version // the version each region holds, as its stream shows
+	applied    [2]map[string]int64   // the write time of the last version put in each region
 	pendingPut map[string]int64      // marker of a replicated put not yet read back → its write time
 	pendingDel [2]map[string][]int64 // replicated deletes not yet read back, by key → write times
 	queue      [2][]change           // changes to apply to each region, in order
@@ -125,6 +126,7 @@ func New(a, b Region, opts Options) *Sim {
 	s := &Sim{regions: [2]Region{a, b}, opts: opts, pendingPut: map[string]int64{}}
 	for i := range 2 {
 		s.ver[i] = map[string]version{}
+		s.applied[i] = map[string]int64{}
 		s.pendingDel[i] = map[string][]int64{}
 		s.wake[i] = make(chan struct{}, 1)
 	}
@@ -237,7 +239,7 @@ func (s *Sim) handle(i int, recs []history.Record) {
 			s.ver[i][k] = version{at: at, image: image}
 			continue
 		}
-		v := version{at: max(time.Now().UnixNano(), cur.at+1), image: image}
+		v := version{at: max(time.Now().UnixNano(), cur.at+1, s.applied[i][k]+1), image: image}
 		s.ver[i][k] = v
 		s.enqueue(other, change{due: time.Now().Add(s.opts.Delay), key: r.Keys, k: k, v: v})
 	}
@@ -280,15 +282,15 @@ func (s *Sim) apply(ctx context.Context, i int) {
 		}
 		s.mu.Lock()
 		s.queue[i] = s.queue[i][1:]
-		cur := s.ver[i][c.k]
-		if c.v.at < cur.at || c.v.at == cur.at && !c.restore {
+		cur := max(s.ver[i][c.k].at, s.applied[i][c.k])
+		if c.v.at < cur || c.v.at == cur && !c.restore {
 			s.stats.Superseded++
 			s.mu.Unlock()
 			continue
 		}
 		s.stats.Replicated++
 		s.inFlight++
-		s.ver[i][c.k] = c.v
+		s.applied[i][c.k] = c.v.at
 		var item map[string]types.AttributeValue
 		if c.v.image != nil {
 			s.seq++

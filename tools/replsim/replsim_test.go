@@ -152,4 +152,3 @@ func TestNaiveCounterLosesIncrements(t *testing.T) {
 		t.Fatalf("lost %d increments; want some lost to last writer wins", lost)
 	}
 }
-
