@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -60,26 +63,58 @@ func regionKey(name, r string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: counterPrefix + name + regionInfix + r}}
 }
 
-// incarnations remembers, per counter, the incarnation (created_at) this
-// process last saw its region item hold, so that an increment is one
-// UpdateItem conditioned on it.
-type incarnations struct {
-	mu sync.Mutex
-	m  map[string]int64
+// attrEpoch is a region item's epoch, and the counter's own item's once
+// a set has started one: a string unique to the create or set that started
+// it. The own item's epoch is its attrEpoch, else "c" and its created_at
+// (the create's). A region item counts only for the epoch it holds.
+const attrEpoch = "epoch"
+
+// rootEpoch is the epoch of the counter's own item.
+func rootEpoch(item map[string]types.AttributeValue) (string, error) {
+	if e, ok := item[attrEpoch].(*types.AttributeValueMemberS); ok {
+		return e.Value, nil
+	}
+	created, err := decodeInt(item, attrCreatedAt)
+	if err != nil {
+		return "", err
+	}
+	return "c" + strconv.FormatInt(created, 10), nil
 }
 
-func (in *incarnations) get(name string) (int64, bool) {
+// itemEpoch is a region item's epoch ("" if it has none).
+func itemEpoch(item map[string]types.AttributeValue) string {
+	if e, ok := item[attrEpoch].(*types.AttributeValueMemberS); ok {
+		return e.Value
+	}
+	return ""
+}
+
+// epochs remembers, per counter, the epoch this process last saw its
+// region item hold, so that an increment is one UpdateItem conditioned on
+// it.
+type epochs struct {
+	mu sync.Mutex
+	m  map[string]epoch
+}
+
+// epoch is a counter's epoch and the created_at of its incarnation.
+type epoch struct {
+	id      string
+	created int64
+}
+
+func (in *epochs) get(name string) (epoch, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	c, ok := in.m[name]
-	return c, ok
+	e, ok := in.m[name]
+	return e, ok
 }
 
-func (in *incarnations) set(name string, created int64) {
+func (in *epochs) set(name string, e epoch) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.m == nil {
-		in.m = map[string]int64{}
+		in.m = map[string]epoch{}
 	}
 	if len(in.m) >= maxHotCounters {
 		for other := range in.m {
@@ -87,39 +122,45 @@ func (in *incarnations) set(name string, created int64) {
 			break
 		}
 	}
-	in.m[name] = created
+	in.m[name] = e
 }
 
-func (in *incarnations) forget(name string) {
+func (in *epochs) forget(name string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	delete(in.m, name)
 }
 
-// Expressions of region-owned increments.
+// Expressions of region-owned increments and sets.
 var (
-	condRegionAdd      = aws.String("#cr = :cr")
-	condRegionAddFirst = aws.String("attribute_not_exists(#pk) OR #cr = :cr")
-	condRegionReplace  = aws.String("#cr = :old")
-	updateRegionAdd    = aws.String("SET #u = :now, #cr = :cr ADD #c :by")
-	regionNames        = map[string]string{"#pk": attrPK, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt}
-	regionAddNames     = map[string]string{"#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt}
+	condRegionAdd      = aws.String("#e = :e")
+	condRegionAddFirst = aws.String("attribute_not_exists(#pk) OR #e = :e")
+	condRegionReplace  = aws.String("attribute_not_exists(#pk) OR #e <> :e")
+	condRootEpoch      = aws.String("#e = :e OR (attribute_not_exists(#e) AND #cr = :cr AND :e = :ce)")
+	updateRegionAdd    = aws.String("SET #u = :now, #cr = :cr, #e = :e ADD #c :by")
+	updateRegionSet    = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now), #e = :e ADD #sets :one")
+	regionNames        = map[string]string{"#pk": attrPK, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
+	regionAddNames     = map[string]string{"#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
 )
 
 // regionAttempts bounds the rounds of a region increment that finds the
-// counter replaced (deleted and created again) under it.
+// counter's epoch changed under it (a set, or a delete and a create).
 const regionAttempts = 4
 
 // regionIncrement adds by to the serving region's item of the counter
-// name. A process that knows the counter's incarnation sends one UpdateItem
-// conditioned on it: one write unit. Otherwise (first increment, or the
-// condition failed) it reads the counter's own item for its incarnation
-// (NotFound if there is none), then adds to the region item on the
-// condition that it is missing or of that incarnation, replacing an item
-// left by an older incarnation. The answer is a read of every region's
-// item after the write: it includes the increment. A decrement is checked
-// against that total first (another region's decrement in flight may still
-// take the sum below 0; reads answer at least 0).
+// name. A process that knows the counter's epoch sends one UpdateItem
+// conditioned on the item holding it: one write unit. Otherwise (first
+// increment, or the condition failed) it reads the counter's own item for
+// its epoch (NotFound if there is none), then adds to the region item on
+// the condition that it is missing or of that epoch; an item of another
+// epoch is replaced by a transaction that checks that the counter's own
+// item still has the epoch read (so that a process with an older read
+// never replaces the item of a newer epoch). The answer is a read of every
+// region's item after the write: it includes the increment, and if the
+// counter's epoch is no longer the one written to (a set or delete came
+// between), the write counts for nothing and is made again. A decrement
+// is checked against the total first (another region's decrement in flight
+// may still take the sum below 0; reads answer at least 0).
 func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (counter.Result, error) {
 	if by < 0 {
 		c, err := s.regionRead(ctx, name)
@@ -131,7 +172,7 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (cou
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		created, known := s.incs.get(name)
+		e, known := s.epochs.get(name)
 		if !known {
 			item, err := s.read(ctx, name)
 			if err != nil {
@@ -140,47 +181,51 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (cou
 			if len(item) == 0 {
 				return counter.Result{}, wrap("increment", name, counter.NotFoundError(name))
 			}
-			it, err := decodeItem(item)
-			if err != nil {
+			if e.created, err = decodeInt(item, attrCreatedAt); err != nil {
 				return counter.Result{}, wrap("increment", name, err)
 			}
-			created = it.created
+			if e.id, err = rootEpoch(item); err != nil {
+				return counter.Result{}, wrap("increment", name, err)
+			}
 		}
-		if err := s.regionAdd(ctx, name, by, created, !known); err != nil {
-			if errors.Is(err, errStaleIncarnation) && attempt < regionAttempts {
-				s.incs.forget(name)
+		if err := s.regionAdd(ctx, name, by, e, !known); err != nil {
+			if errors.Is(err, errStaleEpoch) && attempt < regionAttempts {
+				s.epochs.forget(name)
 				continue
 			}
 			return counter.Result{}, wrap("increment", name, err)
 		}
-		s.incs.set(name, created)
-		c, cr, err := s.regionReadIncarnation(ctx, name)
+		s.epochs.set(name, e)
+		c, now, err := s.regionReadEpoch(ctx, name)
 		if err != nil {
+			if counter.ErrorCode(err) == counter.NotFound {
+				s.epochs.forget(name)
+			}
 			return counter.Result{}, wrap("increment", name, err)
 		}
-		if cr != created {
-			// The counter was replaced between the write and the read:
-			// the write counts for the old incarnation, which is gone.
-			s.incs.forget(name)
+		if now != e.id {
+			// A set or delete came between: the write counts for an epoch
+			// that is gone.
+			s.epochs.forget(name)
 			if attempt < regionAttempts {
 				continue
 			}
-			return counter.Result{}, wrap("increment", name, counter.NotFoundError(name))
+			return counter.Result{}, wrap("increment", name, counter.UnavailableError(errStaleEpoch))
 		}
 		return counter.Result{Counter: c}, nil
 	}
 }
 
-// errStaleIncarnation is a region item that belongs to another incarnation
-// than the one the increment was for.
-var errStaleIncarnation = errors.New("the region item belongs to another incarnation")
+// errStaleEpoch is a region item or counter of another epoch than the one
+// the increment was for.
+var errStaleEpoch = errors.New("the counter's epoch changed under the increment")
 
-// regionAdd adds by to the serving region's item of incarnation created.
-// With first, a missing item is created and one of an older incarnation
-// replaced.
-func (s *Store) regionAdd(ctx context.Context, name string, by, created int64, first bool) error {
+// regionAdd adds by to the serving region's item of epoch e. With first, a
+// missing item is created and one of another epoch replaced (if the
+// counter's own item still has epoch e).
+func (s *Store) regionAdd(ctx context.Context, name string, by int64, e epoch, first bool) error {
 	now := s.timestamp()
-	values := map[string]types.AttributeValue{":by": number(by), ":now": number(now), ":cr": number(created)}
+	values := map[string]types.AttributeValue{":by": number(by), ":now": number(now), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}}
 	cond, names := condRegionAdd, regionAddNames
 	if first {
 		cond, names = condRegionAddFirst, regionNames
@@ -192,38 +237,42 @@ func (s *Store) regionAdd(ctx context.Context, name string, by, created int64, f
 		ConditionExpression:                 cond,
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureNone,
 	}, NoAmbiguousRetry)
 	if err == nil {
 		return nil
 	}
-	ccf := conditionFailed(err)
-	if ccf == nil {
+	if conditionFailed(err) == nil {
 		return translate(err)
 	}
-	if !first || len(ccf.Item) == 0 {
-		return errStaleIncarnation
+	if !first {
+		return errStaleEpoch
 	}
-	old, err := decodeInt(ccf.Item, attrCreatedAt)
-	if err != nil {
-		return err
-	}
-	if old > created {
-		return errStaleIncarnation // the item is newer than the counter read: read again
-	}
-	// An item of an older incarnation: replace it, unless another write
-	// replaced it first.
+	// An item of another epoch: replace it, if the counter still has e.
 	item := regionKey(name, s.region)
-	item[attrCount], item[attrCreatedAt], item[attrUpdatedAt] = number(by), number(created), number(now)
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 s.table,
-		Item:                      item,
-		ConditionExpression:       condRegionReplace,
-		ExpressionAttributeNames:  map[string]string{"#cr": attrCreatedAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":old": number(old)},
-	}, NoAmbiguousRetry)
-	if conditionFailed(err) != nil {
-		return errStaleIncarnation
+	item[attrCount], item[attrCreatedAt], item[attrUpdatedAt] = number(by), number(e.created), number(now)
+	item[attrEpoch] = &types.AttributeValueMemberS{Value: e.id}
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:                s.table,
+			Key:                      key(name),
+			ConditionExpression:      condRootEpoch,
+			ExpressionAttributeNames: map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":e": item[attrEpoch], ":cr": number(e.created), ":ce": &types.AttributeValueMemberS{Value: "c" + strconv.FormatInt(e.created, 10)},
+			},
+		}},
+		{Put: &types.Put{
+			TableName:                 s.table,
+			Item:                      item,
+			ConditionExpression:       condRegionReplace,
+			ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#e": attrEpoch},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":e": item[attrEpoch]},
+		}},
+	}}, NoAmbiguousRetry)
+	var canceled *types.TransactionCanceledException
+	if errors.As(err, &canceled) {
+		return errStaleEpoch // the counter's epoch moved on, or another process made the item
 	}
 	if err != nil {
 		return translate(err)
@@ -231,32 +280,73 @@ func (s *Store) regionAdd(ctx context.Context, name string, by, created int64, f
 	return nil
 }
 
+// regionSet sets the counter name to count (creating it if missing) and
+// starts a new epoch: every region's item of the epoch before counts for
+// nothing from then on, in every region the set reaches.
+func (s *Store) regionSet(ctx context.Context, name string, count int64) (counter.Result, error) {
+	now := s.timestamp()
+	id := fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                s.table,
+		Key:                      key(name),
+		UpdateExpression:         updateRegionSet,
+		ConditionExpression:      aws.String("attribute_not_exists(#s)"),
+		ExpressionAttributeNames: map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":name": &types.AttributeValueMemberS{Value: name}, ":count": number(count), ":now": number(now),
+			":one": number(1), ":e": &types.AttributeValueMemberS{Value: id},
+		},
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		if conditionFailed(err) != nil {
+			return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("a sharded counter cannot be set across regions")))
+		}
+		return counter.Result{}, wrap("set", name, translate(err))
+	}
+	s.epochs.forget(name)
+	t := time.UnixMilli(now).UTC()
+	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
+	if len(out.Attributes) == 0 {
+		return counter.Result{Counter: c, Created: true}, nil
+	}
+	old, err := decode(out.Attributes)
+	if err != nil {
+		return counter.Result{}, wrap("set", name, err)
+	}
+	c.CreatedAt = old.CreatedAt
+	return counter.Result{Counter: c}, nil
+}
+
 // regionRead returns the counter name summed over its own item and every
 // region's item of its incarnation.
 func (s *Store) regionRead(ctx context.Context, name string) (counter.Counter, error) {
-	c, _, err := s.regionReadIncarnation(ctx, name)
+	c, _, err := s.regionReadEpoch(ctx, name)
 	return c, err
 }
 
-// regionReadIncarnation is regionRead that also returns the incarnation
-// (the own item's created_at, Unix ms).
-func (s *Store) regionReadIncarnation(ctx context.Context, name string) (counter.Counter, int64, error) {
+// regionReadEpoch is regionRead that also returns the counter's epoch.
+func (s *Store) regionReadEpoch(ctx context.Context, name string) (counter.Counter, string, error) {
 	keys := []map[string]types.AttributeValue{key(name)}
 	for _, r := range s.regions {
 		keys = append(keys, regionKey(name, r))
 	}
 	items, err := s.batchGetKeys(ctx, keys)
 	if err != nil {
-		return counter.Counter{}, 0, err
+		return counter.Counter{}, "", err
 	}
 	own := counterPrefix + name
 	rootItem, ok := items[own]
 	if !ok {
-		return counter.Counter{}, 0, counter.NotFoundError(name)
+		return counter.Counter{}, "", counter.NotFoundError(name)
 	}
 	root, err := decodeItem(rootItem)
 	if err != nil {
-		return counter.Counter{}, 0, err
+		return counter.Counter{}, "", err
+	}
+	e, err := rootEpoch(rootItem)
+	if err != nil {
+		return counter.Counter{}, "", err
 	}
 	total, updated := root.count, root.updated
 	for pk, item := range items {
@@ -265,16 +355,16 @@ func (s *Store) regionReadIncarnation(ctx context.Context, name string) (counter
 		}
 		it, err := decodeItem(item)
 		if err != nil {
-			return counter.Counter{}, 0, fmt.Errorf("item %q: %w", pk, err)
+			return counter.Counter{}, "", fmt.Errorf("item %q: %w", pk, err)
 		}
-		if it.created != root.created {
-			continue // left by an incarnation that is gone
+		if it.created != root.created || itemEpoch(item) != e {
+			continue // left by an epoch that is gone
 		}
 		total += it.count
 		updated = max(updated, it.updated)
 	}
 	c := counterOf(root, min(max(total, 0), counter.MaxCount), updated)
-	return c, root.created, nil
+	return c, e, nil
 }
 
 // batchGetKeys reads keys (at most 100) with strongly consistent reads, by

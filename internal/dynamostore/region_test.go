@@ -152,3 +152,118 @@ func TestRegionsDecrementAndMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionsSetRacesIncrements sets a counter in one region while both
+// regions increment it. The rule (docs/dynamodb.md, "Across regions"): a
+// set starts a new epoch; after replication settles the count is the set's
+// value plus every increment acknowledged on the new epoch (those whose
+// answer includes the set's value); increments acknowledged before the set
+// reached their region count for the old epoch, which is gone.
+func TestRegionsSetRacesIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 100*time.Millisecond)
+	ctx := testContext(t)
+	const name, to = "reset", 1_000_000
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+
+	var before, after, unavailable atomic.Int64
+	stop := time.Now().Add(regionLoadDuration())
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range 8 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					res, err := s.Apply(ctx, counter.Increment(name, 1))
+					switch {
+					case counter.ErrorCode(err) == counter.Unavailable:
+						unavailable.Add(1)
+					case err != nil:
+						t.Errorf("increment: %v", err)
+						return
+					case res.Counter.Count > to:
+						after.Add(1)
+					default:
+						before.Add(1)
+					}
+				}
+			})
+		}
+	}
+	time.Sleep(regionLoadDuration() / 2)
+	if _, err := stores[1].Apply(ctx, counter.Set(name, to)); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	var got [2]int64
+	for i, s := range stores {
+		c, err := s.Get(ctx, name)
+		if err != nil {
+			t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
+		}
+		got[i] = c.Count
+	}
+	t.Logf("%d increments acknowledged before the set, %d after, %d unavailable; after settling %v", before.Load(), after.Load(), unavailable.Load(), got)
+	if got[0] != got[1] {
+		t.Fatalf("regions answer %v after settling; want the same", got)
+	}
+	if lo, hi := to+after.Load(), to+after.Load()+unavailable.Load(); got[0] < lo || got[0] > hi {
+		t.Fatalf("count %d; want the set's %d + the %d increments acknowledged after it (+ at most %d unavailable)", got[0], to, after.Load(), unavailable.Load())
+	}
+}
+
+// TestRegionsDeleteRacesIncrements deletes a counter in one region while
+// both increment it: after settling it is gone in both; created again, it
+// starts from its new count, whatever the old epoch's region items held.
+func TestRegionsDeleteRacesIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 100*time.Millisecond)
+	ctx := testContext(t)
+	const name = "gone"
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	stop := time.Now().Add(regionLoadDuration())
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range 8 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					_, err := s.Apply(ctx, counter.Increment(name, 1))
+					if err != nil && counter.ErrorCode(err) != counter.NotFound && counter.ErrorCode(err) != counter.Unavailable {
+						t.Errorf("increment: %v", err)
+						return
+					}
+				}
+			})
+		}
+	}
+	time.Sleep(regionLoadDuration() / 2)
+	if _, err := stores[0].Apply(ctx, counter.Delete(name)); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); counter.ErrorCode(err) != counter.NotFound {
+			t.Fatalf("get in %s after the delete settled: %+v, %v; want not_found", replsim.RegionNames[i], c, err)
+		}
+	}
+	if _, err := stores[1].Apply(ctx, counter.Create(name, 7)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	for _, s := range stores {
+		if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); err != nil || c.Count != 9 {
+			t.Fatalf("get in %s: %d, %v; want 9 (7 created, 1 from each region)", replsim.RegionNames[i], c.Count, err)
+		}
+	}
+}

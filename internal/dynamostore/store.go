@@ -87,7 +87,7 @@ type Store struct {
 	// replica region (WithRegions); "" and nil on one region.
 	region  string
 	regions []string
-	incs    incarnations
+	epochs  epochs
 }
 
 // Option configures a Store.
@@ -184,6 +184,8 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return s.hit(ctx, w.Name, w.Visitor)
 	case w.Op == counter.OpBot:
 		return s.bot(ctx, w.Name)
+	case w.Op == counter.OpSet && s.region != "" && w.Shards <= 1:
+		return s.regionSet(ctx, w.Name, w.Count)
 	case w.Shards > 1:
 		return s.applyPlanned(ctx, w)
 	case w.Op == counter.OpCreate:

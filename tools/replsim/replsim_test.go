@@ -13,11 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 	"github.com/hitcounter/hitcounter/tools/replsim"
 )
 
-func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
+func TestMain(m *testing.M) { os.Exit(replsim.RunTests(m)) }
 
 // createPlain creates a table keyed by pk alone, with a stream of both images.
 func createPlain(ctx context.Context, db *dynamodb.Client, table string) (string, error) {

@@ -2,6 +2,10 @@ package replsim
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,17 +22,39 @@ var RegionNames = [2]string{"us-east-1", "eu-west-1"}
 // CreateFunc creates table with client and returns its stream's ARN.
 type CreateFunc func(ctx context.Context, client *dynamodb.Client, table string) (streamARN string, err error)
 
-// StartForTest starts two DynamoDB Local servers of the test's own, one per
-// region (RegionNames), creates table in each with create, and starts a
-// Sim between them that runs until the test ends.
+// shared are the two DynamoDB Local servers (one per region) of the test
+// binary, started on first use and stopped by RunTests.
+var shared struct {
+	once    sync.Once
+	servers [2]*dynamolocal.Server
+	err     error
+	tables  atomic.Int64
+}
+
+// StartForTest creates a table of the test's own named after table in each
+// of two regions (RegionNames; two DynamoDB Local servers shared by the
+// test binary, started on first use), with create, and starts a Sim
+// between them that runs until the test ends.
 func StartForTest(tb testing.TB, table string, create CreateFunc, opts Options) (*Sim, [2]Region) {
 	tb.Helper()
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		for i := range shared.servers {
+			if shared.servers[i], shared.err = dynamolocal.Start(ctx, dynamolocal.Options{}); shared.err != nil {
+				return
+			}
+		}
+	})
+	if shared.err != nil {
+		tb.Fatalf("DynamoDB Local: %v", shared.err)
+	}
+	table += "-" + strconv.FormatInt(shared.tables.Add(1), 10)
 	var regions [2]Region
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for i, name := range RegionNames {
-		srv := dynamolocal.StartForTest(tb, dynamolocal.Options{})
-		cfg := dynamostore.ClientConfig{Region: name, Endpoint: srv.Endpoint()}
+		cfg := dynamostore.ClientConfig{Region: name, Endpoint: shared.servers[i].Endpoint()}
 		db := dynamostore.NewClient(cfg)
 		arn, err := create(ctx, db, table)
 		if err != nil {
@@ -41,4 +67,21 @@ func StartForTest(tb testing.TB, table string, create CreateFunc, opts Options) 
 	tb.Cleanup(stop)
 	sim.Start(run)
 	return sim, regions
+}
+
+// RunTests runs the tests (with dynamolocal.RunTests) and then stops the
+// servers StartForTest started. Call it from TestMain:
+// os.Exit(replsim.RunTests(m)).
+func RunTests(m *testing.M) int {
+	code := dynamolocal.RunTests(m)
+	var errs []error
+	for _, s := range shared.servers {
+		if s != nil {
+			errs = append(errs, s.Stop())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		println(err.Error())
+	}
+	return code
 }
