@@ -127,6 +127,11 @@ func TestRegionsDecrementAndMissing(t *testing.T) {
 	if _, err := stores[1].Apply(ctx, counter.Increment("nobody", 1)); counter.ErrorCode(err) != counter.NotFound {
 		t.Fatalf("increment of a missing counter: %v, want not_found", err)
 	}
+	sharded := counter.Create("sharded", 0)
+	sharded.Shards = 4
+	if _, err := stores[0].Apply(ctx, sharded); counter.ErrorCode(err) != counter.InvalidRequest {
+		t.Fatalf("create with shards across regions: %v, want invalid_request", err)
+	}
 	if _, err := stores[0].Apply(ctx, counter.Create("down", 0)); err != nil {
 		t.Fatal(err)
 	}

@@ -174,6 +174,11 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	if err := w.Validate(); err != nil {
 		return counter.Result{}, wrap(w.Op.String(), w.Name, err)
 	}
+	if s.region != "" && w.Shards > 1 {
+		// A read across regions sums no shards (region.go): refuse rather
+		// than lose their counts.
+		return counter.Result{}, wrap(w.Op.String(), w.Name, counter.Errorf(counter.InvalidRequest, "shards are not available with replica regions"))
+	}
 	if w.Keyed() {
 		return s.applyKeyed(ctx, w)
 	}
