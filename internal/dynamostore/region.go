@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
@@ -335,6 +336,13 @@ func (s *Store) regionReadEpoch(ctx context.Context, name string) (counter.Count
 	if err != nil {
 		return counter.Counter{}, "", err
 	}
+	return s.regionSum(name, items)
+}
+
+// regionSum returns the counter name from items, by key: its own item and
+// the region items of its epoch (others are ignored); NotFound without its
+// own item.
+func (s *Store) regionSum(name string, items map[string]map[string]types.AttributeValue) (counter.Counter, string, error) {
 	own := counterPrefix + name
 	rootItem, ok := items[own]
 	if !ok {
@@ -349,8 +357,10 @@ func (s *Store) regionReadEpoch(ctx context.Context, name string) (counter.Count
 		return counter.Counter{}, "", err
 	}
 	total, updated := root.count, root.updated
-	for pk, item := range items {
-		if pk == own {
+	for _, r := range s.regions {
+		pk := own + regionInfix + r
+		item, ok := items[pk]
+		if !ok {
 			continue
 		}
 		it, err := decodeItem(item)
@@ -365,6 +375,41 @@ func (s *Store) regionReadEpoch(ctx context.Context, name string) (counter.Count
 	}
 	c := counterOf(root, min(max(total, 0), counter.MaxCount), updated)
 	return c, e, nil
+}
+
+// regionCounters returns the counters names (in that order) whose own
+// items are in roots (by name), summed over their region items: one
+// BatchGetItem per 100 region items.
+func (s *Store) regionCounters(ctx context.Context, names []string, roots map[string]map[string]types.AttributeValue) ([]counter.Counter, error) {
+	var keys []map[string]types.AttributeValue
+	for _, name := range names {
+		if len(roots[name]) > 0 {
+			for _, r := range s.regions {
+				keys = append(keys, regionKey(name, r))
+			}
+		}
+	}
+	items := map[string]map[string]types.AttributeValue{}
+	for i := 0; i < len(keys); i += 100 {
+		got, err := s.batchGetKeys(ctx, keys[i:min(i+100, len(keys))])
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(items, got)
+	}
+	out := make([]counter.Counter, 0, len(names))
+	for _, name := range names {
+		if len(roots[name]) == 0 {
+			continue // deleted since the index was read
+		}
+		items[counterPrefix+name] = roots[name]
+		c, _, err := s.regionSum(name, items)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // batchGetKeys reads keys (at most 100) with strongly consistent reads, by

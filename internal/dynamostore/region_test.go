@@ -155,6 +155,10 @@ func TestRegionsDecrementAndMissing(t *testing.T) {
 		if c, err := s.Get(ctx, "down"); err != nil || c.Count != 2 {
 			t.Fatalf("get in %s: %v, %v; want 2", replsim.RegionNames[i], c.Count, err)
 		}
+		page, err := s.List(ctx, counter.ListOptions{})
+		if err != nil || len(page.Counters) != 1 || page.Counters[0].Count != 2 {
+			t.Fatalf("list in %s: %+v, %v; want down at 2 (the regions' sum)", replsim.RegionNames[i], page.Counters, err)
+		}
 	}
 }
 
