@@ -23,20 +23,20 @@ import (
 // which loses an increment whenever two regions add to one item within the
 // replication delay. So with regions listed, each region adds only to an
 // item it owns, and a counter's count is its own item's count (what a
-// create left) plus the count of each region's item of the same
-// incarnation (created_at):
+// create or set left) plus the count of each region's item of the same
+// epoch (attrEpoch):
 //
-//	c#<name>           the counter's own item, as without regions
+//	c#<name>           the counter's own item, as without regions, with
+//	                   an epoch once a set started one
 //	c#<name>#@<region> the increments served in <region>: count,
-//	                   created_at (the incarnation it counts for),
-//	                   updated_at; no name, so the listing index holds
-//	                   counters only
+//	                   created_at, epoch (what it counts for), updated_at;
+//	                   no name, so the listing index holds counters only
 //
 // No item is ever written by two regions' increments, so replication,
 // which copies whole items, loses none. A read gets the counter's own item
 // and every region's (BatchGetItem, one round trip, strongly consistent in
-// the local replica) and sums those of the own item's incarnation: a
-// region item left by an incarnation that was deleted counts for nothing.
+// the local replica) and sums those of the own item's epoch: a region item
+// left by an epoch that a set or delete ended counts for nothing.
 // docs/dynamodb.md ("Across regions") has the rules.
 const regionInfix = "#@"
 
