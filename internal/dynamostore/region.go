@@ -439,3 +439,50 @@ func (s *Store) batchGetKeys(ctx context.Context, keys []map[string]types.Attrib
 	}
 	return out, nil
 }
+
+// planRegionAdd plans a keyed increment (by > 0) across regions, in the
+// transaction of its idempotency record: an ADD to the serving region's
+// item of the counter's epoch (created if missing), and a check that the
+// counter's own item still has that epoch, so that the record never says
+// applied for an increment that counts for nothing. The answer is the
+// counter as read before plus by. current is the counter's own item (nil:
+// NotFound). A region item of another epoch is made
+// this epoch's first (once per process and epoch), as an unkeyed
+// increment's first write does, adding 0.
+func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
+	if len(current) == 0 {
+		return plan{}, counter.NotFoundError(w.Name)
+	}
+	c, id, err := s.regionReadEpoch(ctx, w.Name)
+	if err != nil {
+		return plan{}, err
+	}
+	created := c.CreatedAt.UnixMilli()
+	e := &types.AttributeValueMemberS{Value: id}
+	if known, ok := s.epochs.get(w.Name); !ok || known.id != id {
+		// The region item may hold another epoch: make it this one's.
+		if err := s.regionAdd(ctx, w.Name, 0, epoch{id: id, created: created}, true); err != nil {
+			if !errors.Is(err, errStaleEpoch) {
+				return plan{}, err
+			}
+		} else {
+			s.epochs.set(w.Name, epoch{id: id, created: created})
+		}
+	}
+	c.Count = min(c.Count+w.By, counter.MaxCount)
+	c.UpdatedAt = time.UnixMilli(max(now, c.UpdatedAt.UnixMilli())).UTC()
+	return plan{result: counter.Result{Counter: c}, changes: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: s.table, Key: regionKey(w.Name, s.region), UpdateExpression: updateRegionAdd, ConditionExpression: condRegionAdd,
+			ExpressionAttributeNames:  regionAddNames,
+			ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(w.By), ":now": number(now), ":cr": number(created), ":e": e},
+		}},
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: s.table, Key: key(w.Name), ConditionExpression: condRootEpoch,
+			ExpressionAttributeNames: map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":e": e, ":cr": number(created), ":ce": &types.AttributeValueMemberS{Value: "c" + strconv.FormatInt(created, 10)},
+			},
+		}},
+	}}, nil
+}

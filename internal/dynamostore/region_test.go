@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -274,5 +275,57 @@ func TestRegionsDeleteRacesIncrements(t *testing.T) {
 		if c, err := s.Get(ctx, name); err != nil || c.Count != 9 {
 			t.Fatalf("get in %s: %d, %v; want 9 (7 created, 1 from each region)", replsim.RegionNames[i], c.Count, err)
 		}
+	}
+}
+
+// TestRegionsKeyedIncrements: keyed increments across regions are
+// exactly-once in their region (a retry there is replayed), add to the
+// region's own item (none lost to last writer wins), and a retry in the
+// other region after the record has replicated is replayed too. Other
+// keyed writes are refused across regions.
+func TestRegionsKeyedIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 50*time.Millisecond)
+	ctx := testContext(t)
+	const name = "keyed"
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	var applied atomic.Int64
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for c := range 4 {
+			wg.Go(func() {
+				for n := range 10 {
+					w := counter.Increment(name, 1).WithKey(counter.IdempotencyKey{Key: fmt.Sprintf("r%d-c%d-%d", i, c, n)})
+					first, err := s.Apply(ctx, w)
+					if err != nil {
+						t.Errorf("keyed increment: %v", err)
+						return
+					}
+					again, err := s.Apply(ctx, w)
+					if err != nil || !again.Replayed || again.Counter.Count != first.Counter.Count {
+						t.Errorf("retry in the same region: %+v, %v; want replayed %d", again, err, first.Counter.Count)
+						return
+					}
+					applied.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); err != nil || c.Count != applied.Load() {
+			t.Fatalf("get in %s: %d, %v; want %d", replsim.RegionNames[i], c.Count, err, applied.Load())
+		}
+	}
+	w := counter.Increment(name, 1).WithKey(counter.IdempotencyKey{Key: "r0-c0-0"})
+	if res, err := stores[1].Apply(ctx, w); err != nil || !res.Replayed {
+		t.Fatalf("retry in the other region after replication: %+v, %v; want replayed", res, err)
+	}
+	set := counter.Set(name, 3).WithKey(counter.IdempotencyKey{Key: "set"})
+	if _, err := stores[0].Apply(ctx, set); counter.ErrorCode(err) != counter.InvalidRequest {
+		t.Fatalf("keyed set across regions: %v, want invalid_request", err)
 	}
 }
