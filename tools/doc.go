@@ -5,6 +5,7 @@
 //   - localapi, cmd/hitcounter-local: the Docker-free `sam local start-api` (make local)
 //   - dynamolocal: installs, starts and stops the real DynamoDB Local
 //   - dynamoproxy: a proxy in front of it that throttles hot keys as DynamoDB does
+//   - replsim: two DynamoDB Local servers as two regions of a global table, replicated by their streams
 //   - samtemplate: reads template.yaml for the tests and make local
 //   - apitest: the HTTP contract suite every host passes
 //   - faults: fault-injection tests (DynamoDB killed, hanging, clients leaving)

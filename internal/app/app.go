@@ -112,6 +112,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if cfg.MaxShards > 0 {
 		storeOpts = append(storeOpts, dynamostore.WithMaxShards(cfg.MaxShards))
 	}
+	if len(cfg.ReplicaRegions) > 1 {
+		storeOpts = append(storeOpts, dynamostore.WithRegions(cfg.DynamoDB.Region, cfg.ReplicaRegions))
+	}
 	a.store = dynamostore.New(a.dynamo, cfg.TableName, storeOpts...)
 	if opts.Salts == nil { // every function of a deployment uses the day's same salt
 		a.salts = dynamostore.NewSalts(a.dynamo, cfg.TableName)

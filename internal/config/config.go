@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,12 @@ type Config struct {
 	// 0, unset, is counter.MaxShards; 1 turns it off). A create or set may
 	// still ask for up to counter.MaxShards.
 	MaxShards int
+	// ReplicaRegions are every region of a global table
+	// (REPLICA_REGIONS, comma-separated; empty: one region, as before),
+	// among them DynamoDB.Region, the one serving: with two or more, the
+	// DynamoDB store writes only the serving region's items of a counter
+	// (dynamostore.WithRegions).
+	ReplicaRegions []string
 	// HitCreates lets GET /counters/{name}/hit.svg create a missing counter
 	// (HIT_CREATES_COUNTERS=true; default false): anyone who can load an
 	// image can then create counters.
@@ -258,6 +265,16 @@ func FromEnv(getenv func(string) string, chain CredentialsChain) (Config, error)
 	cfg.DynamoDB = dynamostore.ClientConfig{
 		Region:   firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION"),
 		Endpoint: e.endpoint("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+	}
+	cfg.ReplicaRegions = splitList(getenv("REPLICA_REGIONS"))
+	for _, r := range cfg.ReplicaRegions {
+		if !dynamostore.ValidRegion(r) {
+			e.invalid("REPLICA_REGIONS", getenv("REPLICA_REGIONS"), "AWS region names, comma-separated")
+			break
+		}
+	}
+	if len(cfg.ReplicaRegions) > 0 && !slices.Contains(cfg.ReplicaRegions, cfg.DynamoDB.Region) {
+		e.fail(fmt.Errorf("REPLICA_REGIONS=%q must list AWS_REGION (%q), the region that serves", getenv("REPLICA_REGIONS"), cfg.DynamoDB.Region))
 	}
 	envCreds := e.credentials()
 	if cfg.Store == StoreDynamoDB {

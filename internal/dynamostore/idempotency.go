@@ -105,7 +105,9 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 		now := s.now()
 		var p plan
 		shard := -1
-		if !exact && w.Op == counter.OpIncrement && w.By > 0 && shardsOf(current) > 1 {
+		if s.region != "" {
+			p, err = s.planRegionAdd(ctx, w, current, now.UnixMilli())
+		} else if !exact && w.Op == counter.OpIncrement && w.By > 0 && shardsOf(current) > 1 {
 			p, shard, err = s.planKeyedAdd(ctx, w, current, tried, now.UnixMilli())
 		} else {
 			p, err = s.plan(ctx, w, current, now.UnixMilli())

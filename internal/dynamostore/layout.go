@@ -133,6 +133,9 @@ func shardOfKey(pk string) (name, suffix string, ok bool) {
 	if !sharded {
 		return name, "", true
 	}
+	if r, ok := strings.CutPrefix(k, "@"); ok && ValidRegion(r) { // a region's item (region.go)
+		return name, regionInfix + r, true
+	}
 	if n, err := strconv.Atoi(k); err != nil || n < 1 || n >= counter.MaxShards || strconv.Itoa(n) != k {
 		return name, "", false
 	}

@@ -129,6 +129,9 @@ func (s *Store) readCounters(ctx context.Context, names []string) ([]counter.Cou
 			return nil, err
 		}
 	}
+	if s.region != "" {
+		return s.regionCounters(ctx, names, items)
+	}
 	counters := make([]counter.Counter, len(names))
 	found := make([]bool, len(names))
 	var mu sync.Mutex

@@ -239,6 +239,9 @@ func bounds(k, n int, by int64) (lo, hi int64) {
 // increment near counter.MaxCount) is made exactly across items
 // (applyExact).
 func (s *Store) increment(ctx context.Context, name string, by int64, v counter.Visitor) (counter.Result, error) {
+	if s.region != "" {
+		return s.regionIncrement(ctx, name, by)
+	}
 	var tried uint64 // items throttled in this call
 	throttles := 0
 	relearnt := false // the shard count was read again after a refusal

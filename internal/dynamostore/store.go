@@ -84,6 +84,11 @@ type Store struct {
 	maxShards  int          // WithMaxShards
 	hot        hotCounters
 	growths    growths
+	// region serves this store's increments, one of regions, every
+	// replica region (WithRegions); "" and nil on one region.
+	region  string
+	regions []string
+	epochs  epochs
 }
 
 // Option configures a Store.
@@ -170,7 +175,15 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	if err := w.Validate(); err != nil {
 		return counter.Result{}, wrap(w.Op.String(), w.Name, err)
 	}
+	if s.region != "" && w.Shards > 1 {
+		// A read across regions sums no shards (region.go): refuse rather
+		// than lose their counts.
+		return counter.Result{}, wrap(w.Op.String(), w.Name, counter.Errorf(counter.InvalidRequest, "shards are not available with replica regions"))
+	}
 	if w.Keyed() {
+		if s.region != "" && (w.Op != counter.OpIncrement || w.By <= 0) {
+			return counter.Result{}, wrap(w.Op.String(), w.Name, counter.Errorf(counter.InvalidRequest, "with replica regions, an Idempotency-Key is available on increments by a positive amount only"))
+		}
 		return s.applyKeyed(ctx, w)
 	}
 	switch {
@@ -180,6 +193,8 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return s.hit(ctx, w.Name, w.Visitor)
 	case w.Op == counter.OpBot:
 		return s.bot(ctx, w.Name)
+	case w.Op == counter.OpSet && s.region != "" && w.Shards <= 1:
+		return s.regionSet(ctx, w.Name, w.Count)
 	case w.Shards > 1:
 		return s.applyPlanned(ctx, w)
 	case w.Op == counter.OpCreate:
@@ -269,6 +284,13 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v
 func (s *Store) Get(ctx context.Context, name string) (counter.Counter, error) {
 	if err := counter.ValidateName(name); err != nil {
 		return counter.Counter{}, wrap("get", name, err)
+	}
+	if s.region != "" {
+		c, err := s.regionRead(ctx, name)
+		if err != nil {
+			return counter.Counter{}, wrap("get", name, err)
+		}
+		return c, nil
 	}
 	h := s.hot.get(name)
 	n, _ := h.shardsOrZero()

@@ -1,0 +1,331 @@
+package dynamostore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/tools/replsim"
+)
+
+// createRegionTable creates the counter table in one simulated region.
+func createRegionTable(ctx context.Context, db *dynamodb.Client, table string) (string, error) {
+	if err := dynamostore.CreateTable(ctx, db, table); err != nil {
+		return "", err
+	}
+	return dynamostore.StreamARN(ctx, db, table)
+}
+
+// regionStores starts two simulated regions and returns a store in each,
+// each serving its own region.
+func regionStores(t *testing.T, delay time.Duration) (*replsim.Sim, [2]*dynamostore.Store) {
+	t.Helper()
+	sim, regions := replsim.StartForTest(t, "counters", createRegionTable, replsim.Options{Delay: delay})
+	var stores [2]*dynamostore.Store
+	for i, r := range regions {
+		stores[i] = dynamostore.New(r.DB, r.Table, dynamostore.WithRegions(r.Name, replsim.RegionNames[:]))
+	}
+	return sim, stores
+}
+
+func settleRegions(t *testing.T, sim *replsim.Sim) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := sim.Settle(ctx); err != nil {
+		t.Fatalf("settle: %v", err)
+	}
+}
+
+// regionLoadDuration is how long each region's clients increment:
+// REGION_LOAD_SECONDS (make stress sets a longer soak), default 2 s.
+func regionLoadDuration() time.Duration {
+	if n, err := strconv.Atoi(os.Getenv("REGION_LOAD_SECONDS")); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 2 * time.Second
+}
+
+// TestRegionsLoseNoIncrements is issue 25's proof: two regions behind the
+// replication simulator, 16 clients in each incrementing one counter at
+// once (what loses about a third of the increments on one item, as
+// replsim's TestNaiveCounterLosesIncrements shows). After replication
+// settles, both regions answer the same count: every acknowledged
+// increment, plus at most those answered Unavailable (which may or may not
+// have been applied).
+func TestRegionsLoseNoIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 100*time.Millisecond)
+	ctx := testContext(t)
+	const name = "everywhere"
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 5)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+
+	const clients = 16
+	var acked, unavailable atomic.Int64
+	stop := time.Now().Add(regionLoadDuration())
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range clients {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					res, err := s.Apply(ctx, counter.Increment(name, 1))
+					switch {
+					case counter.ErrorCode(err) == counter.Unavailable:
+						unavailable.Add(1)
+					case err != nil:
+						t.Errorf("increment: %v", err)
+						return
+					case res.Counter.Count < 6:
+						t.Errorf("answer %d: want the increment and the 5 created", res.Counter.Count)
+						return
+					default:
+						acked.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	var got [2]int64
+	for i, s := range stores {
+		c, err := s.Get(ctx, name)
+		if err != nil {
+			t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
+		}
+		got[i] = c.Count
+	}
+	t.Logf("%d increments acknowledged, %d unavailable; after settling %v in %v; replicator %+v",
+		acked.Load(), unavailable.Load(), got, replsim.RegionNames, sim.Stats())
+	if got[0] != got[1] {
+		t.Fatalf("regions answer %v after settling; want the same", got)
+	}
+	if lo, hi := 5+acked.Load(), 5+acked.Load()+unavailable.Load(); got[0] < lo || got[0] > hi {
+		t.Fatalf("count %d after settling; want %d (5 + the acknowledged) to %d (+ the unavailable)", got[0], lo, hi)
+	}
+	if acked.Load() == 0 {
+		t.Fatal("no increment was acknowledged")
+	}
+}
+
+// TestRegionsDecrementAndMissing checks the region path's edges: an
+// increment of a missing counter is NotFound, a decrement below 0 is
+// OutOfRange, and both regions see a decrement made in one.
+func TestRegionsDecrementAndMissing(t *testing.T) {
+	sim, stores := regionStores(t, 20*time.Millisecond)
+	ctx := testContext(t)
+	if _, err := stores[1].Apply(ctx, counter.Increment("nobody", 1)); counter.ErrorCode(err) != counter.NotFound {
+		t.Fatalf("increment of a missing counter: %v, want not_found", err)
+	}
+	sharded := counter.Create("sharded", 0)
+	sharded.Shards = 4
+	if _, err := stores[0].Apply(ctx, sharded); counter.ErrorCode(err) != counter.InvalidRequest {
+		t.Fatalf("create with shards across regions: %v, want invalid_request", err)
+	}
+	if _, err := stores[0].Apply(ctx, counter.Create("down", 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	if _, err := stores[1].Apply(ctx, counter.Increment("down", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[1].Apply(ctx, counter.Increment("down", -4)); counter.ErrorCode(err) != counter.OutOfRange {
+		t.Fatalf("decrement below 0: %v, want out_of_range", err)
+	}
+	settleRegions(t, sim)
+	res, err := stores[0].Apply(ctx, counter.Increment("down", -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counter.Count != 2 {
+		t.Fatalf("after +3 in one region and -1 in the other: %d, want 2", res.Counter.Count)
+	}
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, "down"); err != nil || c.Count != 2 {
+			t.Fatalf("get in %s: %v, %v; want 2", replsim.RegionNames[i], c.Count, err)
+		}
+		page, err := s.List(ctx, counter.ListOptions{})
+		if err != nil || len(page.Counters) != 1 || page.Counters[0].Count != 2 {
+			t.Fatalf("list in %s: %+v, %v; want down at 2 (the regions' sum)", replsim.RegionNames[i], page.Counters, err)
+		}
+	}
+}
+
+// TestRegionsSetRacesIncrements sets a counter in one region while both
+// regions increment it. The rule (docs/dynamodb.md, "Across regions"): a
+// set starts a new epoch; after replication settles the count is the set's
+// value plus every increment acknowledged on the new epoch (those whose
+// answer includes the set's value); increments acknowledged before the set
+// reached their region count for the old epoch, which is gone.
+func TestRegionsSetRacesIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 100*time.Millisecond)
+	ctx := testContext(t)
+	const name, to = "reset", 1_000_000
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+
+	var before, after, unavailable atomic.Int64
+	stop := time.Now().Add(regionLoadDuration())
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range 8 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					res, err := s.Apply(ctx, counter.Increment(name, 1))
+					switch {
+					case counter.ErrorCode(err) == counter.Unavailable:
+						unavailable.Add(1)
+					case err != nil:
+						t.Errorf("increment: %v", err)
+						return
+					case res.Counter.Count > to:
+						after.Add(1)
+					default:
+						before.Add(1)
+					}
+				}
+			})
+		}
+	}
+	time.Sleep(regionLoadDuration() / 2)
+	if _, err := stores[1].Apply(ctx, counter.Set(name, to)); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	var got [2]int64
+	for i, s := range stores {
+		c, err := s.Get(ctx, name)
+		if err != nil {
+			t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
+		}
+		got[i] = c.Count
+	}
+	t.Logf("%d increments acknowledged before the set, %d after, %d unavailable; after settling %v", before.Load(), after.Load(), unavailable.Load(), got)
+	if got[0] != got[1] {
+		t.Fatalf("regions answer %v after settling; want the same", got)
+	}
+	if lo, hi := to+after.Load(), to+after.Load()+unavailable.Load(); got[0] < lo || got[0] > hi {
+		t.Fatalf("count %d; want the set's %d + the %d increments acknowledged after it (+ at most %d unavailable)", got[0], to, after.Load(), unavailable.Load())
+	}
+}
+
+// TestRegionsDeleteRacesIncrements deletes a counter in one region while
+// both increment it: after settling it is gone in both; created again, it
+// starts from its new count, whatever the old epoch's region items held.
+func TestRegionsDeleteRacesIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 100*time.Millisecond)
+	ctx := testContext(t)
+	const name = "gone"
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	stop := time.Now().Add(regionLoadDuration())
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range 8 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					_, err := s.Apply(ctx, counter.Increment(name, 1))
+					if err != nil && counter.ErrorCode(err) != counter.NotFound && counter.ErrorCode(err) != counter.Unavailable {
+						t.Errorf("increment: %v", err)
+						return
+					}
+				}
+			})
+		}
+	}
+	time.Sleep(regionLoadDuration() / 2)
+	if _, err := stores[0].Apply(ctx, counter.Delete(name)); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); counter.ErrorCode(err) != counter.NotFound {
+			t.Fatalf("get in %s after the delete settled: %+v, %v; want not_found", replsim.RegionNames[i], c, err)
+		}
+	}
+	if _, err := stores[1].Apply(ctx, counter.Create(name, 7)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	for _, s := range stores {
+		if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); err != nil || c.Count != 9 {
+			t.Fatalf("get in %s: %d, %v; want 9 (7 created, 1 from each region)", replsim.RegionNames[i], c.Count, err)
+		}
+	}
+}
+
+// TestRegionsKeyedIncrements: keyed increments across regions are
+// exactly-once in their region (a retry there is replayed), add to the
+// region's own item (none lost to last writer wins), and a retry in the
+// other region after the record has replicated is replayed too. Other
+// keyed writes are refused across regions.
+func TestRegionsKeyedIncrements(t *testing.T) {
+	sim, stores := regionStores(t, 50*time.Millisecond)
+	ctx := testContext(t)
+	const name = "keyed"
+	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	var applied atomic.Int64
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for c := range 4 {
+			wg.Go(func() {
+				for n := range 10 {
+					w := counter.Increment(name, 1).WithKey(counter.IdempotencyKey{Key: fmt.Sprintf("r%d-c%d-%d", i, c, n)})
+					first, err := s.Apply(ctx, w)
+					if err != nil {
+						t.Errorf("keyed increment: %v", err)
+						return
+					}
+					again, err := s.Apply(ctx, w)
+					if err != nil || !again.Replayed || again.Counter.Count != first.Counter.Count {
+						t.Errorf("retry in the same region: %+v, %v; want replayed %d", again, err, first.Counter.Count)
+						return
+					}
+					applied.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); err != nil || c.Count != applied.Load() {
+			t.Fatalf("get in %s: %d, %v; want %d", replsim.RegionNames[i], c.Count, err, applied.Load())
+		}
+	}
+	w := counter.Increment(name, 1).WithKey(counter.IdempotencyKey{Key: "r0-c0-0"})
+	if res, err := stores[1].Apply(ctx, w); err != nil || !res.Replayed {
+		t.Fatalf("retry in the other region after replication: %+v, %v; want replayed", res, err)
+	}
+	set := counter.Set(name, 3).WithKey(counter.IdempotencyKey{Key: "set"})
+	if _, err := stores[0].Apply(ctx, set); counter.ErrorCode(err) != counter.InvalidRequest {
+		t.Fatalf("keyed set across regions: %v, want invalid_request", err)
+	}
+}
