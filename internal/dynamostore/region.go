@@ -306,17 +306,7 @@ func (s *Store) regionSet(ctx context.Context, name string, count int64) (counte
 		return counter.Result{}, wrap("set", name, translate(err))
 	}
 	s.epochs.forget(name)
-	t := time.UnixMilli(now).UTC()
-	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
-	if len(out.Attributes) == 0 {
-		return counter.Result{Counter: c, Created: true}, nil
-	}
-	old, err := decode(out.Attributes)
-	if err != nil {
-		return counter.Result{}, wrap("set", name, err)
-	}
-	c.CreatedAt = old.CreatedAt
-	return counter.Result{Counter: c}, nil
+	return setResult(name, count, now, out.Attributes)
 }
 
 // regionRead returns the counter name summed over its own item and every

@@ -361,17 +361,7 @@ func (s *Store) set(ctx context.Context, w counter.Write) (counter.Result, error
 		return counter.Result{}, wrap("set", name, translate(err))
 	}
 	s.hot.forget(name)
-	t := time.UnixMilli(now).UTC()
-	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
-	if len(out.Attributes) == 0 {
-		return counter.Result{Counter: c, Created: true}, nil
-	}
-	old, err := decode(out.Attributes)
-	if err != nil {
-		return counter.Result{}, wrap("set", name, err)
-	}
-	c.CreatedAt = old.CreatedAt
-	return counter.Result{Counter: c}, nil
+	return setResult(name, count, now, out.Attributes)
 }
 
 // delete removes a counter kept in one item with one conditional
@@ -467,4 +457,21 @@ func visited(withVisitor, without *string, names map[string]string, values map[s
 	values = maps.Clone(values)
 	values[":v"] = visitorValue(v)
 	return withVisitor, names, values
+}
+
+// setResult is a set's answer from the item the write replaced (its
+// ALL_OLD attributes): created when there was none, else the old creation
+// time kept.
+func setResult(name string, count, now int64, old map[string]types.AttributeValue) (counter.Result, error) {
+	t := time.UnixMilli(now).UTC()
+	c := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
+	if len(old) == 0 {
+		return counter.Result{Counter: c, Created: true}, nil
+	}
+	prev, err := decode(old)
+	if err != nil {
+		return counter.Result{}, wrap("set", name, err)
+	}
+	c.CreatedAt = prev.CreatedAt
+	return counter.Result{Counter: c}, nil
 }
