@@ -578,11 +578,19 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		for attempt := 1; ; attempt++ {
 			v, err := action(ctx, t)
-			if err == nil || attempt == 3 || !strings.Contains(err.Error(), "Cannot find context") {
+			if err == nil || attempt == 3 || !navigatedAway(err) {
 				return v, err
 			}
 		}
 	}
+}
+
+// navigatedAway reports whether err is Chromium's answer to an evaluation
+// that a navigation (a link followed, a reload) cut short: the poll then
+// starts again in the new document.
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context") || strings.Contains(msg, "Inspected target navigated or closed")
 }
 
 func evalVoid(expr string) chromedp.Action[chromedp.Void] {
