@@ -207,7 +207,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 	// Every function reaches DynamoDB through the gate, which allows each
 	// what its role in the template allows, and nothing else.
-	env := functionEnv(opts, globalTimeout(tmpl), s.httpAPI)
+	settings, err := tmpl.GlobalParameterEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	env := functionEnv(opts, globalTimeout(tmpl), s.httpAPI, settings)
 	if s.gate, err = iamgate.FromTemplate(ctx, endpoint, tmpl, envMap(env), iamgate.Options{Logger: s.logger, OnDecision: opts.OnAccess}); err != nil {
 		return nil, err
 	}
@@ -346,9 +350,10 @@ func (s *Stack) startDynamoDB(ctx context.Context) (string, error) {
 }
 
 // functionEnv is the environment of every emulator and function: what the
-// template's Globals set, for the local tables. Each function adds its own
-// credentials and the gate's endpoint.
-func functionEnv(o Options, timeout int, httpAPI bool) []string {
+// template's Globals set, for the local tables, with the deployer's
+// settings (the Globals' variables that are parameters, resolved). Each
+// function adds its own credentials and the gate's endpoint.
+func functionEnv(o Options, timeout int, httpAPI bool, settings map[string]string) []string {
 	vars := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 		"TZ":                              "UTC",
@@ -360,6 +365,11 @@ func functionEnv(o Options, timeout int, httpAPI bool) []string {
 		"AWS_DEFAULT_REGION":              "us-east-1",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(timeout),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+	}
+	for k, v := range settings {
+		if _, local := vars[k]; !local {
+			vars[k] = v
+		}
 	}
 	if httpAPI && len(o.APIKeys) > 0 {
 		// Behind an HTTP API the functions check the keys, by their

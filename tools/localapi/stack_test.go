@@ -304,6 +304,52 @@ func TestStackFunctionEnvironment(t *testing.T) {
 	}
 }
 
+// TestStackSettings checks that the deployer's settings among the Globals'
+// environment reach the functions as on Lambda: with Uniques=false and
+// BotFilter=false a crawler's increment counts as any other, and the stats
+// (through the stream and the real aggregate function) count no uniques.
+func TestStackSettings(t *testing.T) {
+	s := startStack(t, localapi.Options{PoolSize: 1, TemplateParams: map[string]any{"Uniques": "false", "BotFilter": "false"}})
+	if r := do(t, "POST", s.URL()+"/counters", "", `{"name":"settings"}`); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	for i, agent := range []string{"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"} {
+		req, err := http.NewRequest("POST", s.URL()+"/counters/settings/increment", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("User-Agent", agent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Count int64 }
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || got.Count != int64(i+1) {
+			t.Errorf("increment %d by %q: count %d (%v), want %d: with BotFilter=false a crawler counts", i+1, agent, got.Count, err, i+1)
+		}
+	}
+	var point map[string]any
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r := do(t, "GET", s.URL()+"/counters/settings/stats?period=day", "", "")
+		points, _ := r.body["points"].([]any)
+		if len(points) > 0 {
+			point, _ = points[len(points)-1].(map[string]any)
+		}
+		if point["hits"] == float64(2) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the stream gives no signal over HTTP
+	}
+	if point["hits"] != float64(2) {
+		t.Errorf("today's stats: %v, want 2 hits", point)
+	}
+	if _, ok := point["uniques"]; ok {
+		t.Errorf("today's stats with Uniques=false: %v, want no uniques", point)
+	}
+}
+
 // TestStackHTTPAPI runs the local API as the template deploys with
 // ApiType=HTTP: payload 2.0 events to the same binaries, what no route
 // serves answered by the $default route's function with the service's JSON

@@ -259,6 +259,32 @@ func (t *Template) function(id string, cf *cloudformation.Template) (Function, e
 	return f, nil
 }
 
+// GlobalParameterEnvironment returns the variables of the Globals'
+// function environment that are a template parameter (`NAME: !Ref Param`),
+// resolved: the settings a deployer chooses for every function. Variables
+// that name resources (tables, endpoints) are not among them.
+func (t *Template) GlobalParameterEnvironment() (map[string]string, error) {
+	globals, _ := t.Raw["Globals"].(map[string]any)
+	fn, _ := globals["Function"].(map[string]any)
+	env, _ := fn["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	declared, _ := t.Raw["Parameters"].(map[string]any)
+	out := map[string]string{}
+	for name, v := range vars {
+		ref, _ := v.(map[string]any)
+		param, _ := ref["Ref"].(string)
+		if _, ok := declared[param]; !ok || len(ref) != 1 {
+			continue
+		}
+		resolved, err := t.evaluator().resolve(v)
+		if err != nil {
+			return nil, fmt.Errorf("the Globals environment's %s: %w", name, err)
+		}
+		out[name] = fmt.Sprint(resolved)
+	}
+	return out, nil
+}
+
 // logging returns function id's LoggingConfig over Globals', resolved.
 func (t *Template) logging(id string) (map[string]string, error) {
 	globals, _ := t.Raw["Globals"].(map[string]any)
