@@ -44,8 +44,9 @@ type Options struct {
 	// keeps DynamoDB's table management out of every function binary.
 	PrepareLocal bool
 	// Salts gives the day's salt of unique visitors (config.Uniques);
-	// nil: the process's memory, or on DynamoDB the counter table (shared
-	// by every process). Tests inject theirs.
+	// nil: the process's memory, on the file store a file beside the data
+	// file, on DynamoDB the counter table (shared by every process).
+	// Tests inject theirs.
 	Salts uniques.Salts
 }
 
@@ -85,6 +86,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			a.log.Warn("data file: "+note, "data_path", cfg.DataPath)
 		}
 		a.store, a.file = fs, fs
+		if opts.Salts == nil { // beside the data file: a restart keeps the day's
+			a.salts = fs
+		}
 		return a, nil
 	case config.StoreDynamoDB:
 	default:
@@ -173,7 +177,6 @@ func (a *App) Handler(routes []string, pages httpapi.Pages, maintenance httpapi.
 	}
 	if a.cfg.Uniques {
 		opts.Visitors = uniques.NewHasher(a.salts, nil)
-		opts.VisitorsNotStored = a.file != nil // docs/uniques.md
 	}
 	// Only the routes that add hits tell crawlers apart: the others do not
 	// pay for reading the list (about 30 ms, at a Lambda function's start).

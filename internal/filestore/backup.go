@@ -46,10 +46,11 @@ func (t *txn) restore(a counter.Archive) error {
 			if p.Hits == 0 || p.Start.Before(oldest) {
 				continue
 			}
-			key := historyKey(c.Name, p.Start)
-			if err := h.b.Put(key, encodeHits(h.name, key, counter.HitSumOf(p.Hits))); err != nil {
+			b, _, err := t.bucket(i, historyKey(c.Name, p.Start))
+			if err != nil {
 				return err
 			}
+			b.value = bucketValue{hits: counter.HitSumOf(p.Hits)} // an archive carries hits only
 		}
 	}
 	return nil

@@ -15,7 +15,14 @@ import (
 // goroutines on one counter, each one on disk when Apply returns: the
 // store half of the durable hot path. commits/op says how many writes one
 // commit (two fdatasyncs) carried.
-func BenchmarkIncrement(b *testing.B) {
+func BenchmarkIncrement(b *testing.B) { benchmarkIncrement(b, false) }
+
+// BenchmarkIncrementVisitors is BenchmarkIncrement with a new visitor
+// each: the hour's and the day's sketches of the counter (dense after
+// the first few thousand) decoded, updated and encoded once per commit.
+func BenchmarkIncrementVisitors(b *testing.B) { benchmarkIncrement(b, true) }
+
+func benchmarkIncrement(b *testing.B, visitors bool) {
 	s, err := filestore.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -25,12 +32,17 @@ func BenchmarkIncrement(b *testing.B) {
 	if _, err := s.Apply(ctx, counter.Create("bench", 0)); err != nil {
 		b.Fatal(err)
 	}
+	var next atomic.Uint64
 	commits0, _ := s.Commits()
 	b.ReportAllocs()
 	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Apply(ctx, counter.Increment("bench", 1)); err != nil {
+			w := counter.Increment("bench", 1)
+			if visitors {
+				w = w.WithVisitor(counter.Visitor(next.Add(1)))
+			}
+			if _, err := s.Apply(ctx, w); err != nil {
 				b.Error(err)
 				return
 			}

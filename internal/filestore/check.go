@@ -222,7 +222,7 @@ func verify(db *bbolt.DB) error {
 					if _, ok := historyStart(k); !ok {
 						return damagedValue(b, k, errors.New("malformed key"))
 					}
-					_, err := decodeHits(b, k, v)
+					_, err := decodeBucket(b, k, v)
 					return err
 				}); err != nil {
 					return err

@@ -75,7 +75,7 @@ func (s *Store) commit(batch []*request) {
 				return err
 			}
 			s.sweep.run(t, sweepBudget)
-			return nil
+			return t.flush()
 		})
 		if bad >= 0 {
 			r := live[bad]

@@ -28,13 +28,19 @@
 //
 // Eight buckets: "meta" (the format marker and the number of records),
 // "counters" (name -> count and times), "hours" and "days" (name, 0x00,
-// bucket start -> hits), "records" (an idempotency scope -> the answer of a
+// bucket start -> hits, then bots and unique visitors: the estimate of a
+// bucket once a later one exists, the sketch of the last one, written
+// once per commit: history.go), "records" (an idempotency scope -> the answer of a
 // keyed write), "expiry" (expiry time, scope -> the record's client: the
 // records in expiry order), "clients" (client -> its number of records)
 // and "byclient" (client, expiry time, scope -> nothing: each client's
 // records in expiry order), a client being the SHA-256 of
 // counter.IdempotencyKey.Client. Every value ends with a CRC-32C of its
 // bucket, key and value, checked whenever it is read.
+//
+// The salts of unique visitors (Store.Salt) are not in the data file, so
+// that no snapshot holds one, but beside it (SaltsSuffix), each deleted
+// once its day has ended more than uniques.SaltMargin ago: salts.go.
 //
 // # Bounded records
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,9 @@ type Store struct {
 
 	// The bounds of the idempotency records (records.go).
 	maxRecords, maxClientRecords int
+
+	// salts are the salts of unique visitors (salts.go).
+	salts salts
 }
 
 // Option configures a Store.
@@ -159,7 +163,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("filestore: %s: sweep: %w", path, err)
 	}
-	s.recovered = note
+	saltsNote, err := s.openSalts()
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	s.recovered = strings.Join(slices.DeleteFunc([]string{note, saltsNote}, func(n string) bool { return n == "" }), "; ")
 	go s.commitLoop()
 	return s, nil
 }
@@ -231,8 +240,9 @@ func syncDir(dir string) error {
 }
 
 // Recovered says, if Open found one of the file's two meta pages not
-// valid, what that means: "" otherwise. bbolt then opens the transaction
-// the other one records; the server logs this as a warning.
+// valid, what that means (bbolt then opens the transaction the other one
+// records), and if it removed a salts' file that did not read; "" if
+// neither. The server logs it as a warning.
 func (s *Store) Recovered() string { return s.recovered }
 
 // Commits returns how many transactions the store committed since Open
@@ -255,6 +265,7 @@ func (s *Store) Close() error {
 	close(s.queue)
 	s.mu.Unlock()
 	<-s.done
+	s.closeSalts()
 	return s.db.Close()
 }
 

@@ -34,11 +34,21 @@ func TestConformance(t *testing.T) {
 	countertest.Run(t, func(t *testing.T) counter.Store { return newStore(t) })
 }
 
+// TestConformanceSharded runs the suite on counters created with Shards:
+// the store keeps them in one value, and reports the number asked for,
+// replays of keyed writes included.
+func TestConformanceSharded(t *testing.T) {
+	countertest.RunSharded(t, func(t *testing.T) counter.Store { return newStore(t) })
+}
+
 func TestStatsConformance(t *testing.T) {
-	countertest.RunStats(t, func(t *testing.T) countertest.StatsHarness {
+	newHarness := func(t *testing.T) countertest.StatsHarness {
 		clock := countertest.NewClock(time.Now())
 		return countertest.StatsHarness{Store: newStore(t, filestore.WithClock(clock.Now)), Clock: clock}
-	})
+	}
+	countertest.RunStats(t, newHarness)
+	t.Run("Sharded", func(t *testing.T) { countertest.RunStatsSharded(t, newHarness) })
+	t.Run("Visitors", func(t *testing.T) { countertest.RunVisitors(t, newHarness) })
 }
 
 // TestConformanceAfterReopen runs the suite on stores that are closed and

@@ -135,21 +135,55 @@ func historyStart(key []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(key[len(key)-8:])), true
 }
 
-func encodeHits(bucket, key []byte, hits counter.HitSum) []byte {
-	v, _ := hits.AppendBinary(make([]byte, 0, 20)) // never fails
+// bucketValue is the value of one hour's or day's bucket of a counter:
+// its hits; its bots; its visitors: uniques, the estimate of a bucket
+// frozen once a later one of the counter got a write, plus sketch, the
+// encoded visitors (uniques.Sketch.Encode) counted since, nil for none.
+type bucketValue struct {
+	hits    counter.HitSum
+	bots    int64
+	uniques int64
+	sketch  []byte
+}
+
+// hitSumSize is the size of a counter.HitSum in binary; a bucket value of
+// that size holds hits only (as every value did before visitors and bots
+// were counted), a longer one bots and uniques (8 bytes each) then the
+// sketch.
+const hitSumSize = 16
+
+func encodeBucket(bucket, key []byte, b bucketValue) []byte {
+	v, _ := b.hits.AppendBinary(make([]byte, 0, hitSumSize+16+len(b.sketch)+4)) // never fails
+	if b.bots != 0 || b.uniques != 0 || len(b.sketch) > 0 {
+		v = binary.BigEndian.AppendUint64(v, uint64(b.bots))
+		v = binary.BigEndian.AppendUint64(v, uint64(b.uniques))
+		v = append(v, b.sketch...)
+	}
 	return seal(bucket, key, v)
 }
 
-func decodeHits(bucket, key, sealed []byte) (counter.HitSum, error) {
-	var hits counter.HitSum
+func decodeBucket(bucket, key, sealed []byte) (bucketValue, error) {
+	var b bucketValue
 	v, err := unseal(bucket, key, sealed)
 	if err != nil {
-		return hits, err
+		return b, err
 	}
-	if err := hits.UnmarshalBinary(v); err != nil {
-		return hits, damagedValue(bucket, key, err)
+	if len(v) != hitSumSize && len(v) < hitSumSize+16 {
+		return b, damagedValue(bucket, key, fmt.Errorf("%d bytes, want %d or at least %d", len(v), hitSumSize, hitSumSize+16))
 	}
-	return hits, nil
+	if err := b.hits.UnmarshalBinary(v[:hitSumSize]); err != nil {
+		return b, damagedValue(bucket, key, err)
+	}
+	if v = v[hitSumSize:]; len(v) > 0 {
+		b.bots, b.uniques = int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
+		if b.bots < 0 || b.uniques < 0 {
+			return b, damagedValue(bucket, key, errors.New("a negative number of bots or visitors"))
+		}
+		if len(v) > 16 {
+			b.sketch = v[16:]
+		}
+	}
+	return b, nil
 }
 
 // record is the answer to one keyed write, kept until it expires.
@@ -173,6 +207,7 @@ func (r record) err() error {
 const (
 	recordCreated    = 1 << iota // result.Created
 	recordHasCounter             // result.Counter is set (not a delete or a refusal)
+	recordHasShards              // result.Counter.Shards follows the message (2 bytes)
 )
 
 func encodeRecord(scope []byte, r record) []byte {
@@ -187,6 +222,9 @@ func encodeRecord(scope []byte, r record) []byte {
 	if c != (counter.Counter{}) {
 		flags |= recordHasCounter
 	}
+	if c.Shards > 1 {
+		flags |= recordHasShards
+	}
 	b = append(b, flags)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Count))
 	b = binary.BigEndian.AppendUint64(b, millis(c.CreatedAt))
@@ -194,6 +232,9 @@ func encodeRecord(scope []byte, r record) []byte {
 	b = appendString(b, c.Name)
 	b = appendString(b, r.code)
 	b = appendString(b, r.message)
+	if c.Shards > 1 {
+		b = binary.BigEndian.AppendUint16(b, uint16(c.Shards))
+	}
 	return seal(bucketRecords, scope, b)
 }
 
@@ -233,7 +274,16 @@ func decodeRecord(scope, sealed []byte) (record, error) {
 	if r.code, v, ok = cutString(v); !ok {
 		return bad()
 	}
-	if r.message, v, ok = cutString(v); !ok || len(v) != 0 {
+	if r.message, v, ok = cutString(v); !ok {
+		return bad()
+	}
+	if flags&recordHasShards != 0 {
+		if len(v) < 2 {
+			return bad()
+		}
+		c.Shards, v = int(binary.BigEndian.Uint16(v)), v[2:]
+	}
+	if len(v) != 0 {
 		return bad()
 	}
 	if flags&recordHasCounter != 0 {

@@ -11,7 +11,8 @@ import (
 )
 
 // Stats implements counter.Store: the buckets are exact as soon as an
-// increment returns.
+// increment returns; uniques are the sketches' estimates (exact for small
+// numbers).
 func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([]counter.Point, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -27,7 +28,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	if q.Period == counter.Day {
 		bucket = bucketDays
 	}
-	hits := make(map[int64]counter.Point)
+	points := make(map[int64]counter.Point)
 	err = s.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketCounters).Get([]byte(name)) == nil {
 			return counter.NotFoundError(name)
@@ -36,18 +37,20 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Seek(historyKey(name, q.From)); k != nil && bytes.Compare(k, last) <= 0; k, v = c.Next() {
 			start, _ := historyStart(k)
-			n, err := decodeHits(bucket, k, v)
+			b, err := decodeBucket(bucket, k, v)
 			if err != nil {
 				return err
 			}
-			hits[start] = counter.Point{Hits: n.Int64()}
+			if points[start], err = point(q.Period, bucket, k, b); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return q.Densify(hits), nil
+	return q.Densify(points), nil
 }
 
 // sweepBudget bounds the keys one commit's upkeep looks at, so that it
@@ -97,7 +100,7 @@ func (sw *statsSweep) run(t *txn, budget int) {
 			sw.after = append(sw.after[:0], k...)
 		}
 		for _, k := range old {
-			_ = h.b.Delete(k)
+			_ = t.deleteBucket(sw.period, k)
 		}
 		if k != nil { // out of budget: the next commit goes on from here
 			return

@@ -16,6 +16,9 @@ type txn struct {
 	records, expiry   *bbolt.Bucket
 	clients, byClient *bbolt.Bucket   // see records.go
 	history           [2]periodBucket // hours, then days
+	// pending holds the buckets of history changed, by period (an index
+	// in history) and key, until flush writes them (history.go).
+	pending [2]map[string]*pendingBucket
 }
 
 // periodBucket is the bucket of history of one period.
@@ -91,7 +94,7 @@ func (t *txn) applyWrite(w counter.Write) (counter.Result, error) {
 				if err := t.put(c); err != nil {
 					return counter.Result{}, err
 				}
-				return counter.Result{Counter: c, Created: true}, t.recordHits(w.Name, 1, now)
+				return counter.Result{Counter: c, Created: true}, t.record(w.Name, event{hits: 1, visitor: w.Visitor}, now)
 			}
 		}
 		if !ok {
@@ -105,14 +108,13 @@ func (t *txn) applyWrite(w counter.Write) (counter.Result, error) {
 		if err := t.put(c); err != nil {
 			return counter.Result{}, err
 		}
-		return counter.Result{Counter: c}, t.recordHits(w.Name, by, now)
+		return counter.Result{Counter: c}, t.record(w.Name, event{hits: by, visitor: w.Visitor}, now)
 	case counter.OpBot:
-		// The file store counts neither visitors nor bots (docs/uniques.md):
-		// a crawler gets the count, and changes nothing.
+		// A crawler gets the count, and adds a bot to the stats only.
 		if !ok {
 			return counter.Result{}, counter.NotFoundError(w.Name)
 		}
-		return counter.Result{Counter: c}, nil
+		return counter.Result{Counter: c}, t.record(w.Name, event{bot: true}, now)
 	case counter.OpSet:
 		if !ok {
 			c = counter.Counter{Name: w.Name, CreatedAt: now}
@@ -173,30 +175,6 @@ func (t *txn) applyKeyed(w counter.Write) (counter.Result, error) {
 	return res, err
 }
 
-// recordHits adds by to the hour and day buckets of at in the named
-// counter's history and drops the counter's buckets past retention.
-func (t *txn) recordHits(name string, by int64, at time.Time) error {
-	for _, h := range t.history {
-		start := h.period.Start(at)
-		key := historyKey(name, start)
-		var hits counter.HitSum
-		if v := h.b.Get(key); v != nil {
-			var err error
-			if hits, err = decodeHits(h.name, key, v); err != nil {
-				return err
-			}
-		}
-		hits.Add(by)
-		if err := h.b.Put(key, encodeHits(h.name, key, hits)); err != nil {
-			return err
-		}
-		if err := t.dropOld(h.b, name, oldestKept(h.period, start)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // oldestKept returns the start of the oldest bucket of period p kept when
 // the newest one starts at newest: a bucket is kept its period's
 // Retention after its end.
@@ -204,18 +182,18 @@ func oldestKept(p counter.Period, newest time.Time) time.Time {
 	return newest.Add(-p.Retention() - p.Duration())
 }
 
-// dropOld deletes the named counter's buckets in b that start before
-// oldest.
-func (t *txn) dropOld(b *bbolt.Bucket, name string, oldest time.Time) error {
+// dropOld deletes the named counter's buckets of the period h (an index
+// in t.history) that start before oldest.
+func (t *txn) dropOld(h int, name string, oldest time.Time) error {
 	prefix := historyPrefix(name)
 	limit := historyKey(name, oldest)
 	var old [][]byte
-	c := b.Cursor()
+	c := t.history[h].b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, limit) < 0; k, _ = c.Next() {
 		old = append(old, bytes.Clone(k))
 	}
 	for _, k := range old {
-		if err := b.Delete(k); err != nil {
+		if err := t.deleteBucket(h, k); err != nil {
 			return err
 		}
 	}
@@ -225,14 +203,14 @@ func (t *txn) dropOld(b *bbolt.Bucket, name string, oldest time.Time) error {
 // deleteHistory deletes every bucket of the named counter.
 func (t *txn) deleteHistory(name string) error {
 	prefix := historyPrefix(name)
-	for _, h := range t.history {
+	for i := range t.history {
 		var keys [][]byte
-		c := h.b.Cursor()
+		c := t.history[i].b.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
 		}
 		for _, k := range keys {
-			if err := h.b.Delete(k); err != nil {
+			if err := t.deleteBucket(i, k); err != nil {
 				return err
 			}
 		}

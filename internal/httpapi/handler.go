@@ -83,10 +83,6 @@ type Options struct {
 	// (counter.Write.Visitor), and the request log no longer names
 	// clients by their address (see logRequests). Nil: off.
 	Visitors *uniques.Hasher
-	// VisitorsNotStored says the store does not count the visitors
-	// Visitors makes (the file store's, which then only name clients in
-	// the request log): as without Visitors, statistics carry no uniques.
-	VisitorsNotStored bool
 	// Crawlers, when set, tells crawlers' requests apart: their
 	// increments and hits add nothing and are counted as bots
 	// (counter.OpBot), and they are answered the current count. Nil: off.
@@ -134,8 +130,8 @@ type handler struct {
 	// visitors and crawlers: see Options.Visitors and Options.Crawlers.
 	visitors *uniques.Hasher
 	crawlers Crawlers
-	// uniques: the statistics points carry uniques (Visitors is set, on a
-	// store that counts them); otherwise they leave the field out.
+	// uniques: the statistics points carry uniques (Visitors is set);
+	// otherwise they leave the field out.
 	uniques bool
 	// pseudonyms: the request log names clients by their daily pseudonym
 	// (visitors are counted and a served route counts them: the others,
@@ -153,7 +149,7 @@ func (h *handler) clientAddr(r *http.Request) string { return ClientAddr(r, h.tr
 func New(store counter.Store, opts Options) (http.Handler, error) {
 	h := &handler{store: store, log: opts.Logger, timeout: opts.Timeout, keys: NewAPIKeys(opts.APIKeys, opts.APIKeyDigests...), hitCreates: opts.HitCreates,
 		publicMaxIncrement: opts.PublicMaxIncrement, trusted: opts.TrustedProxies, maintenance: opts.Maintenance,
-		visitors: opts.Visitors, crawlers: opts.Crawlers, uniques: opts.Visitors != nil && !opts.VisitorsNotStored}
+		visitors: opts.Visitors, crawlers: opts.Crawlers, uniques: opts.Visitors != nil}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -21,7 +21,7 @@ func TestContractOnFileStore(t *testing.T) {
 		"DATA_PATH": filepath.Join(t.TempDir(), "hits.db"),
 		"API_KEYS":  "contract-key",
 	})
-	apitest.Run(t, url, apitest.Options{APIKey: "contract-key"})
+	apitest.Run(t, url, apitest.Options{APIKey: "contract-key", Visitors: true})
 }
 
 // TestFileStoreAcrossRestarts: what the server acknowledged is served

@@ -80,22 +80,30 @@ func TestSketch(t *testing.T) {
 					s.Add(counter.Visitor(i + 1))
 				}
 				s.Add(0)
-				b, err := s.Encode()
-				if err != nil {
-					t.Fatal(err)
+				for _, enc := range []struct {
+					name   string
+					encode func() ([]byte, error)
+				}{{"Encode", s.Encode}, {"EncodeUncompressed", s.EncodeUncompressed}} {
+					b, err := enc.encode()
+					if err != nil {
+						t.Fatal(err)
+					}
+					d, err := uniques.Decode(p, b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := d.Estimate()
+					if n*16 <= 1<<uniques.Precision(p) && got != int64(n) { // sparse: exact in practice
+						t.Errorf("%s: estimate %d of %d: small numbers are exact", enc.name, got, n)
+					}
+					if e := float64(got-int64(n)) / float64(max(n, 1)); e > 0.03 || e < -0.03 {
+						t.Errorf("%s: estimate %d of %d", enc.name, got, n)
+					}
+					if limit := 1<<uniques.Precision(p) + 8; enc.name == "EncodeUncompressed" && len(b) > limit {
+						t.Errorf("%s: %d bytes, more than a dense sketch's %d", enc.name, len(b), limit)
+					}
+					t.Logf("%s, %d visitors, %s: %d bytes, estimate %d", p, n, enc.name, len(b), got)
 				}
-				d, err := uniques.Decode(p, b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := d.Estimate()
-				if n*16 <= 1<<uniques.Precision(p) && got != int64(n) { // sparse: exact in practice
-					t.Errorf("estimate %d of %d: small numbers are exact", got, n)
-				}
-				if e := float64(got-int64(n)) / float64(max(n, 1)); e > 0.03 || e < -0.03 {
-					t.Errorf("estimate %d of %d", got, n)
-				}
-				t.Logf("%s, %d visitors: %d bytes, estimate %d", p, n, len(b), got)
 			})
 		}
 	}

@@ -31,7 +31,7 @@ type Options struct {
 
 	// Visitors says the target counts unique visitors and leaves crawlers
 	// out, as the default configuration does (UNIQUES and BOT_FILTER on,
-	// on the memory store or DynamoDB): the suite then checks that a
+	// on every store): the suite then checks that a
 	// crawler's increment adds no hit and shows in bots, and that the
 	// open increment's visitor shows in uniques.
 	Visitors bool

@@ -11,7 +11,9 @@
 // its role in the template allows, nothing else (so may the stream poller,
 // for the function it feeds, as Lambda's event source mapping reads with
 // the function's role). tools/cmd/hitcounter-local (`make local`) runs it;
-// end-to-end tests start it with Start.
+// end-to-end tests start it with Start, and may retire every warm
+// function (Stack.Recycle) so that the next invocations start cold, as
+// when Lambda recycles its execution environments.
 //
 // Files: stack.go starts and stops everything, gateway.go routes and
 // answers requests, route.go matches paths, event.go builds proxy events

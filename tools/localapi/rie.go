@@ -49,6 +49,7 @@ type instance struct {
 	url  string // the invoke URL
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
+	gen  int64         // the pool's generation when it started (pool.recycle)
 }
 
 // startAttempts bounds how often startInstance tries new ports: a port
@@ -171,7 +172,7 @@ func (in *instance) stop() {
 }
 
 // pool holds the idle instances of one function and starts replacements
-// for the ones that die.
+// for the ones that die, or that a recycle retired.
 type pool struct {
 	name string
 	idle chan *instance
@@ -180,6 +181,7 @@ type pool struct {
 
 	mu  sync.Mutex
 	all map[*instance]bool
+	gen int64 // recycles so far: an instance of an older generation is retired when next taken
 }
 
 func newPool(ctx context.Context, name string, size int, start func(context.Context) (*instance, error)) (*pool, error) {
@@ -201,9 +203,36 @@ func (p *pool) launch(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	p.mu.Lock()
+	in.gen = p.gen
 	p.all[in] = true
 	p.mu.Unlock()
 	return in, nil
+}
+
+// current reports whether in is alive and of the pool's generation.
+func (p *pool) current(in *instance) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return in.alive() && in.gen == p.gen
+}
+
+// recycle retires every instance the pool has, as Lambda recycles a
+// function's execution environments: the idle ones are stopped now, the
+// busy ones when their invocation ends, and each is replaced by a fresh
+// one (a cold start) when next needed.
+func (p *pool) recycle() {
+	p.mu.Lock()
+	p.gen++
+	p.mu.Unlock()
+	for range cap(p.idle) {
+		select {
+		case in := <-p.idle:
+			p.forget(in)
+			p.idle <- deadInstance()
+		default: // the others are busy
+			return
+		}
+	}
 }
 
 // invoke runs payload on an idle instance, waiting for one if all are busy
@@ -215,7 +244,7 @@ func (p *pool) invoke(ctx context.Context, client *http.Client, payload []byte) 
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	if !in.alive() {
+	if !p.current(in) {
 		p.forget(in)
 		var err error
 		if in, err = p.launch(ctx); err != nil {
@@ -224,7 +253,8 @@ func (p *pool) invoke(ctx context.Context, client *http.Client, payload []byte) 
 		}
 	}
 	body, fnErr, err := in.invoke(ctx, client, payload)
-	if err != nil && !in.alive() {
+	switch {
+	case err != nil && !in.alive():
 		// The runtime crashed (e.g. os.Exit in the function): replace it.
 		p.forget(in)
 		if fresh, lerr := p.launch(context.WithoutCancel(ctx)); lerr == nil {
@@ -232,6 +262,11 @@ func (p *pool) invoke(ctx context.Context, client *http.Client, payload []byte) 
 		} else {
 			in = deadInstance()
 		}
+	case !p.current(in):
+		// Retired by a recycle during the invocation: the next caller
+		// starts a fresh one.
+		p.forget(in)
+		in = deadInstance()
 	}
 	p.idle <- in
 	return body, fnErr, err

@@ -102,3 +102,47 @@ func TestPoolReplacesDeadInstance(t *testing.T) {
 		t.Fatalf("invoke after the emulator died: function error %v, %v", fnErr, err)
 	}
 }
+
+// TestPoolRecycle: a recycle stops the idle instances at once and retires
+// the busy one too; the next invocations run on fresh processes.
+func TestPoolRecycle(t *testing.T) {
+	root, rie, bins := testBinaries(t)
+	ctx := context.Background()
+	p, err := newPool(ctx, "hello", 2, func(ctx context.Context) (*instance, error) {
+		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t}, freePorts)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	busy := <-p.idle // as if in an invocation during the recycle
+	idle := <-p.idle
+	p.idle <- idle
+	p.recycle()
+	if idle.alive() {
+		t.Error("an idle instance is still running after the recycle")
+	}
+	if !busy.alive() {
+		t.Error("the recycle stopped an instance in an invocation")
+	}
+	p.idle <- busy // taken next after the other, and retired then
+	event := readEvent(t, root, "health")
+	for i := range 2 {
+		if _, fnErr, err := p.invoke(ctx, http.DefaultClient, event); err != nil || fnErr {
+			t.Fatalf("invoke %d after the recycle: function error %v, %v", i, fnErr, err)
+		}
+	}
+	if busy.alive() {
+		t.Error("the instance busy during the recycle is still running after the next invocations")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.all) != 2 {
+		t.Errorf("%d instances after the recycle, want 2 fresh ones", len(p.all))
+	}
+	for in := range p.all {
+		if in == idle || in == busy || in.gen != 1 || !in.alive() {
+			t.Errorf("instance %p (generation %d, alive %v) after the recycle, want a fresh, running one", in, in.gen, in.alive())
+		}
+	}
+}

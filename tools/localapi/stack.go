@@ -438,6 +438,22 @@ func (s *Stack) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
+// Recycle retires every function's warm execution environments, as
+// Lambda does when it recycles them (after a while idle, on a new
+// deployment, at will): each emulator process and the function it runs
+// stop (the busy ones once their invocation ends), and the next
+// invocation of each function is a cold start in a new process, which
+// runs the function's init again and so keeps nothing in memory from
+// before (the day's salt of unique visitors, say). It returns once the
+// idle ones have stopped; the pools start their replacements on demand.
+func (s *Stack) Recycle() {
+	var wg sync.WaitGroup
+	for _, p := range s.pools {
+		wg.Go(p.recycle)
+	}
+	wg.Wait()
+}
+
 // Close stops the HTTP server, every emulator and function, and DynamoDB
 // Local if the stack started it. It is safe to call more than once.
 func (s *Stack) Close() error {

@@ -354,9 +354,14 @@ func TestStackSettings(t *testing.T) {
 // ApiType=HTTP: payload 2.0 events to the same binaries, what no route
 // serves answered by the $default route's function with the service's JSON
 // 404 (not API Gateway's), the admin key checked by the functions (401
-// with WWW-Authenticate), and the HTTP contract suite.
+// with WWW-Authenticate), and the HTTP contract suite; then unique
+// visitors and bots (RunVisitors, a few hundred visitors: the 20,000 are
+// TestStackUniqueVisitors', in REST mode), the next day included.
 func TestStackHTTPAPI(t *testing.T) {
-	s := startStack(t, localapi.Options{APIKeys: []string{testKey}, TemplateParams: map[string]any{"ApiType": "HTTP"}})
+	endpoint, table := dynamolocal.ForTest(t).Endpoint(), "localapi-"+randomHex(t)
+	s := startStack(t, localapi.Options{APIKeys: []string{testKey}, TemplateParams: map[string]any{"ApiType": "HTTP"},
+		DynamoDBEndpoint: endpoint, TableName: table})
+	injectSalts(t, endpoint, table) // before the first request makes the day's salt
 	for _, tc := range []struct{ method, path, key string }{
 		{"GET", "/nope", ""},
 		{"GET", "/counters/x/nope", testKey},
@@ -384,6 +389,13 @@ func TestStackHTTPAPI(t *testing.T) {
 		t.Errorf("create with the key: %d %s", r.status, r.raw)
 	}
 	t.Run("contract", func(t *testing.T) {
-		apitest.Run(t, s.URL(), apitest.Options{APIKey: testKey, Gateway: true, HTTPAPI: true})
+		apitest.Run(t, s.URL(), apitest.Options{APIKey: testKey, Gateway: true, HTTPAPI: true, Visitors: true})
+	})
+	t.Run("visitors", func(t *testing.T) {
+		apitest.RunVisitors(t, s.URL(), apitest.VisitorsOptions{
+			Options:  apitest.Options{APIKey: testKey, Gateway: true, HTTPAPI: true},
+			Visitors: 400,
+			NextDay:  func() { nextDay(t, s, endpoint, table) },
+		})
 	})
 }

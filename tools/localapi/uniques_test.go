@@ -32,9 +32,10 @@ import (
 //
 // The salt is injected as a deployment's first function would have made
 // it: the day's salt item written before the first request, so the
-// visitors' hashes, and the estimate, are the same on every run. (The
-// functions keep the day's salt in memory, so the other day's salt of
-// RunVisitors' NextDay is not checked here.)
+// visitors' hashes, and the estimate, are the same on every run. The next
+// day (RunVisitors' NextDay) is what a new day is to the functions: the
+// day's salt item is another salt, and the functions, which keep the
+// day's salt in memory, start afresh (Stack.Recycle) and read it.
 func TestStackUniqueVisitors(t *testing.T) {
 	ddb := dynamolocal.ForTest(t)
 	table := "localapi-" + randomHex(t)
@@ -54,6 +55,7 @@ func TestStackUniqueVisitors(t *testing.T) {
 		Options:  apitest.Options{Gateway: true},
 		Visitors: 20_000,
 		Clients:  16,
+		NextDay:  func() { nextDay(t, s, ddb.Endpoint(), table) },
 	})
 	data := ddb.TablesText(t, table, table+"-stats")
 	if err := s.Close(); err != nil { // the functions' last lines
@@ -69,26 +71,50 @@ func TestStackUniqueVisitors(t *testing.T) {
 // expires_at), the same on every run, one unlike the other, before any function makes them.
 func injectSalts(t *testing.T, endpoint, table string) {
 	t.Helper()
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for i, day := range []time.Time{today, today.Add(24 * time.Hour)} {
+		putSalt(t, endpoint, table, day, i, true)
+	}
+}
+
+// nextDay is RunVisitors' next day on the stack s: today's salt item
+// becomes the salt of the next day (testSalt(1)), and every function
+// starts afresh, so that the next invocations read it, as on a new day.
+func nextDay(t *testing.T, s *localapi.Stack, endpoint, table string) {
+	t.Helper()
+	putSalt(t, endpoint, table, time.Now().UTC().Truncate(24*time.Hour), 1, false)
+	s.Recycle()
+}
+
+// putSalt writes testSalt(n) as the salt of day into the counter table;
+// only if the day has none yet, if first.
+func putSalt(t *testing.T, endpoint, table string, day time.Time, n int, first bool) {
+	t.Helper()
 	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: endpoint})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	for i, day := range []time.Time{today, today.Add(24 * time.Hour)} {
-		var salt uniques.Salt
-		copy(salt[:], fmt.Sprintf("test salt of day %d", i))
-		_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(table),
-			Item: map[string]types.AttributeValue{
-				"pk":         &types.AttributeValueMemberS{Value: "s#" + day.Format(time.DateOnly)},
-				"salt":       &types.AttributeValueMemberB{Value: salt[:]},
-				"expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(day.Add(24*time.Hour + uniques.SaltMargin).Unix())},
-			},
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		})
-		if err != nil {
-			t.Fatalf("the salt of %s: %v", day.Format(time.DateOnly), err)
-		}
+	salt := testSalt(n)
+	in := &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			"pk":         &types.AttributeValueMemberS{Value: "s#" + day.Format(time.DateOnly)},
+			"salt":       &types.AttributeValueMemberB{Value: salt[:]},
+			"expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(day.Add(24*time.Hour + uniques.SaltMargin).Unix())},
+		},
 	}
+	if first {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	}
+	if _, err := client.PutItem(ctx, in); err != nil {
+		t.Fatalf("the salt of %s: %v", day.Format(time.DateOnly), err)
+	}
+}
+
+// testSalt returns the test's salt number n: the same on every run.
+func testSalt(n int) uniques.Salt {
+	var salt uniques.Salt
+	copy(salt[:], fmt.Sprintf("test salt of day %d", n))
+	return salt
 }
 
 // text returns every line written so far.

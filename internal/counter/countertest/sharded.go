@@ -49,7 +49,10 @@ func RunStatsSharded(t *testing.T, newHarness func(t *testing.T) StatsHarness) {
 // sharding is a store whose every create and set asks for Shards shards.
 // A counter a hit created was asked for none (counter.Hit has no shards):
 // byHit holds the names of those not set since, which need not report
-// shards.
+// shards. A hit marks its counter before it is applied, if the counter
+// is missing then: of racing hits on a missing counter, any may be
+// answered before the one that created it returns (a store that answers
+// a batch of writes at once, as the file store does).
 type sharding struct {
 	counter.Store
 	byHit *sync.Map // name → struct{}
@@ -60,6 +63,11 @@ func newSharding(s counter.Store) sharding { return sharding{s, &sync.Map{}} }
 func (s sharding) Apply(ctx context.Context, w counter.Write) (counter.Result, error) {
 	if (w.Op == counter.OpCreate || w.Op == counter.OpSet) && w.Shards == 0 {
 		w.Shards = Shards
+	}
+	if w.Op == counter.OpHit {
+		if _, err := s.Store.Get(ctx, w.Name); counter.ErrorCode(err) == counter.NotFound {
+			s.byHit.Store(w.Name, struct{}{})
+		}
 	}
 	r, err := s.Store.Apply(ctx, w)
 	if err == nil {
