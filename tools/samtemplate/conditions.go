@@ -3,6 +3,7 @@ package samtemplate
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -210,7 +211,7 @@ func deepCopy(v map[string]any) map[string]any {
 // form) under params, which may also set pseudo parameters such as
 // AWS::Region; parameters absent from params take their defaults.
 func Conditions(template map[string]any, params map[string]any) (map[string]bool, error) {
-	t := deepCopy(template)
+	t := maps.Clone(template) // resolveConditions replaces only the Conditions section
 	if err := resolveConditions(t, params); err != nil {
 		return nil, fmt.Errorf("samtemplate: %w", err)
 	}

@@ -268,15 +268,24 @@ func countDeployments(t *testing.T) []deployment {
 	if err := json.Unmarshal(rawJSON, &unexpanded); err != nil {
 		t.Fatal(err)
 	}
+	// An expansion depends only on the parameters its loops' collections
+	// name: one per combination of those, not per deployment (under -race
+	// an expansion per deployment took minutes on a busy machine).
+	inputs := forEachInputs(unexpanded)
+	expanded := map[string]map[string]any{}
 	var out []deployment
 	for _, params := range conditionInputs(t, load(t, nil).Raw) {
 		values := map[string]any{}
 		for k, v := range params {
 			values[k] = v
 		}
-		raw, err := samtemplate.ExpandForEach(unexpanded, values) // a copy
-		if err != nil {
-			t.Fatal(err)
+		key := fmt.Sprint(inputs, " ", valuesOf(inputs, params))
+		raw, ok := expanded[key]
+		if !ok {
+			if raw, err = samtemplate.ExpandForEach(unexpanded, values); err != nil { // a copy
+				t.Fatal(err)
+			}
+			expanded[key] = raw
 		}
 		resources := raw["Resources"].(map[string]any)
 		for id := range resources {
@@ -309,6 +318,36 @@ func countDeployments(t *testing.T) []deployment {
 			}
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// forEachInputs returns the parameters that the collections of v's
+// Fn::ForEach loops (nested ones included) name: all an expansion reads.
+func forEachInputs(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if args, ok := x.([]any); ok && strings.HasPrefix(k, "Fn::ForEach::") && len(args) == 3 {
+				out = append(out, references(args[1])...)
+			}
+			out = append(out, forEachInputs(x)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, forEachInputs(x)...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// valuesOf returns the values params gives names, in order.
+func valuesOf(names []string, params map[string]string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = params[n]
 	}
 	return out
 }
