@@ -44,18 +44,26 @@ func TestInitErrorUnderEmulator(t *testing.T) {
 	}
 }
 
-// TestPoolQueuesConcurrentInvokes sends more concurrent invocations than
-// the pool has emulators; each emulator takes one at a time.
-func TestPoolQueuesConcurrentInvokes(t *testing.T) {
+// helloPool starts a pool of size emulators of the hello test function,
+// stopped when the test ends, and returns the module root beside it.
+func helloPool(t *testing.T, size int) (root string, p *pool) {
+	t.Helper()
 	root, rie, bins := testBinaries(t)
-	ctx := context.Background()
-	p, err := newPool(ctx, "hello", 2, func(ctx context.Context) (*instance, error) {
+	p, err := newPool(context.Background(), "hello", size, func(ctx context.Context) (*instance, error) {
 		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t}, freePorts)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.close)
+	return root, p
+}
+
+// TestPoolQueuesConcurrentInvokes sends more concurrent invocations than
+// the pool has emulators; each emulator takes one at a time.
+func TestPoolQueuesConcurrentInvokes(t *testing.T) {
+	ctx := context.Background()
+	root, p := helloPool(t, 2)
 	event := readEvent(t, root, "health")
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -86,15 +94,8 @@ func (e *unexpectedBody) Error() string { return "unexpected answer: " + string(
 // TestPoolReplacesDeadInstance kills an emulator behind the pool's back; the
 // next invocation gets a fresh one.
 func TestPoolReplacesDeadInstance(t *testing.T) {
-	root, rie, bins := testBinaries(t)
 	ctx := context.Background()
-	p, err := newPool(ctx, "hello", 1, func(ctx context.Context) (*instance, error) {
-		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t}, freePorts)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.close)
+	root, p := helloPool(t, 1)
 	in := <-p.idle
 	in.stop()
 	p.idle <- in
@@ -106,15 +107,8 @@ func TestPoolReplacesDeadInstance(t *testing.T) {
 // TestPoolRecycle: a recycle stops the idle instances at once and retires
 // the busy one too; the next invocations run on fresh processes.
 func TestPoolRecycle(t *testing.T) {
-	root, rie, bins := testBinaries(t)
 	ctx := context.Background()
-	p, err := newPool(ctx, "hello", 2, func(ctx context.Context) (*instance, error) {
-		return startInstance(ctx, rie, bins["tools/localapi/testdata/hello"], baseEnv, tbWriter{t}, freePorts)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.close)
+	root, p := helloPool(t, 2)
 	busy := <-p.idle // as if in an invocation during the recycle
 	idle := <-p.idle
 	p.idle <- idle
