@@ -194,8 +194,11 @@ func regionLoadDuration() time.Duration {
 // hour buckets and day buckets add up to every increment that landed in a
 // region item of the counter's incarnation, in either region: with
 // increments only, exactly the acknowledged ones (docs/dynamodb.md, "Hits
-// over time across regions").
+// over time across regions"). The increments' visitors, the same in both
+// regions, count once in each region's uniques; crawlers' requests in
+// both regions add up in each region's bots.
 func TestRegionsStats(t *testing.T) {
+	const visitors = 12
 	for _, race := range []string{"increments only", "a set", "a delete and a create"} {
 		t.Run(race, func(t *testing.T) {
 			sim, regions, landed := startStatsRegions(t)
@@ -209,14 +212,16 @@ func TestRegionsStats(t *testing.T) {
 				r.run()
 			}
 
-			var acked, unavailable atomic.Int64
+			var acked, unavailable, bots atomic.Int64
 			var stop atomic.Bool
 			var wg sync.WaitGroup
 			for _, r := range regions {
+				var n atomic.Int64 // each region's increments cycle through the same visitors
 				for range 8 {
 					wg.Go(func() {
 						for !stop.Load() {
-							_, err := r.store.Apply(ctx, counter.Increment(name, 1))
+							v := counter.Visitor(1 + n.Add(1)%visitors)
+							_, err := r.store.Apply(ctx, counter.Increment(name, 1).WithVisitor(v))
 							switch code := counter.ErrorCode(err); {
 							case code == counter.Unavailable:
 								unavailable.Add(1)
@@ -230,6 +235,20 @@ func TestRegionsStats(t *testing.T) {
 						}
 					})
 				}
+				wg.Go(func() { // and crawlers, in both regions
+					for !stop.Load() {
+						_, err := r.store.Apply(ctx, counter.Bot(name))
+						switch code := counter.ErrorCode(err); {
+						case code == counter.NotFound && race == "a delete and a create":
+						case err != nil:
+							t.Errorf("bot in %s: %v", r.name, err)
+							return
+						default:
+							bots.Add(1)
+						}
+						time.Sleep(20 * time.Millisecond) // a few, not a flood
+					}
+				})
 			}
 			time.Sleep(regionLoadDuration() / 2)
 			switch race {
@@ -269,14 +288,27 @@ func TestRegionsStats(t *testing.T) {
 				got[i] = statsTotals(t, r, name)
 			}
 			want := landed.of(created[0])
-			t.Logf("%s: %d increments acknowledged, %d unavailable, %d landed on the counter's incarnation; stats (hours, days) %v in %v",
-				race, acked.Load(), unavailable.Load(), want, got, replsim.RegionNames)
+			t.Logf("%s: %d increments acknowledged, %d unavailable, %d landed on the counter's incarnation, %d bots; stats (hours, days, day uniques, bots) %v in %v",
+				race, acked.Load(), unavailable.Load(), want, bots.Load(), got, replsim.RegionNames)
 			if !created[0].Equal(created[1]) {
 				t.Fatalf("the counter's incarnation: %v in one region, %v in the other; want the same", created[0], created[1])
 			}
 			for i, r := range regions {
 				if got[i].hours != want || got[i].days != want {
 					t.Errorf("stats in %s: %d hits in hours, %d in days; want %d, the increments that landed", r.name, got[i].hours, got[i].days, want)
+				}
+			}
+			if race != "a delete and a create" {
+				// Every visitor came to both regions: each region's day
+				// counts each once (one day's bucket, unless the test ran
+				// across midnight), and every bot of both regions.
+				for i, r := range regions {
+					if got[i].dayUniques < visitors || got[i].dayUniques > 2*visitors {
+						t.Errorf("uniques in %s: %d; want %d, every visitor once", r.name, got[i].dayUniques, visitors)
+					}
+					if got[i].bots != bots.Load() {
+						t.Errorf("bots in %s: %d; want %d, both regions'", r.name, got[i].bots, bots.Load())
+					}
 				}
 			}
 			if race == "increments only" && (want < acked.Load() || want > acked.Load()+unavailable.Load()) {
