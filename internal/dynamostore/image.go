@@ -45,6 +45,9 @@ type CounterImage struct {
 	// Region is the region that owns the item, for a region item
 	// (c#<name>#@<region>, region.go); "" for any other.
 	Region string
+	// Undone, on a region item, sums the increments taken back from hits
+	// over time (region.go): a change of Undone subtracts from the hits.
+	Undone int64
 	// Epoch is the item's epoch (region.go), "" if it has none: a region
 	// item whose epoch changed was made anew for the new one, and its
 	// count holds only the new epoch's increments.
@@ -86,7 +89,7 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 	for _, a := range [...]struct {
 		attr string
 		dst  *int64
-	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}} {
+	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}, {attrUndone, &img.Undone}} {
 		attr, dst := a.attr, a.dst
 		if v, ok := image[attr]; ok {
 			n, ok := v.(*types.AttributeValueMemberN)

@@ -199,8 +199,10 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 		}
 		if now != e.id {
 			// A set or delete came between: the write counts for an epoch
-			// that is gone.
+			// that is gone; it is made again on the new one, and taken
+			// back from hits over time.
 			s.epochs.forget(name)
+			s.regionUndo(ctx, name, by, e)
 			if attempt < regionAttempts {
 				continue
 			}
@@ -277,6 +279,28 @@ func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, err
 		}
 		return counter.Result{Counter: c}, nil
 	}
+}
+
+// attrUndone, on a region item, sums the increments that landed on an
+// epoch a set or delete had just ended and were made again (or answered
+// Unavailable): the aggregator subtracts its change from the hits, so that
+// hits over time count each acknowledged increment once, as the count does.
+const attrUndone = "undone"
+
+// regionUndo takes back from hits over time an increment by that landed on
+// the region item of epoch e after a set or delete ended e: ADD undone on
+// the item, if it still belongs to the incarnation (a delete and create
+// took the old one's history with it). It is best effort: if it fails, the
+// stats count that increment twice (a failure is as rare as the race).
+func (s *Store) regionUndo(ctx context.Context, name string, by int64, e epoch) {
+	_, _ = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 s.table,
+		Key:                       regionKey(name, s.region),
+		UpdateExpression:          aws.String("ADD #x :by REMOVE #v"),
+		ConditionExpression:       aws.String("#cr = :cr"),
+		ExpressionAttributeNames:  map[string]string{"#x": attrUndone, "#v": attrVisitor, "#cr": attrCreatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(by), ":cr": number(e.created)},
+	}, NoAmbiguousRetry) // an undo applied twice would take back a hit that counts
 }
 
 // errStaleEpoch is a region item or counter of another epoch than the one

@@ -250,7 +250,8 @@ type change struct {
 // increment reads a MODIFY record: ok is false for an item that is not a
 // counter; a set has no hits. An item made anew (madeAnew) adds what a new
 // item does (createdHits); any other adds its change of count unless its
-// sets changed, and its change of bots.
+// sets changed, less its change of undone (a region item's increments
+// taken back), and its change of bots.
 func increment(r Record) (c change, ok bool, err error) {
 	after, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.NewImage)
 	if err != nil {
@@ -268,7 +269,8 @@ func increment(r Record) (c change, ok bool, err error) {
 	case madeAnew(before, after):
 		c.by, c.bots = createdHits(after), after.Bots
 	case before.Sets == after.Sets:
-		c.by, c.bots = after.Count-before.Count, after.Bots-before.Bots
+		c.by = after.Count - before.Count - (after.Undone - before.Undone)
+		c.bots = after.Bots - before.Bots
 	default:
 		c.bots = after.Bots - before.Bots
 	}
@@ -293,11 +295,11 @@ func madeAnew(before, after dynamostore.CounterImage) bool {
 
 // createdHits is the hits a counter item adds when it is made: a region
 // item's count (every write of a region item is an increment, the first
-// included), else its create_hits (1 if a hit created the counter, 0 for
-// any other create, and for shards).
+// included) less what it says was undone, else its create_hits (1 if a hit
+// created the counter, 0 for any other create, and for shards).
 func createdHits(img dynamostore.CounterImage) int64 {
 	if img.Region != "" {
-		return img.Count
+		return img.Count - img.Undone
 	}
 	return img.CreateHits
 }
