@@ -39,8 +39,8 @@ func TestDecodeCounterImage(t *testing.T) {
 		"a sharded counter":    {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["shards"] = n("4") }), want: dynamostore.CounterImage{Counter: home}},
 		"a region's item": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
 			delete(m, "name")
-			m["pk"], m["epoch"], m["bots"], m["replsim_w"] = s("c#home#@eu-west-1"), s("c1795755600000"), n("2"), s("x")
-		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "c1795755600000", Bots: 2}},
+			m["pk"], m["epoch"], m["bots"], m["undone"], m["replsim_w"] = s("c#home#@eu-west-1"), s("c1795755600000"), n("2"), n("1"), s("x")
+		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "c1795755600000", Bots: 2, Undone: 1}},
 		"a region's item of a set": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
 			delete(m, "name")
 			m["epoch"] = s("1795757400000.us-east-1.ab")
