@@ -37,15 +37,26 @@ type CounterImage struct {
 	// Visitor is the visitor of the increment or hit that wrote the item
 	// (0: none); it is this write's only on an image whose count changed.
 	Visitor counter.Visitor
-	// Bots counts the crawlers' requests for the counter (its own item
-	// only), the last at BotAt: a change of Bots is a bot.
+	// Bots counts the crawlers' requests for the counter (its own item,
+	// or with replica regions the serving region's item), the last at
+	// BotAt: a change of Bots is a bot.
 	Bots  int64
 	BotAt time.Time
+	// Region is the region that owns the item, for a region item
+	// (c#<name>#@<region>, region.go); "" for any other.
+	Region string
+	// Undone, on a region item, sums the increments taken back from hits
+	// over time (region.go): a change of Undone subtracts from the hits.
+	Undone int64
+	// Epoch is the item's epoch (region.go), "" if it has none: a region
+	// item whose epoch changed was made anew for the new one, and its
+	// count holds only the new epoch's increments.
+	Epoch string
 }
 
 // DecodeCounterImage decodes image, a stream image of the item whose key is
-// keys (a record's Keys): a counter's own item or one of its shards, which
-// carry no name (the counter's is in the key). ok is false, with no error,
+// keys (a record's Keys): a counter's own item, one of its shards or one of
+// its region items, which carry no name (the counter's is in the key). ok is false, with no error,
 // for an item that is not a counter's (an idempotency record, the health
 // item); the error says what a counter's image lacks.
 func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img CounterImage, ok bool, err error) {
@@ -70,12 +81,15 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 	if !ok {
 		return CounterImage{}, true, fmt.Errorf("item %q holds counter %q", pk.Value, c.Name)
 	}
-	img = CounterImage{Counter: c, Item: item}
+	img = CounterImage{Counter: c, Item: item, Epoch: itemEpoch(image)}
+	if r, ok := strings.CutPrefix(item, regionInfix); ok {
+		img.Region = r
+	}
 	var botAt int64
 	for _, a := range [...]struct {
 		attr string
 		dst  *int64
-	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}} {
+	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}, {attrUndone, &img.Undone}} {
 		attr, dst := a.attr, a.dst
 		if v, ok := image[attr]; ok {
 			n, ok := v.(*types.AttributeValueMemberN)

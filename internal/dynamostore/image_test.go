@@ -32,11 +32,21 @@ func TestDecodeCounterImage(t *testing.T) {
 		notCounter  bool
 		wantErr     string // a fragment; "" for none
 	}{
-		"a counter":              {keys: keys("c#home"), image: item(nil), want: dynamostore.CounterImage{Counter: home}},
-		"after sets":             {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["sets"] = n("3") }), want: dynamostore.CounterImage{Counter: home, Sets: 3}},
-		"an item of a counter":   {keys: keys("c#home#1"), image: item(nil), want: dynamostore.CounterImage{Counter: home, Item: "#1"}},
-		"a shard":                {keys: keys("c#home#3"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name"); m["pk"] = s("c#home#3") }), want: dynamostore.CounterImage{Counter: home, Item: "#3"}},
-		"a sharded counter":      {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["shards"] = n("4") }), want: dynamostore.CounterImage{Counter: home}},
+		"a counter":            {keys: keys("c#home"), image: item(nil), want: dynamostore.CounterImage{Counter: home}},
+		"after sets":           {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["sets"] = n("3") }), want: dynamostore.CounterImage{Counter: home, Sets: 3}},
+		"an item of a counter": {keys: keys("c#home#1"), image: item(nil), want: dynamostore.CounterImage{Counter: home, Item: "#1"}},
+		"a shard":              {keys: keys("c#home#3"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name"); m["pk"] = s("c#home#3") }), want: dynamostore.CounterImage{Counter: home, Item: "#3"}},
+		"a sharded counter":    {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["shards"] = n("4") }), want: dynamostore.CounterImage{Counter: home}},
+		"a region's item": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
+			delete(m, "name")
+			m["pk"], m["epoch"], m["bots"], m["undone"], m["replsim_w"] = s("c#home#@eu-west-1"), s("c1795755600000"), n("2"), n("1"), s("x")
+		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "c1795755600000", Bots: 2, Undone: 1}},
+		"a region's item of a set": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
+			delete(m, "name")
+			m["epoch"] = s("1795757400000.us-east-1.ab")
+		}),
+			want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "1795757400000.us-east-1.ab"}},
+		"not a region":           {keys: keys("c#home#@nowhere"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
 		"a shard past the most":  {keys: keys("c#home#32"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
 		"an idempotency record":  {keys: keys("i#abc"), image: map[string]types.AttributeValue{"pk": s("i#abc")}, notCounter: true},
 		"the health item":        {keys: keys("health#ping"), notCounter: true},

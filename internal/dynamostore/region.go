@@ -138,10 +138,15 @@ var (
 	condRegionAddFirst = aws.String("attribute_not_exists(#pk) OR #e = :e")
 	condRegionReplace  = aws.String("attribute_not_exists(#pk) OR #e <> :e")
 	condRootEpoch      = aws.String("#e = :e OR (attribute_not_exists(#e) AND #cr = :cr AND :e = :ce)")
-	updateRegionAdd    = aws.String("SET #u = :now, #cr = :cr, #e = :e ADD #c :by")
-	updateRegionSet    = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now), #e = :e ADD #sets :one")
-	regionNames        = map[string]string{"#pk": attrPK, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
-	regionAddNames     = map[string]string{"#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
+	// A region increment's update with its visitor or without (visited).
+	updateRegionAdd          = aws.String("SET #u = :now, #cr = :cr, #e = :e, #v = :v ADD #c :by")
+	updateRegionAddNoVisitor = aws.String("SET #u = :now, #cr = :cr, #e = :e ADD #c :by REMOVE #v")
+	// A bot adds to the serving region's item, made with no count if
+	// missing: the stream carries the change of bots to the aggregator.
+	updateRegionBot = aws.String("SET #at = :now, #cr = :cr, #e = :e, #c = if_not_exists(#c, :zero), #u = if_not_exists(#u, :now) ADD #b :one")
+	updateRegionSet = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now), #e = :e ADD #sets :one")
+	regionNames     = map[string]string{"#pk": attrPK, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
+	regionAddNames  = map[string]string{"#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
 )
 
 // regionAttempts bounds the rounds of a region increment that finds the
@@ -162,7 +167,7 @@ const regionAttempts = 4
 // between), the write counts for nothing and is made again. A decrement
 // is checked against the total first (another region's decrement in flight
 // may still take the sum below 0; reads answer at least 0).
-func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (counter.Result, error) {
+func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v counter.Visitor) (counter.Result, error) {
 	if by < 0 {
 		c, err := s.regionRead(ctx, name)
 		if err != nil {
@@ -173,23 +178,11 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (cou
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		e, known := s.epochs.get(name)
-		if !known {
-			item, err := s.read(ctx, name)
-			if err != nil {
-				return counter.Result{}, wrap("increment", name, err)
-			}
-			if len(item) == 0 {
-				return counter.Result{}, wrap("increment", name, counter.NotFoundError(name))
-			}
-			if e.created, err = decodeInt(item, attrCreatedAt); err != nil {
-				return counter.Result{}, wrap("increment", name, err)
-			}
-			if e.id, err = rootEpoch(item); err != nil {
-				return counter.Result{}, wrap("increment", name, err)
-			}
+		e, known, err := s.regionEpoch(ctx, name)
+		if err != nil {
+			return counter.Result{}, wrap("increment", name, err)
 		}
-		if err := s.regionAdd(ctx, name, by, e, !known); err != nil {
+		if err := s.regionAdd(ctx, name, by, v, e, !known); err != nil {
 			if errors.Is(err, errStaleEpoch) && attempt < regionAttempts {
 				s.epochs.forget(name)
 				continue
@@ -206,8 +199,10 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (cou
 		}
 		if now != e.id {
 			// A set or delete came between: the write counts for an epoch
-			// that is gone.
+			// that is gone; it is made again on the new one, and taken
+			// back from hits over time.
 			s.epochs.forget(name)
+			s.regionUndo(ctx, name, by, e)
 			if attempt < regionAttempts {
 				continue
 			}
@@ -217,24 +212,116 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64) (cou
 	}
 }
 
+// regionEpoch returns the epoch of the counter name: the one this process
+// knows (known), else read from the counter's own item (NotFound if there
+// is none).
+func (s *Store) regionEpoch(ctx context.Context, name string) (e epoch, known bool, err error) {
+	if e, ok := s.epochs.get(name); ok {
+		return e, true, nil
+	}
+	item, err := s.read(ctx, name)
+	if err != nil {
+		return epoch{}, false, err
+	}
+	if len(item) == 0 {
+		return epoch{}, false, counter.NotFoundError(name)
+	}
+	if e.created, err = decodeInt(item, attrCreatedAt); err != nil {
+		return epoch{}, false, err
+	}
+	if e.id, err = rootEpoch(item); err != nil {
+		return epoch{}, false, err
+	}
+	return e, false, nil
+}
+
+// regionBot counts a crawler's request in the serving region's item of the
+// counter name (ADD bots, one UpdateItem; the item is made, with no count,
+// if missing), never in an item that another region writes, so that no
+// bot is lost to last writer wins; the aggregator reads the change from
+// every region's stream. An item of an older epoch is made this epoch's
+// first (regionAdd, adding 0). The answer is a read of every region's
+// item.
+func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, error) {
+	for attempt := 1; ; attempt++ {
+		e, _, err := s.regionEpoch(ctx, name)
+		if err != nil {
+			return counter.Result{}, wrap("bot", name, err)
+		}
+		_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                s.table,
+			Key:                      regionKey(name, s.region),
+			UpdateExpression:         updateRegionBot,
+			ConditionExpression:      condRegionAddFirst,
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#at": attrBotAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#c": attrCount, "#u": attrUpdatedAt, "#b": attrBots},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":now": number(s.timestamp()), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}, ":zero": number(0), ":one": number(1),
+			},
+		}, NoAmbiguousRetry) // a bot counted twice would not matter; a bot retried forever would
+		if err != nil && conditionFailed(err) == nil {
+			return counter.Result{}, wrap("bot", name, translate(err))
+		}
+		if err != nil {
+			// The item holds another epoch: make it this one's (if the
+			// counter still has it), then again.
+			s.epochs.forget(name)
+			if attempt == regionAttempts {
+				return counter.Result{}, wrap("bot", name, counter.UnavailableError(errStaleEpoch))
+			}
+			if err := s.regionAdd(ctx, name, 0, 0, e, true); err != nil && !errors.Is(err, errStaleEpoch) {
+				return counter.Result{}, wrap("bot", name, err)
+			}
+			continue
+		}
+		c, err := s.regionRead(ctx, name)
+		if err != nil {
+			return counter.Result{}, wrap("bot", name, err)
+		}
+		return counter.Result{Counter: c}, nil
+	}
+}
+
+// attrUndone, on a region item, sums the increments that landed on an
+// epoch a set or delete had just ended and were made again (or answered
+// Unavailable): the aggregator subtracts its change from the hits, so that
+// hits over time count each acknowledged increment once, as the count does.
+const attrUndone = "undone"
+
+// regionUndo takes back from hits over time an increment by that landed on
+// the region item of epoch e after a set or delete ended e: ADD undone on
+// the item, if it still belongs to the incarnation (a delete and create
+// took the old one's history with it). It is best effort: if it fails, the
+// stats count that increment twice (a failure is as rare as the race).
+func (s *Store) regionUndo(ctx context.Context, name string, by int64, e epoch) {
+	_, _ = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 s.table,
+		Key:                       regionKey(name, s.region),
+		UpdateExpression:          aws.String("ADD #x :by REMOVE #v"),
+		ConditionExpression:       aws.String("#cr = :cr"),
+		ExpressionAttributeNames:  map[string]string{"#x": attrUndone, "#v": attrVisitor, "#cr": attrCreatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(by), ":cr": number(e.created)},
+	}, NoAmbiguousRetry) // an undo applied twice would take back a hit that counts
+}
+
 // errStaleEpoch is a region item or counter of another epoch than the one
 // the increment was for.
 var errStaleEpoch = errors.New("the counter's epoch changed under the increment")
 
-// regionAdd adds by to the serving region's item of epoch e. With first, a
-// missing item is created and one of another epoch replaced (if the
-// counter's own item still has epoch e).
-func (s *Store) regionAdd(ctx context.Context, name string, by int64, e epoch, first bool) error {
+// regionAdd adds by to the serving region's item of epoch e, with its
+// visitor v (0: none). With first, a missing item is created and one of
+// another epoch replaced (if the counter's own item still has epoch e).
+func (s *Store) regionAdd(ctx context.Context, name string, by int64, v counter.Visitor, e epoch, first bool) error {
 	now := s.timestamp()
 	values := map[string]types.AttributeValue{":by": number(by), ":now": number(now), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}}
 	cond, names := condRegionAdd, regionAddNames
 	if first {
 		cond, names = condRegionAddFirst, regionNames
 	}
+	update, names, values := visited(updateRegionAdd, updateRegionAddNoVisitor, names, values, v)
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 regionKey(name, s.region),
-		UpdateExpression:                    updateRegionAdd,
+		UpdateExpression:                    update,
 		ConditionExpression:                 cond,
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
@@ -253,6 +340,9 @@ func (s *Store) regionAdd(ctx context.Context, name string, by int64, e epoch, f
 	item := regionKey(name, s.region)
 	item[attrCount], item[attrCreatedAt], item[attrUpdatedAt] = number(by), number(e.created), number(now)
 	item[attrEpoch] = &types.AttributeValueMemberS{Value: e.id}
+	if v != 0 {
+		item[attrVisitor] = visitorValue(v)
+	}
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{
 			TableName:                s.table,
@@ -451,7 +541,7 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 	e := &types.AttributeValueMemberS{Value: id}
 	if known, ok := s.epochs.get(w.Name); !ok || known.id != id {
 		// The region item may hold another epoch: make it this one's.
-		if err := s.regionAdd(ctx, w.Name, 0, epoch{id: id, created: created}, true); err != nil {
+		if err := s.regionAdd(ctx, w.Name, 0, 0, epoch{id: id, created: created}, true); err != nil {
 			if !errors.Is(err, errStaleEpoch) {
 				return plan{}, err
 			}
@@ -461,11 +551,13 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 	}
 	c.Count = min(c.Count+w.By, counter.MaxCount)
 	c.UpdatedAt = time.UnixMilli(max(now, c.UpdatedAt.UnixMilli())).UTC()
+	update, names, values := visited(updateRegionAdd, updateRegionAddNoVisitor, regionAddNames,
+		map[string]types.AttributeValue{":by": number(w.By), ":now": number(now), ":cr": number(created), ":e": e}, w.Visitor)
 	return plan{result: counter.Result{Counter: c}, changes: []types.TransactWriteItem{
 		{Update: &types.Update{
-			TableName: s.table, Key: regionKey(w.Name, s.region), UpdateExpression: updateRegionAdd, ConditionExpression: condRegionAdd,
-			ExpressionAttributeNames:  regionAddNames,
-			ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(w.By), ":now": number(now), ":cr": number(created), ":e": e},
+			TableName: s.table, Key: regionKey(w.Name, s.region), UpdateExpression: update, ConditionExpression: condRegionAdd,
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
 		}},
 		{ConditionCheck: &types.ConditionCheck{
 			TableName: s.table, Key: key(w.Name), ConditionExpression: condRootEpoch,

@@ -24,7 +24,13 @@ import (
 //
 // The first function to need a day's salt makes it (a conditional
 // PutItem); the others read it (GetItem, strongly consistent) and keep it
-// in memory for the day. The table's point-in-time recovery keeps deleted
+// in memory for the day. Whoever loads a day's salt also makes the next
+// day's if it is missing (best effort): with replica regions the table is
+// global, and two regions making one day's salt at once would both succeed
+// in their replica, last writer wins keeping one, so that a visitor hashed
+// with the other counts twice. Made a day ahead, a day's salt has long been
+// replicated everywhere when the day starts; only a deployment's very
+// first day (or a day after one with no visitor in any region) can race. The table's point-in-time recovery keeps deleted
 // items 35 days: docs/uniques.md says how long a salt can survive.
 const (
 	saltPrefix = "s#"
@@ -61,6 +67,7 @@ func (s *Salts) Salt(ctx context.Context, day time.Time) (uniques.Salt, error) {
 	if err != nil {
 		return uniques.Salt{}, err
 	}
+	s.makeAhead(ctx, day.Add(24*time.Hour))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.cached { // days over: forgotten
@@ -72,30 +79,22 @@ func (s *Salts) Salt(ctx context.Context, day time.Time) (uniques.Salt, error) {
 	return salt, nil
 }
 
+// saltKey is the key of the day's salt.
+func saltKey(day time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: saltPrefix + day.UTC().Format(dayLayout)}}
+}
+
 // load reads the day's salt, or makes it if no function has.
 func (s *Salts) load(ctx context.Context, day time.Time) (uniques.Salt, error) {
-	key := map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: saltPrefix + day.UTC().Format(dayLayout)}}
 	for range 2 {
-		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: key, ConsistentRead: aws.Bool(true)})
+		salt, found, err := s.read(ctx, day, true)
 		if err != nil {
 			return uniques.Salt{}, wrap("salt", "", translate(err))
 		}
-		if b, ok := out.Item[attrSalt].(*types.AttributeValueMemberB); ok && len(b.Value) == uniques.SaltSize {
-			return uniques.Salt(b.Value), nil
+		if found {
+			return salt, nil
 		}
-		var salt uniques.Salt
-		_, _ = rand.Read(salt[:]) // never fails (crypto/rand)
-		item := map[string]types.AttributeValue{
-			attrPK:        key[attrPK],
-			attrSalt:      &types.AttributeValueMemberB{Value: salt[:]},
-			attrExpiresAt: number(counter.Day.Start(day).Add(24*time.Hour + uniques.SaltMargin).Unix()),
-		}
-		_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                s.table,
-			Item:                     item,
-			ConditionExpression:      condNotExists,
-			ExpressionAttributeNames: createNames,
-		})
+		salt, err = s.make(ctx, day)
 		if err == nil {
 			return salt, nil
 		}
@@ -105,6 +104,44 @@ func (s *Salts) load(ctx context.Context, day time.Time) (uniques.Salt, error) {
 		// Another function made it meanwhile: read it.
 	}
 	return uniques.Salt{}, wrap("salt", "", counter.UnavailableError(errSaltRace))
+}
+
+// makeAhead makes the day's salt if it is missing: a GetItem (eventually
+// consistent: a salt just made elsewhere only costs a failed condition),
+// and if none, a conditional PutItem. It is best effort: a failure only
+// leaves the day to the next Salt call (or to its first, then).
+func (s *Salts) makeAhead(ctx context.Context, day time.Time) {
+	if _, found, err := s.read(ctx, day, false); err == nil && !found {
+		_, _ = s.make(ctx, day)
+	}
+}
+
+// read reads the day's salt: found is false if there is none.
+func (s *Salts) read(ctx context.Context, day time.Time, consistent bool) (salt uniques.Salt, found bool, err error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: saltKey(day), ConsistentRead: aws.Bool(consistent)})
+	if err != nil {
+		return uniques.Salt{}, false, err
+	}
+	if b, ok := out.Item[attrSalt].(*types.AttributeValueMemberB); ok && len(b.Value) == uniques.SaltSize {
+		return uniques.Salt(b.Value), true, nil
+	}
+	return uniques.Salt{}, false, nil
+}
+
+// make makes the day's salt, unless one exists (a condition failure).
+func (s *Salts) make(ctx context.Context, day time.Time) (uniques.Salt, error) {
+	var salt uniques.Salt
+	_, _ = rand.Read(salt[:]) // never fails (crypto/rand)
+	item := saltKey(day)
+	item[attrSalt] = &types.AttributeValueMemberB{Value: salt[:]}
+	item[attrExpiresAt] = number(counter.Day.Start(day).Add(24*time.Hour + uniques.SaltMargin).Unix())
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                s.table,
+		Item:                     item,
+		ConditionExpression:      condNotExists,
+		ExpressionAttributeNames: createNames,
+	})
+	return salt, err
 }
 
 var errSaltRace = errors.New("the day's salt was made and not found")

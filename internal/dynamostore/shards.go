@@ -240,7 +240,7 @@ func bounds(k, n int, by int64) (lo, hi int64) {
 // (applyExact).
 func (s *Store) increment(ctx context.Context, name string, by int64, v counter.Visitor) (counter.Result, error) {
 	if s.region != "" {
-		return s.regionIncrement(ctx, name, by)
+		return s.regionIncrement(ctx, name, by, v)
 	}
 	var tried uint64 // items throttled in this call
 	throttles := 0

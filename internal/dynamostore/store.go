@@ -191,6 +191,8 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return s.increment(ctx, w.Name, w.By, w.Visitor)
 	case w.Op == counter.OpHit:
 		return s.hit(ctx, w.Name, w.Visitor)
+	case w.Op == counter.OpBot && s.region != "":
+		return s.regionBot(ctx, w.Name)
 	case w.Op == counter.OpBot:
 		return s.bot(ctx, w.Name)
 	case w.Op == counter.OpSet && s.region != "" && w.Shards <= 1:

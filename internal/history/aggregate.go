@@ -158,10 +158,18 @@ type bucketKey struct {
 // increment (a MODIFY of a counter item whose count changed and whose sets
 // did not), its hits = NEW.count - OLD.count go into the hour and day buckets
 // of NEW.updated_at, under the counter incarnation NEW.created_at; so do
-// the create_hits of an INSERT, the creation of a counter by a hit. Other
-// INSERTs (creates, sets that create), sets, and items that are not
-// counters (idempotency records, the health item) add nothing; a REMOVE of
-// a counter asks for its incarnation's buckets to be deleted.
+// the create_hits of an INSERT, the creation of a counter by a hit, and
+// the count of a region item's INSERT or of its MODIFY to a new epoch (its
+// first increment of that epoch). Other INSERTs (creates, sets that
+// create), sets, and items that are not counters (idempotency records, the
+// health item) add nothing; a REMOVE of a counter asks for its
+// incarnation's buckets to be deleted.
+//
+// With replica regions, each region's stream carries its own writes and
+// the other regions' replicated puts of their region items (each a MODIFY
+// or INSERT of the whole new image, whose change of count is the other
+// region's increments): each region's aggregator counts every region's
+// hits once, into its own regional stats table.
 func planBatch(records []Record) batchPlan {
 	p := batchPlan{order: make(map[string]int, len(records))}
 	byKey := map[bucketKey]*bucketUpdate{}
@@ -240,7 +248,10 @@ type change struct {
 }
 
 // increment reads a MODIFY record: ok is false for an item that is not a
-// counter; a set has no hits.
+// counter; a set has no hits. An item made anew (madeAnew) adds what a new
+// item does (createdHits); any other adds its change of count unless its
+// sets changed, less its change of undone (a region item's increments
+// taken back), and its change of bots.
 func increment(r Record) (c change, ok bool, err error) {
 	after, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.NewImage)
 	if err != nil {
@@ -254,21 +265,48 @@ func increment(r Record) (c change, ok bool, err error) {
 		return change{}, true, fmt.Errorf("old image: %w", err)
 	}
 	c = change{name: after.Name, created: after.CreatedAt, item: after.Item, at: after.UpdatedAt}
-	if before.Sets == after.Sets {
-		c.by = after.Count - before.Count
+	switch {
+	case madeAnew(before, after):
+		c.by, c.bots = createdHits(after), after.Bots
+	case before.Sets == after.Sets:
+		c.by = after.Count - before.Count - (after.Undone - before.Undone)
+		c.bots = after.Bots - before.Bots
+	default:
+		c.bots = after.Bots - before.Bots
 	}
 	if c.by != 0 {
 		c.visitor = after.Visitor // the increment's own: one without a visitor removes it
 	}
-	if c.bots = after.Bots - before.Bots; c.bots != 0 && c.by == 0 {
+	if c.bots != 0 && c.by == 0 {
 		c.at = after.BotAt
 	}
 	return c, true, nil
 }
 
+// madeAnew reports whether a MODIFY replaced the item by a new one rather
+// than changing it: another incarnation (another region's create, put
+// over this region's by replication), or a region item of another epoch
+// (replaced for a set's new epoch, or a create's after a delete: its
+// count starts again from the new epoch's first increment, so NEW.count
+// - OLD.count would subtract the old epoch's).
+func madeAnew(before, after dynamostore.CounterImage) bool {
+	return !before.CreatedAt.Equal(after.CreatedAt) || after.Region != "" && before.Epoch != after.Epoch
+}
+
+// createdHits is the hits a counter item adds when it is made: a region
+// item's count (every write of a region item is an increment, the first
+// included) less what it says was undone, else its create_hits (1 if a hit
+// created the counter, 0 for any other create, and for shards).
+func createdHits(img dynamostore.CounterImage) int64 {
+	if img.Region != "" {
+		return img.Count - img.Undone
+	}
+	return img.CreateHits
+}
+
 // createdByHit reads an INSERT record: ok is false for an item that is not
-// a counter; a counter's creation adds its create_hits (1 if a hit created
-// it, 0 for any other create), at its creation.
+// a counter; a counter item's creation adds its createdHits (and a region
+// item's bots), at its creation (a region item's: its last write).
 func createdByHit(r Record) (c change, ok bool, err error) {
 	img, ok, err := dynamostore.DecodeCounterImage(r.Keys, r.NewImage)
 	if err != nil {
@@ -277,7 +315,13 @@ func createdByHit(r Record) (c change, ok bool, err error) {
 	if !ok {
 		return change{}, false, nil
 	}
-	c = change{name: img.Name, created: img.CreatedAt, item: img.Item, by: img.CreateHits, at: img.CreatedAt}
+	c = change{name: img.Name, created: img.CreatedAt, item: img.Item, by: createdHits(img), at: img.CreatedAt}
+	if img.Region != "" {
+		c.at, c.bots = img.UpdatedAt, img.Bots
+		if c.by == 0 && c.bots != 0 {
+			c.at = img.BotAt
+		}
+	}
 	if c.by != 0 {
 		c.visitor = img.Visitor
 	}

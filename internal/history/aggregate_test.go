@@ -571,3 +571,48 @@ func TestAggregateHitCreates(t *testing.T) {
 	}
 	check(t, h, s)
 }
+
+// TestAggregateRegionItems: the records of a region item (c#<name>#@<region>,
+// as its own region writes it or another region's replication puts it):
+// its INSERT adds its count; a MODIFY adds the change of count; a MODIFY to
+// a new epoch (the item replaced for a set's epoch) adds its new count, not
+// the drop; a change of undone takes increments back; a change of bots is
+// bots, not hits. Each delivered three times, in pieces.
+func TestAggregateRegionItems(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := daysAgo(1, 7)
+	h.clock.Set(at)
+	if _, err := h.store.Apply(testContext(t), counter.Create("r", 0)); err != nil {
+		t.Fatal(err)
+	}
+	const pk = "c#r#@eu-west-1"
+	hour := func(n int) time.Time { return at.Add(time.Duration(n) * time.Hour) }
+	item := image{"pk": str(pk), "count": num(2), "created_at": num(at.UnixMilli()), "updated_at": num(hour(1).UnixMilli()),
+		"epoch": str("c" + strconv.FormatInt(at.UnixMilli(), 10)), "replsim_w": str("w1")}
+	s.add("INSERT", pk, nil, item)
+	write := func(change func(image)) {
+		next := maps.Clone(item)
+		change(next)
+		s.add("MODIFY", pk, item, next)
+		item = next
+	}
+	write(func(m image) { m["count"], m["updated_at"] = num(5), num(hour(2).UnixMilli()) })
+	write(func(m image) { m["count"], m["updated_at"], m["epoch"] = num(1), num(hour(3).UnixMilli()), str("e2") })
+	write(func(m image) { m["undone"] = num(1) })
+	write(func(m image) { m["bots"], m["bot_at"] = num(2), num(hour(4).UnixMilli()) })
+	s.first = at
+	s.hours["r"] = map[int64]int64{hour(1).Unix(): 2, hour(2).Unix(): 3}
+	s.days["r"] = map[int64]int64{counter.Day.Start(at).Unix(): 5}
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	for _, size := range []int{1, 3, 100} {
+		lambda(t, s.records, size, func(batch []history.Record) (history.BatchResult, error) {
+			return agg.Handle(testContext(t), batch)
+		})
+	}
+	check(t, h, s)
+	points, err := h.store.Stats(testContext(t), "r", counter.StatsQuery{Period: counter.Day, From: at, To: at})
+	if err != nil || len(points) != 1 || points[0].Bots != 2 {
+		t.Fatalf("day's bots: %+v, %v; want 2", points, err)
+	}
+}

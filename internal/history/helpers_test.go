@@ -13,9 +13,10 @@ import (
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
+	"github.com/hitcounter/hitcounter/tools/replsim"
 )
 
-func TestMain(m *testing.M) { os.Exit(dynamolocal.RunTests(m)) }
+func TestMain(m *testing.M) { os.Exit(replsim.RunTests(m)) }
 
 // testContext returns a context that ends with the test (or after a minute).
 func testContext(tb testing.TB) context.Context {

@@ -1,0 +1,114 @@
+package dynamostore_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+)
+
+// callsClient counts the requests a store sends, by operation.
+type callsClient struct {
+	dynamostore.Client
+	get, update, batchGet, transact atomic.Int64
+}
+
+func (c *callsClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.get.Add(1)
+	return c.Client.GetItem(ctx, in, optFns...)
+}
+
+func (c *callsClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.update.Add(1)
+	return c.Client.UpdateItem(ctx, in, optFns...)
+}
+
+func (c *callsClient) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.batchGet.Add(1)
+	return c.Client.BatchGetItem(ctx, in, optFns...)
+}
+
+func (c *callsClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.transact.Add(1)
+	return c.Client.TransactWriteItems(ctx, in, optFns...)
+}
+
+// BenchmarkRegionIncrement compares an increment with replica regions (an
+// UpdateItem of the serving region's item conditioned on the epoch the
+// process knows, then a BatchGetItem of the counter's items for the answer)
+// with the single-region increment (one UpdateItem), on the same DynamoDB
+// Local table, 16 goroutines each. The sides run one-region, regions,
+// regions, one-region, so that DynamoDB Local's warming favors neither;
+// the log line gives the ratio of their rates and the requests per region
+// increment (a GetItem per increment would mean the epoch is read every
+// time).
+func BenchmarkRegionIncrement(b *testing.B) {
+	client, table := newTable(b)
+	calls := &callsClient{Client: client}
+	one := dynamostore.New(client, table)
+	regions := dynamostore.New(calls, table, dynamostore.WithRegions("us-east-1", []string{"us-east-1", "eu-west-1"}))
+	ctx := testContext(b)
+	for _, name := range []string{"one", "regions"} {
+		if _, err := one.Apply(ctx, counter.Create(name, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	increment := map[string]func() error{
+		"one-region": func() error { _, err := one.Apply(ctx, counter.Increment("one", 1)); return err },
+		"regions":    func() error { _, err := regions.Apply(ctx, counter.Increment("regions", 1)); return err },
+	}
+	var wg sync.WaitGroup
+	warm := time.Now().Add(2 * time.Second)
+	for range benchConcurrency {
+		wg.Go(func() {
+			for time.Now().Before(warm) {
+				if increment["one-region"]() != nil || increment["regions"]() != nil {
+					b.Error("warm-up increment failed")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	parallelism := max(1, benchConcurrency/runtime.GOMAXPROCS(0))
+	var ops, secs = map[string]int{}, map[string]float64{}
+	var regionOps int64
+	for i, side := range []string{"one-region", "regions", "regions", "one-region"} {
+		b.Run(side+"-"+string(rune('1'+i/2)), func(b *testing.B) {
+			b.SetParallelism(parallelism)
+			g0, u0, bg0, t0 := calls.get.Load(), calls.update.Load(), calls.batchGet.Load(), calls.transact.Load()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := increment[side](); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incr/s")
+			ops[side] += b.N
+			secs[side] += b.Elapsed().Seconds()
+			if side == "regions" {
+				n := float64(b.N)
+				b.ReportMetric(float64(calls.get.Load()-g0)/n, "GetItem/op")
+				b.ReportMetric(float64(calls.update.Load()-u0)/n, "UpdateItem/op")
+				b.ReportMetric(float64(calls.batchGet.Load()-bg0)/n, "BatchGetItem/op")
+				b.ReportMetric(float64(calls.transact.Load()-t0)/n, "TransactWriteItems/op")
+				regionOps += int64(b.N)
+			}
+		})
+	}
+	if secs["one-region"] > 0 && secs["regions"] > 0 {
+		o, r := float64(ops["one-region"])/secs["one-region"], float64(ops["regions"])/secs["regions"]
+		b.Logf("%d goroutines: one region %.0f incr/s, regions %.0f incr/s: %.2fx; per region increment, all runs: %.3f GetItem, %.3f UpdateItem, %.3f BatchGetItem",
+			parallelism*runtime.GOMAXPROCS(0), o, r, r/o, float64(calls.get.Load())/float64(regionOps), float64(calls.update.Load())/float64(regionOps), float64(calls.batchGet.Load())/float64(regionOps))
+	}
+}
