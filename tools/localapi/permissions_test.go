@@ -225,3 +225,40 @@ func grants(v any, action string) bool {
 	}
 	return false
 }
+
+// TestStackRegionPermissions runs the routes a region serves, with
+// ReplicaRegions set (the stack in the first region, which owns the global
+// table), under the roles the template gives then: a region's reads are
+// BatchGetItems of a counter's items from every region, which the roles
+// must allow every function that reads a counter (the gate refuses
+// nothing). One region stands alone here: replication is tools/replsim's.
+func TestStackRegionPermissions(t *testing.T) {
+	const regions = "us-east-1,eu-west-1"
+	table := "global-" + randomHex(t)
+	s := startStack(t, localapi.Options{PoolSize: 1, APIKeys: []string{testKey}, TableName: table,
+		Env:            map[string]string{"REPLICA_REGIONS": regions},
+		TemplateParams: map[string]any{"ReplicaRegions": regions, "GlobalTableName": table}})
+	admin := map[string]string{"x-api-key": testKey}
+	for _, st := range []struct {
+		method, path, body string
+		headers            map[string]string
+		want               int
+	}{
+		{"GET", "/health", "", nil, 200},
+		{"POST", "/counters", `{"name":"a","count":1}`, admin, 201},
+		{"POST", "/counters/a/increment", "", nil, 200},
+		{"PATCH", "/counters/a", `{"by":2}`, admin, 200},
+		{"GET", "/counters/a", "", nil, 200},
+		{"GET", "/counters", "", admin, 200},
+		{"GET", "/counters/a/stats", "", nil, 200},
+		{"GET", "/counters/a/badge.svg", "", nil, 200},
+		{"GET", "/counters/a/shields.json", "", nil, 200},
+		{"GET", "/counters/a/hit.svg", "", nil, 200},
+		{"PUT", "/counters/a", `{"count":7}`, admin, 200},
+		{"DELETE", "/counters/a", "", admin, 204},
+	} {
+		if got, body := send(t, st.method, s.URL()+st.path, st.body, st.headers); got != st.want {
+			t.Errorf("%s %s: %d %s, want %d", st.method, st.path, got, body, st.want)
+		}
+	}
+}
