@@ -100,10 +100,43 @@ func TestWhoIsACrawler(t *testing.T) {
 	}
 }
 
-func BenchmarkMatch(b *testing.B) {
+// BenchmarkIsCrawler classifies User-Agents as they come: browsers' (the
+// five above, which are most of a page's views), crawlers' (an instance
+// of every tenth entry of the list), and a mix of nine browsers to one
+// crawler.
+func BenchmarkIsCrawler(b *testing.B) {
 	d := newDetector(b)
-	for b.Loop() {
-		d.IsCrawler(browsers[0])
+	var list []struct {
+		Instances []string `json:"instances"`
+	}
+	if err := json.Unmarshal(listJSON, &list); err != nil {
+		b.Fatal(err)
+	}
+	var bots []string
+	for i := 0; i < len(list); i += 10 {
+		if len(list[i].Instances) > 0 {
+			bots = append(bots, list[i].Instances[0])
+		}
+	}
+	var mix []string
+	for i, bot := range bots {
+		mix = append(mix, bot)
+		for j := range 9 {
+			mix = append(mix, browsers[(i+j)%len(browsers)])
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		uas  []string
+	}{{"browsers", browsers}, {"crawlers", bots}, {"mix", mix}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				d.IsCrawler(bc.uas[i%len(bc.uas)])
+				i++
+			}
+		})
 	}
 }
 
