@@ -8,10 +8,12 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"regexp"
 	"regexp/syntax"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -60,9 +62,13 @@ func leftOut(e entry) bool {
 // case in place, and looks each up in a table indexed by the trigram's
 // hash: nearly every window of a browser's User-Agent finds an empty slot,
 // so that it costs a few hundred nanoseconds and no allocation, where a
-// map lookup per window and a lower-case copy cost microseconds
-// (BenchmarkIsCrawler; docs/benchmarks.md).
+// map lookup per window and a lower-case copy cost microseconds. And a
+// site's views come from a few browsers' User-Agents, the same on every
+// request: the last verdicts are kept (verdicts), so that most requests
+// cost a hash of the User-Agent and a comparison (BenchmarkIsCrawler;
+// docs/benchmarks.md).
 type Detector struct {
+	verdicts verdicts
 	// slots maps a trigram's hash (slot) to the index in buckets of the
 	// patterns whose literal starts with a trigram of that hash; 0 (an
 	// empty bucket) if none.
@@ -102,7 +108,7 @@ func New() (*Detector, error) {
 	if err := json.Unmarshal(listJSON, &list); err != nil {
 		return nil, fmt.Errorf("crawlers: the vendored list: %w", err)
 	}
-	d := &Detector{buckets: [][]*pattern{nil}}
+	d := &Detector{buckets: [][]*pattern{nil}, verdicts: verdicts{seed: maphash.MakeSeed()}}
 	for _, e := range list {
 		if leftOut(e) {
 			continue
@@ -140,6 +146,59 @@ func (d *Detector) IsCrawler(userAgent string) bool {
 	if userAgent == "" {
 		return false
 	}
+	slot, crawler, ok := d.verdicts.lookup(userAgent)
+	if !ok {
+		crawler = d.match(userAgent)
+		d.verdicts.store(slot, userAgent, crawler)
+	}
+	return crawler
+}
+
+// verdicts keeps the verdicts of the last User-Agents, one per slot of
+// their hash: a fixed number of slots, each holding a User-Agent of at
+// most maxRemembered bytes, so that a stream of distinct User-Agents
+// replaces verdicts and never grows memory (at most about 280 KB). Safe
+// for concurrent use: a slot is swapped whole, atomically.
+type verdicts struct {
+	seed  maphash.Seed
+	slots [1 << verdictBits]atomic.Pointer[verdict]
+}
+
+const (
+	verdictBits   = 9
+	maxRemembered = 512 // bytes of User-Agent; browsers' are 100 to 300
+)
+
+// verdict is IsCrawler's answer for one User-Agent.
+type verdict struct {
+	userAgent string
+	crawler   bool
+}
+
+// lookup returns userAgent's slot and, if ok, its verdict.
+func (v *verdicts) lookup(userAgent string) (slot *atomic.Pointer[verdict], crawler, ok bool) {
+	if len(userAgent) > maxRemembered {
+		return nil, false, false
+	}
+	slot = &v.slots[maphash.String(v.seed, userAgent)>>(64-verdictBits)]
+	if e := slot.Load(); e != nil && e.userAgent == userAgent {
+		return slot, e.crawler, true
+	}
+	return slot, false, false
+}
+
+// store remembers userAgent's verdict in its slot (from lookup), in
+// place of the one there.
+func (v *verdicts) store(slot *atomic.Pointer[verdict], userAgent string, crawler bool) {
+	if slot != nil {
+		// A copy: the User-Agent may share its memory with the rest of
+		// the request's header, which the slot would otherwise keep.
+		slot.Store(&verdict{userAgent: strings.Clone(userAgent), crawler: crawler})
+	}
+}
+
+// match reports whether userAgent matches a pattern of the list.
+func (d *Detector) match(userAgent string) bool {
 	// The literals are lower case by strings.ToLower; for an ASCII
 	// User-Agent (nearly all) folding byte by byte is the same, without
 	// allocating a lower-case copy.
