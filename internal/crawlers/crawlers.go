@@ -146,10 +146,10 @@ func (d *Detector) IsCrawler(userAgent string) bool {
 	if userAgent == "" {
 		return false
 	}
-	slot, crawler, ok := d.verdicts.lookup(userAgent)
+	place, crawler, ok := d.verdicts.lookup(userAgent)
 	if !ok {
 		crawler = d.match(userAgent)
-		d.verdicts.store(slot, userAgent, crawler)
+		d.verdicts.store(place, userAgent, crawler)
 	}
 	return crawler
 }
