@@ -4,9 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -52,8 +55,10 @@ func TestIndexAgreesWithEveryPattern(t *testing.T) {
 				break
 			}
 		}
-		if got := d.IsCrawler(ua); got != want {
-			t.Errorf("IsCrawler(%q) = %v, want %v", ua, got, want)
+		for _, when := range []string{"first", "remembered"} {
+			if got := d.IsCrawler(ua); got != want {
+				t.Errorf("IsCrawler(%q) = %v (%s), want %v", ua, got, when, want)
+			}
 		}
 		if want {
 			crawlers++
@@ -100,10 +105,91 @@ func TestWhoIsACrawler(t *testing.T) {
 	}
 }
 
-func BenchmarkMatch(b *testing.B) {
+// BenchmarkIsCrawler classifies User-Agents as they come: browsers' (the
+// five above, which are most of a page's views), crawlers' (an instance
+// of every tenth entry of the list), a mix of nine browsers to one
+// crawler, and User-Agents each seen once in a while (distinct: more
+// than the verdicts kept, so each is matched anew).
+func BenchmarkIsCrawler(b *testing.B) {
 	d := newDetector(b)
-	for b.Loop() {
-		d.IsCrawler(browsers[0])
+	var list []struct {
+		Instances []string `json:"instances"`
+	}
+	if err := json.Unmarshal(listJSON, &list); err != nil {
+		b.Fatal(err)
+	}
+	var bots []string
+	for i := 0; i < len(list); i += 10 {
+		if len(list[i].Instances) > 0 {
+			bots = append(bots, list[i].Instances[0])
+		}
+	}
+	var mix []string
+	for i, bot := range bots {
+		mix = append(mix, bot)
+		for j := range 9 {
+			mix = append(mix, browsers[(i+j)%len(browsers)])
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		uas  []string
+	}{{"browsers", browsers}, {"crawlers", bots}, {"mix", mix}, {"distinct", distinctAgents(4096)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				d.IsCrawler(bc.uas[i%len(bc.uas)])
+				i++
+			}
+		})
+	}
+}
+
+// distinctAgents returns n browsers' User-Agents, all different.
+func distinctAgents(n int) []string {
+	uas := make([]string, n)
+	for i := range uas {
+		uas[i] = browsers[i%len(browsers)] + " build/" + strconv.Itoa(i)
+	}
+	return uas
+}
+
+// TestVerdictsConcurrentAndBounded: goroutines classifying, at once,
+// browsers, crawlers and more distinct User-Agents than verdicts are kept
+// (so that they replace each other's in the slots) each get the verdict
+// of the patterns; User-Agents too long to remember are classified too.
+func TestVerdictsConcurrentAndBounded(t *testing.T) {
+	d := newDetector(t)
+	long := "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html) " + strings.Repeat("x", maxRemembered)
+	uas := append(distinctAgents(3000), long, strings.Repeat("y", maxRemembered+1))
+	for i := range 1000 {
+		uas = append(uas, fmt.Sprintf("Mozilla/5.0 (compatible; Googlebot/2.%d; +http://www.google.com/bot.html)", i))
+	}
+	want := make(map[string]bool, len(uas))
+	for _, ua := range uas {
+		want[ua] = d.match(ua)
+	}
+	if !want[long] || want[uas[0]] {
+		t.Fatal("the patterns do not tell these crawlers from browsers")
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 3 * len(uas) {
+				ua := uas[(i*7+g*131)%len(uas)]
+				if got := d.IsCrawler(ua); got != want[ua] {
+					t.Errorf("IsCrawler(%q) = %v, want %v", ua, got, want[ua])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range d.verdicts.slots {
+		if v := d.verdicts.slots[i].Load(); v != nil && len(v.userAgent) > maxRemembered {
+			t.Errorf("a verdict of a %d-byte User-Agent is kept", len(v.userAgent))
+		}
 	}
 }
 

@@ -34,6 +34,9 @@ func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
 	if err != nil {
 		return host
 	}
+	if peer.Is4() && !isTrusted(peer, trusted) {
+		return host // as String would write it: ParseAddr reads dotted-decimal IPv4 in that form only
+	}
 	peer = peer.Unmap().WithZone("")
 	if !isTrusted(peer, trusted) {
 		return peer.String()

@@ -58,7 +58,9 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.apply(w, r, cw)
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	res, err := h.apply(ctx, w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -118,7 +120,9 @@ func (h *handler) set(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.apply(w, r, cw)
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	res, err := h.apply(ctx, w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -138,14 +142,16 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.publicIncrement(cw)
 	}
+	ctx, cancel := h.storeContext(r) // one bound for the day's salt and the write
+	defer cancel()
 	if err == nil {
-		cw, err = h.view(r, cw)
+		cw, err = h.view(ctx, r, cw)
 	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.apply(w, r, cw)
+	res, err := h.apply(ctx, w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -155,8 +161,9 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request) {
 
 // view makes cw, an increment or a hit of a view, what its client makes
 // it: a bot (counter.Bot) if a crawler sent it and crawlers are told apart;
-// otherwise cw with its visitor, if visitors are counted.
-func (h *handler) view(r *http.Request, cw counter.Write) (counter.Write, error) {
+// otherwise cw with its visitor, if visitors are counted. ctx bounds the
+// wait for the day's salt: the request's store context.
+func (h *handler) view(ctx context.Context, r *http.Request, cw counter.Write) (counter.Write, error) {
 	ua := r.Header.Get("User-Agent")
 	if h.crawlers != nil && h.crawlers.IsCrawler(ua) {
 		return counter.Bot(cw.Name), nil
@@ -164,8 +171,6 @@ func (h *handler) view(r *http.Request, cw counter.Write) (counter.Write, error)
 	if h.visitors == nil {
 		return cw, nil
 	}
-	ctx, cancel := h.storeContext(r)
-	defer cancel()
 	v, err := h.visitors.Visitor(ctx, h.clientAddr(r), ua, cw.Name)
 	if err != nil {
 		return cw, err
@@ -196,7 +201,9 @@ func (h *handler) adjust(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.apply(w, r, cw)
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	res, err := h.apply(ctx, w, r, cw)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -211,7 +218,9 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if _, err := h.apply(w, r, cw); err != nil {
+	ctx, cancel := h.storeContext(r)
+	defer cancel()
+	if _, err := h.apply(ctx, w, r, cw); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

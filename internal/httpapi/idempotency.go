@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -46,13 +47,12 @@ func idempotencyKey(r *http.Request) (counter.IdempotencyKey, error) {
 	return key, nil
 }
 
-// apply applies a decoded write to the store; an answer replayed from the
-// record of an earlier request with the same key is marked with
-// Idempotent-Replayed: true. A keyed write's record is held against the
-// client that sent it (clientNames.of).
-func (h *handler) apply(w http.ResponseWriter, r *http.Request, cw counter.Write) (counter.Result, error) {
-	ctx, cancel := h.storeContext(r)
-	defer cancel()
+// apply applies a decoded write to the store within ctx (the request's
+// storeContext); an answer replayed from the record of an earlier request
+// with the same key is marked with Idempotent-Replayed: true. A keyed
+// write's record is held against the client that sent it
+// (clientNames.of).
+func (h *handler) apply(ctx context.Context, w http.ResponseWriter, r *http.Request, cw counter.Write) (counter.Result, error) {
 	if cw.Keyed() {
 		cw.Key.Client = h.clients.of(r, h.keys, h.clientAddr(r))
 	}

@@ -76,7 +76,7 @@ func (h *handler) hit(ctx context.Context, r *http.Request, name string) (counte
 	if h.hitCreates {
 		w = counter.Hit(name)
 	}
-	w, err := h.view(r, w)
+	w, err := h.view(ctx, r, w)
 	if err != nil {
 		return counter.Counter{}, err
 	}

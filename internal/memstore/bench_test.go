@@ -37,6 +37,37 @@ func BenchmarkIncrement(b *testing.B) {
 	}
 }
 
+// BenchmarkIncrementVisitors measures what a visitor adds to the memory
+// store's increment (the sketches of the hour and the day): without one,
+// the same visitor every time (a browser refreshing), and a new visitor
+// every time (the sketches grow, sparse then dense).
+func BenchmarkIncrementVisitors(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		visitor func(i int) counter.Visitor
+	}{
+		{"none", func(int) counter.Visitor { return 0 }},
+		{"same", func(int) counter.Visitor { return 0x9e3779b97f4a7c15 }},
+		{"new", func(i int) counter.Visitor { return counter.Visitor(uint64(i+1) * 0x9e3779b97f4a7c15) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := memstore.New()
+			ctx := context.Background()
+			if _, err := s.Apply(ctx, counter.Create("bench", 0)); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := s.Apply(ctx, counter.Increment("bench", 1).WithVisitor(bc.visitor(i))); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
 // BenchmarkIncrementWhileListing measures increments spread over 200,000
 // counters in three settings: alone; while four goroutines loop on
 // one-counter pages (GET /counters?limit=1) of another store of the same

@@ -2,7 +2,13 @@ package uniques_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +119,90 @@ func TestSketch(t *testing.T) {
 	}
 	if _, err := uniques.Decode(counter.Day, []byte("junk")); err == nil {
 		t.Error("junk decoded")
+	}
+}
+
+// referenceVisitor is Visitor's documented formula, computed the plain way.
+func referenceVisitor(salt uniques.Salt, addr, userAgent, name string) counter.Visitor {
+	mac := hmac.New(sha256.New, salt[:])
+	for _, s := range []string{addr, userAgent, name} {
+		_ = binary.Write(mac, binary.BigEndian, uint64(len(s)))
+		mac.Write([]byte(s))
+	}
+	v := counter.Visitor(binary.BigEndian.Uint64(mac.Sum(nil)))
+	if v == 0 {
+		v = 1
+	}
+	return v
+}
+
+// TestVisitorAcrossGoroutinesAndDays: the hashes Visitor keys once for a
+// day and reuses give, from many goroutines at once, the documented HMAC of each
+// visitor; when the clock passes midnight, the next day's salt is asked
+// for and used, by Pseudonym too.
+func TestVisitorAcrossGoroutinesAndDays(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	var asked atomic.Int32
+	saltOf := func(day time.Time) uniques.Salt {
+		var s uniques.Salt
+		copy(s[:], day.Format(time.DateOnly))
+		return s
+	}
+	h := uniques.NewHasher(uniques.SaltFunc(func(day time.Time) uniques.Salt {
+		asked.Add(1)
+		return saltOf(day)
+	}), clock)
+	ctx := context.Background()
+	check := func() {
+		salt := saltOf(counter.Day.Start(clock()))
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 200 {
+					addr, ua, name := fmt.Sprintf("192.0.2.%d", i%256), strings.Repeat("Mozilla/5.0 ", 1+i%40), fmt.Sprintf("c%d", g)
+					got, err := h.Visitor(ctx, addr, ua, name)
+					if want := referenceVisitor(salt, addr, ua, name); err != nil || got != want {
+						t.Errorf("Visitor(%q, %q, %q) = %d, %v; want %d", addr, ua, name, got, err, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	check()
+	before := h.Pseudonym(ctx, "192.0.2.1")
+	now.Add(int64(24 * time.Hour))
+	n := asked.Load()
+	after := h.Pseudonym(ctx, "192.0.2.1")
+	if asked.Load() == n {
+		t.Error("Pseudonym did not ask for the next day's salt")
+	}
+	if after == before || len(after) != 16 {
+		t.Errorf("Pseudonym the next day = %q, the day before %q: want another", after, before)
+	}
+	check()
+}
+
+// BenchmarkVisitor and BenchmarkPseudonym: a request's visitor hash and
+// its request log's pseudonym, under the memory store's salts.
+func BenchmarkVisitor(b *testing.B) {
+	h := uniques.NewHasher(&uniques.MemorySalts{}, nil)
+	const ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Visitor(b.Context(), "192.0.2.1", ua, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPseudonym(b *testing.B) {
+	h := uniques.NewHasher(&uniques.MemorySalts{}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Pseudonym(b.Context(), "192.0.2.1")
 	}
 }

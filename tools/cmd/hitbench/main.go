@@ -50,7 +50,13 @@ type options struct {
 	targets     string  // file of target rows (recordTarget); "" for none
 	dataDir     string  // where the file suite puts its data file ("" for the system's temporary directory)
 	keyLimit    float64 // hot suite: per-key write units a second
+	userAgent   string  // sent with every request; "" for none
 }
+
+// browserAgent is the User-Agent hitbench sends by default: a browser's,
+// as the views a counter counts come with, so that the server's crawler
+// check and visitor hash see what they see in use. wrk sends none.
+const browserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 func run() error {
 	var o options
@@ -61,6 +67,7 @@ func run() error {
 	flag.IntVar(&o.connections, "c", 32, "concurrent connections")
 	flag.StringVar(&endpoints, "endpoints", "increment,get,list", "endpoints to measure")
 	flag.StringVar(&o.out, "out", "", "also append the markdown table to this file")
+	flag.StringVar(&o.userAgent, "user-agent", browserAgent, "User-Agent of every request, to both sides (\"\": none, as wrk alone)")
 	flag.Float64Var(&o.keyLimit, "key-limit", 20, "hot suite: the write units a second each key takes (reads: 3x)")
 	flag.StringVar(&o.targets, "targets", "", "append each figure that has a project target, with the target and whether it holds, to this file")
 	flag.StringVar(&o.dataDir, "data-dir", "", "directory for the file suite's data file: on the disk to measure, not a tmpfs (default: the system's temporary directory)")
@@ -250,6 +257,9 @@ func load(ctx context.Context, addr, endpoint string, o options) (result, error)
 		return result{}, fmt.Errorf("unknown endpoint %q", endpoint)
 	}
 	args := []string{"-t1", "-c" + strconv.Itoa(o.connections), "-d" + strconv.Itoa(max(1, int(o.duration.Seconds()))) + "s", "--latency"}
+	if o.userAgent != "" {
+		args = append(args, "-H", "User-Agent: "+o.userAgent)
+	}
 	if script != "" {
 		f, err := os.CreateTemp("", "hitbench-*.lua")
 		if err != nil {
