@@ -221,7 +221,11 @@ func grants(v any, action string) bool {
 	case string:
 		return v == action
 	case []any:
-		return slices.Contains(v, any(action))
+		return slices.ContainsFunc(v, func(x any) bool { return grants(x, action) })
+	case map[string]any: // an action that depends on a condition: either branch
+		if args, ok := v["Fn::If"].([]any); ok && len(args) == 3 {
+			return grants(args[1], action) || grants(args[2], action)
+		}
 	}
 	return false
 }
