@@ -10,7 +10,10 @@ import (
 // TestStartRetriesTakenPort starts DynamoDB Local with a port picker whose
 // first ports are taken (each the local end of an open connection, as on a
 // machine with many outgoing connections): java fails to bind them and
-// exits, and Start tries new ports until one works.
+// exits, and Start tries new ports until one works. Three of its five
+// attempts go to taken ports: the two left leave room for a free port that
+// another test's process takes between its pick and java's bind, which a
+// busy make test does (CI15 lost its one attempt left so).
 func TestStartRetriesTakenPort(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -18,7 +21,7 @@ func TestStartRetriesTakenPort(t *testing.T) {
 	}
 	defer ln.Close()
 	var taken []int
-	for range startAttempts - 1 {
+	for range startAttempts - 2 {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -41,8 +44,8 @@ func TestStartRetriesTakenPort(t *testing.T) {
 		t.Fatalf("Start after %d taken ports: %v", len(taken), err)
 	}
 	defer s.Stop()
-	if picks != len(taken)+1 {
-		t.Errorf("%d ports picked, want %d: the taken ones and one more", picks, len(taken)+1)
+	if picks <= len(taken) || picks > startAttempts {
+		t.Errorf("%d ports picked, want the %d taken ones and one or two more", picks, len(taken))
 	}
 	for _, p := range taken {
 		if s.Port() == p {
