@@ -81,11 +81,8 @@ func (s Sketch) Encode() ([]byte, error) {
 	if len(b) <= 1<<b[1]/4 {
 		return b, nil
 	}
-	d, err := hyperloglog.NewSketch(b[1], false)
+	d, err := s.dense(b[1])
 	if err != nil {
-		return nil, err
-	}
-	if err := d.Merge(s.hll); err != nil {
 		return nil, err
 	}
 	raw, err := d.MarshalBinary()
@@ -111,15 +108,24 @@ func (s Sketch) EncodeUncompressed() ([]byte, error) {
 	if err != nil || b[3] == 0 || len(b) <= 1<<b[1]+8 { // dense, or sparse and the smaller
 		return b, err
 	}
-	d, err := hyperloglog.NewSketch(b[1], false)
+	d, err := s.dense(b[1])
+	if err != nil {
+		return nil, err
+	}
+	*s.hll = *d // dense from now on
+	return d.MarshalBinary()
+}
+
+// dense returns a dense copy of the sketch, of precision p (its own).
+func (s Sketch) dense(p uint8) (*hyperloglog.Sketch, error) {
+	d, err := hyperloglog.NewSketch(p, false)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.Merge(s.hll); err != nil {
 		return nil, err
 	}
-	*s.hll = *d // dense from now on
-	return d.MarshalBinary()
+	return d, nil
 }
 
 // deflate returns raw compressed, after the deflated mark.
