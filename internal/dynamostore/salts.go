@@ -134,7 +134,7 @@ func (s *Salts) make(ctx context.Context, day time.Time) (uniques.Salt, error) {
 	_, _ = rand.Read(salt[:]) // never fails (crypto/rand)
 	item := saltKey(day)
 	item[attrSalt] = &types.AttributeValueMemberB{Value: salt[:]}
-	item[attrExpiresAt] = number(counter.Day.Start(day).Add(24*time.Hour + uniques.SaltMargin).Unix())
+	item[attrExpiresAt] = number(uniques.SaltExpires(counter.Day.Start(day)).Unix())
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                s.table,
 		Item:                     item,

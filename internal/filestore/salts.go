@@ -175,7 +175,7 @@ func (s *Store) saltExpired() bool {
 // saltEnd is when the salt of the day that starts at day (Unix seconds)
 // is deleted.
 func saltEnd(day int64) time.Time {
-	return time.Unix(day, 0).Add(24*time.Hour + uniques.SaltMargin)
+	return uniques.SaltExpires(time.Unix(day, 0))
 }
 
 // writeSalts replaces the salts' file with the salts in memory, or

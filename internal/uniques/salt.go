@@ -18,6 +18,10 @@ type Salt [SaltSize]byte
 // several processes that differ a little. Past it, a salt is deleted.
 const SaltMargin = time.Hour
 
+// SaltExpires is when the salt of the UTC day that starts at day is to be
+// deleted: the day's end plus SaltMargin.
+func SaltExpires(day time.Time) time.Time { return day.Add(24*time.Hour + SaltMargin) }
+
 // Salts gives the salt of a UTC day: the same to every caller, for as long
 // as it is kept; random, never logged nor answered.
 type Salts interface {
@@ -47,7 +51,7 @@ func (m *MemorySalts) Salt(_ context.Context, day time.Time) (Salt, error) {
 		m.salts = make(map[int64]Salt)
 	}
 	for d := range m.salts { // the days that ended more than the margin before
-		if time.Unix(d, 0).Add(24*time.Hour + SaltMargin).Before(day) {
+		if SaltExpires(time.Unix(d, 0)).Before(day) {
 			delete(m.salts, d)
 		}
 	}

@@ -99,7 +99,7 @@ func putSalt(t *testing.T, endpoint, table string, day time.Time, n int, first b
 		Item: map[string]types.AttributeValue{
 			"pk":         &types.AttributeValueMemberS{Value: "s#" + day.Format(time.DateOnly)},
 			"salt":       &types.AttributeValueMemberB{Value: salt[:]},
-			"expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(day.Add(24*time.Hour + uniques.SaltMargin).Unix())},
+			"expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(uniques.SaltExpires(day).Unix())},
 		},
 	}
 	if first {
