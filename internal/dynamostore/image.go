@@ -43,7 +43,7 @@ type CounterImage struct {
 	Bots  int64
 	BotAt time.Time
 	// Region is the region that owns the item, for a region item
-	// (c#<name>#@<region>, region.go); "" for any other.
+	// (c#<name>#@<region>, or #@<region>#k, region.go); "" for any other.
 	Region string
 	// Undone, on a region item, sums the increments taken back from hits
 	// over time (region.go): a change of Undone subtracts from the hits.
@@ -82,8 +82,8 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 		return CounterImage{}, true, fmt.Errorf("item %q holds counter %q", pk.Value, c.Name)
 	}
 	img = CounterImage{Counter: c, Item: item, Epoch: itemEpoch(image)}
-	if r, ok := strings.CutPrefix(item, regionInfix); ok {
-		img.Region = r
+	if rk, ok := strings.CutPrefix(item, regionInfix); ok {
+		img.Region, _, _ = strings.Cut(rk, "#") // c#<name>#@<region>[#k]
 	}
 	var botAt int64
 	for _, a := range [...]struct {

@@ -123,7 +123,8 @@ func counterOf(root itemState, total int64, updated int64) counter.Counter {
 
 // shardOfKey splits the key of a counter's item into the counter's name and
 // the item's suffix after c#<name> ("" for the counter's own, "#k" for
-// shard k); ok is false for a key that is not a counter's item.
+// shard k, "#@<region>" or "#@<region>#k" for a region's items); ok is
+// false for a key that is not a counter's item.
 func shardOfKey(pk string) (name, suffix string, ok bool) {
 	rest, ok := strings.CutPrefix(pk, counterPrefix)
 	if !ok {
@@ -133,13 +134,24 @@ func shardOfKey(pk string) (name, suffix string, ok bool) {
 	if !sharded {
 		return name, "", true
 	}
-	if r, ok := strings.CutPrefix(k, "@"); ok && ValidRegion(r) { // a region's item (region.go)
-		return name, regionInfix + r, true
+	if rk, ok := strings.CutPrefix(k, "@"); ok { // a region's item (region.go)
+		r, shard, more := strings.Cut(rk, "#")
+		if !ValidRegion(r) || more && !validShard(shard) {
+			return name, "", false
+		}
+		return name, regionInfix + rk, true
 	}
-	if n, err := strconv.Atoi(k); err != nil || n < 1 || n >= counter.MaxShards || strconv.Itoa(n) != k {
+	if !validShard(k) {
 		return name, "", false
 	}
 	return name, "#" + k, true
+}
+
+// validShard reports whether k is the number of a shard item, 1 to
+// counter.MaxShards-1, as itemKey writes it.
+func validShard(k string) bool {
+	n, err := strconv.Atoi(k)
+	return err == nil && n >= 1 && n < counter.MaxShards && strconv.Itoa(n) == k
 }
 
 // errShardMissing is an item below a counter's shard count that is not

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -29,14 +30,26 @@ import (
 //	c#<name>           the counter's own item, as without regions, with
 //	                   an epoch once a set started one
 //	c#<name>#@<region> the increments served in <region>: count,
-//	                   created_at, epoch (what it counts for), updated_at;
-//	                   no name, so the listing index holds counters only
+//	                   created_at, epoch (what it counts for), updated_at,
+//	                   and shards (N, 2..MaxShards) once the region spreads
+//	                   the counter's increments over N items; no name, so
+//	                   the listing index holds counters only
+//	c#<name>#@<region>#<k>
+//	                   the region's item k, 1 <= k < N, of a hot counter:
+//	                   count, created_at, epoch, updated_at
 //
 // No item is ever written by two regions' increments, so replication,
 // which copies whole items, loses none. A read gets the counter's own item
 // and every region's (BatchGetItem, one round trip, strongly consistent in
-// the local replica) and sums those of the own item's epoch: a region item
-// left by an epoch that a set or delete ended counts for nothing.
+// the local replica; a second one for a region whose shards it did not
+// know) and sums those of the own item's epoch: a region item left by an
+// epoch that a set or delete ended counts for nothing.
+//
+// A region's shards are its own, as its items are: when its item of a
+// counter is throttled, the region gives the counter more items of its own
+// (regionGrow), which the other regions learn from the region's first
+// item when it replicates. A create or set with shards asks each region
+// for at least that many (attrRegionShards on the counter's own item).
 // docs/dynamodb.md ("Across regions") has the rules.
 const regionInfix = "#@"
 
@@ -59,10 +72,28 @@ func WithRegions(serving string, all []string) Option {
 	}
 }
 
-// regionKey is the key of region r's item of the counter name.
+// regionKey is the key of region r's first item of the counter name.
 func regionKey(name, r string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: counterPrefix + name + regionInfix + r}}
+	return regionItemKey(name, r, 0)
 }
+
+// regionItemKey is the key of region r's item k of the counter name.
+func regionItemKey(name, r string, k int) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: regionItemPK(name, r, k)}}
+}
+
+func regionItemPK(name, r string, k int) string {
+	pk := counterPrefix + name + regionInfix + r
+	if k > 0 {
+		pk += "#" + strconv.Itoa(k)
+	}
+	return pk
+}
+
+// attrRegionShards, on the counter's own item, is the shard count a create
+// or set asked for with replica regions: each region spreads its
+// increments over at least that many items of its own.
+const attrRegionShards = "region_shards"
 
 // attrEpoch is a region item's epoch, and the counter's own item's once
 // a set has started one: a string unique to the create or set that started
@@ -92,16 +123,22 @@ func itemEpoch(item map[string]types.AttributeValue) string {
 
 // epochs remembers, per counter, the epoch this process last saw its
 // region item hold, so that an increment is one UpdateItem conditioned on
-// it.
+// it, and how many items each region spreads the counter over, so that a
+// read asks for them all in one round trip.
 type epochs struct {
-	mu sync.Mutex
-	m  map[string]epoch
+	mu     sync.Mutex
+	m      map[string]epoch
+	spread map[string][]int // by counter: each region's items (s.regions' order)
 }
 
-// epoch is a counter's epoch and the created_at of its incarnation.
+// epoch is a counter's epoch and the created_at of its incarnation, the
+// items the serving region spreads its increments over (n; 0: not known
+// yet, and the first increment goes to the region's first item), and the
+// shards a create or set asked for (want).
 type epoch struct {
 	id      string
 	created int64
+	n, want int
 }
 
 func (in *epochs) get(name string) (epoch, bool) {
@@ -114,22 +151,49 @@ func (in *epochs) get(name string) (epoch, bool) {
 func (in *epochs) set(name string, e epoch) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.m == nil {
-		in.m = map[string]epoch{}
-	}
-	if len(in.m) >= maxHotCounters {
-		for other := range in.m {
-			delete(in.m, other)
-			break
-		}
-	}
-	in.m[name] = e
+	in.m = remember(in.m, name, e)
 }
 
 func (in *epochs) forget(name string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	delete(in.m, name)
+}
+
+// spreadOf returns how many items each region was last seen to spread the
+// counter name over (nil: not known).
+func (in *epochs) spreadOf(name string) []int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.spread[name]
+}
+
+// setSpread records ns (not to be changed after) for the counter name; a
+// counter in one item per region is not remembered.
+func (in *epochs) setSpread(name string, ns []int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if slices.Max(ns) <= 1 {
+		delete(in.spread, name)
+		return
+	}
+	in.spread = remember(in.spread, name, ns)
+}
+
+// remember sets m[name] to v, forgetting another counter first if m holds
+// maxHotCounters.
+func remember[V any](m map[string]V, name string, v V) map[string]V {
+	if m == nil {
+		m = map[string]V{}
+	}
+	if _, ok := m[name]; !ok && len(m) >= maxHotCounters {
+		for other := range m {
+			delete(m, other)
+			break
+		}
+	}
+	m[name] = v
+	return m
 }
 
 // Expressions of region-owned increments and sets.
@@ -144,7 +208,7 @@ var (
 	// A bot adds to the serving region's item, made with no count if
 	// missing: the stream carries the change of bots to the aggregator.
 	updateRegionBot = aws.String("SET #at = :now, #cr = :cr, #e = :e, #c = if_not_exists(#c, :zero), #u = if_not_exists(#u, :now) ADD #b :one")
-	updateRegionSet = aws.String("SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now), #e = :e ADD #sets :one")
+	updateRegionSet = "SET #n = :name, #c = :count, #u = :now, #cr = if_not_exists(#cr, :now), #e = :e" // then what a set asks, then ADD #sets :one
 	regionNames     = map[string]string{"#pk": attrPK, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
 	regionAddNames  = map[string]string{"#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch}
 )
@@ -153,20 +217,27 @@ var (
 // counter's epoch changed under it (a set, or a delete and a create).
 const regionAttempts = 4
 
-// regionIncrement adds by to the serving region's item of the counter
-// name. A process that knows the counter's epoch sends one UpdateItem
-// conditioned on the item holding it: one write unit. Otherwise (first
-// increment, or the condition failed) it reads the counter's own item for
-// its epoch (NotFound if there is none), then adds to the region item on
-// the condition that it is missing or of that epoch; an item of another
-// epoch is replaced by a transaction that checks that the counter's own
-// item still has the epoch read (so that a process with an older read
-// never replaces the item of a newer epoch). The answer is a read of every
-// region's item after the write: it includes the increment, and if the
+// regionIncrement adds by to one of the serving region's items of the
+// counter name. A process that knows the counter's epoch sends one
+// UpdateItem, to one of the region's items at random, conditioned on the
+// item holding that epoch: one write unit. Otherwise (first increment, or
+// the condition failed) it reads the counter's own item for its epoch
+// (NotFound if there is none), then adds to the region's first item on the
+// condition that it is missing or of that epoch; an item of another epoch
+// is replaced by a transaction that checks that the counter's own item
+// still has the epoch read (so that a process with an older read never
+// replaces the item of a newer epoch). The answer is a read of every
+// region's items after the write: it includes the increment, and if the
 // counter's epoch is no longer the one written to (a set or delete came
-// between), the write counts for nothing and is made again. A decrement
-// is checked against the total first (another region's decrement in flight
+// between), the write counts for nothing and is made again. A decrement is
+// checked against the total first (another region's decrement in flight
 // may still take the sum below 0; reads answer at least 0).
+//
+// A throttled write was not applied: it goes to another of the region's
+// items at once, and when a call has been throttled on two (the only one,
+// for a region with one), the region gains items (regionGrow), up to the
+// store's maximum; when every item was throttled, the answer is
+// Unavailable, with nothing applied.
 func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v counter.Visitor) (counter.Result, error) {
 	if by < 0 {
 		c, err := s.regionRead(ctx, name)
@@ -177,20 +248,46 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 			return counter.Result{}, wrap("increment", name, counter.OutOfRangeError(name, c.Count, by))
 		}
 	}
-	for attempt := 1; ; attempt++ {
+	var tried uint64 // items throttled in this call
+	throttles := 0
+	for attempt := 1; ; {
 		e, known, err := s.regionEpoch(ctx, name)
 		if err != nil {
 			return counter.Result{}, wrap("increment", name, err)
 		}
-		if err := s.regionAdd(ctx, name, by, v, e, !known); err != nil {
-			if errors.Is(err, errStaleEpoch) && attempt < regionAttempts {
-				s.epochs.forget(name)
-				continue
+		n, k := max(e.n, 1), 0
+		if known && n > 1 {
+			if k = pickUntried(n, tried); k < 0 {
+				return counter.Result{}, wrap("increment", name, counter.UnavailableError(errAllThrottled))
 			}
-			return counter.Result{}, wrap("increment", name, err)
 		}
-		s.epochs.set(name, e)
-		c, now, err := s.regionReadEpoch(ctx, name)
+		if err := s.regionAdd(ctx, name, k, by, v, e, !known); err != nil {
+			switch {
+			case errors.Is(err, errStaleEpoch) && attempt < regionAttempts:
+				s.epochs.forget(name)
+				attempt++
+				continue
+			case hotKey(err):
+				tried |= 1 << k
+				if throttles++; throttles >= min(n, 2) {
+					grown, gerr := s.regionGrow(ctx, name, e, n, 0)
+					if counter.ErrorCode(gerr) == counter.NotFound {
+						return counter.Result{}, wrap("increment", name, gerr)
+					}
+					if grown > n {
+						e.n = grown
+						s.epochs.set(name, e)
+						continue // the new items have not been tried
+					}
+				}
+				if known && tried != 1<<n-1 {
+					continue
+				}
+				return counter.Result{}, wrap("increment", name, counter.UnavailableError(err))
+			}
+			return counter.Result{}, wrap("increment", name, translate(err))
+		}
+		c, now, ns, err := s.regionReadEpoch(ctx, name)
 		if err != nil {
 			if counter.ErrorCode(err) == counter.NotFound {
 				s.epochs.forget(name)
@@ -202,14 +299,38 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 			// that is gone; it is made again on the new one, and taken
 			// back from hits over time.
 			s.epochs.forget(name)
-			s.regionUndo(ctx, name, by, e)
+			s.regionUndo(ctx, name, k, by, e)
 			if attempt < regionAttempts {
+				attempt++
 				continue
 			}
 			return counter.Result{}, wrap("increment", name, counter.UnavailableError(errStaleEpoch))
 		}
+		e.n = max(e.n, ns[slices.Index(s.regions, s.region)])
+		if e.want > e.n {
+			// A create or set asked for more items than the region has:
+			// the region makes them (once per process; a failure leaves it
+			// to the next increment).
+			if grown, err := s.regionGrow(ctx, name, e, e.n, e.want); err == nil {
+				e.n = grown
+			}
+		}
+		s.epochs.set(name, e)
 		return counter.Result{Counter: c}, nil
 	}
+}
+
+// pickUntried returns one of items 0..n-1 at random that is not in tried
+// (a bit per item); -1 if every one is.
+func pickUntried(n int, tried uint64) int {
+	k := rand.IntN(n)
+	for range n {
+		if tried&(1<<k) == 0 {
+			return k
+		}
+		k = (k + 1) % n
+	}
+	return -1
 }
 
 // regionEpoch returns the epoch of the counter name: the one this process
@@ -232,6 +353,11 @@ func (s *Store) regionEpoch(ctx context.Context, name string) (e epoch, known bo
 	if e.id, err = rootEpoch(item); err != nil {
 		return epoch{}, false, err
 	}
+	want, err := optionalInt(item, attrRegionShards)
+	if err != nil {
+		return epoch{}, false, err
+	}
+	e.want = int(min(max(want, 1), counter.MaxShards))
 	return e, false, nil
 }
 
@@ -268,8 +394,8 @@ func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, err
 			if attempt == regionAttempts {
 				return counter.Result{}, wrap("bot", name, counter.UnavailableError(errStaleEpoch))
 			}
-			if err := s.regionAdd(ctx, name, 0, 0, e, true); err != nil && !errors.Is(err, errStaleEpoch) {
-				return counter.Result{}, wrap("bot", name, err)
+			if err := s.regionAdd(ctx, name, 0, 0, 0, e, true); err != nil && !errors.Is(err, errStaleEpoch) {
+				return counter.Result{}, wrap("bot", name, translate(err))
 			}
 			continue
 		}
@@ -288,14 +414,14 @@ func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, err
 const attrUndone = "undone"
 
 // regionUndo takes back from hits over time an increment by that landed on
-// the region item of epoch e after a set or delete ended e: ADD undone on
-// the item, if it still belongs to the incarnation (a delete and create
+// the region's item k of epoch e after a set or delete ended e: ADD undone
+// on the item, if it still belongs to the incarnation (a delete and create
 // took the old one's history with it). It is best effort: if it fails, the
 // stats count that increment twice (a failure is as rare as the race).
-func (s *Store) regionUndo(ctx context.Context, name string, by int64, e epoch) {
+func (s *Store) regionUndo(ctx context.Context, name string, k int, by int64, e epoch) {
 	_, _ = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 s.table,
-		Key:                       regionKey(name, s.region),
+		Key:                       regionItemKey(name, s.region, k),
 		UpdateExpression:          aws.String("ADD #x :by REMOVE #v"),
 		ConditionExpression:       aws.String("#cr = :cr"),
 		ExpressionAttributeNames:  map[string]string{"#x": attrUndone, "#v": attrVisitor, "#cr": attrCreatedAt},
@@ -307,10 +433,12 @@ func (s *Store) regionUndo(ctx context.Context, name string, by int64, e epoch) 
 // the increment was for.
 var errStaleEpoch = errors.New("the counter's epoch changed under the increment")
 
-// regionAdd adds by to the serving region's item of epoch e, with its
-// visitor v (0: none). With first, a missing item is created and one of
-// another epoch replaced (if the counter's own item still has epoch e).
-func (s *Store) regionAdd(ctx context.Context, name string, by int64, v counter.Visitor, e epoch, first bool) error {
+// regionAdd adds by to the serving region's item k of epoch e, with its
+// visitor v (0: none). With first (k 0 only), a missing item is created and
+// one of another epoch replaced (if the counter's own item still has epoch
+// e). A throttled write comes back as DynamoDB's error (hotKey), any other
+// failure translated.
+func (s *Store) regionAdd(ctx context.Context, name string, k int, by int64, v counter.Visitor, e epoch, first bool) error {
 	now := s.timestamp()
 	values := map[string]types.AttributeValue{":by": number(by), ":now": number(now), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}}
 	cond, names := condRegionAdd, regionAddNames
@@ -320,15 +448,18 @@ func (s *Store) regionAdd(ctx context.Context, name string, by int64, v counter.
 	update, names, values := visited(updateRegionAdd, updateRegionAddNoVisitor, names, values, v)
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
-		Key:                                 regionKey(name, s.region),
+		Key:                                 regionItemKey(name, s.region, k),
 		UpdateExpression:                    update,
 		ConditionExpression:                 cond,
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureNone,
-	}, NoAmbiguousRetry)
+	}, incrementRetryOpt)
 	if err == nil {
 		return nil
+	}
+	if hotKey(err) {
+		return err
 	}
 	if conditionFailed(err) == nil {
 		return translate(err)
@@ -371,119 +502,355 @@ func (s *Store) regionAdd(ctx context.Context, name string, by int64, v counter.
 	return nil
 }
 
+// Expressions of a region's growth.
+var (
+	condRegionItemFree = aws.String("attribute_not_exists(#pk) OR #e <> :e OR #cr <> :cr")
+	condRegionGrow     = aws.String("#e = :e AND #cr = :cr AND #s = :from AND (attribute_not_exists(#sa) OR #sa <= :cool)")
+	condRegionGrowOne  = aws.String("#e = :e AND #cr = :cr AND attribute_not_exists(#s)")
+	regionGrowNames    = map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt, "#s": attrShards, "#sa": attrShardsAt}
+)
+
+// regionGrow gives the serving region's items of the counter name of
+// epoch e more items, from (what the caller knows) to want, or with want 0
+// (throttling) twice from, up to the store's maximum, at most once per
+// growthCooldown; it returns the region's item count after, which another
+// process may have raised already. As on one region (grow), the new items
+// come first, holding 0, on keys no writer uses yet (an item left there by
+// another epoch is replaced); then the region's first item takes the new
+// count, on the condition that it still holds epoch e and the count grow
+// started from. Only then does any writer use the new items, and every
+// reader read them. One growth at a time per counter and process.
+func (s *Store) regionGrow(ctx context.Context, name string, e epoch, from, want int) (int, error) {
+	to := min(want, counter.MaxShards)
+	if want == 0 {
+		to = min(2*from, s.maxShards)
+	}
+	if to <= from {
+		return from, nil
+	}
+	done, inFlight := s.growths.start(name)
+	if done == nil {
+		select { // another call of this process is at it
+		case <-inFlight:
+		case <-ctx.Done():
+			return from, ctx.Err()
+		}
+		if now, ok := s.epochs.get(name); ok && now.id == e.id {
+			return max(now.n, from), nil
+		}
+		return from, nil
+	}
+	defer done()
+	now := s.timestamp()
+	epochValue := &types.AttributeValueMemberS{Value: e.id}
+	var wg sync.WaitGroup
+	errs := make([]error, to-from)
+	for k := from; k < to; k++ {
+		wg.Go(func() {
+			item := regionItemKey(name, s.region, k)
+			item[attrCount], item[attrCreatedAt], item[attrUpdatedAt], item[attrEpoch] = number(0), number(e.created), number(now), epochValue
+			_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName:                           s.table,
+				Item:                                item,
+				ConditionExpression:                 condRegionItemFree,
+				ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#e": attrEpoch, "#cr": attrCreatedAt},
+				ExpressionAttributeValues:           map[string]types.AttributeValue{":e": epochValue, ":cr": number(e.created)},
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureNone,
+			})
+			if err != nil && conditionFailed(err) == nil { // there for this epoch already: another process put it
+				errs[k-from] = translate(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return from, err
+	}
+	cond := condRegionGrow
+	if from == 1 {
+		cond = condRegionGrowOne
+	}
+	for attempt := 1; ; attempt++ {
+		now := s.timestamp()
+		values := map[string]types.AttributeValue{":to": number(int64(to)), ":now": number(now), ":e": epochValue, ":cr": number(e.created)}
+		if from > 1 {
+			cool := now - growthCooldown.Milliseconds()
+			if want > 0 {
+				cool = now // asked for: no cooldown
+			}
+			values[":from"], values[":cool"] = number(int64(from)), number(cool)
+		}
+		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                           s.table,
+			Key:                                 regionKey(name, s.region),
+			UpdateExpression:                    updateGrow,
+			ConditionExpression:                 cond,
+			ExpressionAttributeNames:            regionGrowNames,
+			ExpressionAttributeValues:           values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}, incrementRetryOpt)
+		if err == nil {
+			s.logGrowth(ctx, name, from, to)
+			return to, nil
+		}
+		if ccf := conditionFailed(err); ccf != nil {
+			// Another epoch, another process grew it, or it grew less than
+			// growthCooldown ago: what it has is what there is.
+			if len(ccf.Item) == 0 || itemEpoch(ccf.Item) != e.id {
+				return from, nil
+			}
+			it, err := decodeItem(ccf.Item)
+			if err != nil || it.created != e.created {
+				return from, nil
+			}
+			return max(it.shards, from), nil
+		}
+		if !hotKey(err) || attempt == growAttempts {
+			return from, translate(err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return from, err
+		}
+	}
+}
+
 // regionSet sets the counter name to count (creating it if missing) and
 // starts a new epoch: every region's item of the epoch before counts for
-// nothing from then on, in every region the set reaches.
-func (s *Store) regionSet(ctx context.Context, name string, count int64) (counter.Result, error) {
-	now := s.timestamp()
-	id := fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                s.table,
-		Key:                      key(name),
-		UpdateExpression:         updateRegionSet,
-		ConditionExpression:      aws.String("attribute_not_exists(#s)"),
-		ExpressionAttributeNames: map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
+// nothing from then on, in every region the set reaches. With shards (2 or
+// more), the counter's own item asks each region for at least that many
+// items (attrRegionShards), unless it asks for more already.
+func (s *Store) regionSet(ctx context.Context, name string, count int64, shards int) (counter.Result, error) {
+	for {
+		now := s.timestamp()
+		id := fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())
+		names := map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards}
+		values := map[string]types.AttributeValue{
 			":name": &types.AttributeValueMemberS{Value: name}, ":count": number(count), ":now": number(now),
 			":one": number(1), ":e": &types.AttributeValueMemberS{Value: id},
-		},
-		ReturnValues: types.ReturnValueAllOld,
-	})
-	if err != nil {
-		if conditionFailed(err) != nil {
-			return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("a sharded counter cannot be set across regions")))
 		}
-		return counter.Result{}, wrap("set", name, translate(err))
+		update, cond := updateRegionSet, "attribute_not_exists(#s)"
+		if shards > 1 {
+			update += ", #rs = :rs"
+			cond += " AND (attribute_not_exists(#rs) OR #rs <= :rs)"
+			names["#rs"], values[":rs"] = attrRegionShards, number(int64(shards))
+		}
+		update += " ADD #sets :one"
+		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                           s.table,
+			Key:                                 key(name),
+			UpdateExpression:                    &update,
+			ConditionExpression:                 &cond,
+			ExpressionAttributeNames:            names,
+			ExpressionAttributeValues:           values,
+			ReturnValues:                        types.ReturnValueAllOld,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		if ccf := conditionFailed(err); ccf != nil {
+			if _, sharded := ccf.Item[attrShards]; sharded {
+				return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("a counter sharded on one region cannot be set across regions")))
+			}
+			// It asks for more shards already: keep them.
+			asked, derr := optionalInt(ccf.Item, attrRegionShards)
+			if derr != nil || int(asked) <= shards {
+				return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("the counter's shards changed under the set")))
+			}
+			shards = int(asked)
+			continue
+		}
+		if err != nil {
+			return counter.Result{}, wrap("set", name, translate(err))
+		}
+		s.epochs.forget(name)
+		res, err := setResult(name, count, now, out.Attributes)
+		if err == nil {
+			asked, _ := optionalInt(out.Attributes, attrRegionShards)
+			if n := max(shards, int(asked)); n > 1 {
+				res.Counter.Shards = n
+			}
+		}
+		return res, err
 	}
-	s.epochs.forget(name)
-	return setResult(name, count, now, out.Attributes)
 }
 
 // regionRead returns the counter name summed over its own item and every
-// region's item of its incarnation.
+// region's items of its incarnation.
 func (s *Store) regionRead(ctx context.Context, name string) (counter.Counter, error) {
-	c, _, err := s.regionReadEpoch(ctx, name)
+	c, _, _, err := s.regionReadEpoch(ctx, name)
 	return c, err
 }
 
-// regionReadEpoch is regionRead that also returns the counter's epoch.
-func (s *Store) regionReadEpoch(ctx context.Context, name string) (counter.Counter, string, error) {
-	keys := []map[string]types.AttributeValue{key(name)}
-	for _, r := range s.regions {
-		keys = append(keys, regionKey(name, r))
-	}
-	items, err := s.batchGetKeys(ctx, keys)
+// regionReadEpoch is regionRead that also returns the counter's epoch and
+// how many items each region spreads it over (s.regions' order).
+func (s *Store) regionReadEpoch(ctx context.Context, name string) (counter.Counter, string, []int, error) {
+	items, err := s.regionItems(ctx, []string{name}, nil)
 	if err != nil {
-		return counter.Counter{}, "", err
+		return counter.Counter{}, "", nil, err
 	}
 	return s.regionSum(name, items)
 }
 
-// regionSum returns the counter name from items, by key: its own item and
-// the region items of its epoch (others are ignored); NotFound without its
-// own item.
-func (s *Store) regionSum(name string, items map[string]map[string]types.AttributeValue) (counter.Counter, string, error) {
-	own := counterPrefix + name
-	rootItem, ok := items[own]
-	if !ok {
-		return counter.Counter{}, "", counter.NotFoundError(name)
+// regionItems reads, by key, the items of the counters names: each one's
+// own item (unless roots, by name, holds them: then only the counters
+// there) and every region's items of its epoch, with strongly consistent
+// reads, 100 keys per BatchGetItem. It asks for the items each region was
+// last seen to have (epochs.spreadOf), then, if a region's first item says
+// it has more, for those too.
+func (s *Store) regionItems(ctx context.Context, names []string, roots map[string]map[string]types.AttributeValue) (map[string]map[string]types.AttributeValue, error) {
+	items := map[string]map[string]types.AttributeValue{}
+	asked := map[string]bool{}
+	var keys []map[string]types.AttributeValue
+	ask := func(k map[string]types.AttributeValue) {
+		pk := k[attrPK].(*types.AttributeValueMemberS).Value
+		if !asked[pk] {
+			asked[pk] = true
+			keys = append(keys, k)
+		}
 	}
-	root, err := decodeItem(rootItem)
+	for _, name := range names {
+		switch {
+		case roots == nil:
+			ask(key(name))
+		case len(roots[name]) == 0:
+			continue // deleted since the index was read
+		default:
+			items[counterPrefix+name] = roots[name]
+		}
+		known := s.epochs.spreadOf(name)
+		for i, r := range s.regions {
+			n := 1
+			if len(known) == len(s.regions) {
+				n = known[i]
+			}
+			for k := range n {
+				ask(regionItemKey(name, r, k))
+			}
+		}
+	}
+	for round := 1; len(keys) > 0; round++ {
+		if round > maxSnapshotAttempts {
+			return nil, counter.UnavailableError(errors.New("a region kept gaining items of a counter"))
+		}
+		for i := 0; i < len(keys); i += 100 {
+			got, err := s.batchGetKeys(ctx, keys[i:min(i+100, len(keys))])
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(items, got)
+		}
+		keys = nil
+		for _, name := range names {
+			ns, ok := s.regionSpread(name, items)
+			if !ok {
+				continue
+			}
+			s.epochs.setSpread(name, ns)
+			for i, r := range s.regions {
+				for k := 1; k < ns[i]; k++ {
+					ask(regionItemKey(name, r, k))
+				}
+			}
+		}
+	}
+	return items, nil
+}
+
+// regionSpread returns, from items by key, how many items each region
+// spreads the counter name over in its current epoch (1 for a region with
+// no first item of that epoch); ok is false without the counter's own
+// item, or with one that cannot be read.
+func (s *Store) regionSpread(name string, items map[string]map[string]types.AttributeValue) (ns []int, ok bool) {
+	rootItem := items[counterPrefix+name]
+	if len(rootItem) == 0 {
+		return nil, false
+	}
+	created, err := decodeInt(rootItem, attrCreatedAt)
 	if err != nil {
-		return counter.Counter{}, "", err
+		return nil, false
 	}
 	e, err := rootEpoch(rootItem)
 	if err != nil {
-		return counter.Counter{}, "", err
+		return nil, false
 	}
-	total, updated := root.count, root.updated
-	for _, r := range s.regions {
-		pk := own + regionInfix + r
-		item, ok := items[pk]
-		if !ok {
+	ns = make([]int, len(s.regions))
+	for i, r := range s.regions {
+		ns[i] = 1
+		first := items[regionItemPK(name, r, 0)]
+		if len(first) == 0 || itemEpoch(first) != e {
 			continue
 		}
-		it, err := decodeItem(item)
-		if err != nil {
-			return counter.Counter{}, "", fmt.Errorf("item %q: %w", pk, err)
+		if it, err := decodeItem(first); err == nil && it.created == created {
+			ns[i] = it.shards
 		}
-		if it.created != root.created || itemEpoch(item) != e {
-			continue // left by an epoch that is gone
+	}
+	return ns, true
+}
+
+// regionSum returns the counter name from items, by key: its own item and
+// the region items of its epoch, below each region's item count (others
+// are ignored); NotFound without its own item. It also returns the epoch
+// and each region's item count (regionSpread). The counter's Shards is the
+// most items a region spreads it over, or the most a create or set asked
+// for, if more.
+func (s *Store) regionSum(name string, items map[string]map[string]types.AttributeValue) (counter.Counter, string, []int, error) {
+	own := counterPrefix + name
+	rootItem, ok := items[own]
+	if !ok {
+		return counter.Counter{}, "", nil, counter.NotFoundError(name)
+	}
+	root, err := decodeItem(rootItem)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	e, err := rootEpoch(rootItem)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	want, err := optionalInt(rootItem, attrRegionShards)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	ns, _ := s.regionSpread(name, items)
+	total, updated := root.count, root.updated
+	for i, r := range s.regions {
+		for k := range ns[i] {
+			pk := regionItemPK(name, r, k)
+			item, ok := items[pk]
+			if !ok {
+				continue // a new item not read (it holds what was added after the read began)
+			}
+			it, err := decodeItem(item)
+			if err != nil {
+				return counter.Counter{}, "", nil, fmt.Errorf("item %q: %w", pk, err)
+			}
+			if it.created != root.created || itemEpoch(item) != e {
+				continue // left by an epoch that is gone
+			}
+			total += it.count
+			updated = max(updated, it.updated)
 		}
-		total += it.count
-		updated = max(updated, it.updated)
 	}
 	c := counterOf(root, min(max(total, 0), counter.MaxCount), updated)
-	return c, e, nil
+	if n := max(slices.Max(ns), int(min(want, counter.MaxShards))); n > 1 {
+		c.Shards = n
+	}
+	return c, e, ns, nil
 }
 
 // regionCounters returns the counters names (in that order) whose own
 // items are in roots (by name), summed over their region items: one
-// BatchGetItem per 100 region items.
+// BatchGetItem per 100 region items (and more for regions whose items
+// this process did not know).
 func (s *Store) regionCounters(ctx context.Context, names []string, roots map[string]map[string]types.AttributeValue) ([]counter.Counter, error) {
-	var keys []map[string]types.AttributeValue
-	for _, name := range names {
-		if len(roots[name]) > 0 {
-			for _, r := range s.regions {
-				keys = append(keys, regionKey(name, r))
-			}
-		}
-	}
-	items := map[string]map[string]types.AttributeValue{}
-	for i := 0; i < len(keys); i += 100 {
-		got, err := s.batchGetKeys(ctx, keys[i:min(i+100, len(keys))])
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(items, got)
+	items, err := s.regionItems(ctx, names, roots)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]counter.Counter, 0, len(names))
 	for _, name := range names {
 		if len(roots[name]) == 0 {
 			continue // deleted since the index was read
 		}
-		items[counterPrefix+name] = roots[name]
-		c, _, err := s.regionSum(name, items)
+		c, _, _, err := s.regionSum(name, items)
 		if err != nil {
 			return nil, err
 		}
@@ -533,7 +900,7 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 	if len(current) == 0 {
 		return plan{}, counter.NotFoundError(w.Name)
 	}
-	c, id, err := s.regionReadEpoch(ctx, w.Name)
+	c, id, _, err := s.regionReadEpoch(ctx, w.Name)
 	if err != nil {
 		return plan{}, err
 	}
@@ -541,7 +908,7 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 	e := &types.AttributeValueMemberS{Value: id}
 	if known, ok := s.epochs.get(w.Name); !ok || known.id != id {
 		// The region item may hold another epoch: make it this one's.
-		if err := s.regionAdd(ctx, w.Name, 0, 0, epoch{id: id, created: created}, true); err != nil {
+		if err := s.regionAdd(ctx, w.Name, 0, 0, 0, epoch{id: id, created: created}, true); err != nil {
 			if !errors.Is(err, errStaleEpoch) {
 				return plan{}, err
 			}

@@ -3,17 +3,22 @@ package dynamostore_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
 	"github.com/hitcounter/hitcounter/tools/replsim"
 )
 
@@ -29,12 +34,38 @@ func createRegionTable(ctx context.Context, db *dynamodb.Client, table string) (
 // each serving its own region.
 func regionStores(t *testing.T, delay time.Duration) (*replsim.Sim, [2]*dynamostore.Store) {
 	t.Helper()
+	sim, stores, _ := regionStoresIn(t, delay)
+	return sim, stores
+}
+
+// regionStoresIn is regionStores that also returns the regions.
+func regionStoresIn(t *testing.T, delay time.Duration) (*replsim.Sim, [2]*dynamostore.Store, [2]replsim.Region) {
+	t.Helper()
 	sim, regions := replsim.StartForTest(t, "counters", createRegionTable, replsim.Options{Delay: delay})
 	var stores [2]*dynamostore.Store
 	for i, r := range regions {
 		stores[i] = dynamostore.New(r.DB, r.Table, dynamostore.WithRegions(r.Name, replsim.RegionNames[:]))
 	}
-	return sim, stores
+	return sim, stores, regions
+}
+
+// regionItemCounts returns the counts of the region items of the counter
+// name in the table of r, by key: what each region's increments went to.
+func regionItemCounts(t *testing.T, r replsim.Region, name string) map[string]int64 {
+	t.Helper()
+	out, err := r.DB.Scan(testContext(t), &dynamodb.ScanInput{TableName: aws.String(r.Table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, item := range out.Items {
+		pk := item["pk"].(*types.AttributeValueMemberS).Value
+		if strings.HasPrefix(pk, "c#"+name+"#@") {
+			n, _ := strconv.ParseInt(item["count"].(*types.AttributeValueMemberN).Value, 10, 64)
+			counts[pk] = n
+		}
+	}
+	return counts
 }
 
 func settleRegions(t *testing.T, sim *replsim.Sim) {
@@ -44,6 +75,20 @@ func settleRegions(t *testing.T, sim *replsim.Sim) {
 	if err := sim.Settle(ctx); err != nil {
 		t.Fatalf("settle: %v", err)
 	}
+}
+
+// layouts are the counters the region tests run on: one item per region,
+// and a hot counter created with 4 shards, which each region spreads over
+// 4 items of its own.
+var layouts = []struct {
+	name   string
+	shards int
+}{{"one item", 0}, {"sharded", 4}}
+
+// createIn creates the counter name at count with shards (0: none).
+func createIn(ctx context.Context, s *dynamostore.Store, name string, count int64, shards int) error {
+	_, err := s.Apply(ctx, counter.Create(name, count).WithShards(shards))
+	return err
 }
 
 // regionLoadDuration is how long each region's clients increment:
@@ -63,10 +108,16 @@ func regionLoadDuration() time.Duration {
 // increment, plus at most those answered Unavailable (which may or may not
 // have been applied).
 func TestRegionsLoseNoIncrements(t *testing.T) {
-	sim, stores := regionStores(t, 100*time.Millisecond)
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) { testRegionsLoseNoIncrements(t, l.shards) })
+	}
+}
+
+func testRegionsLoseNoIncrements(t *testing.T, shards int) {
+	sim, stores, regions := regionStoresIn(t, 100*time.Millisecond)
 	ctx := testContext(t)
 	const name = "everywhere"
-	if _, err := stores[0].Apply(ctx, counter.Create(name, 5)); err != nil {
+	if err := createIn(ctx, stores[0], name, 5, shards); err != nil {
 		t.Fatal(err)
 	}
 	settleRegions(t, sim)
@@ -105,11 +156,28 @@ func TestRegionsLoseNoIncrements(t *testing.T) {
 			t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
 		}
 		got[i] = c.Count
+		if c.Shards != shards {
+			t.Errorf("shards in %s: %d, want %d", replsim.RegionNames[i], c.Shards, shards)
+		}
 	}
 	t.Logf("%d increments acknowledged, %d unavailable; after settling %v in %v; replicator %+v",
 		acked.Load(), unavailable.Load(), got, replsim.RegionNames, sim.Stats())
 	if got[0] != got[1] {
 		t.Fatalf("regions answer %v after settling; want the same", got)
+	}
+	// Each region spread its increments over items of its own, as many as
+	// the create asked for, and both regions hold them all.
+	for _, r := range regions {
+		items := regionItemCounts(t, r, name)
+		t.Logf("region items in %s: %v", r.Name, items)
+		if len(items) != 2*max(shards, 1) {
+			t.Errorf("%d region items in %s, want %d", len(items), r.Name, 2*max(shards, 1))
+		}
+		for pk, n := range items {
+			if n == 0 {
+				t.Errorf("region item %s holds nothing: the region's increments did not reach it", pk)
+			}
+		}
 	}
 	if lo, hi := 5+acked.Load(), 5+acked.Load()+unavailable.Load(); got[0] < lo || got[0] > hi {
 		t.Fatalf("count %d after settling; want %d (5 + the acknowledged) to %d (+ the unavailable)", got[0], lo, hi)
@@ -127,11 +195,6 @@ func TestRegionsDecrementAndMissing(t *testing.T) {
 	ctx := testContext(t)
 	if _, err := stores[1].Apply(ctx, counter.Increment("nobody", 1)); counter.ErrorCode(err) != counter.NotFound {
 		t.Fatalf("increment of a missing counter: %v, want not_found", err)
-	}
-	sharded := counter.Create("sharded", 0)
-	sharded.Shards = 4
-	if _, err := stores[0].Apply(ctx, sharded); counter.ErrorCode(err) != counter.InvalidRequest {
-		t.Fatalf("create with shards across regions: %v, want invalid_request", err)
 	}
 	if _, err := stores[0].Apply(ctx, counter.Create("down", 0)); err != nil {
 		t.Fatal(err)
@@ -170,10 +233,16 @@ func TestRegionsDecrementAndMissing(t *testing.T) {
 // answer includes the set's value); increments acknowledged before the set
 // reached their region count for the old epoch, which is gone.
 func TestRegionsSetRacesIncrements(t *testing.T) {
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) { testRegionsSetRacesIncrements(t, l.shards) })
+	}
+}
+
+func testRegionsSetRacesIncrements(t *testing.T, shards int) {
 	sim, stores := regionStores(t, 100*time.Millisecond)
 	ctx := testContext(t)
 	const name, to = "reset", 1_000_000
-	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+	if err := createIn(ctx, stores[0], name, 0, shards); err != nil {
 		t.Fatal(err)
 	}
 	settleRegions(t, sim)
@@ -228,10 +297,16 @@ func TestRegionsSetRacesIncrements(t *testing.T) {
 // both increment it: after settling it is gone in both; created again, it
 // starts from its new count, whatever the old epoch's region items held.
 func TestRegionsDeleteRacesIncrements(t *testing.T) {
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) { testRegionsDeleteRacesIncrements(t, l.shards) })
+	}
+}
+
+func testRegionsDeleteRacesIncrements(t *testing.T, shards int) {
 	sim, stores := regionStores(t, 100*time.Millisecond)
 	ctx := testContext(t)
 	const name = "gone"
-	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
+	if err := createIn(ctx, stores[0], name, 0, shards); err != nil {
 		t.Fatal(err)
 	}
 	settleRegions(t, sim)
@@ -261,19 +336,22 @@ func TestRegionsDeleteRacesIncrements(t *testing.T) {
 			t.Fatalf("get in %s after the delete settled: %+v, %v; want not_found", replsim.RegionNames[i], c, err)
 		}
 	}
-	if _, err := stores[1].Apply(ctx, counter.Create(name, 7)); err != nil {
+	if err := createIn(ctx, stores[1], name, 7, shards); err != nil {
 		t.Fatal(err)
 	}
 	settleRegions(t, sim)
 	for _, s := range stores {
-		if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil {
-			t.Fatal(err)
+		for range max(shards, 1) { // on a sharded counter, some go to items the old incarnation left
+			if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	settleRegions(t, sim)
 	for i, s := range stores {
-		if c, err := s.Get(ctx, name); err != nil || c.Count != 9 {
-			t.Fatalf("get in %s: %d, %v; want 9 (7 created, 1 from each region)", replsim.RegionNames[i], c.Count, err)
+		c, err := s.Get(ctx, name)
+		if want := 7 + 2*int64(max(shards, 1)); err != nil || c.Count != want {
+			t.Fatalf("get in %s: %d, %v; want %d (7 created, %d from each region)", replsim.RegionNames[i], c.Count, err, want, max(shards, 1))
 		}
 	}
 }
@@ -367,5 +445,76 @@ func TestRegionsSaltMadeADayAhead(t *testing.T) {
 	}
 	if next[0] == settled[0] {
 		t.Error("tomorrow's salt is today's")
+	}
+}
+
+// TestRegionShardsGrowUnderLoad: two regions' stores increment one counter,
+// created in one item, 8 clients each, behind a proxy that lets each key
+// take 5 write units a second. Both regions' stores use one table, as a
+// global table's replicas look once replication has settled (each region
+// writes items no other region writes, so the replicas hold the same
+// items). Each region gives the counter items of its own while they run,
+// as a hot counter on one region gains shards; every increment answered is
+// counted exactly once (an Unavailable one was throttled everywhere, so
+// applied nowhere), and no answer exceeds the total.
+func TestRegionShardsGrowUnderLoad(t *testing.T) {
+	const workers, attempts = 8, 40
+	// Reads are not what this test throttles: a region increment reads
+	// every item of the counter for its answer.
+	th := newThrottled(t, dynamoproxy.Limits{WriteUnits: 5, ReadUnits: 1_000_000})
+	var logs [2]syncBuffer
+	var stores [2]*dynamostore.Store
+	for i, r := range replsim.RegionNames {
+		stores[i] = dynamostore.New(th.client, th.table, dynamostore.WithRegions(r, replsim.RegionNames[:]),
+			dynamostore.WithLogger(slog.New(slog.NewJSONHandler(&logs[i], nil))))
+	}
+	ctx := slowContext(t)
+	if _, err := stores[0].Apply(ctx, counter.Create("hot", 0)); err != nil {
+		t.Fatal(err)
+	}
+	var acked, unavailable, maxAnswer atomic.Int64
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		for range workers {
+			wg.Go(func() {
+				for range attempts {
+					r, err := s.Apply(ctx, counter.Increment("hot", 1))
+					switch counter.ErrorCode(err) {
+					case "":
+						acked.Add(1)
+						for m := maxAnswer.Load(); r.Counter.Count > m && !maxAnswer.CompareAndSwap(m, r.Counter.Count); m = maxAnswer.Load() {
+						}
+					case counter.Unavailable:
+						unavailable.Add(1)
+						time.Sleep(20 * time.Millisecond) // a polite client's backoff
+					default:
+						t.Errorf("Increment: %v", err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	final, err := stores[1].Get(ctx, "hot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := th.proxy.Usage()
+	t.Logf("%d increments acknowledged, %d unavailable; final count %d, at most %d items a region; proxy: %d writes throttled",
+		acked.Load(), unavailable.Load(), final.Count, final.Shards, u.ThrottledWrites)
+	if final.Count != acked.Load() {
+		t.Errorf("final count %d, want exactly the %d acknowledged increments", final.Count, acked.Load())
+	}
+	if maxAnswer.Load() > final.Count {
+		t.Errorf("an increment answered %d, above the final count %d", maxAnswer.Load(), final.Count)
+	}
+	if final.Shards < 2 {
+		t.Errorf("the counter has %d shards after being throttled, want its regions to have made some", final.Shards)
+	}
+	for i := range stores {
+		if !strings.Contains(logs[i].String(), `"msg":"counter shards grew"`) {
+			t.Errorf("no log line says the counter grew in %s; logs:\n%s", replsim.RegionNames[i], logs[i].String())
+		}
 	}
 }

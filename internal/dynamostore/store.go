@@ -175,11 +175,6 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	if err := w.Validate(); err != nil {
 		return counter.Result{}, wrap(w.Op.String(), w.Name, err)
 	}
-	if s.region != "" && w.Shards > 1 {
-		// A read across regions sums no shards (region.go): refuse rather
-		// than lose their counts.
-		return counter.Result{}, wrap(w.Op.String(), w.Name, counter.Errorf(counter.InvalidRequest, "shards are not available with replica regions"))
-	}
 	if w.Keyed() {
 		if s.region != "" && (w.Op != counter.OpIncrement || w.By <= 0) {
 			return counter.Result{}, wrap(w.Op.String(), w.Name, counter.Errorf(counter.InvalidRequest, "with replica regions, an Idempotency-Key is available on increments by a positive amount only"))
@@ -195,12 +190,14 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return s.regionBot(ctx, w.Name)
 	case w.Op == counter.OpBot:
 		return s.bot(ctx, w.Name)
-	case w.Op == counter.OpSet && s.region != "" && w.Shards <= 1:
-		return s.regionSet(ctx, w.Name, w.Count)
+	case w.Op == counter.OpSet && s.region != "":
+		return s.regionSet(ctx, w.Name, w.Count, w.Shards)
+	case w.Op == counter.OpCreate && s.region != "":
+		return s.create(ctx, w.Name, w.Count, w.Shards)
 	case w.Shards > 1:
 		return s.applyPlanned(ctx, w)
 	case w.Op == counter.OpCreate:
-		return s.create(ctx, w.Name, w.Count)
+		return s.create(ctx, w.Name, w.Count, 0)
 	case w.Op == counter.OpSet:
 		return s.set(ctx, w)
 	default: // counter.OpDelete: Validate knows no other
@@ -217,16 +214,18 @@ func (s *Store) hit(ctx context.Context, name string, v counter.Visitor) (counte
 	if counter.ErrorCode(err) != counter.NotFound {
 		return res, err
 	}
-	res, err = s.put(ctx, name, 1, true, v)
+	res, err = s.put(ctx, name, 1, true, v, 0)
 	if counter.ErrorCode(err) == counter.AlreadyExists {
 		return s.increment(ctx, name, 1, v)
 	}
 	return res, err
 }
 
-// create makes the counter with one conditional PutItem.
-func (s *Store) create(ctx context.Context, name string, count int64) (counter.Result, error) {
-	return s.put(ctx, name, count, false, 0)
+// create makes the counter with one conditional PutItem. With replica
+// regions, shards (2 or more) asks each region to spread the counter's
+// increments over at least that many items of its own (region.go).
+func (s *Store) create(ctx context.Context, name string, count int64, shards int) (counter.Result, error) {
+	return s.put(ctx, name, count, false, 0, shards)
 }
 
 // put makes the counter with count with one conditional PutItem; byHit
@@ -235,7 +234,7 @@ func (s *Store) create(ctx context.Context, name string, count int64) (counter.R
 // millisecond would write the same item, so the item in the way cannot
 // tell this call's own retried attempt from another hit's, and taking it
 // for ours would lose a hit.
-func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v counter.Visitor) (counter.Result, error) {
+func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v counter.Visitor, regionShards int) (counter.Result, error) {
 	now := s.timestamp()
 	item := map[string]types.AttributeValue{
 		attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + name},
@@ -252,6 +251,9 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v
 			item[attrVisitor] = visitorValue(v)
 		}
 	}
+	if regionShards > 1 {
+		item[attrRegionShards] = number(int64(regionShards))
+	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           s.table,
 		Item:                                item,
@@ -261,6 +263,9 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v
 	}, retry...)
 	t := time.UnixMilli(now).UTC()
 	created := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
+	if regionShards > 1 {
+		created.Shards = regionShards
+	}
 	if err != nil {
 		if ccf := conditionFailed(err); ccf != nil {
 			// The SDK may have retried a PutItem whose first attempt was
