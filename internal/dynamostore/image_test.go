@@ -46,17 +46,23 @@ func TestDecodeCounterImage(t *testing.T) {
 			m["epoch"] = s("1795757400000.us-east-1.ab")
 		}),
 			want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "1795757400000.us-east-1.ab"}},
-		"not a region":           {keys: keys("c#home#@nowhere"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
-		"a shard past the most":  {keys: keys("c#home#32"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
-		"an idempotency record":  {keys: keys("i#abc"), image: map[string]types.AttributeValue{"pk": s("i#abc")}, notCounter: true},
-		"the health item":        {keys: keys("health#ping"), notCounter: true},
-		"no key":                 {keys: nil, notCounter: true},
-		"no count":               {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { delete(m, "count") }), wantErr: `"count"`},
-		"no updated_at":          {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { delete(m, "updated_at") }), wantErr: `"updated_at"`},
-		"no image":               {keys: keys("c#home"), wantErr: `"name"`},
-		"invalid name":           {keys: keys("c#a#b"), image: item(func(m map[string]types.AttributeValue) { m["name"] = s("a#b") }), wantErr: "invalid name"},
-		"another counter's item": {keys: keys("c#other"), image: item(nil), wantErr: `item "c#other" holds counter "home"`},
-		"sets not a number":      {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["sets"] = s("1") }), wantErr: `"sets"`},
+		"a region's shard": {keys: keys("c#home#@eu-west-1#5"), image: item(func(m map[string]types.AttributeValue) {
+			delete(m, "name")
+			m["epoch"] = s("c1795755600000")
+		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1#5", Region: "eu-west-1", Epoch: "c1795755600000"}},
+		"not a region":                   {keys: keys("c#home#@nowhere"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
+		"not a region's shard":           {keys: keys("c#home#@eu-west-1#x"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
+		"a region's shard past the most": {keys: keys("c#home#@eu-west-1#32"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
+		"a shard past the most":          {keys: keys("c#home#32"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
+		"an idempotency record":          {keys: keys("i#abc"), image: map[string]types.AttributeValue{"pk": s("i#abc")}, notCounter: true},
+		"the health item":                {keys: keys("health#ping"), notCounter: true},
+		"no key":                         {keys: nil, notCounter: true},
+		"no count":                       {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { delete(m, "count") }), wantErr: `"count"`},
+		"no updated_at":                  {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { delete(m, "updated_at") }), wantErr: `"updated_at"`},
+		"no image":                       {keys: keys("c#home"), wantErr: `"name"`},
+		"invalid name":                   {keys: keys("c#a#b"), image: item(func(m map[string]types.AttributeValue) { m["name"] = s("a#b") }), wantErr: "invalid name"},
+		"another counter's item":         {keys: keys("c#other"), image: item(nil), wantErr: `item "c#other" holds counter "home"`},
+		"sets not a number":              {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["sets"] = s("1") }), wantErr: `"sets"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
