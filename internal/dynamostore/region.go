@@ -128,7 +128,8 @@ func itemEpoch(item map[string]types.AttributeValue) string {
 type epochs struct {
 	mu     sync.Mutex
 	m      map[string]epoch
-	spread map[string][]int // by counter: each region's items (s.regions' order)
+	spread map[string][]int      // by counter: each region's items (s.regions' order)
+	seen   map[string]regionSeen // by sharded counter: its items' counts as last read
 }
 
 // epoch is a counter's epoch and the created_at of its incarnation, the
@@ -178,6 +179,29 @@ func (in *epochs) setSpread(name string, ns []int) {
 		return
 	}
 	in.spread = remember(in.spread, name, ns)
+}
+
+// seenOf returns the last read of every item of the sharded counter name.
+func (in *epochs) seenOf(name string) (regionSeen, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	seen, ok := in.seen[name]
+	return seen, ok
+}
+
+// see records seen for the counter name, unless it is in one item per
+// region or this process has a later read of it.
+func (in *epochs) see(name string, seen regionSeen) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if seen.most <= 1 {
+		delete(in.seen, name)
+		return
+	}
+	if old, ok := in.seen[name]; ok && old.epoch == seen.epoch && old.asked.After(seen.asked) {
+		return
+	}
+	in.seen = remember(in.seen, name, seen)
 }
 
 // remember sets m[name] to v, forgetting another counter first if m holds
@@ -261,7 +285,9 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 				return counter.Result{}, wrap("increment", name, counter.UnavailableError(errAllThrottled))
 			}
 		}
-		if err := s.regionAdd(ctx, name, k, by, v, e, !known); err != nil {
+		sent := time.Now()
+		written, err := s.regionAddItem(ctx, name, k, by, v, e, !known)
+		if err != nil {
 			switch {
 			case errors.Is(err, errStaleEpoch) && attempt < regionAttempts:
 				s.epochs.forget(name)
@@ -287,7 +313,7 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 			}
 			return counter.Result{}, wrap("increment", name, translate(err))
 		}
-		c, now, ns, err := s.regionReadEpoch(ctx, name)
+		c, now, ns, err := s.regionAnswer(ctx, name, k, e, written, sent)
 		if err != nil {
 			if counter.ErrorCode(err) == counter.NotFound {
 				s.epochs.forget(name)
@@ -306,7 +332,9 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 			}
 			return counter.Result{}, wrap("increment", name, counter.UnavailableError(errStaleEpoch))
 		}
-		e.n = max(e.n, ns[slices.Index(s.regions, s.region)])
+		if ns != nil {
+			e.n = max(e.n, ns[slices.Index(s.regions, s.region)])
+		}
 		if e.want > e.n {
 			// A create or set asked for more items than the region has:
 			// the region makes them (once per process; a failure leaves it
@@ -318,6 +346,96 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 		s.epochs.set(name, e)
 		return counter.Result{Counter: c}, nil
 	}
+}
+
+// regionAnswer returns the counter name after an increment that wrote
+// item k of the serving region, as written (its attributes, nil if not
+// known), sent at sent, with the counter's epoch after the write and, when
+// it read them all, each region's item count (nil when it did not). A
+// counter in one item per region is read whole (one BatchGetItem: its own
+// item and each region's). A sharded one reads only its own item (one
+// GetItem, for the epoch), and adds to it the item written and the others'
+// counts as this process last read them, read again first (regionItems) if
+// that read was asked for more than answerStaleness before sent: reading
+// every item on every increment would cost as many read units as the
+// counter has items, and make every item's reads the counter's whole hit
+// rate. As on one region, the answer includes the increment and every hit
+// acknowledged answerStaleness before it began.
+func (s *Store) regionAnswer(ctx context.Context, name string, k int, e epoch, written map[string]types.AttributeValue, sent time.Time) (counter.Counter, string, []int, error) {
+	seen, ok := s.epochs.seenOf(name)
+	if written == nil || !ok || seen.epoch != e.id || seen.asked.Before(sent.Add(-answerStaleness)) {
+		asked := time.Now()
+		items, err := s.regionItems(ctx, []string{name}, nil)
+		if err != nil {
+			return counter.Counter{}, "", nil, err
+		}
+		c, now, ns, err := s.regionSum(name, items)
+		if err == nil {
+			s.epochs.see(name, regionSeenOf(s, name, now, items, ns, asked))
+		}
+		return c, now, ns, err
+	}
+	rootItem, err := s.read(ctx, name)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	if len(rootItem) == 0 {
+		return counter.Counter{}, "", nil, counter.NotFoundError(name)
+	}
+	now, err := rootEpoch(rootItem)
+	if err != nil || now != e.id {
+		return counter.Counter{}, now, nil, err
+	}
+	root, err := decodeItem(rootItem)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	it, err := decodeItem(written)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	own := regionItemPK(name, s.region, k)
+	total, updated := root.count+it.count, max(seen.updated, it.updated)
+	for pk, n := range seen.counts {
+		if pk != own {
+			total += n
+		}
+	}
+	c := counterOf(root, min(max(total, 0), counter.MaxCount), updated)
+	want, _ := optionalInt(rootItem, attrRegionShards)
+	if n := max(seen.most, int(min(want, counter.MaxShards))); n > 1 {
+		c.Shards = n
+	}
+	return c, now, nil, nil
+}
+
+// regionSeen is a read of every region's items of a sharded counter: each
+// item's count, by key, for those of the epoch, and when it was asked for.
+type regionSeen struct {
+	epoch   string
+	asked   time.Time
+	counts  map[string]int64
+	updated int64 // the latest updated_at among them
+	most    int   // the most items a region has
+}
+
+// regionSeenOf is what items, read at asked, say of the region items of
+// the counter name of epoch e, below each region's count (ns).
+func regionSeenOf(s *Store, name, e string, items map[string]map[string]types.AttributeValue, ns []int, asked time.Time) regionSeen {
+	seen := regionSeen{epoch: e, asked: asked, counts: map[string]int64{}, most: slices.Max(ns)}
+	created, _ := decodeInt(items[counterPrefix+name], attrCreatedAt)
+	for i, r := range s.regions {
+		for k := range ns[i] {
+			pk := regionItemPK(name, r, k)
+			it, err := decodeItem(items[pk])
+			if err != nil || it.created != created || itemEpoch(items[pk]) != e {
+				continue
+			}
+			seen.counts[pk] = it.count
+			seen.updated = max(seen.updated, it.updated)
+		}
+	}
+	return seen
 }
 
 // pickUntried returns one of items 0..n-1 at random that is not in tried
@@ -439,6 +557,13 @@ var errStaleEpoch = errors.New("the counter's epoch changed under the increment"
 // e). A throttled write comes back as DynamoDB's error (hotKey), any other
 // failure translated.
 func (s *Store) regionAdd(ctx context.Context, name string, k int, by int64, v counter.Visitor, e epoch, first bool) error {
+	_, err := s.regionAddItem(ctx, name, k, by, v, e, first)
+	return err
+}
+
+// regionAddItem is regionAdd that returns the item after the write (nil
+// when it replaced an item of another epoch).
+func (s *Store) regionAddItem(ctx context.Context, name string, k int, by int64, v counter.Visitor, e epoch, first bool) (map[string]types.AttributeValue, error) {
 	now := s.timestamp()
 	values := map[string]types.AttributeValue{":by": number(by), ":now": number(now), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}}
 	cond, names := condRegionAdd, regionAddNames
@@ -446,26 +571,27 @@ func (s *Store) regionAdd(ctx context.Context, name string, k int, by int64, v c
 		cond, names = condRegionAddFirst, regionNames
 	}
 	update, names, values := visited(updateRegionAdd, updateRegionAddNoVisitor, names, values, v)
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 regionItemKey(name, s.region, k),
 		UpdateExpression:                    update,
 		ConditionExpression:                 cond,
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureNone,
 	}, incrementRetryOpt)
 	if err == nil {
-		return nil
+		return out.Attributes, nil
 	}
 	if hotKey(err) {
-		return err
+		return nil, err
 	}
 	if conditionFailed(err) == nil {
-		return translate(err)
+		return nil, translate(err)
 	}
 	if !first {
-		return errStaleEpoch
+		return nil, errStaleEpoch
 	}
 	// An item of another epoch: replace it, if the counter still has e.
 	item := regionKey(name, s.region)
@@ -494,12 +620,12 @@ func (s *Store) regionAdd(ctx context.Context, name string, k int, by int64, v c
 	}}, NoAmbiguousRetry)
 	var canceled *types.TransactionCanceledException
 	if errors.As(err, &canceled) {
-		return errStaleEpoch // the counter's epoch moved on, or another process made the item
+		return nil, errStaleEpoch // the counter's epoch moved on, or another process made the item
 	}
 	if err != nil {
-		return translate(err)
+		return nil, translate(err)
 	}
-	return nil
+	return nil, nil
 }
 
 // Expressions of a region's growth.
