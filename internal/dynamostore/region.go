@@ -149,9 +149,15 @@ func (in *epochs) get(name string) (epoch, bool) {
 	return e, ok
 }
 
+// set records e for the counter name; the items a region has never
+// decrease within an epoch, so a call that knows fewer of them than
+// another (it read before a growth) keeps the other's count.
 func (in *epochs) set(name string, e epoch) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if old, ok := in.m[name]; ok && old.id == e.id && old.created == e.created {
+		e.n = max(e.n, old.n)
+	}
 	in.m = remember(in.m, name, e)
 }
 
@@ -717,6 +723,8 @@ func (s *Store) regionGrow(ctx context.Context, name string, e epoch, from, want
 		}, incrementRetryOpt)
 		if err == nil {
 			s.logGrowth(ctx, name, from, to)
+			e.n = to
+			s.epochs.set(name, e) // before done: the calls waiting for it read it
 			return to, nil
 		}
 		if ccf := conditionFailed(err); ccf != nil {
@@ -729,7 +737,9 @@ func (s *Store) regionGrow(ctx context.Context, name string, e epoch, from, want
 			if err != nil || it.created != e.created {
 				return from, nil
 			}
-			return max(it.shards, from), nil
+			e.n = max(it.shards, from)
+			s.epochs.set(name, e)
+			return e.n, nil
 		}
 		if !hotKey(err) || attempt == growAttempts {
 			return from, translate(err)
