@@ -8,36 +8,89 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 )
 
-// callsClient counts the requests a store sends, by operation.
+// callsClient counts the requests a store sends, by operation, and adds up
+// the capacity units DynamoDB reports for them: it asks every request for
+// ReturnConsumedCapacity TOTAL (DynamoDB Local answers it for UpdateItem,
+// GetItem and BatchGetItem; for BatchGetItem, 1 read unit per item found
+// strongly consistent, none for a key it does not find). A request that
+// fails reports nothing: a failed conditional write, which AWS bills, is
+// not in the units.
 type callsClient struct {
 	dynamostore.Client
 	get, update, batchGet, transact atomic.Int64
+
+	mu          sync.Mutex
+	read, write float64 // capacity units
+}
+
+// units returns the read and write units reported so far.
+func (c *callsClient) units() (read, write float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read, c.write
+}
+
+// add counts the total units of cc as read or write units.
+func (c *callsClient) add(write bool, cc ...types.ConsumedCapacity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range cc {
+		if write {
+			c.write += aws.ToFloat64(x.CapacityUnits)
+		} else {
+			c.read += aws.ToFloat64(x.CapacityUnits)
+		}
+	}
 }
 
 func (c *callsClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.get.Add(1)
-	return c.Client.GetItem(ctx, in, optFns...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.GetItem(ctx, in, optFns...)
+	if err == nil && out.ConsumedCapacity != nil {
+		c.add(false, *out.ConsumedCapacity)
+	}
+	return out, err
 }
 
 func (c *callsClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	c.update.Add(1)
-	return c.Client.UpdateItem(ctx, in, optFns...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.UpdateItem(ctx, in, optFns...)
+	if err == nil && out.ConsumedCapacity != nil {
+		c.add(true, *out.ConsumedCapacity)
+	}
+	return out, err
 }
 
 func (c *callsClient) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	c.batchGet.Add(1)
-	return c.Client.BatchGetItem(ctx, in, optFns...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.BatchGetItem(ctx, in, optFns...)
+	if err == nil {
+		c.add(false, out.ConsumedCapacity...)
+	}
+	return out, err
 }
 
+// TransactWriteItems: DynamoDB Local reports a flat 2.0 write units for any
+// transaction (AWS bills 2 per item).
 func (c *callsClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	c.transact.Add(1)
-	return c.Client.TransactWriteItems(ctx, in, optFns...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.TransactWriteItems(ctx, in, optFns...)
+	if err == nil {
+		c.add(true, out.ConsumedCapacity...)
+	}
+	return out, err
 }
 
 // BenchmarkRegionIncrement compares an increment with replica regions (an
@@ -46,13 +99,14 @@ func (c *callsClient) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 // with the single-region increment (one UpdateItem), on the same DynamoDB
 // Local table, 16 goroutines each. The sides run one-region, regions,
 // regions, one-region, so that DynamoDB Local's warming favors neither;
-// the log line gives the ratio of their rates and the requests per region
+// the log line gives the ratio of their rates, the requests per region
 // increment (a GetItem per increment would mean the epoch is read every
-// time).
+// time) and the capacity units per increment of each side, as DynamoDB
+// Local reports them (both sides ask for them, so that both pay the same).
 func BenchmarkRegionIncrement(b *testing.B) {
 	client, table := newTable(b)
-	calls := &callsClient{Client: client}
-	one := dynamostore.New(client, table)
+	calls, oneCalls := &callsClient{Client: client}, &callsClient{Client: client}
+	one := dynamostore.New(oneCalls, table)
 	regions := dynamostore.New(calls, table, dynamostore.WithRegions("us-east-1", []string{"us-east-1", "eu-west-1"}))
 	ctx := testContext(b)
 	for _, name := range []string{"one", "regions"} {
@@ -81,10 +135,16 @@ func BenchmarkRegionIncrement(b *testing.B) {
 	parallelism := max(1, benchConcurrency/runtime.GOMAXPROCS(0))
 	var ops, secs = map[string]int{}, map[string]float64{}
 	var regionOps int64
+	// The log line's figures count from here, after the warm-up.
+	oneRead0, oneWrite0 := oneCalls.units()
+	read0, write0 := calls.units()
+	get0, update0, batchGet0 := calls.get.Load(), calls.update.Load(), calls.batchGet.Load()
 	for i, side := range []string{"one-region", "regions", "regions", "one-region"} {
 		b.Run(side+"-"+string(rune('1'+i/2)), func(b *testing.B) {
 			b.SetParallelism(parallelism)
 			g0, u0, bg0, t0 := calls.get.Load(), calls.update.Load(), calls.batchGet.Load(), calls.transact.Load()
+			sideCalls := map[string]*callsClient{"one-region": oneCalls, "regions": calls}[side]
+			r0, w0 := sideCalls.units()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := increment[side](); err != nil {
@@ -96,6 +156,9 @@ func BenchmarkRegionIncrement(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incr/s")
 			ops[side] += b.N
 			secs[side] += b.Elapsed().Seconds()
+			r1, w1 := sideCalls.units()
+			b.ReportMetric((w1-w0)/float64(b.N), "WCU/op")
+			b.ReportMetric((r1-r0)/float64(b.N), "RCU/op")
 			if side == "regions" {
 				n := float64(b.N)
 				b.ReportMetric(float64(calls.get.Load()-g0)/n, "GetItem/op")
@@ -108,7 +171,10 @@ func BenchmarkRegionIncrement(b *testing.B) {
 	}
 	if secs["one-region"] > 0 && secs["regions"] > 0 {
 		o, r := float64(ops["one-region"])/secs["one-region"], float64(ops["regions"])/secs["regions"]
-		b.Logf("%d goroutines: one region %.0f incr/s, regions %.0f incr/s: %.2fx; per region increment, all runs: %.3f GetItem, %.3f UpdateItem, %.3f BatchGetItem",
-			parallelism*runtime.GOMAXPROCS(0), o, r, r/o, float64(calls.get.Load())/float64(regionOps), float64(calls.update.Load())/float64(regionOps), float64(calls.batchGet.Load())/float64(regionOps))
+		oneRead, oneWrite := oneCalls.units()
+		read, write := calls.units()
+		b.Logf("%d goroutines: one region %.0f incr/s, regions %.0f incr/s: %.2fx; per region increment, all runs: %.3f GetItem, %.3f UpdateItem, %.3f BatchGetItem, %.3f write units, %.3f read units (one region: %.3f write, %.3f read)",
+			parallelism*runtime.GOMAXPROCS(0), o, r, r/o, float64(calls.get.Load()-get0)/float64(regionOps), float64(calls.update.Load()-update0)/float64(regionOps), float64(calls.batchGet.Load()-batchGet0)/float64(regionOps),
+			(write-write0)/float64(regionOps), (read-read0)/float64(regionOps), (oneWrite-oneWrite0)/float64(ops["one-region"]), (oneRead-oneRead0)/float64(ops["one-region"]))
 	}
 }
