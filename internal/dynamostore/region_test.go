@@ -37,7 +37,7 @@ func regionStores(t *testing.T, delay time.Duration) (*replsim.Sim, [2]*dynamost
 	return sim, stores
 }
 
-func settleRegions(t *testing.T, sim *replsim.Sim) {
+func settleRegions(t testing.TB, sim *replsim.Sim) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
