@@ -26,8 +26,10 @@ if ! command -v wrk >/dev/null 2>&1; then
 	fi
 fi
 
-echo "== Go benchmarks: increment path (in-process, no network)"
-go test -run '^$' -bench 'Increment' -benchmem -count 3 \
+echo "== Go benchmarks: increment path (in-process; dynamostore's against DynamoDB Local)"
+# -v prints the benchmarks' log lines: the ratios of sides that run in one
+# benchmark (BenchmarkRegionIncrement, BenchmarkTwoRegionIncrement).
+go test -run '^$' -bench 'Increment' -benchmem -count 3 -v \
 	./internal/memstore ./internal/filestore ./internal/httpapi ./internal/jsonlog ./internal/dynamostore | tee "$out/go-bench.txt"
 
 echo

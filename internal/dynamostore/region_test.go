@@ -68,7 +68,7 @@ func regionItemCounts(t *testing.T, r replsim.Region, name string) map[string]in
 	return counts
 }
 
-func settleRegions(t *testing.T, sim *replsim.Sim) {
+func settleRegions(t testing.TB, sim *replsim.Sim) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
