@@ -2,7 +2,9 @@ package dynamostore_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,5 +366,54 @@ func BenchmarkTwoRegionIncrement(b *testing.B) {
 			parallelism*runtime.GOMAXPROCS(0), o, perRegion, t,
 			replsim.RegionNames[0], float64(regionOps[0])/secs["two-regions"], replsim.RegionNames[1], float64(regionOps[1])/secs["two-regions"],
 			t/o, write/n, read/n, replicated/n, acked[0].Load()+acked[1].Load())
+	}
+}
+
+// BenchmarkRegionShardedIncrement reports what a region increment reads and
+// writes for a counter in one item per region and for one created with 4
+// shards (two regions listed, both regions' items on the shared DynamoDB
+// Local, 16 goroutines): a sharded counter's answer reads the counter's own
+// item (GetItem) and every region's items at most once a second
+// (BatchGetItem), where a counter in one item per region reads them all on
+// every increment.
+func BenchmarkRegionShardedIncrement(b *testing.B) {
+	client, table := newTable(b)
+	ctx := testContext(b)
+	for _, l := range layouts {
+		b.Run(strings.ReplaceAll(l.name, " ", "-"), func(b *testing.B) {
+			calls := &callsClient{Client: client}
+			var stores [2]*dynamostore.Store
+			for i, r := range replsim.RegionNames {
+				stores[i] = dynamostore.New(calls, table, dynamostore.WithRegions(r, replsim.RegionNames[:]))
+			}
+			name := fmt.Sprintf("bench-%d-%d", l.shards, b.N)
+			if err := createIn(ctx, stores[0], name, 0, l.shards); err != nil {
+				b.Fatal(err)
+			}
+			for _, s := range stores { // each region makes its items
+				if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r0, w0 := calls.units()
+			g0, bg0 := calls.get.Load(), calls.batchGet.Load()
+			b.SetParallelism(max(1, benchConcurrency/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := stores[0].Apply(ctx, counter.Increment(name, 1)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			n := float64(b.N)
+			r1, w1 := calls.units()
+			b.ReportMetric(n/b.Elapsed().Seconds(), "incr/s")
+			b.ReportMetric((w1-w0)/n, "WCU/op")
+			b.ReportMetric((r1-r0)/n, "RCU/op")
+			b.ReportMetric(float64(calls.get.Load()-g0)/n, "GetItem/op")
+			b.ReportMetric(float64(calls.batchGet.Load()-bg0)/n, "BatchGetItem/op")
+		})
 	}
 }
