@@ -278,7 +278,7 @@ type statsRegion struct {
 
 // startStatsRegions starts two simulated regions, each with a store on
 // clock (counting what lands into the tally) and a stream poller feeding
-// its own aggregator, which runs until drainStats.
+// its own aggregator, which runs until settleStats.
 func startStatsRegions(t *testing.T, clock *phaseClock) (*replsim.Sim, [2]*statsRegion, *tally) {
 	t.Helper()
 	sim, regions := replsim.StartForTest(t, "counters", createRegionTables, replsim.Options{Delay: 100 * time.Millisecond})
@@ -402,12 +402,25 @@ func TestRegionsStats(t *testing.T) {
 			seen := [2]map[counter.Visitor]bool{{}, {}} // the visitors of each region's acknowledged increments
 			ackedIn := [2]map[int64]int64{{}, {}}       // each region's acknowledged increments, by incarnation
 			var stop atomic.Bool
+			// lull holds the second region's writes while the first
+			// awaits the create made there (below).
+			var lull atomic.Bool
+			idle := func(i int) bool {
+				if i == 1 && lull.Load() {
+					time.Sleep(10 * time.Millisecond)
+					return true
+				}
+				return false
+			}
 			var wg sync.WaitGroup
 			for i, r := range regions {
 				var n atomic.Int64 // each region's increments cycle through the same visitors
 				for range 8 {
 					wg.Go(func() {
 						for !stop.Load() {
+							if idle(i) {
+								continue
+							}
 							var missing bool
 							err := clock.during(func(at time.Time) error {
 								v := counter.Visitor(1 + n.Add(1)%visitors)
@@ -447,6 +460,9 @@ func TestRegionsStats(t *testing.T) {
 				}
 				wg.Go(func() { // and a crawler, in both regions
 					for !stop.Load() {
+						if idle(i) {
+							continue
+						}
 						err := clock.during(func(at time.Time) error {
 							res, err := r.store.Apply(ctx, counter.Bot(name))
 							switch code := counter.ErrorCode(err); {
@@ -515,10 +531,17 @@ func TestRegionsStats(t *testing.T) {
 					// The create in the other region once the delete
 					// reached it; then the load goes on once the create
 					// reached the first region, so that both regions'
-					// increments count on the new incarnation.
+					// increments count on the new incarnation. The
+					// simulator replicates one change at a time, so the
+					// second region's writes are held meanwhile: at full
+					// speed they queue ahead of the create faster than
+					// they drain, on a loaded machine for over a minute
+					// (global tables replicate items apart).
 					await(regions[1], "the delete", func(_ counter.Counter, err error) bool { return counter.ErrorCode(err) == counter.NotFound })
 					made := write(regions[1], counter.Create(name, 0)).Counter.CreatedAt
+					lull.Store(true)
 					await(regions[0], "the create", func(c counter.Counter, err error) bool { return err == nil && c.CreatedAt.Equal(made) })
+					lull.Store(false)
 				}
 				time.Sleep(phase / 2) // then the load goes on as long after the race
 			}
