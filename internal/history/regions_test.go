@@ -384,7 +384,10 @@ func TestRegionsStats(t *testing.T) {
 			clock := &phaseClock{}
 			clock.moveTo(phases[0])
 			sim, regions, landed := startStatsRegions(t, clock)
-			ctx := testContext(t)
+			// Longer than testContext: on a loaded machine the simulator's
+			// replication, awaited twice below, takes tens of seconds.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			t.Cleanup(cancel)
 			const name = "seen"
 			if _, err := regions[0].store.Apply(ctx, counter.Create(name, 5)); err != nil {
 				t.Fatal(err)
@@ -402,11 +405,10 @@ func TestRegionsStats(t *testing.T) {
 			seen := [2]map[counter.Visitor]bool{{}, {}} // the visitors of each region's acknowledged increments
 			ackedIn := [2]map[int64]int64{{}, {}}       // each region's acknowledged increments, by incarnation
 			var stop atomic.Bool
-			// lull holds the second region's writes while the first
-			// awaits the create made there (below).
-			var lull atomic.Bool
+			// held holds a region's writes (below).
+			var held [2]atomic.Bool
 			idle := func(i int) bool {
-				if i == 1 && lull.Load() {
+				if held[i].Load() {
 					time.Sleep(10 * time.Millisecond)
 					return true
 				}
@@ -527,21 +529,34 @@ func TestRegionsStats(t *testing.T) {
 				case "a set":
 					write(regions[1], counter.Set(name, 1000))
 				case "a delete and a create":
+					// The delete, then the create in the other region
+					// once the delete reached it; then the load goes on
+					// once the create reached the first region, so that
+					// both regions' increments count on the new
+					// incarnation. The simulator replicates one change at
+					// a time, more slowly than 8 clients write: the
+					// delete and the create would queue behind every
+					// write since the load began (over a minute on a
+					// loaded machine; global tables replicate items
+					// apart). So the writes pause until replication has
+					// caught up and resume as the delete is made (racing
+					// it, here and through replication), and the second
+					// region's pause again while the create travels.
+					hold := func(on bool) { held[0].Store(on); held[1].Store(on) }
+					hold(true)
+					settle, cancel := context.WithTimeout(ctx, 2*time.Minute)
+					err := sim.Settle(settle)
+					cancel()
+					hold(false)
+					if err != nil {
+						fail("settle before the delete: %v", err)
+					}
 					write(regions[0], counter.Delete(name))
-					// The create in the other region once the delete
-					// reached it; then the load goes on once the create
-					// reached the first region, so that both regions'
-					// increments count on the new incarnation. The
-					// simulator replicates one change at a time, so the
-					// second region's writes are held meanwhile: at full
-					// speed they queue ahead of the create faster than
-					// they drain, on a loaded machine for over a minute
-					// (global tables replicate items apart).
 					await(regions[1], "the delete", func(_ counter.Counter, err error) bool { return counter.ErrorCode(err) == counter.NotFound })
 					made := write(regions[1], counter.Create(name, 0)).Counter.CreatedAt
-					lull.Store(true)
+					held[1].Store(true)
 					await(regions[0], "the create", func(c counter.Counter, err error) bool { return err == nil && c.CreatedAt.Equal(made) })
-					lull.Store(false)
+					held[1].Store(false)
 				}
 				time.Sleep(phase / 2) // then the load goes on as long after the race
 			}
