@@ -48,6 +48,9 @@ type CounterImage struct {
 	// Undone, on a region item, sums the increments taken back from hits
 	// over time (region.go): a change of Undone subtracts from the hits.
 	Undone int64
+	// UndoneAt is when the write the last take-back undid was made (zero
+	// if none, or before take-backs said so).
+	UndoneAt time.Time
 	// Epoch is the item's epoch (region.go), "" if it has none: a region
 	// item whose epoch changed was made anew for the new one, and its
 	// count holds only the new epoch's increments.
@@ -85,11 +88,11 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 	if rk, ok := strings.CutPrefix(item, regionInfix); ok {
 		img.Region, _, _ = strings.Cut(rk, "#") // c#<name>#@<region>[#k]
 	}
-	var botAt int64
+	var botAt, undoneAt int64
 	for _, a := range [...]struct {
 		attr string
 		dst  *int64
-	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}, {attrUndone, &img.Undone}} {
+	}{{attrSets, &img.Sets}, {attrCreateHits, &img.CreateHits}, {attrBots, &img.Bots}, {attrBotAt, &botAt}, {attrUndone, &img.Undone}, {attrUndoneAt, &undoneAt}} {
 		attr, dst := a.attr, a.dst
 		if v, ok := image[attr]; ok {
 			n, ok := v.(*types.AttributeValueMemberN)
@@ -104,6 +107,9 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 	img.Counter.Shards = 0 // the item's, not the counter's whole count: say nothing of shards
 	if botAt != 0 {
 		img.BotAt = time.UnixMilli(botAt).UTC()
+	}
+	if undoneAt != 0 {
+		img.UndoneAt = time.UnixMilli(undoneAt).UTC()
 	}
 	if v, ok := image[attrVisitor]; ok {
 		b, ok := v.(*types.AttributeValueMemberB)

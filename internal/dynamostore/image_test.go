@@ -40,7 +40,8 @@ func TestDecodeCounterImage(t *testing.T) {
 		"a region's item": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
 			delete(m, "name")
 			m["pk"], m["epoch"], m["bots"], m["undone"], m["replsim_w"] = s("c#home#@eu-west-1"), s("c1795755600000"), n("2"), n("1"), s("x")
-		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "c1795755600000", Bots: 2, Undone: 1}},
+			m["undone_at"] = n("1795757000000")
+		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "c1795755600000", Bots: 2, Undone: 1, UndoneAt: time.UnixMilli(1795757000000).UTC()}},
 		"a region's item of a set": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
 			delete(m, "name")
 			m["epoch"] = s("1795757400000.us-east-1.ab")

@@ -331,7 +331,11 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 			// that is gone; it is made again on the new one, and taken
 			// back from hits over time.
 			s.epochs.forget(name)
-			s.regionUndo(ctx, name, k, by, e)
+			at, err := decodeInt(written, attrUpdatedAt)
+			if err != nil {
+				at = s.timestamp() // not known: the take-back's own hour
+			}
+			s.regionUndo(ctx, name, k, by, at, e)
 			if attempt < regionAttempts {
 				attempt++
 				continue
@@ -537,19 +541,25 @@ func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, err
 // hits over time count each acknowledged increment once, as the count does.
 const attrUndone = "undone"
 
-// regionUndo takes back from hits over time an increment by that landed on
-// the region's item k of epoch e after a set or delete ended e: ADD undone
-// on the item, if it still belongs to the incarnation (a delete and create
-// took the old one's history with it). It is best effort: if it fails, the
-// stats count that increment twice (a failure is as rare as the race).
-func (s *Store) regionUndo(ctx context.Context, name string, k int, by int64, e epoch) {
+// attrUndoneAt, on a region item, is when the write that the last take-back
+// undid was made (Unix ms, its updated_at): the aggregator subtracts it from
+// that write's hour, not from the hour of the item's latest write.
+const attrUndoneAt = "undone_at"
+
+// regionUndo takes back from hits over time an increment by, written at
+// (Unix ms), that landed on the region's item k of epoch e after a set or
+// delete ended e: ADD undone on the item, with undone_at, if the item still
+// belongs to the incarnation (a delete and create took the old one's
+// history with it). It is best effort: if it fails, the stats count that
+// increment twice (a failure is as rare as the race).
+func (s *Store) regionUndo(ctx context.Context, name string, k int, by, at int64, e epoch) {
 	_, _ = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 s.table,
 		Key:                       regionItemKey(name, s.region, k),
-		UpdateExpression:          aws.String("ADD #x :by REMOVE #v"),
+		UpdateExpression:          aws.String("SET #xa = :at ADD #x :by REMOVE #v"),
 		ConditionExpression:       aws.String("#cr = :cr"),
-		ExpressionAttributeNames:  map[string]string{"#x": attrUndone, "#v": attrVisitor, "#cr": attrCreatedAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(by), ":cr": number(e.created)},
+		ExpressionAttributeNames:  map[string]string{"#x": attrUndone, "#xa": attrUndoneAt, "#v": attrVisitor, "#cr": attrCreatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(by), ":at": number(at), ":cr": number(e.created)},
 	}, NoAmbiguousRetry) // an undo applied twice would take back a hit that counts
 }
 
@@ -567,8 +577,7 @@ func (s *Store) regionAdd(ctx context.Context, name string, k int, by int64, v c
 	return err
 }
 
-// regionAddItem is regionAdd that returns the item after the write (nil
-// when it replaced an item of another epoch).
+// regionAddItem is regionAdd that returns the item after the write.
 func (s *Store) regionAddItem(ctx context.Context, name string, k int, by int64, v counter.Visitor, e epoch, first bool) (map[string]types.AttributeValue, error) {
 	now := s.timestamp()
 	values := map[string]types.AttributeValue{":by": number(by), ":now": number(now), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}}
@@ -631,7 +640,7 @@ func (s *Store) regionAddItem(ctx context.Context, name string, k int, by int64,
 	if err != nil {
 		return nil, translate(err)
 	}
-	return nil, nil
+	return item, nil
 }
 
 // Expressions of a region's growth.

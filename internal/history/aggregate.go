@@ -271,6 +271,9 @@ func increment(r Record) (c change, ok bool, err error) {
 	case before.Sets == after.Sets:
 		c.by = after.Count - before.Count - (after.Undone - before.Undone)
 		c.bots = after.Bots - before.Bots
+		if after.Count == before.Count && after.Undone != before.Undone && !after.UndoneAt.IsZero() {
+			c.at = after.UndoneAt // a take-back alone: from the hour of the write it undoes
+		}
 	default:
 		c.bots = after.Bots - before.Bots
 	}

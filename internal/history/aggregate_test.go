@@ -576,7 +576,8 @@ func TestAggregateHitCreates(t *testing.T) {
 // as its own region writes it or another region's replication puts it):
 // its INSERT adds its count; a MODIFY adds the change of count; a MODIFY to
 // a new epoch (the item replaced for a set's epoch) adds its new count, not
-// the drop; a change of undone takes increments back; a change of bots is
+// the drop; a change of undone takes increments back, from the hour of
+// undone_at (the write it undoes); a change of bots is
 // bots, not hits. Each delivered three times, in pieces.
 func TestAggregateRegionItems(t *testing.T) {
 	h := newAggHarness(t)
@@ -599,11 +600,13 @@ func TestAggregateRegionItems(t *testing.T) {
 	}
 	write(func(m image) { m["count"], m["updated_at"] = num(5), num(hour(2).UnixMilli()) })
 	write(func(m image) { m["count"], m["updated_at"], m["epoch"] = num(1), num(hour(3).UnixMilli()), str("e2") })
-	write(func(m image) { m["undone"] = num(1) })
+	write(func(m image) { m["count"], m["updated_at"] = num(2), num(hour(4).UnixMilli()) })
+	// The hour-3 write taken back after the hour-4 one: from hour 3.
+	write(func(m image) { m["undone"], m["undone_at"] = num(1), num(hour(3).UnixMilli()) })
 	write(func(m image) { m["bots"], m["bot_at"] = num(2), num(hour(4).UnixMilli()) })
 	s.first = at
-	s.hours["r"] = map[int64]int64{hour(1).Unix(): 2, hour(2).Unix(): 3}
-	s.days["r"] = map[int64]int64{counter.Day.Start(at).Unix(): 5}
+	s.hours["r"] = map[int64]int64{hour(1).Unix(): 2, hour(2).Unix(): 3, hour(4).Unix(): 1}
+	s.days["r"] = map[int64]int64{counter.Day.Start(at).Unix(): 6}
 	agg := history.NewAggregator(h.client, h.stats, nil)
 	for _, size := range []int{1, 3, 100} {
 		lambda(t, s.records, size, func(batch []history.Record) (history.BatchResult, error) {

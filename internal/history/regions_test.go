@@ -234,11 +234,10 @@ func (l landed) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, op
 		values := in.ExpressionAttributeValues
 		switch {
 		case in.ExpressionAttributeNames["#x"] == "undone":
-			// An increment taken back from the stats. It writes no time:
-			// the aggregator buckets it at the item's updated_at, which
-			// the write it takes back set in this same phase (the clock's).
+			// An increment taken back from the stats, at undone_at: the
+			// time of the write it takes back.
 			if n, ok := values[":by"].(*types.AttributeValueMemberN); ok {
-				l.tally.add(in.Key, values[":cr"], nil, &types.AttributeValueMemberN{Value: "-" + n.Value}, nil, nil)
+				l.tally.add(in.Key, values[":cr"], values[":at"], &types.AttributeValueMemberN{Value: "-" + n.Value}, nil, nil)
 			}
 		case in.ExpressionAttributeNames["#b"] == "bots": // a bot, at bot_at
 			l.tally.add(in.Key, values[":cr"], values[":now"], nil, values[":one"], nil)
