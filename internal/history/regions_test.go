@@ -377,7 +377,7 @@ func regionLoadDuration() time.Duration {
 //     visitor in the sketch).
 func TestRegionsStats(t *testing.T) {
 	const visitors = 12
-	for _, race := range []string{"increments only", "a set", "a delete and a create"} {
+	for _, race := range []string{"increments only", "a set", "a set on a sharded counter", "a delete and a create"} {
 		t.Run(race, func(t *testing.T) {
 			phases := statsPhases(time.Now())
 			clock := &phaseClock{}
@@ -388,7 +388,11 @@ func TestRegionsStats(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			t.Cleanup(cancel)
 			const name = "seen"
-			if _, err := regions[0].store.Apply(ctx, counter.Create(name, 5)); err != nil {
+			create := counter.Create(name, 5)
+			if race == "a set on a sharded counter" {
+				create = create.WithShards(4) // each region spreads its increments over 4 items of its own
+			}
+			if _, err := regions[0].store.Apply(ctx, create); err != nil {
 				t.Fatal(err)
 			}
 			settleStats(t, sim, regions)
@@ -525,7 +529,7 @@ func TestRegionsStats(t *testing.T) {
 				}
 				time.Sleep(phase / 2)
 				switch race {
-				case "a set":
+				case "a set", "a set on a sharded counter":
 					write(regions[1], counter.Set(name, 1000))
 				case "a delete and a create":
 					// The delete, then the create in the other region
