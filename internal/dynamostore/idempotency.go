@@ -106,7 +106,7 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 		var p plan
 		shard := -1
 		if s.region != "" {
-			p, err = s.planRegionAdd(ctx, w, current, now.UnixMilli())
+			p, err = s.planRegion(ctx, w, current, now.UnixMilli())
 		} else if !exact && w.Op == counter.OpIncrement && w.By > 0 && shardsOf(current) > 1 {
 			p, shard, err = s.planKeyedAdd(ctx, w, current, tried, now.UnixMilli())
 		} else {

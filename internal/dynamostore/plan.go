@@ -340,6 +340,7 @@ func (s *Store) applyPlanned(ctx context.Context, w counter.Write) (counter.Resu
 func (s *Store) applied(ctx context.Context, w counter.Write, p plan) {
 	if w.Op != counter.OpIncrement {
 		s.hot.forget(w.Name)
+		s.epochs.forget(w.Name) // a set's new epoch, a delete's, a create's
 	} else if h := s.hot.get(w.Name); h != nil {
 		for k, c := range p.changes {
 			if c.Update != nil {

@@ -1032,7 +1032,72 @@ func (s *Store) batchGetKeys(ctx context.Context, keys []map[string]types.Attrib
 	return out, nil
 }
 
-// planRegionAdd plans a keyed increment (by > 0) across regions, in the
+// planRegion plans a keyed write across regions (applyKeyed), in the
+// transaction of its idempotency record: an increment or decrement on the
+// serving region's item (planRegionAdd); a set, on the counter's own item,
+// with a new epoch (planRegionSet); a create (or a set of a missing
+// counter), the counter's own item put, asking with shards for region
+// shards (attrRegionShards); a delete, the counter's own item deleted; a
+// refusal (a create of a counter there is, a write of one that is not) as
+// on one region. current is the counter's own item (nil: none).
+func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
+	if _, sharded := current[attrShards]; sharded {
+		return plan{}, counter.UnavailableError(errors.New("a counter sharded on one region cannot be written across regions with a key"))
+	}
+	switch {
+	case len(current) == 0 && (w.Op == counter.OpCreate || w.Op == counter.OpSet):
+		p := s.planCreate(w.WithShards(0), now)
+		if w.Shards > 1 {
+			p.changes[0].Put.Item[attrRegionShards] = number(int64(w.Shards))
+			p.result.Counter.Shards = w.Shards
+		}
+		return p, nil
+	case len(current) > 0 && w.Op == counter.OpIncrement:
+		return s.planRegionAdd(ctx, w, current, now)
+	case len(current) > 0 && w.Op == counter.OpSet:
+		return s.planRegionSet(w, current, now)
+	default: // a create of a counter there is, a delete, a write of a missing counter
+		return s.plan(ctx, w, current, now)
+	}
+}
+
+// planRegionSet plans a keyed set of the counter whose own item is current:
+// the count and a new epoch on it, as regionSet writes them, on the
+// condition that it is still that incarnation.
+func (s *Store) planRegionSet(w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
+	old, err := decode(current)
+	if err != nil {
+		return plan{}, err
+	}
+	asked, err := optionalInt(current, attrRegionShards)
+	if err != nil {
+		return plan{}, err
+	}
+	shards := max(int(asked), w.Shards)
+	names := map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards}
+	values := map[string]types.AttributeValue{
+		":name": &types.AttributeValueMemberS{Value: w.Name}, ":count": number(w.Count), ":now": number(now), ":one": number(1),
+		":e": &types.AttributeValueMemberS{Value: fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())}, ":cr": number(old.CreatedAt.UnixMilli()),
+	}
+	update := updateRegionSet
+	if shards > 1 {
+		update += ", #rs = :rs"
+		names["#rs"], values[":rs"] = attrRegionShards, number(int64(shards))
+	}
+	update += " ADD #sets :one"
+	res := counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}}
+	if shards > 1 {
+		res.Counter.Shards = shards
+	}
+	return plan{result: res, changes: []types.TransactWriteItem{{Update: &types.Update{
+		TableName: s.table, Key: key(w.Name), UpdateExpression: &update,
+		ConditionExpression:      aws.String("#cr = :cr AND attribute_not_exists(#s)"),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}}}, nil
+}
+
+// planRegionAdd plans a keyed increment or decrement across regions, in the
 // transaction of its idempotency record: an ADD to the serving region's
 // item of the counter's epoch (created if missing), and a check that the
 // counter's own item still has that epoch, so that the record never says
@@ -1051,6 +1116,16 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 	}
 	created := c.CreatedAt.UnixMilli()
 	e := &types.AttributeValueMemberS{Value: id}
+	epochNames := map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt}
+	epochValues := map[string]types.AttributeValue{
+		":e": e, ":cr": number(created), ":ce": &types.AttributeValueMemberS{Value: "c" + strconv.FormatInt(created, 10)},
+	}
+	if c.Count+w.By < 0 {
+		// Checked against the total read, as an unkeyed decrement is; the
+		// refusal is recorded on the condition that the epoch is the one
+		// read.
+		return s.check(w.Name, 0, condRootEpoch, epochNames, epochValues, counter.OutOfRangeError(w.Name, c.Count, w.By)), nil
+	}
 	if known, ok := s.epochs.get(w.Name); !ok || known.id != id {
 		// The region item may hold another epoch: make it this one's.
 		if err := s.regionAdd(ctx, w.Name, 0, 0, 0, epoch{id: id, created: created}, true); err != nil {
@@ -1073,10 +1148,7 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 		}},
 		{ConditionCheck: &types.ConditionCheck{
 			TableName: s.table, Key: key(w.Name), ConditionExpression: condRootEpoch,
-			ExpressionAttributeNames: map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":e": e, ":cr": number(created), ":ce": &types.AttributeValueMemberS{Value: "c" + strconv.FormatInt(created, 10)},
-			},
+			ExpressionAttributeNames: epochNames, ExpressionAttributeValues: epochValues,
 		}},
 	}}, nil
 }

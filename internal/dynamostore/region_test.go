@@ -367,8 +367,9 @@ func testRegionsDeleteRacesIncrements(t *testing.T, shards int) {
 // TestRegionsKeyedIncrements: keyed increments across regions are
 // exactly-once in their region (a retry there is replayed), add to the
 // region's own item (none lost to last writer wins), and a retry in the
-// other region after the record has replicated is replayed too. Other
-// keyed writes are refused across regions.
+// other region after the record has replicated is replayed too. Keyed
+// sets, decrements (and their refusal), deletes and creates are
+// exactly-once in their region as well.
 func TestRegionsKeyedIncrements(t *testing.T) {
 	sim, stores := regionStores(t, 50*time.Millisecond)
 	ctx := testContext(t)
@@ -410,9 +411,46 @@ func TestRegionsKeyedIncrements(t *testing.T) {
 	if res, err := stores[1].Apply(ctx, w); err != nil || !res.Replayed {
 		t.Fatalf("retry in the other region after replication: %+v, %v; want replayed", res, err)
 	}
-	set := counter.Set(name, 3).WithKey(counter.IdempotencyKey{Key: "set"})
-	if _, err := stores[0].Apply(ctx, set); counter.ErrorCode(err) != counter.InvalidRequest {
-		t.Fatalf("keyed set across regions: %v, want invalid_request", err)
+	// Every other keyed write is exactly-once within its region too: a
+	// retry is replayed, and applies nothing more.
+	once := func(s *dynamostore.Store, w counter.Write, wantCode string, wantCount int64) {
+		t.Helper()
+		for try := range 2 {
+			res, err := s.Apply(ctx, w)
+			if counter.ErrorCode(err) != wantCode || wantCode == "" && w.Op != counter.OpDelete && res.Counter.Count != wantCount || res.Replayed != (try == 1) {
+				t.Fatalf("%s (try %d): %+v, %v; want count %d, error %q, replayed on the retry", w.Op, try+1, res, err, wantCount, wantCode)
+			}
+		}
+	}
+	key := func(k string) counter.IdempotencyKey { return counter.IdempotencyKey{Key: k} }
+	once(stores[0], counter.Set(name, 3).WithKey(key("set")), "", 3)
+	settleRegions(t, sim)
+	once(stores[1], counter.Increment(name, -1).WithKey(key("down")), "", 2)
+	once(stores[1], counter.Increment(name, -5).WithKey(key("too far")), counter.OutOfRange, 0)
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); err != nil || c.Count != 2 {
+			t.Fatalf("get in %s after a keyed set to 3 and a keyed -1: %d, %v; want 2", replsim.RegionNames[i], c.Count, err)
+		}
+	}
+	once(stores[0], counter.Delete(name).WithKey(key("delete")), "", 0)
+	settleRegions(t, sim)
+	if _, err := stores[1].Get(ctx, name); counter.ErrorCode(err) != counter.NotFound {
+		t.Fatalf("get after a keyed delete: %v, want not_found", err)
+	}
+	once(stores[1], counter.Create(name, 7).WithShards(4).WithKey(key("create")), "", 7)
+	once(stores[1], counter.Create(name, 1).WithKey(key("create again")), counter.AlreadyExists, 0)
+	settleRegions(t, sim)
+	for _, s := range stores {
+		if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settleRegions(t, sim)
+	for i, s := range stores {
+		if c, err := s.Get(ctx, name); err != nil || c.Count != 9 || c.Shards != 4 {
+			t.Fatalf("get in %s after a keyed create at 7 with 4 shards and +1 in each region: %+v, %v; want 9, 4 shards", replsim.RegionNames[i], c, err)
+		}
 	}
 }
 

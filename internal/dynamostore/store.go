@@ -176,9 +176,6 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 		return counter.Result{}, wrap(w.Op.String(), w.Name, err)
 	}
 	if w.Keyed() {
-		if s.region != "" && (w.Op != counter.OpIncrement || w.By <= 0) {
-			return counter.Result{}, wrap(w.Op.String(), w.Name, counter.Errorf(counter.InvalidRequest, "with replica regions, an Idempotency-Key is available on increments by a positive amount only"))
-		}
 		return s.applyKeyed(ctx, w)
 	}
 	switch {
