@@ -1103,19 +1103,22 @@ func (s *Store) planRegionSet(w counter.Write, current map[string]types.Attribut
 // counter's own item still has that epoch, so that the record never says
 // applied for an increment that counts for nothing. The answer is the
 // counter as read before plus by. current is the counter's own item (nil:
-// NotFound). A region item of another epoch is made
-// this epoch's first (once per process and epoch), as an unkeyed
-// increment's first write does, adding 0.
+// NotFound). It goes to one of the region's items at random. A region's
+// first item of another epoch is made this epoch's first (once per process
+// and epoch), as an unkeyed increment's first write does, adding 0.
 func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
 	if len(current) == 0 {
 		return plan{}, counter.NotFoundError(w.Name)
 	}
-	c, id, _, err := s.regionReadEpoch(ctx, w.Name)
+	c, id, ns, err := s.regionReadEpoch(ctx, w.Name)
 	if err != nil {
 		return plan{}, err
 	}
 	created := c.CreatedAt.UnixMilli()
 	e := &types.AttributeValueMemberS{Value: id}
+	// One of the region's items of this epoch, as read (its first item
+	// says how many; the others were made before it said so).
+	k := rand.IntN(ns[slices.Index(s.regions, s.region)])
 	epochNames := map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt}
 	epochValues := map[string]types.AttributeValue{
 		":e": e, ":cr": number(created), ":ce": &types.AttributeValueMemberS{Value: "c" + strconv.FormatInt(created, 10)},
@@ -1142,7 +1145,7 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 		map[string]types.AttributeValue{":by": number(w.By), ":now": number(now), ":cr": number(created), ":e": e}, w.Visitor)
 	return plan{result: counter.Result{Counter: c}, changes: []types.TransactWriteItem{
 		{Update: &types.Update{
-			TableName: s.table, Key: regionKey(w.Name, s.region), UpdateExpression: update, ConditionExpression: condRegionAdd,
+			TableName: s.table, Key: regionItemKey(w.Name, s.region, k), UpdateExpression: update, ConditionExpression: condRegionAdd,
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
 		}},

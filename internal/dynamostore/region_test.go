@@ -371,7 +371,7 @@ func testRegionsDeleteRacesIncrements(t *testing.T, shards int) {
 // sets, decrements (and their refusal), deletes and creates are
 // exactly-once in their region as well.
 func TestRegionsKeyedIncrements(t *testing.T) {
-	sim, stores := regionStores(t, 50*time.Millisecond)
+	sim, stores, regions := regionStoresIn(t, 50*time.Millisecond)
 	ctx := testContext(t)
 	const name = "keyed"
 	if _, err := stores[0].Apply(ctx, counter.Create(name, 0)); err != nil {
@@ -451,6 +451,17 @@ func TestRegionsKeyedIncrements(t *testing.T) {
 		if c, err := s.Get(ctx, name); err != nil || c.Count != 9 || c.Shards != 4 {
 			t.Fatalf("get in %s after a keyed create at 7 with 4 shards and +1 in each region: %+v, %v; want 9, 4 shards", replsim.RegionNames[i], c, err)
 		}
+	}
+	// Keyed increments of a sharded counter spread over the region's items.
+	for i := range 24 {
+		once(stores[0], counter.Increment(name, 1).WithKey(key(fmt.Sprintf("spread-%d", i))), "", int64(10+i))
+	}
+	spread := int64(0)
+	for k := 1; k < 4; k++ {
+		spread += regionItemCounts(t, regions[0], name)[fmt.Sprintf("c#%s#@%s#%d", name, regions[0].Name, k)]
+	}
+	if spread == 0 {
+		t.Errorf("24 keyed increments of a counter with 4 items a region: none on %s's items past the first", regions[0].Name)
 	}
 }
 
