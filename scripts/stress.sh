@@ -18,8 +18,9 @@ step "in-process concurrency: rate limiter, memory store, conformance suites ($c
 step "DynamoDB Local: the conformance suites (concurrent increments, creates, keyed writes), hits over time ($loops runs)"
 "$GO" test -race -count="$loops" -timeout 60m -run 'TestConformance|TestStatsConformance|TestAggregate|TestKeyed' ./internal/dynamostore ./internal/history
 
-step "two regions behind the replication simulator, 10 s of load per run: no increment lost, sets and deletes racing ($loops runs)"
-REGION_LOAD_SECONDS=10 "$GO" test -race -count="$loops" -timeout 60m -run 'TestRegions' ./internal/dynamostore
+step "two regions behind the replication simulator, 10 s of load per run: no increment lost, sets and deletes racing (on sharded counters too), each region's shards growing, hits over time per bucket ($loops runs)"
+REGION_LOAD_SECONDS=10 "$GO" test -race -count="$loops" -timeout 60m -run 'TestRegion' ./internal/dynamostore
+"$GO" test -race -count="$loops" -timeout 60m -run 'TestRegionsStats' ./internal/history
 "$GO" test -race -count="$loops" -timeout 60m ./tools/replsim
 
 step "the file store: the conformance suites, group commit, damage and growth ($loops runs)"
