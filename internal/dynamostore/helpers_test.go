@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/hitcounter/hitcounter/internal/counter"
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/dynamolocal"
 	"github.com/hitcounter/hitcounter/tools/dynamoproxy"
@@ -76,4 +77,31 @@ func newStore(tb testing.TB) *dynamostore.Store {
 	tb.Helper()
 	client, table := newTable(tb)
 	return dynamostore.New(client, table)
+}
+
+// hotLoad counts the answers of a load of increments on a hot counter.
+type hotLoad struct {
+	acked, unavailable atomic.Int64
+	maxAnswer          atomic.Int64 // the highest count an increment answered
+}
+
+// increment sends attempts increments of the counter name to s, one after
+// another, counting their answers; after an Unavailable one it waits 20 ms,
+// as a polite client backs off.
+func (l *hotLoad) increment(ctx context.Context, t testing.TB, s counter.Store, name string, attempts int) {
+	for range attempts {
+		r, err := s.Apply(ctx, counter.Increment(name, 1))
+		switch counter.ErrorCode(err) {
+		case "":
+			l.acked.Add(1)
+			for m := l.maxAnswer.Load(); r.Counter.Count > m && !l.maxAnswer.CompareAndSwap(m, r.Counter.Count); m = l.maxAnswer.Load() {
+			}
+		case counter.Unavailable:
+			l.unavailable.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		default:
+			t.Errorf("Increment: %v", err)
+			return
+		}
+	}
 }

@@ -543,27 +543,11 @@ func TestRegionShardsGrowUnderLoad(t *testing.T) {
 	if _, err := stores[0].Apply(ctx, counter.Create("hot", 0)); err != nil {
 		t.Fatal(err)
 	}
-	var acked, unavailable, maxAnswer atomic.Int64
+	var load hotLoad
 	var wg sync.WaitGroup
 	for _, s := range stores {
 		for range workers {
-			wg.Go(func() {
-				for range attempts {
-					r, err := s.Apply(ctx, counter.Increment("hot", 1))
-					switch counter.ErrorCode(err) {
-					case "":
-						acked.Add(1)
-						for m := maxAnswer.Load(); r.Counter.Count > m && !maxAnswer.CompareAndSwap(m, r.Counter.Count); m = maxAnswer.Load() {
-						}
-					case counter.Unavailable:
-						unavailable.Add(1)
-						time.Sleep(20 * time.Millisecond) // a polite client's backoff
-					default:
-						t.Errorf("Increment: %v", err)
-						return
-					}
-				}
-			})
+			wg.Go(func() { load.increment(ctx, t, s, "hot", attempts) })
 		}
 	}
 	wg.Wait()
@@ -573,12 +557,12 @@ func TestRegionShardsGrowUnderLoad(t *testing.T) {
 	}
 	u := th.proxy.Usage()
 	t.Logf("%d increments acknowledged, %d unavailable; final count %d, at most %d items a region; proxy: %d writes throttled",
-		acked.Load(), unavailable.Load(), final.Count, final.Shards, u.ThrottledWrites)
-	if final.Count != acked.Load() {
-		t.Errorf("final count %d, want exactly the %d acknowledged increments", final.Count, acked.Load())
+		load.acked.Load(), load.unavailable.Load(), final.Count, final.Shards, u.ThrottledWrites)
+	if final.Count != load.acked.Load() {
+		t.Errorf("final count %d, want exactly the %d acknowledged increments", final.Count, load.acked.Load())
 	}
-	if maxAnswer.Load() > final.Count {
-		t.Errorf("an increment answered %d, above the final count %d", maxAnswer.Load(), final.Count)
+	if load.maxAnswer.Load() > final.Count {
+		t.Errorf("an increment answered %d, above the final count %d", load.maxAnswer.Load(), final.Count)
 	}
 	if final.Shards < 2 {
 		t.Errorf("the counter has %d shards after being throttled, want its regions to have made some", final.Shards)

@@ -57,8 +57,7 @@ func TestShardsGrowUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var acked, unavailable atomic.Int64
-	var maxAnswer atomic.Int64
+	var load hotLoad
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	// A reader with a store of its own, as another process: its totals
@@ -88,23 +87,7 @@ func TestShardsGrowUnderLoad(t *testing.T) {
 		}
 	}()
 	for range workers {
-		wg.Go(func() {
-			for range attempts {
-				r, err := s.Apply(ctx, counter.Increment("hot", 1))
-				switch counter.ErrorCode(err) {
-				case "":
-					acked.Add(1)
-					for m := maxAnswer.Load(); r.Counter.Count > m && !maxAnswer.CompareAndSwap(m, r.Counter.Count); m = maxAnswer.Load() {
-					}
-				case counter.Unavailable:
-					unavailable.Add(1)
-					time.Sleep(20 * time.Millisecond) // a polite client's backoff
-				default:
-					t.Errorf("Increment: %v", err)
-					return
-				}
-			}
-		})
+		wg.Go(func() { load.increment(ctx, t, s, "hot", attempts) })
 	}
 	wg.Wait()
 	close(stop)
@@ -115,12 +98,12 @@ func TestShardsGrowUnderLoad(t *testing.T) {
 	}
 	u := th.proxy.Usage()
 	t.Logf("%d increments acknowledged, %d unavailable; final count %d over %d shards; %d totals read meanwhile; proxy: %d writes and %d reads throttled",
-		acked.Load(), unavailable.Load(), final.Count, final.Shards, reads.Load(), u.ThrottledWrites, u.ThrottledReads)
-	if final.Count != acked.Load() {
-		t.Errorf("final count %d, want exactly the %d acknowledged increments", final.Count, acked.Load())
+		load.acked.Load(), load.unavailable.Load(), final.Count, final.Shards, reads.Load(), u.ThrottledWrites, u.ThrottledReads)
+	if final.Count != load.acked.Load() {
+		t.Errorf("final count %d, want exactly the %d acknowledged increments", final.Count, load.acked.Load())
 	}
-	if maxAnswer.Load() > final.Count {
-		t.Errorf("an increment answered %d, above the final count %d", maxAnswer.Load(), final.Count)
+	if load.maxAnswer.Load() > final.Count {
+		t.Errorf("an increment answered %d, above the final count %d", load.maxAnswer.Load(), final.Count)
 	}
 	if final.Shards < 2 {
 		t.Errorf("the counter has %d shards after being throttled, want it to have gained some", final.Shards)
