@@ -51,6 +51,13 @@ type CounterImage struct {
 	// UndoneAt is when the write the last take-back undid was made (zero
 	// if none, or before take-backs said so).
 	UndoneAt time.Time
+	// Generation is the counter's generation (generation.go), on the own
+	// item of a counter created with replica regions (0: none). Such a
+	// counter's incarnation is its generation, not its created_at: its
+	// CreatedAt here is the generation as Unix ms, as on its region items,
+	// so that every image of one incarnation names it alike. Its own item
+	// holds no hits: its count is a create's or a set's.
+	Generation int64
 	// Epoch is the item's epoch (region.go), "" if it has none: a region
 	// item whose epoch changed was made anew for the new one, and its
 	// count holds only the new epoch's increments.
@@ -103,6 +110,12 @@ func DecodeCounterImage(keys, image map[string]types.AttributeValue) (img Counte
 				return CounterImage{}, true, fmt.Errorf("item %q: attribute %q: %w", pk.Value, attr, err)
 			}
 		}
+	}
+	if img.Generation, err = optionalInt(image, attrGen); err != nil {
+		return CounterImage{}, true, fmt.Errorf("item %q: %w", pk.Value, err)
+	}
+	if img.Generation > 0 && item == "" {
+		img.CreatedAt = time.UnixMilli(img.Generation).UTC()
 	}
 	img.Counter.Shards = 0 // the item's, not the counter's whole count: say nothing of shards
 	if botAt != 0 {

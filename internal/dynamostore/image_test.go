@@ -51,6 +51,14 @@ func TestDecodeCounterImage(t *testing.T) {
 			delete(m, "name")
 			m["epoch"] = s("c1795755600000")
 		}), want: dynamostore.CounterImage{Counter: home, Item: "#@eu-west-1#5", Region: "eu-west-1", Epoch: "c1795755600000"}},
+		"a region counter's own item": {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["gen"], m["epoch"] = n("3"), s("g3") }),
+			want: dynamostore.CounterImage{Counter: withCreated(home, time.UnixMilli(3)), Generation: 3, Epoch: "g3"}},
+		"a region's item of a generation": {keys: keys("c#home#@eu-west-1"), image: item(func(m map[string]types.AttributeValue) {
+			delete(m, "name")
+			m["created_at"], m["epoch"] = n("3"), s("g3")
+		}), want: dynamostore.CounterImage{Counter: withCreated(home, time.UnixMilli(3)), Item: "#@eu-west-1", Region: "eu-west-1", Epoch: "g3"}},
+		"gen not a number":               {keys: keys("c#home"), image: item(func(m map[string]types.AttributeValue) { m["gen"] = s("3") }), wantErr: `"gen"`},
+		"the generation item":            {keys: keys("g#home"), image: map[string]types.AttributeValue{"pk": s("g#home"), "gen": n("2")}, notCounter: true},
 		"not a region":                   {keys: keys("c#home#@nowhere"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
 		"not a region's shard":           {keys: keys("c#home#@eu-west-1#x"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
 		"a region's shard past the most": {keys: keys("c#home#@eu-west-1#32"), image: item(func(m map[string]types.AttributeValue) { delete(m, "name") }), wantErr: `"name"`},
@@ -85,4 +93,10 @@ func TestDecodeCounterImage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withCreated returns c with CreatedAt at.
+func withCreated(c counter.Counter, at time.Time) counter.Counter {
+	c.CreatedAt = at.UTC()
+	return c
 }

@@ -95,10 +95,12 @@ func regionItemPK(name, r string, k int) string {
 // increments over at least that many items of its own.
 const attrRegionShards = "region_shards"
 
-// attrEpoch is a region item's epoch, and the counter's own item's once
-// a set has started one: a string unique to the create or set that started
-// it. The own item's epoch is its attrEpoch, else "c" and its created_at
-// (the create's). A region item counts only for the epoch it holds.
+// attrEpoch is a region item's epoch, and the counter's own item's: "g"
+// and its generation as created (generation.go), or a string unique to the
+// set that started it. An own item without one (created before
+// generations) has the epoch "c" and its created_at. A region item counts
+// only for the epoch it holds, and only for the incarnation its created_at
+// names (incarnation).
 const attrEpoch = "epoch"
 
 // rootEpoch is the epoch of the counter's own item.
@@ -132,7 +134,7 @@ type epochs struct {
 	seen   map[string]regionSeen // by sharded counter: its items' counts as last read
 }
 
-// epoch is a counter's epoch and the created_at of its incarnation, the
+// epoch is a counter's epoch and its incarnation (created), the
 // items the serving region spreads its increments over (n; 0: not known
 // yet, and the first increment goes to the region's first item), and the
 // shards a create or set asked for (want).
@@ -320,10 +322,19 @@ func (s *Store) regionIncrement(ctx context.Context, name string, by int64, v co
 			return counter.Result{}, wrap("increment", name, translate(err))
 		}
 		c, now, ns, err := s.regionAnswer(ctx, name, k, e, written, sent)
-		if err != nil {
-			if counter.ErrorCode(err) == counter.NotFound {
-				s.epochs.forget(name)
+		if counter.ErrorCode(err) == counter.NotFound {
+			// Deleted under the increment: it is taken back, so that the
+			// answer NotFound holds even if the generation is created
+			// again (a delete that replication settled over a newer
+			// create of it leaves that generation's items to the next
+			// create).
+			s.epochs.forget(name)
+			if terr := s.regionTakeBack(ctx, name, k, by, e); terr != nil {
+				return counter.Result{}, wrap("increment", name, counter.UnavailableError(terr))
 			}
+			return counter.Result{}, wrap("increment", name, err)
+		}
+		if err != nil {
 			return counter.Result{}, wrap("increment", name, err)
 		}
 		if now != e.id {
@@ -433,7 +444,7 @@ type regionSeen struct {
 // the counter name of epoch e, below each region's count (ns).
 func regionSeenOf(s *Store, name, e string, items map[string]map[string]types.AttributeValue, ns []int, asked time.Time) regionSeen {
 	seen := regionSeen{epoch: e, asked: asked, counts: map[string]int64{}, most: slices.Max(ns)}
-	created, _ := decodeInt(items[counterPrefix+name], attrCreatedAt)
+	created, _ := incarnation(items[counterPrefix+name])
 	for i, r := range s.regions {
 		for k := range ns[i] {
 			pk := regionItemPK(name, r, k)
@@ -475,7 +486,7 @@ func (s *Store) regionEpoch(ctx context.Context, name string) (e epoch, known bo
 	if len(item) == 0 {
 		return epoch{}, false, counter.NotFoundError(name)
 	}
-	if e.created, err = decodeInt(item, attrCreatedAt); err != nil {
+	if e.created, err = incarnation(item); err != nil {
 		return epoch{}, false, err
 	}
 	if e.id, err = rootEpoch(item); err != nil {
@@ -561,6 +572,26 @@ func (s *Store) regionUndo(ctx context.Context, name string, k int, by, at int64
 		ExpressionAttributeNames:  map[string]string{"#x": attrUndone, "#xa": attrUndoneAt, "#v": attrVisitor, "#cr": attrCreatedAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(by), ":at": number(at), ":cr": number(e.created)},
 	}, NoAmbiguousRetry) // an undo applied twice would take back a hit that counts
+}
+
+// regionTakeBack subtracts an increment by of epoch e from the serving
+// region's item k (ADD count -by, on the condition that the item is still
+// of e), leaving its updated_at as it was, so that hits over time take it
+// from the hour it was added to. A take-back of an item whose epoch moved
+// on has nothing to do.
+func (s *Store) regionTakeBack(ctx context.Context, name string, k int, by int64, e epoch) error {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 s.table,
+		Key:                       regionItemKey(name, s.region, k),
+		UpdateExpression:          aws.String("ADD #c :by REMOVE #v"),
+		ConditionExpression:       aws.String("#e = :e AND #cr = :cr"),
+		ExpressionAttributeNames:  map[string]string{"#c": attrCount, "#v": attrVisitor, "#e": attrEpoch, "#cr": attrCreatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":by": number(-by), ":e": &types.AttributeValueMemberS{Value: e.id}, ":cr": number(e.created)},
+	}, NoAmbiguousRetry)
+	if err == nil || conditionFailed(err) != nil {
+		return nil
+	}
+	return translate(err)
 }
 
 // errStaleEpoch is a region item or counter of another epoch than the one
@@ -773,7 +804,8 @@ func (s *Store) regionSet(ctx context.Context, name string, count int64, shards 
 			":name": &types.AttributeValueMemberS{Value: name}, ":count": number(count), ":now": number(now),
 			":one": number(1), ":e": &types.AttributeValueMemberS{Value: id},
 		}
-		update, cond := updateRegionSet, "attribute_not_exists(#s)"
+		update, cond := updateRegionSet, "attribute_exists(#pk) AND attribute_not_exists(#s)"
+		names["#pk"] = attrPK
 		if shards > 1 {
 			update += ", #rs = :rs"
 			cond += " AND (attribute_not_exists(#rs) OR #rs <= :rs)"
@@ -791,6 +823,17 @@ func (s *Store) regionSet(ctx context.Context, name string, count int64, shards 
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
 		if ccf := conditionFailed(err); ccf != nil {
+			if len(ccf.Item) == 0 {
+				// Missing: the set creates it, in the next generation.
+				res, err := s.regionPut(ctx, name, count, shards)
+				if counter.ErrorCode(err) == counter.AlreadyExists {
+					continue // created meanwhile: set it
+				}
+				if err != nil {
+					return counter.Result{}, wrap("set", name, err)
+				}
+				return res, nil
+			}
 			if _, sharded := ccf.Item[attrShards]; sharded {
 				return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("a counter sharded on one region cannot be set across regions")))
 			}
@@ -908,7 +951,7 @@ func (s *Store) regionSpread(name string, items map[string]map[string]types.Attr
 	if len(rootItem) == 0 {
 		return nil, false
 	}
-	created, err := decodeInt(rootItem, attrCreatedAt)
+	created, err := incarnation(rootItem)
 	if err != nil {
 		return nil, false
 	}
@@ -954,6 +997,10 @@ func (s *Store) regionSum(name string, items map[string]map[string]types.Attribu
 	if err != nil {
 		return counter.Counter{}, "", nil, err
 	}
+	life, err := incarnation(rootItem)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
 	ns, _ := s.regionSpread(name, items)
 	total, updated := root.count, root.updated
 	for i, r := range s.regions {
@@ -967,7 +1014,7 @@ func (s *Store) regionSum(name string, items map[string]map[string]types.Attribu
 			if err != nil {
 				return counter.Counter{}, "", nil, fmt.Errorf("item %q: %w", pk, err)
 			}
-			if it.created != root.created || itemEpoch(item) != e {
+			if it.created != life || itemEpoch(item) != e {
 				continue // left by an epoch that is gone
 			}
 			total += it.count
@@ -1046,12 +1093,27 @@ func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[str
 	}
 	switch {
 	case len(current) == 0 && (w.Op == counter.OpCreate || w.Op == counter.OpSet):
+		g, err := s.nextGeneration(ctx, w.Name)
+		if err != nil {
+			return plan{}, err
+		}
 		p := s.planCreate(w.WithShards(0), now)
+		p.changes[0].Put.Item = regionRoot(w.Name, w.Count, now, g, w.Shards)
 		if w.Shards > 1 {
-			p.changes[0].Put.Item[attrRegionShards] = number(int64(w.Shards))
 			p.result.Counter.Shards = w.Shards
 		}
 		return p, nil
+	case len(current) > 0 && w.Op == counter.OpDelete:
+		// The generation ends before the delete (generation.go); if the
+		// transaction fails, the next create skips one generation.
+		g, err := optionalInt(current, attrGen)
+		if err != nil {
+			return plan{}, err
+		}
+		if err := s.endGeneration(ctx, w.Name, g); err != nil {
+			return plan{}, err
+		}
+		return s.plan(ctx, w, current, now)
 	case len(current) > 0 && w.Op == counter.OpIncrement:
 		return s.planRegionAdd(ctx, w, current, now)
 	case len(current) > 0 && w.Op == counter.OpSet:
@@ -1114,7 +1176,10 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 	if err != nil {
 		return plan{}, err
 	}
-	created := c.CreatedAt.UnixMilli()
+	created, err := incarnation(current)
+	if err != nil {
+		return plan{}, err
+	}
 	e := &types.AttributeValueMemberS{Value: id}
 	// One of the region's items of this epoch, as read (its first item
 	// says how many; the others were made before it said so).

@@ -169,8 +169,8 @@ var (
 	statsKeyCondition  = aws.String("#pk = :pk AND #sk BETWEEN :from AND :to")
 	statsQueryNames    = map[string]string{"#pk": attrPK, "#sk": attrStatsSK, "#h": attrHits, "#q": StatsUniques, "#b": StatsBots}
 	statsProjection    = aws.String("#sk, #h, #q, #b")
-	incarnationProject = aws.String("#cr")
-	incarnationNames   = map[string]string{"#cr": attrCreatedAt}
+	incarnationProject = aws.String("#cr, #g")
+	incarnationNames   = map[string]string{"#cr": attrCreatedAt, "#g": attrGen}
 )
 
 // Stats implements counter.Store with one strongly consistent GetItem
@@ -196,7 +196,7 @@ func (s *Store) Stats(ctx context.Context, name string, q counter.StatsQuery) ([
 	if len(out.Item) == 0 {
 		return nil, wrap("stats", name, counter.NotFoundError(name))
 	}
-	created, err := decodeInt(out.Item, attrCreatedAt)
+	created, err := incarnation(out.Item)
 	if err != nil {
 		return nil, wrap("stats", name, err)
 	}

@@ -190,11 +190,13 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 	case w.Op == counter.OpSet && s.region != "":
 		return s.regionSet(ctx, w.Name, w.Count, w.Shards)
 	case w.Op == counter.OpCreate && s.region != "":
-		return s.create(ctx, w.Name, w.Count, w.Shards)
+		return s.regionCreate(ctx, w.Name, w.Count, w.Shards)
+	case w.Op == counter.OpDelete && s.region != "":
+		return counter.Result{}, s.regionDelete(ctx, w)
 	case w.Shards > 1:
 		return s.applyPlanned(ctx, w)
 	case w.Op == counter.OpCreate:
-		return s.create(ctx, w.Name, w.Count, 0)
+		return s.create(ctx, w.Name, w.Count)
 	case w.Op == counter.OpSet:
 		return s.set(ctx, w)
 	default: // counter.OpDelete: Validate knows no other
@@ -207,22 +209,23 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 // attrCreateHits, so that the aggregator counts it); if another write
 // created it meanwhile, the increment again.
 func (s *Store) hit(ctx context.Context, name string, v counter.Visitor) (counter.Result, error) {
+	if s.region != "" {
+		return s.regionHit(ctx, name, v)
+	}
 	res, err := s.increment(ctx, name, 1, v)
 	if counter.ErrorCode(err) != counter.NotFound {
 		return res, err
 	}
-	res, err = s.put(ctx, name, 1, true, v, 0)
+	res, err = s.put(ctx, name, 1, true, v)
 	if counter.ErrorCode(err) == counter.AlreadyExists {
 		return s.increment(ctx, name, 1, v)
 	}
 	return res, err
 }
 
-// create makes the counter with one conditional PutItem. With replica
-// regions, shards (2 or more) asks each region to spread the counter's
-// increments over at least that many items of its own (region.go).
-func (s *Store) create(ctx context.Context, name string, count int64, shards int) (counter.Result, error) {
-	return s.put(ctx, name, count, false, 0, shards)
+// create makes the counter with one conditional PutItem.
+func (s *Store) create(ctx context.Context, name string, count int64) (counter.Result, error) {
+	return s.put(ctx, name, count, false, 0)
 }
 
 // put makes the counter with count with one conditional PutItem; byHit
@@ -231,7 +234,7 @@ func (s *Store) create(ctx context.Context, name string, count int64, shards int
 // millisecond would write the same item, so the item in the way cannot
 // tell this call's own retried attempt from another hit's, and taking it
 // for ours would lose a hit.
-func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v counter.Visitor, regionShards int) (counter.Result, error) {
+func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v counter.Visitor) (counter.Result, error) {
 	now := s.timestamp()
 	item := map[string]types.AttributeValue{
 		attrPK:        &types.AttributeValueMemberS{Value: counterPrefix + name},
@@ -248,9 +251,6 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v
 			item[attrVisitor] = visitorValue(v)
 		}
 	}
-	if regionShards > 1 {
-		item[attrRegionShards] = number(int64(regionShards))
-	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           s.table,
 		Item:                                item,
@@ -260,9 +260,6 @@ func (s *Store) put(ctx context.Context, name string, count int64, byHit bool, v
 	}, retry...)
 	t := time.UnixMilli(now).UTC()
 	created := counter.Counter{Name: name, Count: count, CreatedAt: t, UpdatedAt: t}
-	if regionShards > 1 {
-		created.Shards = regionShards
-	}
 	if err != nil {
 		if ccf := conditionFailed(err); ccf != nil {
 			// The SDK may have retried a PutItem whose first attempt was

@@ -266,6 +266,10 @@ func increment(r Record) (c change, ok bool, err error) {
 	}
 	c = change{name: after.Name, created: after.CreatedAt, item: after.Item, at: after.UpdatedAt}
 	switch {
+	case after.Generation > 0 && after.Item == "":
+		// A region counter's own item: a create's or a set's count, which
+		// replication may replace by another region's create of the same
+		// generation; its hits are on its region items.
 	case madeAnew(before, after):
 		c.by, c.bots = createdHits(after), after.Bots
 	case before.Sets == after.Sets:

@@ -167,6 +167,7 @@ func twoCounters(t *testing.T, h aggHarness) *stream {
 
 // aggHarness is a store, its stats table and an aggregator on it.
 type aggHarness struct {
+	table  string // the counter table
 	store  *dynamostore.Store
 	clock  *countertest.Clock
 	client *dynamodb.Client
@@ -182,7 +183,7 @@ func newAggHarness(t *testing.T) aggHarness {
 	}
 	clock := countertest.NewClock(time.Now())
 	store := dynamostore.New(client, table, dynamostore.WithStatsTable(stats), dynamostore.WithClock(clock.Now))
-	return aggHarness{store: store, clock: clock, client: client, stats: stats}
+	return aggHarness{table: table, store: store, clock: clock, client: client, stats: stats}
 }
 
 // check compares every hour and day bucket of the stream's counters, over
@@ -618,4 +619,40 @@ func TestAggregateRegionItems(t *testing.T) {
 	if err != nil || len(points) != 1 || points[0].Bots != 2 {
 		t.Fatalf("day's bots: %+v, %v; want 2", points, err)
 	}
+}
+
+// TestAggregateRegionGeneration: a counter created with replica regions
+// names its incarnation by its generation (dynamostore's generation.go),
+// on its own item and its region items alike, so its hits are those of
+// its region items whichever region's create its own item holds; its own
+// item, replaced by another region's create of the same generation with
+// another count, adds no hits.
+func TestAggregateRegionGeneration(t *testing.T) {
+	h := newAggHarness(t)
+	s := newStream()
+	at := daysAgo(1, 7)
+	created := func(ms int64) image {
+		return image{"pk": str("c#g"), "name": str("g"), "count": num(5), "created_at": num(ms), "updated_at": num(ms), "gen": num(2), "epoch": str("g2")}
+	}
+	ours, theirs := created(at.UnixMilli()), created(at.UnixMilli()+40)
+	theirs["count"] = num(9)
+	if _, err := h.client.PutItem(testContext(t), &dynamodb.PutItemInput{TableName: &h.table, Item: theirs}); err != nil {
+		t.Fatal(err)
+	}
+	s.add("INSERT", "c#g", nil, ours)
+	const pk = "c#g#@eu-west-1"
+	item := image{"pk": str(pk), "count": num(2), "created_at": num(2), "updated_at": num(at.Add(time.Minute).UnixMilli()), "epoch": str("g2")}
+	s.add("INSERT", pk, nil, item)
+	s.add("MODIFY", "c#g", ours, theirs) // the other region's create, replicated
+	next := maps.Clone(item)
+	next["count"], next["updated_at"] = num(3), num(at.Add(time.Hour).UnixMilli())
+	s.add("MODIFY", pk, item, next)
+	s.first = at
+	s.hours["g"] = map[int64]int64{counter.Hour.Start(at).Unix(): 2, counter.Hour.Start(at.Add(time.Hour)).Unix(): 1}
+	s.days["g"] = map[int64]int64{counter.Day.Start(at).Unix(): 3}
+	agg := history.NewAggregator(h.client, h.stats, nil)
+	lambda(t, s.records, 100, func(batch []history.Record) (history.BatchResult, error) {
+		return agg.Handle(testContext(t), batch)
+	})
+	check(t, h, s)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -269,6 +270,7 @@ func (l landed) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 // fed from its own region's stream by a poller.
 type statsRegion struct {
 	name   string
+	region replsim.Region
 	store  *dynamostore.Store
 	poller *streampoll.Poller
 	stop   func()
@@ -285,7 +287,7 @@ func startStatsRegions(t *testing.T, clock *phaseClock) (*replsim.Sim, [2]*stats
 	count := &tally{clock: clock}
 	for i, r := range regions {
 		stats := r.Table + dynamostore.DefaultStatsSuffix
-		sr := &statsRegion{name: r.Name}
+		sr := &statsRegion{name: r.Name, region: r}
 		sr.store = dynamostore.New(landed{r.DB, count}, r.Table, dynamostore.WithRegions(r.Name, replsim.RegionNames[:]),
 			dynamostore.WithStatsTable(stats), dynamostore.WithClock(clock.Now))
 		sr.poller = streampoll.New(r.Streams, r.StreamARN, history.NewAggregator(r.DB, stats, nil).Handle,
@@ -357,7 +359,10 @@ func regionLoadDuration() time.Duration {
 // stats table and its own aggregator fed from its own region's stream
 // (which carries the other region's replicated region items too), 8
 // clients in each incrementing one counter with visitors, a crawler in
-// each, and in one region a set or a delete and a create racing them. The
+// each, and in one region a set or a delete and a create racing them (or,
+// in "hits create it in both regions", no create before: the clients' hits
+// create the counter in both regions at once, as generation.go makes
+// harmless). The
 // stores' clock (phaseClock) moves through six phases across four hours
 // and two days, both sides of an hour's boundary and of midnight, only
 // between writes, so each client knows the bucket of every write it made.
@@ -377,7 +382,7 @@ func regionLoadDuration() time.Duration {
 //     visitor in the sketch).
 func TestRegionsStats(t *testing.T) {
 	const visitors = 12
-	for _, race := range []string{"increments only", "a set", "a set on a sharded counter", "a delete and a create"} {
+	for _, race := range []string{"increments only", "a set", "a set on a sharded counter", "a delete and a create", createRace} {
 		t.Run(race, func(t *testing.T) {
 			phases := statsPhases(time.Now())
 			clock := &phaseClock{}
@@ -392,8 +397,10 @@ func TestRegionsStats(t *testing.T) {
 			if race == "a set on a sharded counter" {
 				create = create.WithShards(4) // each region spreads its increments over 4 items of its own
 			}
-			if _, err := regions[0].store.Apply(ctx, create); err != nil {
-				t.Fatal(err)
+			if race != createRace {
+				if _, err := regions[0].store.Apply(ctx, create); err != nil {
+					t.Fatal(err)
+				}
 			}
 			settleStats(t, sim, regions)
 			for _, r := range regions {
@@ -407,6 +414,16 @@ func TestRegionsStats(t *testing.T) {
 			unavailable := map[bucketOf]int64{}         // increments answered Unavailable, by bucket
 			seen := [2]map[counter.Visitor]bool{{}, {}} // the visitors of each region's acknowledged increments
 			ackedIn := [2]map[int64]int64{{}, {}}       // each region's acknowledged increments, by incarnation
+			var createdIn [2]atomic.Int64               // each region's hits that created the counter
+			// ackedAs names the incarnation an answer is of: its created_at,
+			// except when hits create it in both regions, where the answers'
+			// created_at differ until the later create has replicated.
+			ackedAs := func(c counter.Counter) int64 {
+				if race == createRace {
+					return 0
+				}
+				return c.CreatedAt.UnixMilli()
+			}
 			var stop atomic.Bool
 			// held holds a region's writes (below).
 			var held [2]atomic.Bool
@@ -429,7 +446,11 @@ func TestRegionsStats(t *testing.T) {
 							var missing bool
 							err := clock.during(func(at time.Time) error {
 								v := counter.Visitor(1 + n.Add(1)%visitors)
-								res, err := r.store.Apply(ctx, counter.Increment(name, 1).WithVisitor(v))
+								w := counter.Increment(name, 1)
+								if race == createRace {
+									w = counter.Hit(name)
+								}
+								res, err := r.store.Apply(ctx, w.WithVisitor(v))
 								switch code := counter.ErrorCode(err); {
 								case code == counter.Unavailable:
 									mu.Lock()
@@ -442,11 +463,14 @@ func TestRegionsStats(t *testing.T) {
 								case err != nil:
 									return err
 								default:
-									acked.add(res.Counter.CreatedAt.UnixMilli(), at, 1, 0, v)
+									acked.add(ackedAs(res.Counter), at, 1, 0, v)
+									if res.Created {
+										createdIn[i].Add(1)
+									}
 									mu.Lock()
 									defer mu.Unlock()
 									seen[i][v] = true
-									ackedIn[i][res.Counter.CreatedAt.UnixMilli()]++
+									ackedIn[i][ackedAs(res.Counter)]++
 								}
 								return nil
 							})
@@ -471,11 +495,11 @@ func TestRegionsStats(t *testing.T) {
 						err := clock.during(func(at time.Time) error {
 							res, err := r.store.Apply(ctx, counter.Bot(name))
 							switch code := counter.ErrorCode(err); {
-							case code == counter.NotFound && race == "a delete and a create":
+							case code == counter.NotFound && (race == "a delete and a create" || race == createRace):
 							case err != nil:
 								return err
 							default:
-								acked.add(res.Counter.CreatedAt.UnixMilli(), at, 0, 1, 0)
+								acked.add(ackedAs(res.Counter), at, 0, 1, 0)
 							}
 							return nil
 						})
@@ -579,11 +603,23 @@ func TestRegionsStats(t *testing.T) {
 				t.Fatalf("the counter's incarnation: %v in one region, %v in the other; want the same", created[0], created[1])
 			}
 			incarnation := created[0]
+			if race == createRace {
+				incarnation = time.UnixMilli(0)
+				for i, r := range regions {
+					if createdIn[i].Load() == 0 {
+						t.Errorf("no hit created the counter in %s; want both regions to", r.name)
+					}
+				}
+			}
+			// What the region items and the stats name the incarnation by:
+			// its generation (dynamostore's generation.go), the same in
+			// both regions.
+			life := storedIncarnation(t, regions)
 			var got [2]map[bucketOf]counter.Point
 			for i, r := range regions {
 				got[i] = statsBuckets(t, r, name, phases[0], time.Now())
 			}
-			landedHits, landedBots := landed.total(incarnation)
+			landedHits, landedBots := landed.total(life)
 			ackedHits, ackedBots := acked.total(incarnation)
 			t.Logf("%s: on the counter's incarnation, %d increments acknowledged and %d landed and not undone (%d undone in all), %d bots acknowledged and %d landed",
 				race, ackedHits, landedHits, landed.undone.Load(), ackedBots, landedBots)
@@ -592,7 +628,7 @@ func TestRegionsStats(t *testing.T) {
 				return cmp.Or(cmp.Compare(a.period, b.period), cmp.Compare(a.start, b.start))
 			})
 			landed.mu.Lock()
-			for b := range landed.by[incarnation.UnixMilli()] {
+			for b := range landed.by[life.UnixMilli()] {
 				if _, ok := got[0][b]; !ok {
 					t.Errorf("%v: hits landed there, outside the buckets read", b)
 				}
@@ -600,7 +636,7 @@ func TestRegionsStats(t *testing.T) {
 			landed.mu.Unlock()
 			days := 0 // day buckets with increments that landed
 			for _, b := range buckets {
-				l, a, u := landed.of(incarnation, b), acked.of(incarnation, b), unavailable[b]
+				l, a, u := landed.of(life, b), acked.of(incarnation, b), unavailable[b]
 				if l.hits != 0 || l.bots != 0 || point(got[0][b]) != point(counter.Point{}) || point(got[1][b]) != point(counter.Point{}) {
 					t.Logf("%v: %d acknowledged (+%d unavailable), %d landed; %d bots; visitors %d acknowledged, %d landed; stats (hits, uniques, bots) %v %v",
 						b, a.hits, u, l.hits, l.bots, len(a.visitors), len(l.visitors), point(got[0][b]), point(got[1][b]))
@@ -648,6 +684,37 @@ func TestRegionsStats(t *testing.T) {
 		})
 	}
 }
+
+// storedIncarnation returns the incarnation that the counter "seen"'s own
+// item names in both regions (its gen, else its created_at, as Unix ms),
+// which its region items carry as their created_at; it fails the test if
+// the regions differ.
+func storedIncarnation(t *testing.T, regions [2]*statsRegion) time.Time {
+	t.Helper()
+	var got [2]int64
+	for i, r := range regions {
+		out, err := r.region.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
+			TableName: &r.region.Table, Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c#seen"}}, ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, attr := range []string{"gen", "created_at"} {
+			if n, ok := intValue(out.Item[attr]); ok && n > 0 {
+				got[i] = n
+				break
+			}
+		}
+	}
+	if got[0] == 0 || got[0] != got[1] {
+		t.Fatalf("the counter's stored incarnation: %v in %v; want one, the same in both", got, replsim.RegionNames)
+	}
+	return time.UnixMilli(got[0])
+}
+
+// createRace is TestRegionsStats's race of two regions' hits creating the
+// counter at once.
+const createRace = "hits create it in both regions"
 
 // point formats a bucket's stats for a log line.
 func point(p counter.Point) string { return fmt.Sprintf("{%d %d %d}", p.Hits, p.Uniques, p.Bots) }

@@ -260,6 +260,9 @@ func TestStackRegionPermissions(t *testing.T) {
 		{"GET", "/counters/a/hit.svg", "", nil, 200},
 		{"PUT", "/counters/a", `{"count":7}`, admin, 200},
 		{"DELETE", "/counters/a", "", admin, 204},
+		{"PUT", "/counters/a", `{"count":2}`, admin, 201}, // a set that creates: the next generation
+		{"DELETE", "/counters/a", "", map[string]string{"x-api-key": testKey, "Idempotency-Key": "gone-twice"}, 204},
+		{"POST", "/counters", `{"name":"a"}`, admin, 201},
 	} {
 		if got, body := send(t, st.method, s.URL()+st.path, st.body, st.headers); got != st.want {
 			t.Errorf("%s %s: %d %s, want %d", st.method, st.path, got, body, st.want)
