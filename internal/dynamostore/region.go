@@ -444,6 +444,12 @@ type regionSeen struct {
 // the counter name of epoch e, below each region's count (ns).
 func regionSeenOf(s *Store, name, e string, items map[string]map[string]types.AttributeValue, ns []int, asked time.Time) regionSeen {
 	seen := regionSeen{epoch: e, asked: asked, counts: map[string]int64{}, most: slices.Max(ns)}
+	if root, err := decodeItem(items[counterPrefix+name]); err == nil {
+		if old, updated, err := legacyShards(name, root, items); err == nil && old != 0 {
+			seen.counts[counterPrefix+name+"#"] = old // no item has this key: the shards' sum
+			seen.updated = updated
+		}
+	}
 	created, _ := incarnation(items[counterPrefix+name])
 	for i, r := range s.regions {
 		for k := range ns[i] {
@@ -796,7 +802,10 @@ func (s *Store) regionGrow(ctx context.Context, name string, e epoch, from, want
 // more), the counter's own item asks each region for at least that many
 // items (attrRegionShards), unless it asks for more already.
 func (s *Store) regionSet(ctx context.Context, name string, count int64, shards int) (counter.Result, error) {
-	for {
+	for attempt := 1; ; attempt++ {
+		if attempt > regionAttempts {
+			return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("the counter kept changing under the set")))
+		}
 		now := s.timestamp()
 		id := fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())
 		names := map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards}
@@ -835,7 +844,14 @@ func (s *Store) regionSet(ctx context.Context, name string, count int64, shards 
 				return res, nil
 			}
 			if _, sharded := ccf.Item[attrShards]; sharded {
-				return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("a counter sharded on one region cannot be set across regions")))
+				res, err := s.regionSetLegacy(ctx, name, count, shards, ccf.Item)
+				if errors.Is(err, errStaleEpoch) {
+					continue // changed under the set: again, from the start
+				}
+				if err != nil {
+					return counter.Result{}, wrap("set", name, err)
+				}
+				return res, nil
 			}
 			// It asks for more shards already: keep them.
 			asked, derr := optionalInt(ccf.Item, attrRegionShards)
@@ -858,6 +874,32 @@ func (s *Store) regionSet(ctx context.Context, name string, count int64, shards 
 		}
 		return res, err
 	}
+}
+
+// regionSetLegacy sets the counter name, sharded on one region before
+// replica regions were listed (old is its own item, with N shards), to
+// count, as regionSet does, in one transaction (planRegionSet's) that also
+// deletes its shards 1..N-1 and removes shards from its own item: from
+// then on it is a counter like any other across regions. Another region
+// may see the transaction's items change one by one (replication copies
+// items, not transactions): for a moment it reads the old epoch without
+// some shards, then the set's count. errStaleEpoch: the counter changed
+// since old was read.
+func (s *Store) regionSetLegacy(ctx context.Context, name string, count int64, shards int, old map[string]types.AttributeValue) (counter.Result, error) {
+	p, err := s.planRegionSet(counter.Set(name, count).WithShards(shards), old, s.timestamp())
+	if err != nil {
+		return counter.Result{}, err
+	}
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: p.changes})
+	var canceled *types.TransactionCanceledException
+	if errors.As(err, &canceled) && slices.ContainsFunc(canceled.CancellationReasons, func(r types.CancellationReason) bool { return reason(r) == reasonCondition }) {
+		return counter.Result{}, errStaleEpoch
+	}
+	if err != nil {
+		return counter.Result{}, translate(err)
+	}
+	s.epochs.forget(name)
+	return p.result, nil
 }
 
 // regionRead returns the counter name summed over its own item and every
@@ -927,6 +969,11 @@ func (s *Store) regionItems(ctx context.Context, names []string, roots map[strin
 		}
 		keys = nil
 		for _, name := range names {
+			if root, err := decodeItem(items[counterPrefix+name]); err == nil {
+				for k := 1; k < root.shards; k++ {
+					ask(itemKey(name, k)) // sharded on one region (legacyShards)
+				}
+			}
 			ns, ok := s.regionSpread(name, items)
 			if !ok {
 				continue
@@ -1021,11 +1068,41 @@ func (s *Store) regionSum(name string, items map[string]map[string]types.Attribu
 			updated = max(updated, it.updated)
 		}
 	}
+	old, oldUpdated, err := legacyShards(name, root, items)
+	if err != nil {
+		return counter.Counter{}, "", nil, err
+	}
+	total, updated = total+old, max(updated, oldUpdated)
 	c := counterOf(root, min(max(total, 0), counter.MaxCount), updated)
 	if n := max(slices.Max(ns), int(min(want, counter.MaxShards))); n > 1 {
 		c.Shards = n
 	}
 	return c, e, ns, nil
+}
+
+// legacyShards returns the counts summed, and the latest updated_at, of
+// the shard items 1..N-1 of the counter name whose own item (root) says it
+// has N shards: a counter sharded on one region before replica regions
+// were listed. Its shards take no more increments (a region's go to items
+// of its own), but hold what they took, so every read adds them; the read
+// asks for them once it has the own item (regionItems). A shard not read
+// (items lacks it) or of another incarnation adds nothing.
+func legacyShards(name string, root itemState, items map[string]map[string]types.AttributeValue) (total, updated int64, err error) {
+	for k := 1; k < root.shards; k++ {
+		pk := counterPrefix + name + "#" + strconv.Itoa(k)
+		item, ok := items[pk]
+		if !ok {
+			continue
+		}
+		it, err := decodeItem(item)
+		if err != nil {
+			return 0, 0, fmt.Errorf("item %q: %w", pk, err)
+		}
+		if it.created == root.created {
+			total, updated = total+it.count, max(updated, it.updated)
+		}
+	}
+	return total, updated, nil
 }
 
 // regionCounters returns the counters names (in that order) whose own
@@ -1083,14 +1160,13 @@ func (s *Store) batchGetKeys(ctx context.Context, keys []map[string]types.Attrib
 // transaction of its idempotency record: an increment or decrement on the
 // serving region's item (planRegionAdd); a set, on the counter's own item,
 // with a new epoch (planRegionSet); a create (or a set of a missing
-// counter), the counter's own item put, asking with shards for region
-// shards (attrRegionShards); a delete, the counter's own item deleted; a
+// counter), the counter's own item put in the next generation
+// (generation.go), asking with shards for region shards
+// (attrRegionShards); a delete, the counter's own item deleted (and its
+// shards, for one sharded on one region), once its generation is ended; a
 // refusal (a create of a counter there is, a write of one that is not) as
 // on one region. current is the counter's own item (nil: none).
 func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
-	if _, sharded := current[attrShards]; sharded {
-		return plan{}, counter.UnavailableError(errors.New("a counter sharded on one region cannot be written across regions with a key"))
-	}
 	switch {
 	case len(current) == 0 && (w.Op == counter.OpCreate || w.Op == counter.OpSet):
 		g, err := s.nextGeneration(ctx, w.Name)
@@ -1123,11 +1199,18 @@ func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[str
 	}
 }
 
-// planRegionSet plans a keyed set of the counter whose own item is current:
-// the count and a new epoch on it, as regionSet writes them, on the
-// condition that it is still that incarnation.
+// planRegionSet plans a set of the counter whose own item is current (a
+// keyed one's; regionSetLegacy's): the count and a new epoch on it, as
+// regionSet writes them, on the condition that it is still that
+// incarnation; for a counter sharded on one region before replica regions
+// were listed, also the deletes of its shards and the removal of shards
+// from its own item, on the condition that it still has as many.
 func (s *Store) planRegionSet(w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
 	old, err := decode(current)
+	if err != nil {
+		return plan{}, err
+	}
+	root, err := decodeItem(current)
 	if err != nil {
 		return plan{}, err
 	}
@@ -1146,17 +1229,29 @@ func (s *Store) planRegionSet(w counter.Write, current map[string]types.Attribut
 		update += ", #rs = :rs"
 		names["#rs"], values[":rs"] = attrRegionShards, number(int64(shards))
 	}
+	cond := "#cr = :cr AND attribute_not_exists(#s)"
+	if root.shards > 1 {
+		// Sharded on one region before replica regions were listed: its
+		// shards go, and it becomes a counter like any other across
+		// regions.
+		update += " REMOVE #s, #sa"
+		cond = "#cr = :cr AND #s = :ns"
+		names["#sa"], values[":ns"] = attrShardsAt, number(int64(root.shards))
+	}
 	update += " ADD #sets :one"
 	res := counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}}
 	if shards > 1 {
 		res.Counter.Shards = shards
 	}
-	return plan{result: res, changes: []types.TransactWriteItem{{Update: &types.Update{
-		TableName: s.table, Key: key(w.Name), UpdateExpression: &update,
-		ConditionExpression:      aws.String("#cr = :cr AND attribute_not_exists(#s)"),
+	changes := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: s.table, Key: key(w.Name), UpdateExpression: &update, ConditionExpression: &cond,
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}}}, nil
+	}}}
+	for k := 1; k < root.shards; k++ {
+		changes = append(changes, types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: itemKey(w.Name, k)}})
+	}
+	return plan{result: res, changes: changes}, nil
 }
 
 // planRegionAdd plans a keyed increment or decrement across regions, in the

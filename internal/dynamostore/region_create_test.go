@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/tools/replsim"
 )
 
@@ -107,4 +108,96 @@ func testRegionsCreateRace(t *testing.T, again bool) {
 	if raced == 0 {
 		t.Fatal("in no round did hits create the counter in both regions: the race was not run")
 	}
+}
+
+// TestRegionsKeepShardsOfOneRegion: a counter that gained shards on one
+// region, before replica regions were listed, keeps what its shards hold
+// once they are: its shards take no more increments (each region's go to
+// items of its own), but every read, listing included, adds them, in both
+// regions; a set removes them (the counter is then like any other across
+// regions), and so does a delete.
+func TestRegionsKeepShardsOfOneRegion(t *testing.T) {
+	for _, keyed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unkeyed set", true: "keyed set"}[keyed], func(t *testing.T) { testRegionsKeepShardsOfOneRegion(t, keyed) })
+	}
+}
+
+func testRegionsKeepShardsOfOneRegion(t *testing.T, keyed bool) {
+	sim, stores, regions := regionStoresIn(t, 50*time.Millisecond)
+	ctx := testContext(t)
+	const name = "olderhot"
+	alone := dynamostore.New(regions[0].DB, regions[0].Table) // the stack before REPLICA_REGIONS
+	if _, err := alone.Apply(ctx, counter.Create(name, 3).WithShards(4)); err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		if _, err := alone.Apply(ctx, counter.Increment(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if shards := regionItemCountsOf(t, regions[0], "c#"+name+"#"); len(shards) != 3 {
+		t.Fatalf("shard items %v; want 3 besides the counter's own", shards)
+	}
+	settleRegions(t, sim)
+	want := int64(43)
+	check := func(when string) {
+		t.Helper()
+		for i, s := range stores {
+			c, err := s.Get(ctx, name)
+			if err != nil || c.Count != want {
+				t.Fatalf("%s: get in %s: %+v, %v; want %d", when, replsim.RegionNames[i], c, err, want)
+			}
+			page, err := s.List(ctx, counter.ListOptions{Prefix: name})
+			if err != nil || len(page.Counters) != 1 || page.Counters[0].Count != want {
+				t.Fatalf("%s: list in %s: %+v, %v; want %s at %d", when, replsim.RegionNames[i], page.Counters, err, name, want)
+			}
+		}
+	}
+	check("before any region's increment")
+	for _, s := range stores {
+		for range 5 {
+			res, err := s.Apply(ctx, counter.Increment(name, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Counter.Count <= 43 {
+				t.Fatalf("increment answered %d; want more than the 43 before it", res.Counter.Count)
+			}
+		}
+	}
+	settleRegions(t, sim)
+	want += 10
+	check("after 5 increments in each region")
+	set := counter.Set(name, 100)
+	if keyed {
+		set = set.WithKey(counter.IdempotencyKey{Key: "set-once"})
+	}
+	for range 2 { // a keyed one twice: replayed
+		if res, err := stores[1].Apply(ctx, set); err != nil || res.Counter.Count != 100 {
+			t.Fatalf("set: %+v, %v; want 100", res, err)
+		}
+	}
+	settleRegions(t, sim) // an increment before the set reached its region would count for the old epoch
+	if _, err := stores[0].Apply(ctx, counter.Increment(name, 1)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	if left := regionItemCountsOf(t, regions[0], "c#"+name+"#"); len(left) != 2 {
+		t.Errorf("items besides the counter's own after the set: %v; want only the two region items", left)
+	}
+	want = 101
+	check("after a set and an increment")
+	if _, err := stores[1].Apply(ctx, counter.Delete(name)); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	if left := regionItemCountsOf(t, regions[0], "c#"+name+"#"); len(left) != 2 {
+		t.Errorf("items left after the delete: %v; want only the two region items (of an ended epoch)", left)
+	}
+	if err := createIn(ctx, stores[0], name, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	want = 1
+	check("created again")
 }

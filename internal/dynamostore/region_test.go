@@ -53,6 +53,13 @@ func regionStoresIn(t *testing.T, delay time.Duration) (*replsim.Sim, [2]*dynamo
 // name in the table of r, by key: what each region's increments went to.
 func regionItemCounts(t *testing.T, r replsim.Region, name string) map[string]int64 {
 	t.Helper()
+	return regionItemCountsOf(t, r, "c#"+name+"#@")
+}
+
+// regionItemCountsOf returns the counts of the items whose keys start with
+// prefix in the table of r, by key.
+func regionItemCountsOf(t *testing.T, r replsim.Region, prefix string) map[string]int64 {
+	t.Helper()
 	out, err := r.DB.Scan(testContext(t), &dynamodb.ScanInput{TableName: aws.String(r.Table), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,7 @@ func regionItemCounts(t *testing.T, r replsim.Region, name string) map[string]in
 	counts := map[string]int64{}
 	for _, item := range out.Items {
 		pk := item["pk"].(*types.AttributeValueMemberS).Value
-		if strings.HasPrefix(pk, "c#"+name+"#@") {
+		if strings.HasPrefix(pk, prefix) {
 			n, _ := strconv.ParseInt(item["count"].(*types.AttributeValueMemberN).Value, 10, 64)
 			counts[pk] = n
 		}
