@@ -99,14 +99,14 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 	if err != nil {
 		return counter.Result{}, wrap(op, w.Name, err)
 	}
-	var tried uint64 // items of a sharded increment throttled in this call
+	var tried uint64 // items of a sharded (or region) increment throttled in this call
 	exact := false   // a sharded increment no single item could take
 	for attempt := 1; ; attempt++ {
 		now := s.now()
 		var p plan
 		shard := -1
 		if s.region != "" {
-			p, err = s.planRegion(ctx, w, current, now.UnixMilli())
+			p, shard, err = s.planRegion(ctx, w, current, tried, now.UnixMilli())
 		} else if !exact && w.Op == counter.OpIncrement && w.By > 0 && shardsOf(current) > 1 {
 			p, shard, err = s.planKeyedAdd(ctx, w, current, tried, now.UnixMilli())
 		} else {
@@ -148,14 +148,17 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 			}
 			res.Replayed = true
 			return res, nil
-		case shard >= 0 && reason(changes[0]) == reasonCondition && reason(rec) == reasonNone:
+		case shard >= 0 && s.region != "" && throttled(changes[0]):
+			tried |= 1 << shard
+			continue // another of the region's items, at once: nothing was applied
+		case shard >= 0 && s.region == "" && reason(changes[0]) == reasonCondition && reason(rec) == reasonNone:
 			// The item could not take it within its bound (or is gone):
 			// spread it over the items, on a snapshot.
 			exact = true
 			if current, err = s.read(ctx, w.Name); err != nil {
 				return counter.Result{}, wrap(op, w.Name, err)
 			}
-		case shard >= 0 && throttled(changes[0]):
+		case shard >= 0 && s.region == "" && throttled(changes[0]):
 			tried |= 1 << shard
 			if h := s.hot.get(w.Name); h != nil {
 				h.throttled(shard)

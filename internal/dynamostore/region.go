@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/bits"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -1165,8 +1166,21 @@ func (s *Store) batchGetKeys(ctx context.Context, keys []map[string]types.Attrib
 // (attrRegionShards); a delete, the counter's own item deleted (and its
 // shards, for one sharded on one region), once its generation is ended; a
 // refusal (a create of a counter there is, a write of one that is not) as
-// on one region. current is the counter's own item (nil: none).
-func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
+// on one region. current is the counter's own item (nil: none). An
+// increment's plan goes to one of the serving region's items not in tried
+// (a bit per item: those throttled earlier in the call), returned as item;
+// item is -1 for any other plan.
+func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, tried uint64, now int64) (p plan, item int, err error) {
+	if len(current) > 0 && w.Op == counter.OpIncrement {
+		return s.planRegionAdd(ctx, w, current, tried, now)
+	}
+	p, err = s.planRegionOther(ctx, w, current, now)
+	return p, -1, err
+}
+
+// planRegionOther is planRegion for any write but an increment of a
+// counter there is.
+func (s *Store) planRegionOther(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
 	switch {
 	case len(current) == 0 && (w.Op == counter.OpCreate || w.Op == counter.OpSet):
 		g, err := s.nextGeneration(ctx, w.Name)
@@ -1190,8 +1204,6 @@ func (s *Store) planRegion(ctx context.Context, w counter.Write, current map[str
 			return plan{}, err
 		}
 		return s.plan(ctx, w, current, now)
-	case len(current) > 0 && w.Op == counter.OpIncrement:
-		return s.planRegionAdd(ctx, w, current, now)
 	case len(current) > 0 && w.Op == counter.OpSet:
 		return s.planRegionSet(w, current, now)
 	default: // a create of a counter there is, a delete, a write of a missing counter
@@ -1260,25 +1272,35 @@ func (s *Store) planRegionSet(w counter.Write, current map[string]types.Attribut
 // counter's own item still has that epoch, so that the record never says
 // applied for an increment that counts for nothing. The answer is the
 // counter as read before plus by. current is the counter's own item (nil:
-// NotFound). It goes to one of the region's items at random. A region's
-// first item of another epoch is made this epoch's first (once per process
-// and epoch), as an unkeyed increment's first write does, adding 0.
-func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, now int64) (plan, error) {
-	if len(current) == 0 {
-		return plan{}, counter.NotFoundError(w.Name)
-	}
+// NotFound). It goes to one of the region's items at random, of those not
+// in tried (throttled earlier in the call: a bit per item), and returns
+// which; after throttles on two (the only one, for a region with one), the
+// region gains items first (regionGrow), as an unkeyed increment's does;
+// when every item was tried, the answer is Unavailable. A region's first
+// item of another epoch is made this epoch's first (once per process and
+// epoch), as an unkeyed increment's first write does, adding 0.
+func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[string]types.AttributeValue, tried uint64, now int64) (plan, int, error) {
 	c, id, ns, err := s.regionReadEpoch(ctx, w.Name)
 	if err != nil {
-		return plan{}, err
+		return plan{}, -1, err
 	}
 	created, err := incarnation(current)
 	if err != nil {
-		return plan{}, err
+		return plan{}, -1, err
 	}
 	e := &types.AttributeValueMemberS{Value: id}
 	// One of the region's items of this epoch, as read (its first item
 	// says how many; the others were made before it said so).
-	k := rand.IntN(ns[slices.Index(s.regions, s.region)])
+	n := ns[slices.Index(s.regions, s.region)]
+	if tried != 0 && bits.OnesCount64(tried) >= min(n, 2) {
+		if grown, err := s.regionGrow(ctx, w.Name, epoch{id: id, created: created, n: n}, n, 0); err == nil {
+			n = max(n, grown)
+		}
+	}
+	k := pickUntried(n, tried)
+	if k < 0 {
+		return plan{}, -1, counter.UnavailableError(errAllThrottled)
+	}
 	epochNames := map[string]string{"#e": attrEpoch, "#cr": attrCreatedAt}
 	epochValues := map[string]types.AttributeValue{
 		":e": e, ":cr": number(created), ":ce": &types.AttributeValueMemberS{Value: "c" + strconv.FormatInt(created, 10)},
@@ -1287,13 +1309,13 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 		// Checked against the total read, as an unkeyed decrement is; the
 		// refusal is recorded on the condition that the epoch is the one
 		// read.
-		return s.check(w.Name, 0, condRootEpoch, epochNames, epochValues, counter.OutOfRangeError(w.Name, c.Count, w.By)), nil
+		return s.check(w.Name, 0, condRootEpoch, epochNames, epochValues, counter.OutOfRangeError(w.Name, c.Count, w.By)), -1, nil
 	}
 	if known, ok := s.epochs.get(w.Name); !ok || known.id != id {
 		// The region item may hold another epoch: make it this one's.
 		if err := s.regionAdd(ctx, w.Name, 0, 0, 0, epoch{id: id, created: created}, true); err != nil {
 			if !errors.Is(err, errStaleEpoch) {
-				return plan{}, err
+				return plan{}, -1, err
 			}
 		} else {
 			s.epochs.set(w.Name, epoch{id: id, created: created})
@@ -1313,5 +1335,5 @@ func (s *Store) planRegionAdd(ctx context.Context, w counter.Write, current map[
 			TableName: s.table, Key: key(w.Name), ConditionExpression: condRootEpoch,
 			ExpressionAttributeNames: epochNames, ExpressionAttributeValues: epochValues,
 		}},
-	}}, nil
+	}}, k, nil
 }

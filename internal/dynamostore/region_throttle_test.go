@@ -1,0 +1,147 @@
+package dynamostore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hitcounter/hitcounter/internal/counter"
+	"github.com/hitcounter/hitcounter/internal/dynamostore"
+	"github.com/hitcounter/hitcounter/tools/replsim"
+)
+
+// hotKeys is a DynamoDB client that refuses, as DynamoDB refuses a key
+// past its write rate, every transaction that writes one of its keys (a
+// key ending in * stands for every key it begins): the
+// transaction is canceled with ThrottlingError for that item and nothing
+// is applied. Every other request goes to DynamoDB Local.
+type hotKeys struct {
+	*dynamodb.Client
+	mu   sync.Mutex
+	keys map[string]bool // partition keys
+	hits int             // transactions refused
+}
+
+func (h *hotKeys) set(keys ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.keys = map[string]bool{}
+	for _, k := range keys {
+		h.keys[k] = true
+	}
+}
+
+// hot reports whether pk is one of h's keys; h.mu is held.
+func (h *hotKeys) hot(pk string) bool {
+	for k := range h.keys {
+		if k == pk || strings.HasSuffix(k, "*") && strings.HasPrefix(pk, strings.TrimSuffix(k, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *hotKeys) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	h.mu.Lock()
+	reasons := make([]types.CancellationReason, len(in.TransactItems))
+	hot := false
+	for i, it := range in.TransactItems {
+		reasons[i].Code = aws.String("None")
+		if it.Update != nil {
+			if pk, ok := it.Update.Key["pk"].(*types.AttributeValueMemberS); ok && h.hot(pk.Value) {
+				reasons[i].Code, hot = aws.String("ThrottlingError"), true
+			}
+		}
+	}
+	if hot {
+		h.hits++
+	}
+	h.mu.Unlock()
+	if hot {
+		return nil, &types.TransactionCanceledException{Message: aws.String("Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]"), CancellationReasons: reasons}
+	}
+	return h.Client.TransactWriteItems(ctx, in, optFns...)
+}
+
+// TestRegionKeyedIncrementsAvoidThrottledItems: a keyed increment across
+// regions is one transaction on one of the serving region's items; one
+// refused for throttling applied nothing, so it goes to another of the
+// region's items at once, as an unkeyed increment does (and the region
+// gains items, as for an unkeyed one), and is answered Unavailable only
+// when every item was refused. Here three of the region's four items are
+// hot: every keyed increment lands on another, exactly once (a retry is
+// replayed).
+func TestRegionKeyedIncrementsAvoidThrottledItems(t *testing.T) {
+	sim, regions := replsim.StartForTest(t, "counters", createRegionTable, replsim.Options{Delay: 50 * time.Millisecond})
+	hot := &hotKeys{Client: regions[0].DB}
+	s := dynamostore.New(hot, regions[0].Table, dynamostore.WithRegions(regions[0].Name, replsim.RegionNames[:]))
+	other := dynamostore.New(regions[1].DB, regions[1].Table, dynamostore.WithRegions(regions[1].Name, replsim.RegionNames[:]))
+	ctx := testContext(t)
+	const name = "keyedhot"
+	if err := createIn(ctx, s, name, 0, 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, counter.Increment(name, 1)); err != nil { // the region makes its 4 items
+		t.Fatal(err)
+	}
+	if items := regionItemCounts(t, regions[0], name); len(items) != 4 {
+		t.Fatalf("region items %v; want the serving region's 4", items)
+	}
+	item := func(k int) string {
+		if k == 0 {
+			return fmt.Sprintf("c#%s#@%s", name, regions[0].Name)
+		}
+		return fmt.Sprintf("c#%s#@%s#%d", name, regions[0].Name, k)
+	}
+	hot.set(item(0), item(1), item(2))
+	const keyed = 12
+	for i := range keyed {
+		w := counter.Increment(name, 1).WithKey(counter.IdempotencyKey{Key: fmt.Sprintf("k%d", i)})
+		for retry := range 2 {
+			res, err := s.Apply(ctx, w)
+			if err != nil {
+				t.Fatalf("keyed increment %d (retry %d) with items 0-2 throttled: %v", i, retry, err)
+			}
+			if res.Replayed != (retry == 1) {
+				t.Errorf("keyed increment %d, retry %d: replayed %v", i, retry, res.Replayed)
+			}
+		}
+	}
+	items := regionItemCounts(t, regions[0], name)
+	if n := items[item(0)] + items[item(1)] + items[item(2)]; n != 1 { // the unkeyed increment
+		t.Errorf("region items %v: %d on the throttled items; want only the unkeyed increment made before", items, n)
+	}
+	sum := int64(0)
+	for _, n := range items {
+		sum += n
+	}
+	if sum != 1+keyed {
+		t.Errorf("region items %v sum to %d; want %d", items, sum, 1+keyed)
+	}
+	if hot.hits == 0 {
+		t.Error("no transaction was throttled: the test did not run")
+	}
+
+	hot.set(item(0) + "*") // every item of the region, those it gains too
+	w := counter.Increment(name, 1).WithKey(counter.IdempotencyKey{Key: "every-item-hot"})
+	if _, err := s.Apply(ctx, w); counter.ErrorCode(err) != counter.Unavailable {
+		t.Fatalf("keyed increment with every item throttled: %v; want unavailable", err)
+	}
+	hot.set()
+	if res, err := s.Apply(ctx, w); err != nil || res.Replayed {
+		t.Fatalf("its retry once no item is throttled: %+v, %v; want applied now (nothing was before)", res, err)
+	}
+	settleRegions(t, sim)
+	for i, st := range []*dynamostore.Store{s, other} {
+		if c, err := st.Get(ctx, name); err != nil || c.Count != 1+keyed+1 {
+			t.Errorf("get in %s: %+v, %v; want %d", replsim.RegionNames[i], c, err, 1+keyed+1)
+		}
+	}
+}
