@@ -126,6 +126,27 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	return a, nil
 }
 
+// KeepSalts makes sure the salts of unique visitors of the UTC day of now
+// and of the next day exist, making whichever is missing, when the
+// configuration counts uniques (nothing otherwise). The health probe calls
+// it once a minute in every region, so that each day's salt is made a day
+// before it is used, whatever the traffic: with replica regions, two
+// regions making one day's salt at once would each keep a salt until
+// replication settles, and a visitor seen in both would count twice
+// (docs/dynamodb.md, "Unique visitors and bots across regions").
+func (a *App) KeepSalts(ctx context.Context, now time.Time) error {
+	if !a.cfg.Uniques {
+		return nil
+	}
+	today := counter.Day.Start(now)
+	for _, day := range []time.Time{today.AddDate(0, 0, 1), today} { // tomorrow's first: a store may forget the days before the one it loads
+		if _, err := a.salts.Salt(ctx, day); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Config returns the configuration the App was opened with.
 func (a *App) Config() config.Config { return a.cfg }
 

@@ -29,9 +29,12 @@ import (
 // global, and two regions making one day's salt at once would both succeed
 // in their replica, last writer wins keeping one, so that a visitor hashed
 // with the other counts twice. Made a day ahead, a day's salt has long been
-// replicated everywhere when the day starts; only a deployment's very
-// first day (or a day after one with no visitor in any region) can race. The table's point-in-time recovery keeps deleted
-// items 35 days: docs/uniques.md says how long a salt can survive.
+// replicated everywhere when the day starts; the health probe loads
+// today's and tomorrow's salts once a minute in every region
+// (app.App.KeepSalts), so even a day after one with no visitor has its
+// salt made ahead, and only a deployment's first minutes can race. The
+// table's point-in-time recovery keeps deleted items 35 days:
+// docs/uniques.md says how long a salt can survive.
 const (
 	saltPrefix = "s#"
 	attrSalt   = "salt"

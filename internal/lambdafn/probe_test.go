@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hitcounter/hitcounter/internal/dynamostore"
 	"github.com/hitcounter/hitcounter/internal/jsonlog"
@@ -123,6 +126,20 @@ func TestProbe(t *testing.T) {
 		t.Logf("%s: %s", step, strings.TrimSpace(out))
 	}
 	check("up", true)
+	// It made today's and tomorrow's salts of unique visitors: a day's
+	// salt exists a day before any visitor needs it.
+	client := dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: db.Endpoint()})
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for _, day := range []time.Time{today, today.AddDate(0, 0, 1)} {
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("probe-test"),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "s#" + day.Format(time.DateOnly)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := out.Item["salt"]; !ok {
+			t.Errorf("no salt of %s after a probe; want one", day.Format(time.DateOnly))
+		}
+	}
 	if err := db.Stop(); err != nil {
 		t.Fatal(err)
 	}
