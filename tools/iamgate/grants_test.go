@@ -86,8 +86,9 @@ var aggregateNeeds = []string{"Query StatsTable", "UpdateItem StatsTable", "Batc
 
 // keyClasses are the partition keys the grants are tried with, by label:
 // a counter's own item, a shard of a hot counter, an idempotency record,
+// a day's salt, the generation a delete ended (with replica regions),
 // anything else.
-var keyClasses = []keyClass{{"c#", "c#x"}, {"c#*#", "c#x#1"}, {"i#", "i#x"}, {"s#", "s#2026-12-03"}, {"zz", "zzx"}}
+var keyClasses = []keyClass{{"c#", "c#x"}, {"c#*#", "c#x#1"}, {"i#", "i#x"}, {"s#", "s#2026-12-03"}, {"g#", "g#x"}, {"zz", "zzx"}}
 
 // keyClass is a class of partition keys (label, as in routeNeeds) and a
 // key of it.
@@ -185,8 +186,8 @@ func TestTemplateGrants(t *testing.T) {
 				switch f.LogicalID {
 				case "AggregateFunction":
 					want = slices.Clone(aggregateNeeds)
-				case "ProbeFunction": // GET /health's check, on a schedule
-					want = slices.Clone(routeNeeds[httpapi.RouteHealth])
+				case "ProbeFunction": // GET /health's check, on a schedule, and the salts of unique visitors a day ahead
+					want = append(slices.Clone(routeNeeds[httpapi.RouteHealth]), "PutItem CountersTable s#")
 				}
 				for _, r := range f.Routes {
 					name := routeName(t, r)
