@@ -153,7 +153,9 @@ func (s *Store) regionPut(ctx context.Context, name string, count int64, shards 
 	}
 	if ccf := conditionFailed(err); ccf != nil {
 		// A retried PutItem whose first attempt was applied finds its own
-		// item: the create succeeded.
+		// item: the create succeeded. (So does a create of the same count
+		// made in the same millisecond in this region: both are answered
+		// as made, and they made one counter.)
 		if old, derr := decode(ccf.Item); derr == nil && old.Count == count && old.CreatedAt.Equal(t) && optionalEqual(ccf.Item, attrGen, g) {
 			return counter.Result{Counter: created, Created: true}, nil
 		}
