@@ -85,14 +85,7 @@ func testRegionsCreateRace(t *testing.T, again bool) {
 		close(start)
 		wg.Wait()
 		settleRegions(t, sim)
-		var got [2]int64
-		for i, s := range stores {
-			c, err := s.Get(ctx, name)
-			if err != nil {
-				t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
-			}
-			got[i] = c.Count
-		}
+		got := countsIn(ctx, t, stores, name)
 		t.Logf("%s: %d hits acknowledged (%d and %d created it in %v), %d unavailable; after settling %v",
 			name, acked.Load(), created[0].Load(), created[1].Load(), replsim.RegionNames, unavailable.Load(), got)
 		if created[0].Load() > 0 && created[1].Load() > 0 {

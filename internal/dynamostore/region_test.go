@@ -75,6 +75,21 @@ func regionItemCountsOf(t *testing.T, r replsim.Region, prefix string) map[strin
 	return counts
 }
 
+// countsIn returns the count of the counter name in each region's store
+// (s.regions' order), failing the test if a region cannot read it.
+func countsIn(ctx context.Context, t *testing.T, stores [2]*dynamostore.Store, name string) [2]int64 {
+	t.Helper()
+	var got [2]int64
+	for i, s := range stores {
+		c, err := s.Get(ctx, name)
+		if err != nil {
+			t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
+		}
+		got[i] = c.Count
+	}
+	return got
+}
+
 func settleRegions(t testing.TB, sim *replsim.Sim) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -305,14 +320,7 @@ func testRegionsSetRacesIncrements(t *testing.T, shards int) {
 	}
 	wg.Wait()
 	settleRegions(t, sim)
-	var got [2]int64
-	for i, s := range stores {
-		c, err := s.Get(ctx, name)
-		if err != nil {
-			t.Fatalf("get in %s: %v", replsim.RegionNames[i], err)
-		}
-		got[i] = c.Count
-	}
+	got := countsIn(ctx, t, stores, name)
 	t.Logf("%d increments acknowledged before the set, %d after, %d unavailable; after settling %v", before.Load(), after.Load(), unavailable.Load(), got)
 	if got[0] != got[1] {
 		t.Fatalf("regions answer %v after settling; want the same", got)
