@@ -507,25 +507,37 @@ func (s *Store) regionEpoch(ctx context.Context, name string) (e epoch, known bo
 	return e, false, nil
 }
 
-// regionBot counts a crawler's request in the serving region's item of the
-// counter name (ADD bots, one UpdateItem; the item is made, with no count,
-// if missing), never in an item that another region writes, so that no
-// bot is lost to last writer wins; the aggregator reads the change from
-// every region's stream. An item of an older epoch is made this epoch's
-// first (regionAdd, adding 0). The answer is a read of every region's
-// item.
+// regionBot counts a crawler's request in one of the serving region's
+// items of the counter name (ADD bots, one UpdateItem): the first (made,
+// with no count, if missing) until this process knows the region's items,
+// then one at random, as an increment goes to; never in an item that
+// another region writes, so that no bot is lost to last writer wins. The
+// aggregator reads the change from every region's stream. A first item of
+// an older epoch is made this epoch's (regionAdd, adding 0). The answer is
+// a read of every region's item.
 func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, error) {
 	for attempt := 1; ; attempt++ {
-		e, _, err := s.regionEpoch(ctx, name)
+		e, known, err := s.regionEpoch(ctx, name)
 		if err != nil {
 			return counter.Result{}, wrap("bot", name, err)
 		}
+		// One of the region's items of the epoch, as an increment goes to,
+		// so that a hot counter's crawlers are spread as its viewers are;
+		// the first (made if missing) while the process does not know them.
+		k, cond := 0, condRegionAddFirst
+		names := map[string]string{"#pk": attrPK, "#at": attrBotAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#c": attrCount, "#u": attrUpdatedAt, "#b": attrBots}
+		if known && e.n > 1 {
+			if k = rand.IntN(e.n); k > 0 {
+				cond = condRegionAdd
+				delete(names, "#pk")
+			}
+		}
 		_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                s.table,
-			Key:                      regionKey(name, s.region),
+			Key:                      regionItemKey(name, s.region, k),
 			UpdateExpression:         updateRegionBot,
-			ConditionExpression:      condRegionAddFirst,
-			ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#at": attrBotAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#c": attrCount, "#u": attrUpdatedAt, "#b": attrBots},
+			ConditionExpression:      cond,
+			ExpressionAttributeNames: names,
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":now": number(s.timestamp()), ":cr": number(e.created), ":e": &types.AttributeValueMemberS{Value: e.id}, ":zero": number(0), ":one": number(1),
 			},
@@ -534,11 +546,14 @@ func (s *Store) regionBot(ctx context.Context, name string) (counter.Result, err
 			return counter.Result{}, wrap("bot", name, translate(err))
 		}
 		if err != nil {
-			// The item holds another epoch: make it this one's (if the
-			// counter still has it), then again.
+			// The item holds another epoch: make the first this one's (if
+			// the counter still has it), then again.
 			s.epochs.forget(name)
 			if attempt == regionAttempts {
 				return counter.Result{}, wrap("bot", name, counter.UnavailableError(errStaleEpoch))
+			}
+			if k > 0 {
+				continue // the epoch read again, from the first item
 			}
 			if err := s.regionAdd(ctx, name, 0, 0, 0, e, true); err != nil && !errors.Is(err, errStaleEpoch) {
 				return counter.Result{}, wrap("bot", name, translate(err))

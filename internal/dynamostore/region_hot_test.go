@@ -145,3 +145,42 @@ func TestRegionKeyedIncrementsAvoidThrottledItems(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionBotsSpread: a crawler's request adds to one of the serving
+// region's items of a counter, as an increment does, not always to its
+// first: a hot counter's crawlers do not make one item hot. Every bot
+// counts once.
+func TestRegionBotsSpread(t *testing.T) {
+	_, stores, regions := regionStoresIn(t, 50*time.Millisecond)
+	ctx := testContext(t)
+	const name, bots = "crawled", 40
+	if err := createIn(ctx, stores[0], name, 0, 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[0].Apply(ctx, counter.Increment(name, 1)); err != nil { // the region makes its 4 items
+		t.Fatal(err)
+	}
+	for range bots {
+		if _, err := stores[0].Apply(ctx, counter.Bot(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := regions[0].DB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(regions[0].Table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, items := int64(0), 0
+	for _, item := range out.Items {
+		pk := item["pk"].(*types.AttributeValueMemberS).Value
+		n, ok := item["bots"].(*types.AttributeValueMemberN)
+		if !strings.HasPrefix(pk, "c#"+name+"#@") || !ok {
+			continue
+		}
+		var b int64
+		fmt.Sscan(n.Value, &b)
+		got, items = got+b, items+1
+	}
+	if got != bots || items < 2 {
+		t.Errorf("%d bots on %d region items; want %d, spread over more than one", got, items, bots)
+	}
+}
