@@ -118,6 +118,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	if len(cfg.ReplicaRegions) > 1 {
 		storeOpts = append(storeOpts, dynamostore.WithRegions(cfg.DynamoDB.Region, cfg.ReplicaRegions))
+		if !cfg.DynamoDB.Local() { // a local endpoint is one region; the others are AWS's
+			storeOpts = append(storeOpts, dynamostore.WithReplicaClients(replicaClients(cfg)))
+		}
 	}
 	a.store = dynamostore.New(a.dynamo, cfg.TableName, storeOpts...)
 	if opts.Salts == nil { // every function of a deployment uses the day's same salt
@@ -145,6 +148,22 @@ func (a *App) KeepSalts(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// replicaClients builds a DynamoDB client for each replica region but the
+// serving one, with the process's credentials: where a keyed write looks
+// for its record before it applies (dynamostore.WithReplicaClients).
+// Building one makes no network call.
+func replicaClients(cfg config.Config) map[string]dynamostore.Client {
+	clients := map[string]dynamostore.Client{}
+	for _, r := range cfg.ReplicaRegions {
+		if r != cfg.DynamoDB.Region {
+			c := cfg.DynamoDB
+			c.Region = r
+			clients[r] = dynamostore.NewClient(c)
+		}
+	}
+	return clients
 }
 
 // Config returns the configuration the App was opened with.

@@ -95,6 +95,13 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 	recordKey := map[string]types.AttributeValue{
 		attrPK: &types.AttributeValueMemberS{Value: recordPrefix + base64.RawURLEncoding.EncodeToString(scope[:])},
 	}
+	if s.region != "" {
+		// Across regions: a record of this key in another region's
+		// replica, not replicated here yet, answers as one here would.
+		if rec := s.recordElsewhere(ctx, recordKey); rec != nil {
+			return replayed(op, rec, fingerprint, w)
+		}
+	}
 	current, err := s.read(ctx, w.Name)
 	if err != nil {
 		return counter.Result{}, wrap(op, w.Name, err)
@@ -139,15 +146,7 @@ func (s *Store) applyKeyed(ctx context.Context, w counter.Write) (counter.Result
 		changes, rec := canceled.CancellationReasons[:len(p.changes)], canceled.CancellationReasons[len(p.changes)]
 		switch {
 		case reason(rec) == reasonCondition:
-			res, refusal, err := replay(rec.Item, fingerprint, w)
-			switch {
-			case err != nil:
-				return counter.Result{}, wrap(op, w.Name, err)
-			case refusal != nil:
-				return counter.Result{Replayed: true}, wrap(op, w.Name, refusal)
-			}
-			res.Replayed = true
-			return res, nil
+			return replayed(op, rec.Item, fingerprint, w)
 		case shard >= 0 && s.region != "" && throttled(changes[0]):
 			tried |= 1 << shard
 			continue // another of the region's items, at once: nothing was applied
@@ -328,6 +327,21 @@ func recordItem(recordKey map[string]types.AttributeValue, fingerprint [32]byte,
 		}
 	}
 	return item
+}
+
+// replayed answers w (a keyed op) as its record says: the recorded result
+// with Replayed set, or the recorded refusal (wrapped), or the error
+// replay finds.
+func replayed(op string, record map[string]types.AttributeValue, fingerprint [32]byte, w counter.Write) (counter.Result, error) {
+	res, refusal, err := replay(record, fingerprint, w)
+	switch {
+	case err != nil:
+		return counter.Result{}, wrap(op, w.Name, err)
+	case refusal != nil:
+		return counter.Result{Replayed: true}, wrap(op, w.Name, refusal)
+	}
+	res.Replayed = true
+	return res, nil
 }
 
 // replay returns the answer a record holds for w: a result, or the

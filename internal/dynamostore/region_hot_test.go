@@ -184,3 +184,58 @@ func TestRegionBotsSpread(t *testing.T) {
 		t.Errorf("%d bots on %d region items; want %d, spread over more than one", got, items, bots)
 	}
 }
+
+// TestRegionsKeyedRetryElsewhere: a client retries a keyed write in the
+// other region right after its first attempt committed, long before
+// replication carries the record there (a 3 s delay here). With clients
+// for the other region's replica (WithReplicaClients), the retry reads the
+// record there and is replayed: the write is applied once. Without them
+// (or with the other region not answering), it is applied twice, as
+// docs/dynamodb.md says.
+func TestRegionsKeyedRetryElsewhere(t *testing.T) {
+	sim, regions := replsim.StartForTest(t, "counters", createRegionTable, replsim.Options{Delay: 3 * time.Second})
+	ctx := testContext(t)
+	other := func(i int) map[string]dynamostore.Client {
+		return map[string]dynamostore.Client{regions[1-i].Name: regions[1-i].DB}
+	}
+	var with, without [2]*dynamostore.Store
+	for i, r := range regions {
+		with[i] = dynamostore.New(r.DB, r.Table, dynamostore.WithRegions(r.Name, replsim.RegionNames[:]), dynamostore.WithReplicaClients(other(i)))
+		without[i] = dynamostore.New(r.DB, r.Table, dynamostore.WithRegions(r.Name, replsim.RegionNames[:]))
+	}
+	const name = "retried"
+	if err := createIn(ctx, with[0], name, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	settleRegions(t, sim)
+	key := func(k string) counter.IdempotencyKey { return counter.IdempotencyKey{Key: k} }
+
+	first, err := with[0].Apply(ctx, counter.Increment(name, 5).WithKey(key("once")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := with[1].Apply(ctx, counter.Increment(name, 5).WithKey(key("once")))
+	if err != nil || !again.Replayed || again.Counter.Count != first.Counter.Count {
+		t.Fatalf("retry in the other region before replication: %+v, %v; want replayed at %d", again, err, first.Counter.Count)
+	}
+	if _, err := with[1].Apply(ctx, counter.Increment(name, 6).WithKey(key("once"))); counter.ErrorCode(err) != counter.IdempotencyKeyReused {
+		t.Fatalf("another write with the key in the other region: %v; want %s", err, counter.IdempotencyKeyReused)
+	}
+	if _, err := without[0].Apply(ctx, counter.Increment(name, 1).WithKey(key("twice"))); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := without[1].Apply(ctx, counter.Increment(name, 1).WithKey(key("twice"))); err != nil || res.Replayed {
+		t.Fatalf("retry in the other region without its replica: %+v, %v; want applied again", res, err)
+	}
+	settleRegions(t, sim)
+	if got := countsIn(ctx, t, with, name); got != [2]int64{7, 7} {
+		t.Errorf("counts after settling %v; want 7 in both: 5 once, and 1 twice without the other replica", got)
+	}
+
+	// A region that does not answer is left out: the write goes on.
+	gone := dynamostore.New(regions[0].DB, regions[0].Table, dynamostore.WithRegions(regions[0].Name, replsim.RegionNames[:]),
+		dynamostore.WithReplicaClients(map[string]dynamostore.Client{regions[1].Name: dynamostore.NewClient(dynamostore.ClientConfig{Endpoint: "http://127.0.0.1:1"})}))
+	if res, err := gone.Apply(ctx, counter.Increment(name, 1).WithKey(key("region down"))); err != nil || res.Replayed {
+		t.Fatalf("keyed write with the other region down: %+v, %v; want applied", res, err)
+	}
+}

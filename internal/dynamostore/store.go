@@ -89,6 +89,10 @@ type Store struct {
 	region  string
 	regions []string
 	epochs  epochs
+	// replicas reads the other replica regions' tables, by region
+	// (WithReplicaClients): where a keyed write looks for its record
+	// before it applies (recordElsewhere).
+	replicas map[string]Client
 }
 
 // Option configures a Store.
