@@ -823,24 +823,16 @@ func (s *Store) regionSet(ctx context.Context, name string, count int64, shards 
 			return counter.Result{}, wrap("set", name, counter.UnavailableError(errors.New("the counter kept changing under the set")))
 		}
 		now := s.timestamp()
-		id := fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())
-		names := map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards}
-		values := map[string]types.AttributeValue{
-			":name": &types.AttributeValueMemberS{Value: name}, ":count": number(count), ":now": number(now),
-			":one": number(1), ":e": &types.AttributeValueMemberS{Value: id},
-		}
-		update, cond := updateRegionSet, "attribute_exists(#pk) AND attribute_not_exists(#s)"
-		names["#pk"] = attrPK
+		update, names, values := s.regionSetUpdate(name, count, shards, now, "")
+		cond := "attribute_exists(#pk) AND attribute_not_exists(#s)"
+		names["#pk"], names["#s"] = attrPK, attrShards
 		if shards > 1 {
-			update += ", #rs = :rs"
 			cond += " AND (attribute_not_exists(#rs) OR #rs <= :rs)"
-			names["#rs"], values[":rs"] = attrRegionShards, number(int64(shards))
 		}
-		update += " ADD #sets :one"
 		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                           s.table,
 			Key:                                 key(name),
-			UpdateExpression:                    &update,
+			UpdateExpression:                    update,
 			ConditionExpression:                 &cond,
 			ExpressionAttributeNames:            names,
 			ExpressionAttributeValues:           values,
@@ -916,6 +908,29 @@ func (s *Store) regionSetLegacy(ctx context.Context, name string, count int64, s
 	}
 	s.epochs.forget(name)
 	return p.result, nil
+}
+
+// regionSetUpdate is the update of a set of the counter name across
+// regions, at now: the count, a new epoch (unique to the set), the region
+// shards asked for (shards, 2 or more), REMOVE of remove (attribute names
+// of the result, "" for none), and sets + 1; with the names and values it
+// uses, to which the caller adds its condition's.
+func (s *Store) regionSetUpdate(name string, count int64, shards int, now int64, remove string) (*string, map[string]string, map[string]types.AttributeValue) {
+	names := map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets}
+	values := map[string]types.AttributeValue{
+		":name": &types.AttributeValueMemberS{Value: name}, ":count": number(count), ":now": number(now), ":one": number(1),
+		":e": &types.AttributeValueMemberS{Value: fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())},
+	}
+	update := updateRegionSet
+	if shards > 1 {
+		update += ", #rs = :rs"
+		names["#rs"], values[":rs"] = attrRegionShards, number(int64(shards))
+	}
+	if remove != "" {
+		update += " REMOVE " + remove
+	}
+	update += " ADD #sets :one"
+	return &update, names, values
 }
 
 // regionRead returns the counter name summed over its own item and every
@@ -1246,32 +1261,25 @@ func (s *Store) planRegionSet(w counter.Write, current map[string]types.Attribut
 		return plan{}, err
 	}
 	shards := max(int(asked), w.Shards)
-	names := map[string]string{"#n": attrName, "#c": attrCount, "#u": attrUpdatedAt, "#cr": attrCreatedAt, "#e": attrEpoch, "#sets": attrSets, "#s": attrShards}
-	values := map[string]types.AttributeValue{
-		":name": &types.AttributeValueMemberS{Value: w.Name}, ":count": number(w.Count), ":now": number(now), ":one": number(1),
-		":e": &types.AttributeValueMemberS{Value: fmt.Sprintf("%d.%s.%x", now, s.region, rand.Uint64())}, ":cr": number(old.CreatedAt.UnixMilli()),
-	}
-	update := updateRegionSet
-	if shards > 1 {
-		update += ", #rs = :rs"
-		names["#rs"], values[":rs"] = attrRegionShards, number(int64(shards))
-	}
+	var remove string
 	cond := "#cr = :cr AND attribute_not_exists(#s)"
 	if root.shards > 1 {
 		// Sharded on one region before replica regions were listed: its
 		// shards go, and it becomes a counter like any other across
 		// regions.
-		update += " REMOVE #s, #sa"
-		cond = "#cr = :cr AND #s = :ns"
+		remove, cond = "#s, #sa", "#cr = :cr AND #s = :ns"
+	}
+	update, names, values := s.regionSetUpdate(w.Name, w.Count, shards, now, remove)
+	names["#s"], values[":cr"] = attrShards, number(old.CreatedAt.UnixMilli())
+	if root.shards > 1 {
 		names["#sa"], values[":ns"] = attrShardsAt, number(int64(root.shards))
 	}
-	update += " ADD #sets :one"
 	res := counter.Result{Counter: counter.Counter{Name: w.Name, Count: w.Count, CreatedAt: old.CreatedAt, UpdatedAt: time.UnixMilli(now).UTC()}}
 	if shards > 1 {
 		res.Counter.Shards = shards
 	}
 	changes := []types.TransactWriteItem{{Update: &types.Update{
-		TableName: s.table, Key: key(w.Name), UpdateExpression: &update, ConditionExpression: &cond,
+		TableName: s.table, Key: key(w.Name), UpdateExpression: update, ConditionExpression: &cond,
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}}
