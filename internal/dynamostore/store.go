@@ -211,7 +211,8 @@ func (s *Store) Apply(ctx context.Context, w counter.Write) (counter.Result, err
 // hit adds 1 to the counter, or creates it at 1, a hit, if it is missing:
 // the increment; if the counter is missing, the create (with
 // attrCreateHits, so that the aggregator counts it); if another write
-// created it meanwhile, the increment again.
+// created it meanwhile, the increment again. With replica regions, the
+// hit is regionHit's (generation.go).
 func (s *Store) hit(ctx context.Context, name string, v counter.Visitor) (counter.Result, error) {
 	if s.region != "" {
 		return s.regionHit(ctx, name, v)
